@@ -1,0 +1,283 @@
+"""The explicit-state engine: breadth-first search with an exact visited set.
+
+The model is compiled once (``model.pycompile``); this module stitches the
+compiled fragments into one generated function, ``expand(s)``, that checks
+every selected invariant on a state, fires every enabled action instance,
+canonicalises the successors (importer symmetry) and appends the new ones to
+the queue. The queue is the list of stored states itself, so a state's id is
+its position, and the parent links are two flat arrays: shortest
+counterexamples cost 6 bytes per state.
+
+States are ``bytes``; the visited set is a Python set of them (exact: no hash
+compaction). Properties are checked when a state is expanded, so the first
+violating state found for a property is at minimal BFS depth.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from checker.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, Counterexample, Step, Verdict
+from checker.symmetry import canonicalizer
+from model.lang import Model
+from model.pycompile import Compiled
+from properties import waitfor
+from properties.base import DEADLOCK, Property
+
+CHECK_EVERY = 4096  # expansions between limit checks and progress reports
+
+
+@dataclass
+class Limits:
+    """Resource limits; hitting one ends the run cleanly with partial figures."""
+
+    max_states: int | None = None
+    time_limit: float | None = None  # seconds
+    max_memory_mb: float | None = None
+
+
+@dataclass
+class Progress:
+    states: int
+    transitions: int
+    depth: int
+    frontier: int
+    seconds: float
+    memory_mb: float
+
+
+def peak_memory_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _expand_source(c: Compiled, invariants: list[str], end: str, deadlock_bit: int, symmetry: bool) -> str:
+    lines = [
+        "def expand(s, sid, seen, add, push, par, via, cov, canon):",
+        f"    {c.unpack}",
+        "    bad = 0",
+    ]
+    for bit, src in enumerate(invariants):
+        lines.append(f"    if not {src}: bad |= {1 << bit}")
+    lines.append("    en = 0")
+    emit = "\n".join([
+        *(["n = canon(n)"] if symmetry else []),
+        "en += 1",
+        "cov[{k}] += 1",
+        "if n not in seen:",
+        "    add(n); push(n); par(sid); via({k})",
+    ])
+    for k in range(len(c.instances)):
+        lines += c.instance_source(k, "    ", emit.replace("{k}", str(k)))
+    lines.append(f"    is_end = {end}")
+    if deadlock_bit >= 0:
+        lines.append(f"    if en == 0 and not is_end: bad |= {1 << deadlock_bit}")
+    lines.append("    return bad, en, is_end")
+    return "\n".join(lines)
+
+
+class Explorer:
+    """One breadth-first exploration of a model against a set of properties."""
+
+    def __init__(self, model: Model, properties: Sequence[Property], *, symmetry: bool = True):
+        t0 = time.perf_counter()
+        self.model = model
+        self.properties = list(properties)
+        self.symmetry = symmetry and any(v.index is not None for v in model.variables)
+        self.c = Compiled(model)
+        inv_src: list[str] = []
+        self.bit_of: dict[str, int] = {}
+        for p in self.properties:
+            if p.kind == DEADLOCK:
+                continue
+            self.bit_of[p.id] = len(inv_src)
+            inv_src.append(self.c.condition(p.predicate(model), f"property {p.id}"))
+        deadlock = [p for p in self.properties if p.kind == DEADLOCK]
+        dbit = len(inv_src) if deadlock else -1
+        for p in deadlock:
+            self.bit_of[p.id] = dbit
+        end = self.c.condition(model.valid_end, "valid end states") if model.valid_end is not None else "False"
+        self.expand = self.c.function("expand", _expand_source(self.c, inv_src, end, dbit, self.symmetry))
+        self.canon = canonicalizer(self.c) if self.symmetry else (lambda s: s)
+        self.compile_seconds = time.perf_counter() - t0
+
+    def run(
+        self,
+        *,
+        stop_at_first: bool = True,
+        limits: Limits | None = None,
+        progress: Callable[[Progress], None] | None = None,
+    ) -> CheckResult:
+        limits = limits or Limits()
+        c = self.c
+        t0 = time.perf_counter()
+        init = self.canon(c.initial)
+        states: list[bytes] = [init]
+        seen = {init}
+        parent = array("I", [0])
+        via = array("H", [0])
+        cov = [0] * len(c.instances)
+        found: dict[str, int] = {}  # property -> state id of its shortest violation
+        wanted = set(self.bit_of)
+        transitions = ends = 0
+        sid, level_end, depth = 0, 1, 0
+        stop_reason = ""
+        expand, canon = self.expand, self.canon
+        add, push, par, vpush = seen.add, states.append, parent.append, via.append
+        bits = sorted({b for b in self.bit_of.values()})
+        props_of_bit = {b: [p for p, pb in self.bit_of.items() if pb == b] for b in bits}
+        try:
+            while sid < len(states):
+                if sid == level_end:
+                    depth += 1
+                    level_end = len(states)
+                bad, en, is_end = expand(states[sid], sid, seen, add, push, par, vpush, cov, canon)
+                transitions += en
+                ends += is_end
+                if bad:
+                    for b in bits:
+                        if bad >> b & 1:
+                            for p in props_of_bit[b]:
+                                if p not in found:
+                                    found[p] = sid
+                    if stop_at_first or wanted <= set(found):
+                        stop_reason = "violation"
+                        sid += 1
+                        break
+                sid += 1
+                if sid % CHECK_EVERY == 0:
+                    now = time.perf_counter() - t0
+                    mem = peak_memory_mb()
+                    if progress:
+                        progress(Progress(len(states), transitions, depth, len(states) - sid, now, mem))
+                    if limits.time_limit is not None and now > limits.time_limit:
+                        stop_reason = f"time limit of {limits.time_limit:g} s reached"
+                        break
+                    if limits.max_states is not None and len(states) >= limits.max_states:
+                        stop_reason = f"state limit of {limits.max_states} reached"
+                        break
+                    if limits.max_memory_mb is not None and mem > limits.max_memory_mb:
+                        stop_reason = f"memory limit of {limits.max_memory_mb:g} MiB reached"
+                        break
+        except MemoryError:
+            stop_reason = "out of memory"
+        seconds = time.perf_counter() - t0
+        exhausted = sid >= len(states) and not stop_reason
+        complete = exhausted or stop_reason == "violation"
+        if progress:
+            progress(Progress(len(states), transitions, depth, len(states) - sid, seconds, peak_memory_mb()))
+
+        verdicts = []
+        for p in self.properties:
+            if p.id in found:
+                cex = self._counterexample(p, found[p.id], states, parent, via)
+                verdicts.append(Verdict(p.id, p.meaning, list(p.rules), VIOLATED, cex))
+            elif exhausted:
+                verdicts.append(Verdict(p.id, p.meaning, list(p.rules), HOLDS))
+            else:
+                why = "search stopped at the first violation" if stop_reason == "violation" else stop_reason
+                verdicts.append(Verdict(p.id, p.meaning, list(p.rules), UNKNOWN, note=why))
+        per_state = sys.getsizeof(init) + 8 + sys.getsizeof(seen) / max(len(seen), 1) + 4 + 2
+        return CheckResult(
+            model=self.model.name,
+            params=dict(self.model.params),
+            engine="explicit-bfs",
+            symmetry=self.symmetry,
+            verdicts=verdicts,
+            states=len(states),
+            transitions=transitions,
+            depth=depth,
+            seconds=seconds,
+            compile_seconds=self.compile_seconds,
+            peak_memory_mb=peak_memory_mb(),
+            bytes_per_state=per_state,
+            complete=complete,
+            stop_reason="" if exhausted else stop_reason,
+            coverage={inst.label: n for inst, n in zip(c.instances, cov)},
+            end_states=ends,
+        )
+
+    # ---- counterexamples --------------------------------------------------
+    def _path(self, sid: int, parent: array, via: array) -> list[int]:
+        ids = [sid]
+        while ids[-1] != 0:
+            ids.append(parent[ids[-1]])
+        return ids[::-1]
+
+    def _counterexample(self, p: Property, sid: int, states, parent, via) -> Counterexample:
+        ids = self._path(sid, parent, via)
+        c = self.c
+        concrete = c.initial
+        steps: list[Step] = []
+        lay = c.layout
+        for cur_id in ids[1:]:
+            want_k = via[cur_id]
+            target = states[cur_id]
+            choices = c.successors(concrete)
+            # under symmetry the stored path runs through orbit representatives:
+            # pick the concrete successor in the same orbit, preferring the recorded action
+            match = [(k, n) for k, n in choices if self.canon(n) == target]
+            assert match, "counterexample reconstruction lost the path"
+            k, nxt = next(((k, n) for k, n in match if k == want_k), None) or next(
+                ((k, n) for k, n in match if c.instances[k].action.name == c.instances[want_k].action.name), match[0])
+            steps.append(self.step_of(k, concrete, nxt))
+            concrete = nxt
+        detail = ""
+        if p.id == "no-fence-wait-deadlock":
+            detail = self.wait_cycle(concrete)
+        return Counterexample(p.id, lay.decode(c.initial), steps, detail)
+
+    def step_of(self, k: int, before: bytes, after: bytes) -> Step:
+        c = self.c
+        inst = c.instances[k]
+        lay = c.layout
+        changed = {lay.slot_names[i]: lay.decode_slot(i, after[i]) for i in range(lay.size) if before[i] != after[i]}
+        return Step(inst.action.name, [b + 1 for b in inst.binding], actor_of(self.model, inst.action, inst.binding),
+                    inst.action.kernel, lay.decode(after), changed)
+
+    def wait_cycle(self, s: bytes) -> str:
+        """The wait-for cycle of state ``s``, as 'a -> b -> ... -> a' (empty if none)."""
+        import networkx as nx
+
+        memo: dict[int, bool] = {}
+
+        def holds(e) -> bool:
+            key = id(e)
+            if key not in memo:
+                name = f"wf_{len(self.c._fns)}"
+                memo[key] = self.c.predicate(name, self.c.condition(e, "wait-for edge"))(s)
+            return memo[key]
+
+        g = waitfor.state_graph(self.model, holds)
+        try:
+            cyc = nx.find_cycle(g)
+        except nx.NetworkXNoCycle:
+            return ""
+        return " -> ".join([u for u, _ in cyc] + [cyc[0][0]])
+
+
+def actor_of(model: Model, action, binding: tuple[int, ...]) -> str:
+    """Who performs an action instance, as a trace names it."""
+    if action.actor in model.index_sets:
+        return f"{model.index_sets[action.actor].member_label} {binding[0] + 1}"
+    if action.actor == "hardware" and binding:
+        return f"hardware (fence {binding[0] + 1})"
+    return action.actor
+
+
+def explore(
+    model: Model,
+    properties: Sequence[Property],
+    *,
+    symmetry: bool = True,
+    stop_at_first: bool = True,
+    limits: Limits | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> CheckResult:
+    """Explore ``model`` breadth-first and check ``properties`` in every reachable state."""
+    return Explorer(model, properties, symmetry=symmetry).run(stop_at_first=stop_at_first, limits=limits,
+                                                             progress=progress)

@@ -1,0 +1,40 @@
+"""What a property is: an id, a one-line meaning, the kernel rule, and how to check it.
+
+Two kinds exist. An *invariant* is a state predicate built from the model's
+own variables (the wait-for-cycle property is one too: ``properties.waitfor``
+turns the model's lock and wait declarations into the predicate "no cycle").
+A *deadlock* property (no-stuck-state) is about the set of enabled actions,
+which the engine knows and a predicate does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.expr import Expr
+from model.lang import Model
+
+INVARIANT = "invariant"
+DEADLOCK = "deadlock"
+
+
+@dataclass(frozen=True)
+class Property:
+    """A checkable property of a model."""
+
+    id: str
+    meaning: str
+    rules: tuple[str, ...]  # rule ids of spec/rules.md (MIG-4, REF-10, ...)
+    source: str  # where the kernel states the rule
+    kind: str = INVARIANT
+    build: Callable[[Model], Expr] | None = None  # the state predicate, for invariants
+
+    def predicate(self, model: Model) -> Expr:
+        if self.build is None:
+            raise ValueError(f"property {self.id} is not a state predicate")
+        return self.build(model)
+
+    def describe(self) -> dict[str, object]:
+        return {"id": self.id, "meaning": self.meaning, "rules": list(self.rules), "source": self.source,
+                "kind": self.kind}

@@ -1,0 +1,138 @@
+"""Wait-for graphs built from a model's lock and wait declarations.
+
+Nodes are actors (the exporter, importer i), fences (the DMA job of importer
+i) and locks. In a state, the edges are:
+
+- actor -> fence j: the actor is blocked in an action that declares ``waits``
+  (its ``when`` holds and its guard is false) and fence j is pending;
+- fence j -> lock L: fence j is pending, its signal action is disabled, the
+  signal action's guard reads L's holder, and L is held;
+- lock L -> actor: the actor holds L.
+
+A cycle is a deadlock even while unrelated actors keep moving (R1's B4).
+Each edge is a condition over the state, so the *static* graph (every edge
+that some state could have) is known before the search; its simple cycles
+are enumerated once with networkx, and "no wait-for cycle" becomes one state
+predicate that every back end checks like any other invariant.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import networkx as nx
+
+from model.expr import Expr, MemberConst, Var, conj, disj, subst
+from model.lang import Action, Lock, Model
+
+MAX_CANDIDATE_CYCLES = 10_000
+
+
+@dataclass(frozen=True, eq=False)
+class Edge:
+    src: str
+    dst: str
+    cond: Expr
+    why: str
+
+
+def _actor_node(model: Model, act: Action, binding: tuple[int, ...]) -> str:
+    if act.actor == "exporter":
+        return "exporter"
+    if act.actor in model.index_sets:
+        return f"{model.index_sets[act.actor].member_label} {binding[0] + 1}"
+    return act.actor
+
+
+def _reads(e: Expr, decl) -> bool:
+    if isinstance(e, Var):
+        return e.decl is decl
+    for child in getattr(e, "args", ()) or ():
+        if _reads(child, decl):
+            return True
+    body = getattr(e, "body", None)
+    return body is not None and _reads(body, decl)
+
+
+def _holder_edges(lock: Lock) -> list[Edge]:
+    """lock -> whoever holds it."""
+    out = []
+    holder = Var(lock.holder)
+    for special, actor in lock.actors.items():
+        out.append(Edge(f"lock {lock.name}", actor, holder == special, f"{actor} holds {lock.name}"))
+    t = lock.holder.type
+    index = getattr(t, "index", None)
+    if index is not None:
+        for m in index.members():
+            who = f"{index.member_label} {m + 1}"
+            out.append(Edge(f"lock {lock.name}", who, holder == MemberConst(index, m), f"{who} holds {lock.name}"))
+    return out
+
+
+def edges(model: Model) -> list[Edge]:
+    """Every potential wait-for edge of ``model`` with the condition under which it exists."""
+    out: list[Edge] = []
+    for act in model.actions:
+        if act.waits is None:
+            continue
+        fs = act.waits.on
+        bindings = [()] if not act.params else [(m,) for m in act.params[0].index.members()]
+        for b in bindings:
+            env = {p: MemberConst(p.index, v) for p, v in zip(act.params, b)}
+            blocked = act.waits.when & ~subst(act.guard, env)
+            who = _actor_node(model, act, b)
+            for j in fs.index.members():
+                jm = MemberConst(fs.index, j)
+                out.append(Edge(who, f"{fs.name} {j + 1}", blocked & fs.pending(jm),
+                                f"{who} waits in {act.name} for {fs.name} {j + 1}"))
+    for fs in model.fences:
+        sig = model.action_named(fs.signal)
+        for j in fs.index.members():
+            jm = MemberConst(fs.index, j)
+            guard = subst(sig.guard, {sig.params[0]: jm}) if sig.params else sig.guard
+            for lk in model.locks:
+                if _reads(guard, lk.holder):
+                    out.append(Edge(f"{fs.name} {j + 1}", f"lock {lk.name}",
+                                    fs.pending(jm) & ~guard & lk.held(),
+                                    f"{fs.name} {j + 1} cannot signal while {lk.name} is held"))
+    for lk in model.locks:
+        out.extend(_holder_edges(lk))
+    return out
+
+
+def static_graph(model: Model) -> nx.MultiDiGraph:
+    g = nx.MultiDiGraph()
+    for e in edges(model):
+        g.add_edge(e.src, e.dst, edge=e)
+    return g
+
+
+def candidate_cycles(model: Model) -> list[list[Edge]]:
+    """Simple cycles of the static wait-for graph, each as its list of edges."""
+    g = static_graph(model)
+    simple = nx.DiGraph(g)  # node cycles first; parallel edges are expanded below
+    out: list[list[Edge]] = []
+    for nodes in nx.simple_cycles(simple):
+        hops = list(zip(nodes, nodes[1:] + nodes[:1]))
+        choices: list[list[Edge]] = [[]]
+        for u, v in hops:
+            parallel = [d["edge"] for d in g.get_edge_data(u, v).values()]
+            choices = [c + [e] for c in choices for e in parallel]
+        out.extend(choices)
+        if len(out) > MAX_CANDIDATE_CYCLES:
+            raise ValueError(f"more than {MAX_CANDIDATE_CYCLES} candidate wait-for cycles; the model is too large")
+    return out
+
+
+def no_cycle(model: Model) -> Expr:
+    """The predicate: no candidate cycle has all its edges present."""
+    return ~disj(*(conj(*(e.cond for e in cyc)) for cyc in candidate_cycles(model)))
+
+
+def state_graph(model: Model, holds) -> nx.DiGraph:
+    """The wait-for graph of one state; ``holds(expr)`` evaluates a condition in that state."""
+    g = nx.DiGraph()
+    for e in edges(model):
+        if holds(e.cond):
+            g.add_edge(e.src, e.dst, why=e.why)
+    return g
