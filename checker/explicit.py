@@ -22,7 +22,8 @@ from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from checker.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, Counterexample, Step, Verdict
+from checker import paths
+from checker.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, Counterexample, Verdict
 from checker.symmetry import canonicalizer
 from model.lang import Model
 from model.pycompile import Compiled
@@ -198,6 +199,7 @@ class Explorer:
             complete=complete,
             stop_reason="" if exhausted else stop_reason,
             coverage={inst.label: n for inst, n in zip(c.instances, cov)},
+            action_coverage=_per_action(c, cov),
             end_states=ends,
         )
 
@@ -212,32 +214,19 @@ class Explorer:
         ids = self._path(sid, parent, via)
         c = self.c
         concrete = c.initial
-        steps: list[Step] = []
-        lay = c.layout
+        path: list[int] = []
         for cur_id in ids[1:]:
             want_k = via[cur_id]
             target = states[cur_id]
-            choices = c.successors(concrete)
             # under symmetry the stored path runs through orbit representatives:
             # pick the concrete successor in the same orbit, preferring the recorded action
-            match = [(k, n) for k, n in choices if self.canon(n) == target]
+            match = [(k, n) for k, n in c.successors(concrete) if self.canon(n) == target]
             assert match, "counterexample reconstruction lost the path"
-            k, nxt = next(((k, n) for k, n in match if k == want_k), None) or next(
-                ((k, n) for k, n in match if c.instances[k].action.name == c.instances[want_k].action.name), match[0])
-            steps.append(self.step_of(k, concrete, nxt))
-            concrete = nxt
-        detail = ""
-        if p.id == "no-fence-wait-deadlock":
-            detail = self.wait_cycle(concrete)
-        return Counterexample(p.id, lay.decode(c.initial), steps, detail)
-
-    def step_of(self, k: int, before: bytes, after: bytes) -> Step:
-        c = self.c
-        inst = c.instances[k]
-        lay = c.layout
-        changed = {lay.slot_names[i]: lay.decode_slot(i, after[i]) for i in range(lay.size) if before[i] != after[i]}
-        return Step(inst.action.name, [b + 1 for b in inst.binding], actor_of(self.model, inst.action, inst.binding),
-                    inst.action.kernel, lay.decode(after), changed)
+            same_name = [m for m in match if c.instances[m[0]].action.name == c.instances[want_k].action.name]
+            k, concrete = next((m for m in match if m[0] == want_k), None) or (same_name or match)[0]
+            path.append(k)
+        detail = self.wait_cycle(concrete) if p.id == "no-fence-wait-deadlock" else ""
+        return paths.counterexample(c, p.id, path, detail)
 
     def wait_cycle(self, s: bytes) -> str:
         """The wait-for cycle of state ``s``, as 'a -> b -> ... -> a' (empty if none)."""
@@ -260,13 +249,11 @@ class Explorer:
         return " -> ".join([u for u, _ in cyc] + [cyc[0][0]])
 
 
-def actor_of(model: Model, action, binding: tuple[int, ...]) -> str:
-    """Who performs an action instance, as a trace names it."""
-    if action.actor in model.index_sets:
-        return f"{model.index_sets[action.actor].member_label} {binding[0] + 1}"
-    if action.actor == "hardware" and binding:
-        return f"hardware (fence {binding[0] + 1})"
-    return action.actor
+def _per_action(c: Compiled, cov: list[int]) -> dict[str, int]:
+    out: dict[str, int] = {a.name: 0 for a in c.actions}
+    for inst, n in zip(c.instances, cov):
+        out[inst.action.name] += n
+    return out
 
 
 def explore(

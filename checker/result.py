@@ -73,7 +73,8 @@ class CheckResult:
     bytes_per_state: float = 0.0
     complete: bool = True  # False when a limit ended the search early
     stop_reason: str = ""
-    coverage: dict[str, int] = field(default_factory=dict)
+    coverage: dict[str, int] = field(default_factory=dict)  # action instance -> times it fired
+    action_coverage: dict[str, int] = field(default_factory=dict)  # action -> times any instance fired
     end_states: int = 0  # states satisfying the model's valid-end predicate
 
     @property
@@ -86,8 +87,16 @@ class CheckResult:
 
     @property
     def vacuous(self) -> list[str]:
-        """Action instances that never fired: a guard that is never true is a modelling smell."""
-        return [k for k, n in self.coverage.items() if n == 0]
+        """Actions (instances, without symmetry) that never fired in a finished search.
+
+        A guard that is never true is a modelling smell. Under symmetry only
+        orbit representatives are expanded, so instances are not comparable
+        and whole actions are reported instead.
+        """
+        if not self.complete or self.stop_reason or self.violated:
+            return []
+        table = self.action_coverage if self.symmetry else self.coverage
+        return [k for k, n in table.items() if n == 0]
 
     @property
     def states_per_second(self) -> float:

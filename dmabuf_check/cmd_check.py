@@ -1,0 +1,138 @@
+"""``dmabuf-check check MODEL``: explore a model and check its properties."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from checker.explicit import Limits, Progress, explore
+from checker.result import HOLDS, VIOLATED, CheckResult
+from dmabuf_check import exitcodes
+from dmabuf_check.cli import console, positive_float, positive_int
+from model.types import ModelError
+from properties.registry import entry, select
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="explore a model exhaustively and check its properties")
+    p.add_argument("model", help="a built-in model (see 'dmabuf-check list')")
+    add_model_args(p)
+    p.add_argument("--property", action="append", metavar="ID", help="check only this property (repeatable)")
+    p.add_argument("--no-symmetry", action="store_true", help="explore every state, no importer symmetry reduction")
+    p.add_argument("--keep-going", action="store_true",
+                   help="do not stop at the first violation: report every violated property with its own "
+                        "shortest counterexample")
+    p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after storing N states (exit 3)")
+    p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
+    p.add_argument("--max-memory", type=positive_float, metavar="MIB", help="stop when peak memory passes MIB (exit 3)")
+    p.add_argument("--json", metavar="FILE", help="write the result as JSON")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(run=run)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--importers", "-n", type=positive_int, default=3, metavar="N", help="number of importers (default 3)")
+    p.add_argument("--kind", default="dynamic", help="static or dynamic importers (default dynamic)")
+    p.add_argument("--variant", metavar="B", help="a seeded-bug variant, e.g. B4 or signal-takes-lock")
+
+
+def build_model(args: argparse.Namespace):
+    e = entry(args.model)
+    if args.kind not in e.kinds:
+        raise ModelError(f"--kind must be one of {', '.join(e.kinds)}, not {args.kind!r}")
+    model = e.build(importers=args.importers, kind=args.kind, variant=args.variant)
+    return e, model
+
+
+def write_json_atomic(path: str, data: object) -> None:
+    """Write ``data`` to ``path`` through a temporary file, so a crash never leaves half a file."""
+    d = os.path.dirname(os.path.abspath(path))
+    os.makedirs(d, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=1, default=str)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _progress_line(p: Progress) -> Text:
+    rate = p.states / p.seconds if p.seconds > 0 else 0.0
+    return Text(f"states {p.states:,}  ({rate:,.0f}/s)  depth {p.depth}  frontier {p.frontier:,}  "
+                f"memory {p.memory_mb:,.0f} MiB  {p.seconds:.1f} s")
+
+
+def run(args: argparse.Namespace) -> int:
+    e, model = build_model(args)
+    props = select(e, args.property)
+    if args.json:  # fail on an unwritable path now, not after an hour of search
+        d = os.path.dirname(os.path.abspath(args.json))
+        if not os.path.isdir(d) or not os.access(d, os.W_OK):
+            raise ModelError(f"cannot write --json file in {d}")
+    err = Console(stderr=True)
+    out = console()
+    limits = Limits(args.max_states, args.time_limit, args.max_memory)
+    show = not args.quiet and err.is_terminal
+    if show:
+        with Live(Text("compiling model ..."), console=err, refresh_per_second=4, transient=True) as live:
+            result = explore(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
+                             limits=limits, progress=lambda p: live.update(_progress_line(p)))
+    else:
+        result = explore(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
+                         limits=limits)
+    print_result(out, result)
+    if args.json:
+        write_json_atomic(args.json, result.to_json())
+    return exit_code(result)
+
+
+def exit_code(result: CheckResult) -> int:
+    if result.violated:
+        return exitcodes.VIOLATED
+    if not result.complete:
+        return exitcodes.LIMIT
+    return exitcodes.OK
+
+
+def print_result(out: Console, r: CheckResult) -> None:
+    params = ", ".join(f"{k}={v}" for k, v in r.params.items() if v is not None)
+    out.print(f"[bold]{r.model}[/bold] ({params})  engine {r.engine}, "
+              f"symmetry {'on (exact orbits)' if r.symmetry else 'off'}")
+    stats = (f"{r.states:,} states, {r.transitions:,} transitions, depth {r.depth}, "
+             f"{r.seconds:.2f} s explore + {r.compile_seconds:.2f} s compile, {r.states_per_second:,.0f} states/s, "
+             f"peak memory {r.peak_memory_mb:,.0f} MiB")
+    out.print(stats)
+    if not r.complete:
+        out.print(f"[yellow]incomplete: {r.stop_reason}; figures above are partial[/yellow]")
+    t = Table(show_edge=False)
+    for col in ("property", "verdict", "steps", "kernel rule", "note"):
+        t.add_column(col, no_wrap=col != "note")
+    style = {HOLDS: "green", VIOLATED: "bold red"}
+    for v in r.verdicts:
+        t.add_row(v.property, f"[{style.get(v.status, 'yellow')}]{v.status}[/]",
+                  str(v.counterexample.length) if v.counterexample else "", ", ".join(v.rules), v.note)
+    out.print(t)
+    if r.vacuous:
+        out.print(f"[yellow]vacuous: these action instances never fired: {', '.join(r.vacuous)}[/yellow]")
+    for v in r.violated:
+        cex = v.counterexample
+        assert cex is not None
+        out.print(f"\n[bold red]{v.property} violated[/bold red] after {cex.length} steps ({', '.join(v.rules)}):")
+        for n, s in enumerate(cex.steps, 1):
+            changed = ", ".join(f"{k}={val}" for k, val in s.changed.items())
+            out.print(f"  {n:>3}. {s.actor:<22} {s.label:<18} {changed}")
+        if cex.detail:
+            out.print(f"  wait-for cycle: {cex.detail}")
+    if r.ok:
+        out.print(f"[green]all {len(r.verdicts)} properties hold ({r.states:,} states)[/green]")

@@ -1,0 +1,23 @@
+import json
+import os
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if ROOT not in sys.path:  # the tests also run from a plain checkout without installing
+    sys.path.insert(0, ROOT)
+
+DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+@pytest.fixture(scope="session")
+def expected_r1() -> dict:
+    """R1's figures measured with Rumur, SPIN and a Python BFS (copied from spec/expected-R1.json)."""
+    with open(os.path.join(DATA, "expected_r1.json")) as f:
+        return json.load(f)
+
+
+def load_expected() -> dict:
+    with open(os.path.join(DATA, "expected_r1.json")) as f:
+        return json.load(f)
