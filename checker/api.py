@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from checker.explicit import Limits, Progress, explore
 from checker.result import CheckResult

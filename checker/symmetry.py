@@ -77,10 +77,10 @@ def canon_source(c: Compiled) -> str:
             for m in range(n)
         )
         lines.append(f"    keyed = sorted(({keyed},))")
-        lines.append("    pos = [0] * %d" % n)
+        lines.append(f"    pos = [0] * {n}")
         lines.append("    for p, row in enumerate(keyed):")
         lines.append("        pos[row[-1]] = p")
-        lines.append("    head = bytearray(s[:%d])" % g)
+        lines.append(f"    head = bytearray(s[:{g}])")
         for slot, k in refs:
             lines.append(f"    if head[{slot}] >= {k}:")
             lines.append(f"        head[{slot}] = {k} + pos[head[{slot}] - {k}]")

@@ -132,6 +132,8 @@ def _parse(v: Variable, raw: object) -> int:
     return t.encode(raw)
 
 
+_SINGLE_BYTES = [bytes((i,)) for i in range(256)]
+
 _BIN = {"eq": "==", "ne": "!=", "lt": "<", "le": "<=", "add": "+", "sub": "-"}
 
 
@@ -208,7 +210,7 @@ class InstanceCode:
     guard: str
     body: list[str]  # statements computing the new slot values into t<slot> locals
     changed: list[int]  # slots assigned (in first-assignment order)
-    result: str  # expression of the successor state (a bytes(...) call)
+    result: str  # expression of the successor state, over ``s`` and the new values
 
 
 class Compiled:
@@ -253,12 +255,40 @@ class Compiled:
             )
             for a, aenv in seq:
                 self._assign(a, aenv, names, body, changed, inst)
-        parts = [names.get(i, f"x{i}") for i in range(self.layout.size)]
-        return InstanceCode(guard, body, changed, "bytes((" + ", ".join(parts) + ",))")
+        return InstanceCode(guard, body, changed, self._successor(names))
+
+    def _successor(self, names: dict[int, str]) -> str:
+        """The successor as slices of ``s`` joined with the changed bytes.
+
+        Slicing and concatenating bytes is about 3x faster than building a
+        tuple of every slot, and most actions change one or two slots.
+        """
+        pieces: list[str] = []
+        run_start = 0
+        size = self.layout.size
+        for slot in range(size):
+            if slot not in names:
+                continue
+            if run_start < slot:
+                pieces.append(f"s[{run_start}:{slot}]")
+            v = names[slot]
+            pieces.append(repr(bytes((int(v),))) if v.isdigit() else f"SB[{v}]")
+            run_start = slot + 1
+        if run_start < size:
+            pieces.append(f"s[{run_start}:]")
+        return " + ".join(pieces) if pieces else "s"
 
     def _assign(self, a: Assign, env, names, body, changed, inst: Instance) -> None:
         slot = self.ec.slot_of(a.target, env)
         src = self.ec.expr(a.value, env, names)
+        if src.isdigit():  # a constant: later reads and the successor use the literal
+            a_type = a.target.decl.type
+            if not 0 <= int(src) < a_type.domain_size():
+                raise DomainError(f"{inst.label} sets {self.layout.slot_names[slot]} to {src}, outside its domain")
+            names[slot] = src
+            if slot not in changed:
+                changed.append(slot)
+            return
         tmp = f"t{slot}_{len(body)}"
         body.append(f"{tmp} = {src}")
         t = a.target.decl.type
@@ -281,7 +311,7 @@ class Compiled:
     def function(self, name: str, src: str) -> Callable:
         """Compile generated source defining ``name``; cached."""
         if name not in self._fns:
-            ns: dict = {"DomainError": DomainError}
+            ns: dict = {"DomainError": DomainError, "SB": _SINGLE_BYTES}
             exec(compile(src, f"<{self.model.name}:{name}>", "exec"), ns)
             self._fns[name] = ns[name]
         return self._fns[name]
