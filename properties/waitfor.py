@@ -19,11 +19,13 @@ predicate that every back end checks like any other invariant.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from model.expr import Expr, MemberConst, Var, conj, disj, subst
 from model.lang import Action, Lock, Model
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 MAX_CANDIDATE_CYCLES = 10_000
 
@@ -100,7 +102,21 @@ def edges(model: Model) -> list[Edge]:
     return out
 
 
+def _may_have_cycle(es: list[Edge]) -> bool:
+    """Peel nodes without incoming or outgoing edges (Kahn); a cycle survives peeling."""
+    live = list(es)
+    while True:
+        srcs = {e.src for e in live}
+        dsts = {e.dst for e in live}
+        kept = [e for e in live if e.src in dsts and e.dst in srcs]
+        if len(kept) == len(live):
+            return bool(kept)
+        live = kept
+
+
 def static_graph(model: Model) -> nx.MultiDiGraph:
+    import networkx as nx  # imported on use: it costs a tenth of a second at start-up
+
     g = nx.MultiDiGraph()
     for e in edges(model):
         g.add_edge(e.src, e.dst, edge=e)
@@ -109,6 +125,11 @@ def static_graph(model: Model) -> nx.MultiDiGraph:
 
 def candidate_cycles(model: Model) -> list[list[Edge]]:
     """Simple cycles of the static wait-for graph, each as its list of edges."""
+    es = edges(model)
+    if not _may_have_cycle(es):
+        return []  # the common case for a correct design, decided without importing networkx
+    import networkx as nx
+
     g = static_graph(model)
     simple = nx.DiGraph(g)  # node cycles first; parallel edges are expanded below
     out: list[list[Edge]] = []
@@ -131,6 +152,8 @@ def no_cycle(model: Model) -> Expr:
 
 def state_graph(model: Model, holds) -> nx.DiGraph:
     """The wait-for graph of one state; ``holds(expr)`` evaluates a condition in that state."""
+    import networkx as nx
+
     g = nx.DiGraph()
     for e in edges(model):
         if holds(e.cond):
