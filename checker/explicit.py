@@ -30,7 +30,8 @@ from model.pycompile import Compiled
 from properties import waitfor
 from properties.base import DEADLOCK, Property
 
-CHECK_EVERY = 4096  # expansions between limit checks and progress reports
+CHECK_EVERY = 4096
+INTERRUPTED = "interrupted by the user"  # expansions between limit checks and progress reports
 
 
 @dataclass
@@ -166,6 +167,8 @@ class Explorer:
                         break
         except MemoryError:
             stop_reason = "out of memory"
+        except KeyboardInterrupt:  # Ctrl-C still yields the partial figures and the result file
+            stop_reason = INTERRUPTED
         seconds = time.perf_counter() - t0
         exhausted = sid >= len(states) and not stop_reason
         complete = exhausted or stop_reason == "violation"

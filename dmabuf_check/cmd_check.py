@@ -12,7 +12,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from checker.explicit import Limits, Progress, explore
+from checker.explicit import INTERRUPTED, Limits, Progress, explore
 from checker.result import HOLDS, VIOLATED, CheckResult
 from dmabuf_check import exitcodes
 from dmabuf_check.cli import console, positive_float, positive_int
@@ -31,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "shortest counterexample")
     p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after storing N states (exit 3)")
     p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
-    p.add_argument("--max-memory", type=positive_float, metavar="MIB", help="stop when peak memory passes MIB (exit 3)")
+    p.add_argument("--max-memory", type=positive_float, metavar="MIB", help="stop when peak memory passes MIB (exit 3; default 80%% of physical memory)")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
             raise ModelError(f"cannot write --json file in {d}")
     err = Console(stderr=True)
     out = console()
-    limits = Limits(args.max_states, args.time_limit, args.max_memory)
+    limits = Limits(args.max_states, args.time_limit, args.max_memory or default_memory_limit_mb())
     show = not args.quiet and err.is_terminal
     if show:
         with Live(Text("compiling model ..."), console=err, refresh_per_second=4, transient=True) as live:
@@ -97,9 +97,19 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(result)
 
 
+def default_memory_limit_mb() -> float | None:
+    """80% of physical memory: stop cleanly with partial figures instead of being killed."""
+    try:
+        return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
 def exit_code(result: CheckResult) -> int:
     if result.violated:
         return exitcodes.VIOLATED
+    if result.stop_reason == INTERRUPTED:
+        return exitcodes.INTERRUPTED
     if not result.complete:
         return exitcodes.LIMIT
     return exitcodes.OK

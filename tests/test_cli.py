@@ -98,3 +98,21 @@ def test_list_names_models_variants_and_properties(capsys):
     assert code == 0
     for word in ("r1", "B4", "signal-takes-lock", "no-fence-wait-deadlock", "MIG-4"):
         assert word in out
+
+
+def test_memory_limit_exits_3(capsys):
+    code, out, _ = run_cli(capsys, "check", "r1", "-n", "6", "--no-symmetry", "--max-memory", "1")
+    assert code == 3
+    assert "memory limit of 1 MiB reached" in out
+
+
+def test_ctrl_c_keeps_partial_figures():
+    from checker.explicit import INTERRUPTED, explore
+    from model import r1
+    from properties.r1 import PROPERTIES
+
+    def interrupt(progress):
+        raise KeyboardInterrupt
+
+    r = explore(r1.build(5, "dynamic"), PROPERTIES, symmetry=False, progress=interrupt)
+    assert r.stop_reason == INTERRUPTED and not r.complete and r.states > 4096
