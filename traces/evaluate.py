@@ -1,0 +1,260 @@
+"""Rebuild the model a trace names and judge its states: the shared core of replay, shrink and explain.
+
+A trace is checked against the model, never against itself: the model is
+rebuilt from ``properties.registry`` with the recorded parameters, compiled
+with ``model.pycompile.Compiled``, and every question ("is this step enabled",
+"does this state violate the property", "which wait-for cycle is there") is
+answered by the compiled model.
+
+Liveness properties are not in the property catalog yet; the two the spec
+states are derived here from the model's own declarations, so they work for
+any model that declares fences and waits:
+
+- ``fence-liveness``: every pending fence is eventually signalled;
+- ``wait-liveness``: an actor that starts waiting (an action's ``waits.when``
+  holds) eventually completes that action.
+
+Both are judged on lassos under weak fairness of every fence's signal action.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import networkx as nx
+
+from checker.paths import replay_instances
+from checker.result import Counterexample, Step
+from model.expr import MemberConst
+from model.lang import Action, Model
+from model.pycompile import Compiled
+from model.types import ModelError
+from properties import waitfor
+from properties.base import DEADLOCK, Property
+from properties.registry import entry
+from traces.format import PropertyRef, Trace, TraceStep, UnknownActionError, UnknownModelError, UnknownPropertyError
+
+LIVENESS = "liveness"
+
+LIVENESS_PROPERTIES: dict[str, PropertyRef] = {
+    "fence-liveness": PropertyRef("fence-liveness",
+                                  "every pending fence is eventually signalled (weak fairness of signal)",
+                                  ["SIG-3", "DL-1"], "dma-fence.c DOC 'fence cross-driver contract'", LIVENESS),
+    "wait-liveness": PropertyRef("wait-liveness",
+                                 "an actor that starts waiting for fences eventually completes its wait",
+                                 ["MIG-6", "DL-1"], "dma_resv_wait_timeout() kernel-doc; dma-fence.c DOC "
+                                 "'fence cross-driver contract'", LIVENESS),
+}
+
+
+def format_call(action: Action, params: Sequence[int]) -> str:
+    """The action's call template with its member filled in: att{i} -> att2 for importer 2."""
+    text = action.call or action.kernel or action.name
+    if params:
+        text = text.replace("{i}", str(params[0]))
+    return text
+
+
+def build_model(name: str, params: dict[str, object]) -> Model:
+    """The model instance a trace names, rebuilt from the registry."""
+    try:
+        e = entry(name)
+    except ModelError as err:
+        raise UnknownModelError(f"trace names {err}") from None
+    try:
+        return e.build(**params)
+    except TypeError as err:
+        raise UnknownModelError(f"trace parameters {params} do not fit model {name}: {err}") from None
+    except ModelError as err:
+        raise UnknownModelError(f"trace parameters {params} do not fit model {name}: {err}") from None
+
+
+def model_source(model: Model) -> str:
+    """The file the model is defined in, relative to the repository when it lives in it."""
+    if not model.source:
+        return model.name
+    src = Path(model.source).resolve()
+    root = Path(__file__).resolve().parent.parent
+    try:
+        return src.relative_to(root).as_posix()
+    except ValueError:
+        return src.as_posix()
+
+
+def property_ref(p: Property) -> PropertyRef:
+    return PropertyRef(p.id, p.meaning, list(p.rules), p.source, p.kind)
+
+
+def find_property(model_name: str, prop_id: str) -> Property | PropertyRef:
+    """The catalog property (or derived liveness property) with this id."""
+    for p in entry(model_name).properties:
+        if p.id == prop_id:
+            return p
+    if prop_id in LIVENESS_PROPERTIES:
+        return LIVENESS_PROPERTIES[prop_id]
+    known = [p.id for p in entry(model_name).properties] + list(LIVENESS_PROPERTIES)
+    raise UnknownPropertyError(f"model {model_name} has no property {prop_id!r}; known: {', '.join(known)}")
+
+
+class Judge:
+    """A compiled model instance plus one property: enabledness, violation and wait-for cycles."""
+
+    def __init__(self, model: Model, prop: Property | PropertyRef):
+        self.model = model
+        self.prop = prop
+        self.c = Compiled(model)
+        self.kind = prop.kind
+        self._cache: dict[int, Callable[[bytes], bool]] = {}
+        self._violates: Callable[[bytes], bool]
+        if self.kind == DEADLOCK:
+            end = self.predicate(model.valid_end) if model.valid_end is not None else (lambda s: False)
+            self._violates = lambda s: not self.c.successors(s) and not end(s)
+        elif self.kind == LIVENESS:
+            self._violates = lambda s: False  # a liveness property is judged on a lasso, not a state
+        else:
+            assert isinstance(prop, Property)
+            holds = self.predicate(prop.predicate(model), f"property {prop.id}")
+            self._violates = lambda s: not holds(s)
+
+    @classmethod
+    def for_trace(cls, trace: Trace) -> Judge:
+        model = build_model(trace.model, trace.params)
+        return cls(model, find_property(trace.model, trace.property.id))
+
+    def predicate(self, e, where: str = "condition") -> Callable[[bytes], bool]:
+        """Compile a condition once per expression object."""
+        key = id(e)
+        if key not in self._cache:
+            self._cache[key] = self.c.predicate(f"tp_{len(self.c._fns)}", self.c.condition(e, where))
+        return self._cache[key]
+
+    # ---- steps --------------------------------------------------------------
+    def instance(self, action: str, params: Sequence[int]) -> int:
+        """The compiled instance index of ``action(params)``; UnknownActionError if there is none."""
+        try:
+            act = self.model.action_named(action)
+        except ModelError as err:
+            raise UnknownActionError(str(err)) from None
+        if len(params) != len(act.params):
+            raise UnknownActionError(f"action {action} takes {len(act.params)} member(s), "
+                                     f"the trace gives {list(params)}")
+        for p, m in zip(act.params, params):
+            if not 1 <= m <= p.index.size:
+                raise UnknownActionError(f"{action}({', '.join(map(str, params))}): there is no "
+                                         f"{p.index.member_label} {m} (the model has {p.index.size})")
+        return self.c.instance_index(action, tuple(m - 1 for m in params))
+
+    def violates(self, s: bytes) -> bool:
+        return self._violates(s)
+
+    # ---- wait-for graph --------------------------------------------------------
+    def wait_graph(self, s: bytes) -> nx.DiGraph:
+        return waitfor.state_graph(self.model, lambda e: self.predicate(e, "wait-for edge")(s))
+
+    def wait_cycle(self, s: bytes) -> list[tuple[str, str, str]]:
+        """The wait-for cycle of ``s`` as (waiter, waited-on, why) hops; empty when there is none."""
+        g = self.wait_graph(s)
+        try:
+            cyc = nx.find_cycle(g)
+        except nx.NetworkXNoCycle:
+            return []
+        return [(u, v, g.edges[u, v]["why"]) for u, v in cyc]
+
+    # ---- lassos -----------------------------------------------------------------
+    def lasso_problems(self, states: list[bytes], instances: list[int], loop: int) -> list[str]:
+        """Why a lasso is not a valid counterexample (empty when it is one).
+
+        ``states[0..n]`` are the states, ``instances[k]`` leads from state k to
+        k+1, and the cycle is states[loop..n] with states[n] == states[loop].
+        """
+        problems: list[str] = []
+        if states[-1] != states[loop]:
+            problems.append(f"the loop does not close: the last state differs from state {loop}")
+            return problems
+        cycle = states[loop:-1]
+        taken = {self.c.instances[k] for k in instances[loop:]}
+        for fs in self.model.fences:  # weak fairness of every signal action
+            sig = self.model.action_named(fs.signal)
+            for j in fs.index.members():
+                k = self.c.instance_index(sig.name, (j,) if sig.params else ())
+                if self.c.instances[k] not in taken and all(self.c.step(s, k) is not None for s in cycle):
+                    problems.append(f"unfair loop: {self.c.instances[k].label} is enabled throughout the loop "
+                                    "but never taken (weak fairness forces it)")
+        if self.prop.id == "fence-liveness" and not self.starved_fences(cycle, taken):
+            problems.append("no fence stays pending, unsignalled, for the whole loop")
+        if self.prop.id == "wait-liveness" and not self.endless_waits(cycle, taken):
+            problems.append("no actor waits for the whole loop without completing its wait")
+        return problems
+
+    def starved_fences(self, cycle: list[bytes], taken: set) -> list[tuple[str, int]]:
+        """(fence set, member) of each fence pending in every loop state and never signalled in the loop."""
+        out = []
+        for fs in self.model.fences:
+            sig = self.model.action_named(fs.signal)
+            for j in fs.index.members():
+                pending = self.predicate(fs.pending(MemberConst(fs.index, j)), "fence pending")
+                k = self.c.instance_index(sig.name, (j,) if sig.params else ())
+                if all(pending(s) for s in cycle) and self.c.instances[k] not in taken:
+                    out.append((fs.name, j + 1))
+        return out
+
+    def endless_waits(self, cycle: list[bytes], taken: set) -> list[str]:
+        """Labels of the waiting actions whose wait holds in every loop state and that never fire in the loop."""
+        out = []
+        for act in self.model.actions:
+            if act.waits is None:
+                continue
+            waiting = self.predicate(act.waits.when, "wait condition")
+            fired = any(inst.action.name == act.name for inst in taken)
+            if all(waiting(s) for s in cycle) and not fired:
+                out.append(act.name)
+        return out
+
+
+# ---- building traces ------------------------------------------------------------
+
+
+def trace_step(model: Model, step: Step) -> TraceStep:
+    act = model.action_named(step.action)
+    return TraceStep(step.action, list(step.params), step.actor, step.kernel, format_call(act, step.params),
+                     dict(step.state), dict(step.changed))
+
+
+def from_counterexample(
+    cex: Counterexample,
+    model: Model,
+    *,
+    engine: str = "",
+    loop: int | None = None,
+    properties: Sequence[Property] | None = None,
+) -> Trace:
+    """A trace of a checker counterexample of ``model`` (a registry model, or pass its ``properties``)."""
+    catalog = list(properties) if properties is not None else list(entry(model.name).properties)
+    prop: PropertyRef | None = next((property_ref(p) for p in catalog if p.id == cex.property), None)
+    if prop is None:
+        prop = LIVENESS_PROPERTIES.get(cex.property, PropertyRef(cex.property))
+    return Trace(model=model.name, params=dict(model.params), property=prop, initial=dict(cex.initial),
+                 steps=[trace_step(model, s) for s in cex.steps], loop=loop, engine=engine, detail=cex.detail)
+
+
+def from_instances(judge: Judge, instances: list[int], *, loop: int | None, like: Trace, note: str = "") -> Trace:
+    """A trace along compiled instances of ``judge``'s model, with the metadata of ``like``."""
+    steps, last = replay_instances(judge.c, instances)
+    detail = ""
+    if judge.prop.id == "no-fence-wait-deadlock":
+        cyc = judge.wait_cycle(last)
+        detail = " -> ".join([u for u, _, _ in cyc] + [cyc[0][0]]) if cyc else ""
+    return Trace(model=like.model, params=dict(judge.model.params), property=like.property,
+                 initial=judge.c.layout.decode(judge.c.initial), steps=[trace_step(judge.model, s) for s in steps],
+                 loop=loop, engine=like.engine, detail=detail or (like.detail if loop is not None else ""),
+                 note=note or like.note)
+
+
+def encode_states(judge: Judge, trace: Trace) -> list[bytes]:
+    """The recorded states of a trace in the model's encoding (raises ModelError on a bad value)."""
+    return [judge.c.layout.encode(s) for s in trace.states()]
+
+
+__all__ = ["Judge", "LIVENESS", "LIVENESS_PROPERTIES", "build_model", "find_property", "format_call",
+           "from_counterexample", "from_instances", "property_ref"]

@@ -1,0 +1,317 @@
+"""The trace file format ("dmabuf-check trace v1"): one counterexample as JSON.
+
+A trace records everything needed to read it without the tool (every state in
+full, the kernel call of every step) and everything needed to re-check it with
+the tool (the model name and parameters, the action instances). The layout is:
+
+    {
+      "schema": "dmabuf-check trace v1",
+      "tool": {"name": "dmabuf-check", "version": "0.1.0"},
+      "model": "r1",
+      "params": {"importers": 2, "kind": "dynamic", "variant": "B4"},
+      "property": {"id": ..., "meaning": ..., "rules": [...], "source": ..., "kind": ...},
+      "engine": "explicit-bfs",
+      "detail": "exporter -> fence 1 -> lock resv -> exporter",
+      "initial": {variable: value, per-importer variable: [value, ...]},
+      "steps": [{"action", "params" (1-based members), "actor", "kernel", "call",
+                 "state" (full state after), "changed" ({slot name: new value})}],
+      "loop": null | k,
+      "note": ""
+    }
+
+``loop`` makes the trace a lasso (for liveness): states are numbered 0 (the
+initial state) to n (after the last step); steps k+1..n form a cycle, so the
+state after the last step equals state k. A finite trace has ``loop`` null.
+
+Readers get one ``TraceError`` subclass per way a file can be bad, so the
+command line can say exactly what is wrong (exit code 2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.types import ModelError
+
+SCHEMA = "dmabuf-check trace v1"
+TOOL = "dmabuf-check"
+
+
+class TraceError(ModelError):
+    """A trace file cannot be used; subclasses say why (the CLI maps all of them to exit 2)."""
+
+
+class TruncatedTraceError(TraceError):
+    """The file ends before the JSON document does (an interrupted write or copy)."""
+
+
+class CorruptTraceError(TraceError):
+    """The file is not JSON at all, or is JSON of the wrong shape."""
+
+
+class TraceVersionError(TraceError):
+    """The file is a trace of another schema version, or not a dmabuf-check trace."""
+
+
+class UnknownModelError(TraceError):
+    """The trace names a model (or parameters) this build does not know."""
+
+
+class UnknownActionError(TraceError):
+    """A step names an action or member the model does not have."""
+
+
+class UnknownPropertyError(TraceError):
+    """The trace names a property the model does not have."""
+
+
+def tool_version() -> str:
+    """The version of this tool, from the installed package or, in a checkout, from pyproject.toml."""
+    try:
+        from importlib.metadata import PackageNotFoundError, version
+
+        return version(TOOL)
+    except PackageNotFoundError:
+        pass
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+    try:
+        return str(tomllib.loads(pyproject.read_text())["project"]["version"])
+    except (OSError, KeyError, tomllib.TOMLDecodeError):
+        return "unknown"
+
+
+@dataclass
+class PropertyRef:
+    """The violated property as the trace records it (so a reader needs no catalog)."""
+
+    id: str
+    meaning: str = ""
+    rules: list[str] = field(default_factory=list)
+    source: str = ""  # where the kernel states the rule
+    kind: str = "invariant"  # invariant | deadlock | liveness
+
+
+@dataclass
+class TraceStep:
+    """One action instance and the state it produced."""
+
+    action: str
+    params: list[int]  # members, 1-based as users read them
+    actor: str  # exporter, importer 2, hardware (fence 1) ...
+    kernel: str  # the kernel function the action stands for
+    call: str  # the call as a kernel engineer writes it, members filled in
+    state: dict[str, object]  # the full state after the step
+    changed: dict[str, object]  # slot name (map[1], storage) -> new value
+
+    @property
+    def label(self) -> str:
+        return self.action if not self.params else f"{self.action}({', '.join(map(str, self.params))})"
+
+
+@dataclass
+class Trace:
+    """A counterexample to one property of one model instance."""
+
+    model: str
+    params: dict[str, object]
+    property: PropertyRef
+    initial: dict[str, object]
+    steps: list[TraceStep]
+    loop: int | None = None
+    engine: str = ""
+    detail: str = ""  # e.g. the wait-for cycle of the last state
+    note: str = ""  # e.g. how shrinking changed the trace
+    tool_version: str = field(default_factory=tool_version)
+    schema: str = SCHEMA
+
+    @property
+    def length(self) -> int:
+        return len(self.steps)
+
+    @property
+    def is_lasso(self) -> bool:
+        return self.loop is not None
+
+    def states(self) -> list[dict[str, object]]:
+        """States 0..n: the initial state, then the state after each step."""
+        return [self.initial] + [s.state for s in self.steps]
+
+    @property
+    def final(self) -> dict[str, object]:
+        return self.steps[-1].state if self.steps else self.initial
+
+    def actors(self) -> list[str]:
+        """Every actor lane of this model instance in reading order: exporter, importers, hardware."""
+        n = int(self.params.get("importers", 0) or 0)
+        lanes = ["exporter"] + [f"importer {m}" for m in range(1, n + 1)] + ["hardware"]
+        for s in self.steps:  # a model with other actor names still gets a lane for each
+            lane = lane_of(s.actor)
+            if lane not in lanes:
+                lanes.append(lane)
+        return lanes
+
+    def title(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
+        return f"{self.model} ({params})"
+
+
+def lane_of(actor: str) -> str:
+    """The lane (thread) an actor runs on: fence completions all run on the hardware lane."""
+    return "hardware" if actor.startswith("hardware") else actor
+
+
+# ---- JSON ------------------------------------------------------------------
+
+
+def to_json(trace: Trace) -> dict[str, object]:
+    return {
+        "schema": trace.schema,
+        "tool": {"name": TOOL, "version": trace.tool_version},
+        "model": trace.model,
+        "params": dict(trace.params),
+        "property": {"id": trace.property.id, "meaning": trace.property.meaning, "rules": list(trace.property.rules),
+                     "source": trace.property.source, "kind": trace.property.kind},
+        "engine": trace.engine,
+        "detail": trace.detail,
+        "note": trace.note,
+        "initial": trace.initial,
+        "steps": [{"action": s.action, "params": s.params, "actor": s.actor, "kernel": s.kernel, "call": s.call,
+                   "state": s.state, "changed": s.changed} for s in trace.steps],
+        "loop": trace.loop,
+    }
+
+
+def _need(d: object, key: str, kind: type | tuple[type, ...], where: str) -> object:
+    if not isinstance(d, dict) or key not in d:
+        raise CorruptTraceError(f"{where} has no {key!r} field")
+    v = d[key]
+    if not isinstance(v, kind) or (kind is int and isinstance(v, bool)):
+        names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+        raise CorruptTraceError(f"{where}: {key!r} should be {names}, not {type(v).__name__}")
+    return v
+
+
+def from_json(data: object) -> Trace:
+    """Validate a parsed trace document and build the Trace; raises a TraceError subclass."""
+    if not isinstance(data, dict):
+        raise CorruptTraceError(f"a trace file holds a JSON object, this one holds a {type(data).__name__}")
+    schema = data.get("schema")
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("dmabuf-check trace "):
+            raise TraceVersionError(f"trace schema {schema!r} is not supported; this version reads {SCHEMA!r}")
+        raise TraceVersionError(f"not a dmabuf-check trace (schema is {schema!r}, expected {SCHEMA!r})")
+    model = _need(data, "model", str, "trace")
+    params = _need(data, "params", dict, "trace")
+    prop = _need(data, "property", dict, "trace")
+    initial = _need(data, "initial", dict, "trace")
+    raw_steps = _need(data, "steps", list, "trace")
+    steps: list[TraceStep] = []
+    for n, s in enumerate(raw_steps, 1):
+        where = f"step {n}"
+        p = _need(s, "params", list, where)
+        if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in p):  # type: ignore[union-attr]
+            raise CorruptTraceError(f"{where}: params must be member numbers (1, 2, ...), got {p!r}")
+        steps.append(TraceStep(
+            action=_need(s, "action", str, where), params=list(p),  # type: ignore[arg-type]
+            actor=str(s.get("actor", "")), kernel=str(s.get("kernel", "")), call=str(s.get("call", "")),
+            state=_need(s, "state", dict, where), changed=_need(s, "changed", dict, where),  # type: ignore[arg-type]
+        ))
+    loop = data.get("loop")
+    if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool) or not 0 <= loop < len(steps)):
+        raise CorruptTraceError(f"loop must be null or a state index 0..{len(steps) - 1}, got {loop!r}")
+    tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
+    rules = prop.get("rules", [])  # type: ignore[union-attr]
+    return Trace(
+        model=model,  # type: ignore[arg-type]
+        params=params,  # type: ignore[arg-type]
+        property=PropertyRef(id=_need(prop, "id", str, "property"),  # type: ignore[arg-type]
+                             meaning=str(prop.get("meaning", "")),  # type: ignore[union-attr]
+                             rules=[str(r) for r in rules] if isinstance(rules, list) else [],
+                             source=str(prop.get("source", "")),  # type: ignore[union-attr]
+                             kind=str(prop.get("kind", "invariant"))),  # type: ignore[union-attr]
+        initial=initial,  # type: ignore[arg-type]
+        steps=steps,
+        loop=loop,
+        engine=str(data.get("engine", "")),
+        detail=str(data.get("detail", "")),
+        note=str(data.get("note", "")),
+        tool_version=str(tool.get("version", "unknown")),  # type: ignore[union-attr]
+        schema=SCHEMA,
+    )
+
+
+def dumps(trace: Trace) -> str:
+    """The trace as JSON text: one line per field and one line per step, so traces diff well."""
+    doc = to_json(trace)
+    parts = []
+    for key, value in doc.items():
+        if key == "steps" and value:
+            body = ",\n".join("  " + json.dumps(s, ensure_ascii=False) for s in value)  # type: ignore[union-attr]
+            parts.append(f' "steps": [\n{body}\n ]')
+        else:
+            parts.append(f" {json.dumps(key)}: {json.dumps(value, ensure_ascii=False)}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
+
+
+def loads(text: str, name: str = "trace") -> Trace:
+    """Parse trace text; a document cut short is told apart from one that is garbled."""
+    if not text.strip():
+        raise TruncatedTraceError(f"{name} is empty (an interrupted write?)")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        # the parser ran out of input: everything read so far was fine, the rest is missing
+        if e.pos >= len(text.rstrip()):
+            raise TruncatedTraceError(f"{name} ends early after {len(text)} bytes "
+                                      "(truncated; an interrupted write?)") from None
+        raise CorruptTraceError(f"{name} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    return from_json(data)
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` through a temporary file in the same directory and rename it into place.
+
+    A reader (or a crash) never sees half a file: os.replace is atomic within a
+    file system, which is why the temporary file lives beside the target.
+    """
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return target
+
+
+def save(trace: Trace, path: str | os.PathLike[str]) -> Path:
+    """Write a trace file atomically; returns its path."""
+    return write_atomic(path, dumps(trace))
+
+
+def load(path: str | os.PathLike[str]) -> Trace:
+    """Read a trace file; every problem is a TraceError with a one-line message."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise TraceError(f"no trace file {p}") from None
+    except OSError as e:
+        raise TraceError(f"cannot read trace file {p}: {e.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorruptTraceError(f"{p} is not a text file (byte {e.start} is not UTF-8)") from None
+    return loads(text, str(p))
