@@ -6,12 +6,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 
 from checker.explicit import Limits, Progress, explore
-from checker.result import CheckResult
+from checker.liveness import check_liveness
+from checker.result import UNKNOWN, CheckResult, Verdict
 from model.lang import Model
-from properties.base import Property
+from properties.base import LIVENESS, Property
 from properties.registry import entry, select
 
 
@@ -26,17 +28,49 @@ def check(
     stop_at_first: bool = True,
     limits: Limits | None = None,
     progress: Callable[[Progress], None] | None = None,
+    liveness: bool = False,
 ) -> CheckResult:
     """Check a built-in model by name (``"r1"``) or a ``Model`` you built.
 
     ``properties`` selects property ids of a built-in model, or passes
-    ``Property`` objects for your own model.
+    ``Property`` objects for your own model; ``liveness`` adds the built-in
+    model's liveness properties to the default selection.
     """
     if isinstance(model, str):
         e = entry(model)
         m = e.build(importers=importers, kind=kind, variant=variant)
-        props = select(e, list(properties) if properties else None)  # type: ignore[arg-type]
+        props = select(e, list(properties) if properties else None, liveness)  # type: ignore[arg-type]
     else:
         m = model
         props = tuple(properties or ())  # type: ignore[arg-type]
-    return explore(m, props, symmetry=symmetry, stop_at_first=stop_at_first, limits=limits, progress=progress)
+    return check_model(m, props, symmetry=symmetry, stop_at_first=stop_at_first, limits=limits, progress=progress)
+
+
+def check_model(
+    model: Model,
+    props: Sequence[Property],
+    *,
+    symmetry: bool = True,
+    stop_at_first: bool = True,
+    limits: Limits | None = None,
+    progress: Callable[[Progress], None] | None = None,
+) -> CheckResult:
+    """Safety properties by breadth-first search, then liveness properties on the state graph."""
+    safety = [p for p in props if p.kind != LIVENESS]
+    result = explore(model, safety, symmetry=symmetry, stop_at_first=stop_at_first, limits=limits, progress=progress)
+    live = [p for p in props if p.kind == LIVENESS]
+    if live and not (stop_at_first and result.violated):
+        t0 = time.perf_counter()
+        limits = limits or Limits()
+        verdicts = check_liveness(model, live, max_states=limits.max_states, time_limit=limits.time_limit)
+        result.seconds += time.perf_counter() - t0
+        result.verdicts += verdicts
+        if any(v.status == UNKNOWN for v in verdicts):
+            result.complete = False
+            result.stop_reason = result.stop_reason or "liveness: state graph cut short by a limit"
+    elif live:
+        result.verdicts += [Verdict(p.id, p.meaning, list(p.rules), UNKNOWN, note="search stopped at the first violation")
+                            for p in live]
+    order = {p.id: n for n, p in enumerate(props)}
+    result.verdicts.sort(key=lambda v: order[v.property])
+    return result

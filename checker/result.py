@@ -33,12 +33,20 @@ class Step:
 
 @dataclass
 class Counterexample:
-    """A shortest path from the initial state to a state violating ``property``."""
+    """A path from the initial state to a violation of ``property``.
+
+    For a safety property it is a shortest path to a violating state; for a
+    liveness property it is a lasso: a prefix and a fair cycle on which the
+    awaited event never happens.
+    """
 
     property: str
     initial: dict[str, object]
     steps: list[Step]
     detail: str = ""  # e.g. the wait-for cycle found in the last state
+    # a lasso (liveness): the state after the last step equals state ``loop``
+    # (0 is the initial state, k the state after step k); None for a finite path
+    loop: int | None = None
 
     @property
     def length(self) -> int:

@@ -12,7 +12,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from checker.explicit import INTERRUPTED, Limits, Progress, explore
+from checker.api import check_model
+from checker.explicit import INTERRUPTED, Limits, Progress
 from checker.result import HOLDS, VIOLATED, CheckResult
 from dmabuf_check import exitcodes
 from dmabuf_check.cli import console, positive_float, positive_int
@@ -25,13 +26,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="a built-in model (see 'dmabuf-check list')")
     add_model_args(p)
     p.add_argument("--property", action="append", metavar="ID", help="check only this property (repeatable)")
+    p.add_argument("--liveness", action="store_true",
+                   help="also check the liveness properties (fair lassos on the full state graph; small N)")
     p.add_argument("--no-symmetry", action="store_true", help="explore every state, no importer symmetry reduction")
     p.add_argument("--keep-going", action="store_true",
                    help="do not stop at the first violation: report every violated property with its own "
                         "shortest counterexample")
     p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after storing N states (exit 3)")
     p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
-    p.add_argument("--max-memory", type=positive_float, metavar="MIB", help="stop when peak memory passes MIB (exit 3; default 80%% of physical memory)")
+    p.add_argument("--max-memory", type=positive_float, metavar="MIB",
+                   help="stop when peak memory passes MIB (exit 3; default 80%% of physical memory)")
     p.add_argument("--json", metavar="FILE", help="write the result as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
@@ -75,7 +79,7 @@ def _progress_line(p: Progress) -> Text:
 
 def run(args: argparse.Namespace) -> int:
     e, model = build_model(args)
-    props = select(e, args.property)
+    props = select(e, args.property, args.liveness)
     if args.json:  # fail on an unwritable path now, not after an hour of search
         d = os.path.dirname(os.path.abspath(args.json))
         if not os.path.isdir(d) or not os.access(d, os.W_OK):
@@ -86,11 +90,11 @@ def run(args: argparse.Namespace) -> int:
     show = not args.quiet and err.is_terminal
     if show:
         with Live(Text("compiling model ..."), console=err, refresh_per_second=4, transient=True) as live:
-            result = explore(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
-                             limits=limits, progress=lambda p: live.update(_progress_line(p)))
+            result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
+                                 limits=limits, progress=lambda p: live.update(_progress_line(p)))
     else:
-        result = explore(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
-                         limits=limits)
+        result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
+                             limits=limits)
     print_result(out, result)
     if args.json:
         write_json_atomic(args.json, result.to_json())
@@ -142,7 +146,10 @@ def print_result(out: Console, r: CheckResult) -> None:
         for n, s in enumerate(cex.steps, 1):
             changed = ", ".join(f"{k}={val}" for k, val in s.changed.items())
             out.print(f"  {n:>3}. {s.actor:<22} {s.label:<18} {changed}")
-        if cex.detail:
+        if cex.loop is not None:
+            out.print(f"  ... then the state after step {cex.loop} again: the loop repeats forever ({cex.detail})"
+                      if cex.loop < cex.length else f"  ... and it stays in this state forever ({cex.detail})")
+        elif cex.detail:
             out.print(f"  wait-for cycle: {cex.detail}")
     if r.ok:
         out.print(f"[green]all {len(r.verdicts)} properties hold ({r.states:,} states)[/green]")

@@ -4,7 +4,9 @@ Two kinds exist. An *invariant* is a state predicate built from the model's
 own variables (the wait-for-cycle property is one too: ``properties.waitfor``
 turns the model's lock and wait declarations into the predicate "no cycle").
 A *deadlock* property (no-stuck-state) is about the set of enabled actions,
-which the engine knows and a predicate does not.
+which the engine knows and a predicate does not. A *liveness* property says
+"p leads to q" under weak fairness of some actions; it is checked on the
+state graph (``checker.liveness``) and violated by a lasso.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from model.lang import Model
 
 INVARIANT = "invariant"
 DEADLOCK = "deadlock"
+LIVENESS = "liveness"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,10 @@ class Property:
     source: str  # where the kernel states the rule
     kind: str = INVARIANT
     build: Callable[[Model], Expr] | None = None  # the state predicate, for invariants
+    # liveness "p leads to q" (always p => eventually q), one (p, q) pair per instance
+    # (one per importer, say), under weak fairness of the named actions
+    leads_to: Callable[[Model], list[tuple[Expr, Expr]]] | None = None
+    fairness: tuple[str, ...] = ()
 
     def predicate(self, model: Model) -> Expr:
         if self.build is None:

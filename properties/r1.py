@@ -5,7 +5,7 @@ from __future__ import annotations
 from model.expr import Expr, count, forall
 from model.lang import Model
 from properties import waitfor
-from properties.base import DEADLOCK, Property
+from properties.base import DEADLOCK, LIVENESS, Property
 
 
 def _v(m: Model, name: str):
@@ -77,4 +77,33 @@ PROPERTIES: tuple[Property, ...] = (
     Property("no-fence-wait-deadlock", "no cycle in the wait-for graph (waiter -> fence -> lock -> holder)",
              ("DL-1", "DL-2", "SIG-3"), "dma-fence.c DOC 'fence cross-driver contract' and 'fence signalling annotation'",
              build=waitfor.no_cycle),
+)
+
+
+def _fence_signals(m: Model) -> list[tuple[Expr, Expr]]:
+    fence = _v(m, "fence")
+    return [(fence[i] == 1, fence[i] == 0) for i in _members(m)]
+
+
+def _move_completes(m: Model) -> list[tuple[Expr, Expr]]:
+    exp = _v(m, "exp")
+    return [(exp == "WAIT", exp == "IDLE")]
+
+
+def _members(m: Model):
+    from model.expr import MemberConst
+
+    idx = _imp(m)
+    return [MemberConst(idx, j) for j in idx.members()]
+
+
+LIVENESS_PROPERTIES: tuple[Property, ...] = (
+    Property("fence-signals", "every pending fence is eventually signaled (weak fairness of dma_fence_signal)",
+             ("FENCE-LIVE-1", "DL-1"), "dma-fence.c DOC 'fence cross-driver contract' (fences complete in reasonable time)",
+             kind=LIVENESS, leads_to=_fence_signals, fairness=("signal",)),
+    Property("move-completes",
+             "every migrate_begin is eventually followed by migrate_end (weak fairness of dma_fence_signal and of "
+             "the exporter's wait)",
+             ("MIG-6", "FENCE-LIVE-1"), "dma_resv_wait_timeout() returns once the fences signal; MIG-6",
+             kind=LIVENESS, leads_to=_move_completes, fairness=("signal", "migrate_end")),
 )

@@ -9,7 +9,7 @@ from model import r1
 from model.lang import Model
 from model.types import ModelError
 from properties import r1 as r1_props
-from properties.base import Property
+from properties.base import LIVENESS, Property
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Entry:
 
 MODELS: dict[str, Entry] = {
     "r1": Entry("r1", "R1 reference model: one dma-buf, one exporter, N importers (spec/R1-reference-model.md)",
-                r1.build, r1_props.PROPERTIES, r1.VARIANTS, r1.KINDS),
+                r1.build, r1_props.PROPERTIES + r1_props.LIVENESS_PROPERTIES, r1.VARIANTS, r1.KINDS),
 }
 
 
@@ -34,10 +34,14 @@ def entry(name: str) -> Entry:
     return MODELS[name]
 
 
-def select(entry_: Entry, ids: list[str] | None) -> tuple[Property, ...]:
-    """The properties named by ``ids`` (all when None), in catalog order."""
+def select(entry_: Entry, ids: list[str] | None, liveness: bool = False) -> tuple[Property, ...]:
+    """The properties named by ``ids``, in catalog order.
+
+    Without ids: every safety property, and the liveness properties too when
+    ``liveness`` is set (they need the full state graph, so they are opt-in).
+    """
     if not ids:
-        return entry_.properties
+        return tuple(p for p in entry_.properties if liveness or p.kind != LIVENESS)
     known = {p.id: p for p in entry_.properties}
     for i in ids:
         if i not in known:
