@@ -172,7 +172,7 @@ class Explorer:
         seconds = time.perf_counter() - t0
         exhausted = sid >= len(states) and not stop_reason
         complete = exhausted or stop_reason == "violation"
-        if progress:
+        if progress and stop_reason != INTERRUPTED:
             progress(Progress(len(states), transitions, depth, len(states) - sid, seconds, peak_memory_mb()))
 
         verdicts = []
