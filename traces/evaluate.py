@@ -22,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import networkx as nx
-
 from checker.paths import replay_instances
 from checker.result import Counterexample, Step
 from model.expr import MemberConst
@@ -149,11 +147,13 @@ class Judge:
         return self._violates(s)
 
     # ---- wait-for graph --------------------------------------------------------
-    def wait_graph(self, s: bytes) -> nx.DiGraph:
+    def wait_graph(self, s: bytes):  # -> networkx.DiGraph; networkx is imported only when a graph is needed
         return waitfor.state_graph(self.model, lambda e: self.predicate(e, "wait-for edge")(s))
 
     def wait_cycle(self, s: bytes) -> list[tuple[str, str, str]]:
         """The wait-for cycle of ``s`` as (waiter, waited-on, why) hops; empty when there is none."""
+        import networkx as nx  # lazily: start-up time of commands that never draw a graph
+
         g = self.wait_graph(s)
         try:
             cyc = nx.find_cycle(g)

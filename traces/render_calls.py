@@ -96,6 +96,8 @@ class Blocked:
     lane: str
     text: str
     waits_for: str = ""  # a short label for the wait-for edge leaving this call
+    call: str = ""  # the blocked call itself, members filled in
+    action: str = ""  # the model action it belongs to
 
 
 def blocked_calls(trace: Trace, judge: Judge | None = None) -> list[Blocked]:
@@ -118,10 +120,12 @@ def blocked_calls(trace: Trace, judge: Judge | None = None) -> list[Blocked]:
         out.append(Blocked("", f"steps {trace.loop + 1}..{trace.length} repeat forever"))
         for fs_name, j in judge.starved_fences(cycle, taken):
             sig = m.action_named(next(f.signal for f in m.fences if f.name == fs_name))
-            out.append(Blocked("hardware", f"{format_call(sig, [j])} never happens", f"job{j}_fence stays pending"))
+            out.append(Blocked("hardware", f"{format_call(sig, [j])} never happens", f"job{j}_fence stays pending",
+                               format_call(sig, [j]), sig.name))
         for name in judge.endless_waits(cycle, taken):
             act = m.action_named(name)
-            out.append(Blocked(act.actor, f"{format_call(act, []).split(';')[0]} never returns", "waits forever"))
+            first = format_call(act, []).split(";")[0].strip()
+            out.append(Blocked(act.actor, f"{first} never returns", "waits forever", first, act.name))
         return out
     hops = judge.wait_cycle(judge.c.layout.encode(trace.final))
     holder = {u: v for u, v, _ in hops if u.startswith("lock ")}
@@ -134,15 +138,17 @@ def blocked_calls(trace: Trace, judge: Judge | None = None) -> list[Blocked]:
             what = format_call(waiting, []).split(";")[0].strip() if waiting else "wait"
             sig = m.action_named(fs.signal)
             target = format_call(sig, [j]).split("(", 1)[1].rstrip(")") if "(" in sig.call else v
-            out.append(Blocked(lane_of(u), f"{what} blocks, waiting for {target}", f"waits for {target}"))
+            out.append(Blocked(lane_of(u), f"{what} blocks, waiting for {target}", f"waits for {target}", what,
+                               waiting.name if waiting else ""))
         elif u.startswith(fence_prefixes) and v.startswith("lock "):
             fs = next(f for f in m.fences if u.startswith(f.name + " "))
             j = int(u.rsplit(" ", 1)[1])
             lock = next((lk for lk in m.locks if f"lock {lk.name}" == v), None)
             needs = lock.kernel if lock is not None and lock.kernel else v
             held = holder.get(v, "?")
-            out.append(Blocked("hardware", f"{format_call(m.action_named(fs.signal), [j])} never happens: "
-                               f"it needs {needs}, held by {held}", f"needs {v.split(' ', 1)[1]}, held by {held}"))
+            sig = m.action_named(fs.signal)
+            out.append(Blocked("hardware", f"{format_call(sig, [j])} never happens: it needs {needs}, held by {held}",
+                               f"needs {v.split(' ', 1)[1]}, held by {held}", format_call(sig, [j]), sig.name))
     if hops:
         out.append(Blocked("", "wait-for cycle: " + f" {ARROW} ".join([u for u, _, _ in hops] + [hops[0][0]])))
     elif judge.kind == "deadlock":
