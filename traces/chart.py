@@ -109,7 +109,7 @@ def to_svg(trace: Trace, why: Explanation | None = None) -> str:
                                       fill="#e65100", anchor="middle"))
         boxes.append((y, y + h, cx[lane], lane))
         y += h + GAP
-    if trace.loop is not None and boxes:
+    if trace.loop is not None and trace.loop < trace.length and boxes:
         bottom = y - GAP + 4
         body.append(f'<path d="M{LEFT - 26},{loop_top:.1f} h-10 V{bottom:.1f} h10" fill="none" '
                     f'stroke="#444444" stroke-width="1.5"/>')
@@ -231,7 +231,7 @@ def to_mermaid(trace: Trace, why: Explanation | None = None) -> str:
         for slot, value in st.changed.items():
             if slot.startswith("stale[") and value == 1 and f"importer {slot[6:-1]}" in lanes:
                 out.append(f"{ind}dmabuf-)importer_{slot[6:-1]}: move_notify")
-    if trace.loop is not None:
+    if trace.loop is not None and trace.loop < trace.length:
         out.append("    end")
     for b in blocked_calls(trace):
         if b.lane in lanes:

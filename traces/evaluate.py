@@ -6,15 +6,11 @@ with ``model.pycompile.Compiled``, and every question ("is this step enabled",
 "does this state violate the property", "which wait-for cycle is there") is
 answered by the compiled model.
 
-Liveness properties are not in the property catalog yet; the two the spec
-states are derived here from the model's own declarations, so they work for
-any model that declares fences and waits:
-
-- ``fence-liveness``: every pending fence is eventually signalled;
-- ``wait-liveness``: an actor that starts waiting (an action's ``waits.when``
-  holds) eventually completes that action.
-
-Both are judged on lassos under weak fairness of every fence's signal action.
+Liveness properties ("p leads to q" under weak fairness, ``Property.leads_to``
+and ``Property.fairness``) are judged on lassos: the loop must close (or the
+trace must end in a state with no enabled action, where it stutters), be fair
+to every instance of the fair actions, and keep some pair's q false forever
+after a state where p held.
 """
 
 from __future__ import annotations
@@ -29,21 +25,16 @@ from model.lang import Action, Model
 from model.pycompile import Compiled
 from model.types import ModelError
 from properties import waitfor
-from properties.base import DEADLOCK, Property
+from properties.base import DEADLOCK, LIVENESS, Property
 from properties.registry import entry
-from traces.format import PropertyRef, Trace, TraceStep, UnknownActionError, UnknownModelError, UnknownPropertyError
-
-LIVENESS = "liveness"
-
-LIVENESS_PROPERTIES: dict[str, PropertyRef] = {
-    "fence-liveness": PropertyRef("fence-liveness",
-                                  "every pending fence is eventually signalled (weak fairness of signal)",
-                                  ["SIG-3", "DL-1"], "dma-fence.c DOC 'fence cross-driver contract'", LIVENESS),
-    "wait-liveness": PropertyRef("wait-liveness",
-                                 "an actor that starts waiting for fences eventually completes its wait",
-                                 ["MIG-6", "DL-1"], "dma_resv_wait_timeout() kernel-doc; dma-fence.c DOC "
-                                 "'fence cross-driver contract'", LIVENESS),
-}
+from traces.format import (
+    PropertyRef,
+    Trace,
+    TraceStep,
+    UnknownActionError,
+    UnknownModelError,
+    UnknownPropertyError,
+)
 
 
 def format_call(action: Action, params: Sequence[int]) -> str:
@@ -84,21 +75,20 @@ def property_ref(p: Property) -> PropertyRef:
     return PropertyRef(p.id, p.meaning, list(p.rules), p.source, p.kind)
 
 
-def find_property(model_name: str, prop_id: str) -> Property | PropertyRef:
-    """The catalog property (or derived liveness property) with this id."""
-    for p in entry(model_name).properties:
+def find_property(model_name: str, prop_id: str) -> Property:
+    """The catalog property with this id (safety or liveness)."""
+    catalog = entry(model_name).properties
+    for p in catalog:
         if p.id == prop_id:
             return p
-    if prop_id in LIVENESS_PROPERTIES:
-        return LIVENESS_PROPERTIES[prop_id]
-    known = [p.id for p in entry(model_name).properties] + list(LIVENESS_PROPERTIES)
-    raise UnknownPropertyError(f"model {model_name} has no property {prop_id!r}; known: {', '.join(known)}")
+    raise UnknownPropertyError(f"model {model_name} has no property {prop_id!r}; known: "
+                               f"{', '.join(p.id for p in catalog)}")
 
 
 class Judge:
     """A compiled model instance plus one property: enabledness, violation and wait-for cycles."""
 
-    def __init__(self, model: Model, prop: Property | PropertyRef):
+    def __init__(self, model: Model, prop: Property):
         self.model = model
         self.prop = prop
         self.c = Compiled(model)
@@ -110,8 +100,10 @@ class Judge:
             self._violates = lambda s: not self.c.successors(s) and not end(s)
         elif self.kind == LIVENESS:
             self._violates = lambda s: False  # a liveness property is judged on a lasso, not a state
+            assert prop.leads_to is not None
+            self.pairs = [(self.predicate(p, prop.id), self.predicate(q, prop.id)) for p, q in prop.leads_to(model)]
+            self.fair = [k for k, inst in enumerate(self.c.instances) if inst.action.name in prop.fairness]
         else:
-            assert isinstance(prop, Property)
             holds = self.predicate(prop.predicate(model), f"property {prop.id}")
             self._violates = lambda s: not holds(s)
 
@@ -163,29 +155,49 @@ class Judge:
 
     # ---- lassos -----------------------------------------------------------------
     def lasso_problems(self, states: list[bytes], instances: list[int], loop: int) -> list[str]:
-        """Why a lasso is not a valid counterexample (empty when it is one).
+        """Why a lasso is not a counterexample to this liveness property (empty when it is one).
 
         ``states[0..n]`` are the states, ``instances[k]`` leads from state k to
-        k+1, and the cycle is states[loop..n] with states[n] == states[loop].
+        k+1, and the cycle is states[loop..n] with states[n] == states[loop];
+        loop == n means the run stutters in its last state, which is only a
+        behaviour when no action at all is enabled there.
         """
-        problems: list[str] = []
+        n = len(states) - 1
         if states[-1] != states[loop]:
-            problems.append(f"the loop does not close: the last state differs from state {loop}")
-            return problems
-        cycle = states[loop:-1]
-        taken = {self.c.instances[k] for k in instances[loop:]}
-        for fs in self.model.fences:  # weak fairness of every signal action
-            sig = self.model.action_named(fs.signal)
-            for j in fs.index.members():
-                k = self.c.instance_index(sig.name, (j,) if sig.params else ())
-                if self.c.instances[k] not in taken and all(self.c.step(s, k) is not None for s in cycle):
-                    problems.append(f"unfair loop: {self.c.instances[k].label} is enabled throughout the loop "
-                                    "but never taken (weak fairness forces it)")
-        if self.prop.id == "fence-liveness" and not self.starved_fences(cycle, taken):
-            problems.append("no fence stays pending, unsignalled, for the whole loop")
-        if self.prop.id == "wait-liveness" and not self.endless_waits(cycle, taken):
-            problems.append("no actor waits for the whole loop without completing its wait")
+            return [f"the loop does not close: the last state differs from state {loop}"]
+        cycle = self.cycle(states, loop)
+        if loop == n and self.c.successors(states[-1]):
+            return ["the trace ends in a state where actions are still enabled, so it cannot stutter there forever"]
+        problems = []
+        fired = set(instances[loop:])
+        for k in self.fair:  # weak fairness: fired on the loop, or disabled somewhere on it
+            if k not in fired and all(self.c.step(s, k) is not None for s in cycle):
+                problems.append(f"unfair loop: {self.c.instances[k].label} is enabled throughout the loop "
+                                "but never taken (weak fairness forces it)")
+        if self.violated_pair(states, loop) is None:
+            problems.append(f"no state where {self.prop.id}'s condition starts is followed by a run that "
+                            "never reaches its goal")
         return problems
+
+    def cycle(self, states: list[bytes], loop: int) -> list[bytes]:
+        """The states the run repeats forever (the last state alone when it stutters)."""
+        return states[loop:-1] if loop < len(states) - 1 else [states[-1]]
+
+    def violated_pair(self, states: list[bytes], loop: int) -> tuple[int, int] | None:
+        """(pair, state index) of the first "p leads to q" pair the lasso violates, and where p starts waiting."""
+        cycle = self.cycle(states, loop)
+        for k, (p, q) in enumerate(self.pairs):
+            if any(q(s) for s in cycle):
+                continue
+            start = None
+            for i in range(len(states) - 1, -1, -1):  # the earliest i with q false from i to the end
+                if q(states[i]):
+                    break
+                if p(states[i]):
+                    start = i
+            if start is not None:
+                return k, start
+        return None
 
     def starved_fences(self, cycle: list[bytes], taken: set) -> list[tuple[str, int]]:
         """(fence set, member) of each fence pending in every loop state and never signalled in the loop."""
@@ -229,11 +241,15 @@ def from_counterexample(
     loop: int | None = None,
     properties: Sequence[Property] | None = None,
 ) -> Trace:
-    """A trace of a checker counterexample of ``model`` (a registry model, or pass its ``properties``)."""
+    """A trace of a checker counterexample of ``model`` (a registry model, or pass its ``properties``).
+
+    A liveness counterexample carries its own loop index; ``loop`` overrides it.
+    """
     catalog = list(properties) if properties is not None else list(entry(model.name).properties)
-    prop: PropertyRef | None = next((property_ref(p) for p in catalog if p.id == cex.property), None)
-    if prop is None:
-        prop = LIVENESS_PROPERTIES.get(cex.property, PropertyRef(cex.property))
+    found = next((p for p in catalog if p.id == cex.property), None)
+    prop = property_ref(found) if found is not None else PropertyRef(cex.property)
+    if loop is None:
+        loop = getattr(cex, "loop", None)
     return Trace(model=model.name, params=dict(model.params), property=prop, initial=dict(cex.initial),
                  steps=[trace_step(model, s) for s in cex.steps], loop=loop, engine=engine, detail=cex.detail)
 
@@ -256,5 +272,5 @@ def encode_states(judge: Judge, trace: Trace) -> list[bytes]:
     return [judge.c.layout.encode(s) for s in trace.states()]
 
 
-__all__ = ["Judge", "LIVENESS", "LIVENESS_PROPERTIES", "build_model", "find_property", "format_call",
+__all__ = ["Judge", "LIVENESS", "build_model", "find_property", "format_call",
            "from_counterexample", "from_instances", "property_ref"]

@@ -175,26 +175,35 @@ def _wait_cycle(t: Trace, s: dict) -> Explanation | None:
 
 
 def _lasso(t: Trace, s: dict) -> Explanation | None:
+    """A liveness lasso: what starts waiting, when, and which loop keeps it waiting forever."""
     if t.loop is None:
         return None
     judge = Judge.for_trace(t)
     states = [judge.c.layout.encode(x) for x in t.states()]
-    cycle = states[t.loop:-1]
+    found = judge.violated_pair(states, t.loop) if judge.kind == "liveness" else None
+    if found is None:
+        return None
+    cycle = judge.cycle(states, t.loop)
     taken = {judge.c.instances[judge.instance(st.action, st.params)] for st in t.steps[t.loop:]}
-    span = f"the loop of steps {t.loop + 1}..{t.length}"
-    if t.property.id == "fence-liveness":
-        starved = judge.starved_fences(cycle, taken)
-        if starved:
-            j = starved[0][1]
-            return Explanation(t.property.id, f"job{j}_fence stays pending through {span}, which repeats forever, "
-                               f"and dma_fence_signal(job{j}_fence) never runs", [j], t.loop)
-    if t.property.id == "wait-liveness":
-        waits = judge.endless_waits(cycle, taken)
-        if waits:
-            act = judge.model.action_named(waits[0])
-            return Explanation(t.property.id, f"the {act.actor} waits through {span}, which repeats forever, "
-                               f"and {act.name} ({act.kernel}) never completes", [], t.loop)
-    return None
+    if t.loop == t.length:
+        forever = "the run then stops: no action is enabled in its last state"
+    else:
+        forever = f"steps {t.loop + 1}..{t.length} then repeat forever"
+    _, start = found
+    since = "from the initial state" if start == 0 else f"from step {start} ({t.steps[start - 1].label}) on"
+    fences = judge.starved_fences(cycle, taken)
+    waits = judge.endless_waits(cycle, taken)
+    if waits:
+        act = judge.model.action_named(waits[0])
+        what = f"the {act.actor} waits for fences {since} and {act.name} never runs"
+    elif fences:
+        what = f"job{fences[0][1]}_fence is pending {since} and never signals"
+    else:
+        what = f"{t.property.meaning or t.property.id} fails {since}"
+    fair = sorted({judge.c.instances[k].action.name for k in judge.fair})
+    fairness = f"; the run is fair to {', '.join(fair)}: each is taken or disabled on the loop" if fair else ""
+    members = [j for _, j in fences]
+    return Explanation(t.property.id, f"{what}: {forever}{fairness}", members, start or None)
 
 
 EXPLAINERS: dict[str, Callable[[Trace, dict], Explanation | None]] = {
@@ -206,14 +215,12 @@ EXPLAINERS: dict[str, Callable[[Trace, dict], Explanation | None]] = {
     "release-is-final": _release_is_final,
     "no-stuck-state": _no_stuck_state,
     "no-fence-wait-deadlock": _wait_cycle,
-    "fence-liveness": _lasso,
-    "wait-liveness": _lasso,
 }
 
 
 def explain(trace: Trace) -> Explanation:
     """What the final state (or the loop) of ``trace`` shows about its property."""
-    fn = EXPLAINERS.get(trace.property.id)
+    fn = _lasso if trace.property.kind == "liveness" else EXPLAINERS.get(trace.property.id)
     found = fn(trace, trace.final) if fn else None
     if found is not None:
         return found

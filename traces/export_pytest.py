@@ -18,8 +18,8 @@ from __future__ import annotations
 import re
 import textwrap
 
-from properties.base import DEADLOCK
-from traces.evaluate import LIVENESS, find_property
+from properties.base import DEADLOCK, LIVENESS
+from traces.evaluate import find_property
 from traces.explain import explain
 from traces.format import Trace
 from traces.render_calls import call_line

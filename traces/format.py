@@ -21,7 +21,9 @@ the tool (the model name and parameters, the action instances). The layout is:
 
 ``loop`` makes the trace a lasso (for liveness): states are numbered 0 (the
 initial state) to n (after the last step); steps k+1..n form a cycle, so the
-state after the last step equals state k. A finite trace has ``loop`` null.
+state after the last step equals state k. ``loop`` = n means the run stays in
+its last state forever (nothing is enabled there). A finite trace has ``loop``
+null.
 
 Readers get one ``TraceError`` subclass per way a file can be bad, so the
 command line can say exactly what is wrong (exit code 2).
@@ -223,8 +225,8 @@ def from_json(data: object) -> Trace:
             state=_need(s, "state", dict, where), changed=_need(s, "changed", dict, where),  # type: ignore[arg-type]
         ))
     loop = data.get("loop")
-    if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool) or not 0 <= loop < len(steps)):
-        raise CorruptTraceError(f"loop must be null or a state index 0..{len(steps) - 1}, got {loop!r}")
+    if loop is not None and (not isinstance(loop, int) or isinstance(loop, bool) or not 0 <= loop <= len(steps)):
+        raise CorruptTraceError(f"loop must be null or a state index 0..{len(steps)}, got {loop!r}")
     tool = data.get("tool") if isinstance(data.get("tool"), dict) else {}
     rules = prop.get("rules", [])  # type: ignore[union-attr]
     return Trace(

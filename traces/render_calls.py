@@ -113,21 +113,25 @@ def blocked_calls(trace: Trace, judge: Judge | None = None) -> list[Blocked]:
         return [Blocked("", f"wait-for cycle: {trace.detail}")] if trace.detail else []
     m = judge.model
     out: list[Blocked] = []
-    if trace.loop is not None:
-        states = [judge.c.layout.encode(s) for s in trace.states()]
-        cycle = states[trace.loop:-1]
-        taken = {judge.c.instances[judge.instance(s.action, s.params)] for s in trace.steps[trace.loop:]}
-        out.append(Blocked("", f"steps {trace.loop + 1}..{trace.length} repeat forever"))
-        for fs_name, j in judge.starved_fences(cycle, taken):
-            sig = m.action_named(next(f.signal for f in m.fences if f.name == fs_name))
-            out.append(Blocked("hardware", f"{format_call(sig, [j])} never happens", f"job{j}_fence stays pending",
-                               format_call(sig, [j]), sig.name))
-        for name in judge.endless_waits(cycle, taken):
-            act = m.action_named(name)
-            first = format_call(act, []).split(";")[0].strip()
-            out.append(Blocked(act.actor, f"{first} never returns", "waits forever", first, act.name))
-        return out
     hops = judge.wait_cycle(judge.c.layout.encode(trace.final))
+    if trace.loop is not None:
+        if trace.loop == trace.length:
+            out.append(Blocked("", "the run stays in its last state forever: no action is enabled"))
+        else:
+            out.append(Blocked("", f"steps {trace.loop + 1}..{trace.length} repeat forever"))
+        if not hops:  # no wait-for cycle to show: name the fences and waits the loop starves
+            states = [judge.c.layout.encode(s) for s in trace.states()]
+            cycle = judge.cycle(states, trace.loop)
+            taken = {judge.c.instances[judge.instance(s.action, s.params)] for s in trace.steps[trace.loop:]}
+            for name in judge.endless_waits(cycle, taken):
+                act = m.action_named(name)
+                first = format_call(act, []).split(";")[0].strip()
+                out.append(Blocked(lane_of(act.actor), f"{first} never returns", "waits forever", first, act.name))
+            for fs_name, j in judge.starved_fences(cycle, taken):
+                sig = m.action_named(next(f.signal for f in m.fences if f.name == fs_name))
+                out.append(Blocked("hardware", f"{format_call(sig, [j])} never happens", f"job{j}_fence stays pending",
+                                   format_call(sig, [j]), sig.name))
+            return out
     holder = {u: v for u, v, _ in hops if u.startswith("lock ")}
     fence_prefixes = tuple(f"{fs.name} " for fs in m.fences)
     for u, v, _why in hops:

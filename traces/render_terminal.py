@@ -82,6 +82,10 @@ def changes_table(trace: Trace) -> Table:
         if not s.changed:
             changes.append("(no change)", style="dim")
         tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor)), s.label, s.kernel, changes)
+    if trace.loop is not None and trace.loop == trace.length:
+        tab.add_section()
+        tab.add_row("", Text("↻ stutter", style="bold"), Text("no action is enabled: stays here forever",
+                                                             style="italic"), "", "")
     return tab
 
 

@@ -23,7 +23,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from traces.evaluate import LIVENESS, Judge
+from properties.base import LIVENESS
+from traces.evaluate import Judge
 from traces.format import Trace, load
 
 

@@ -23,7 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from model.types import ModelError
-from traces.evaluate import LIVENESS, Judge, build_model, find_property, from_instances
+from properties.base import LIVENESS
+from traces.evaluate import Judge, build_model, find_property, from_instances
 from traces.format import Trace, TraceError
 from traces.replay import replay
 
@@ -106,7 +107,7 @@ class _Shrinker:
     def lasso_ok(self, importers: int, prefix: list[Move], loop: list[Move]) -> bool:
         self.tests += 1
         judge = self.judge(importers)
-        if judge is None or not loop:
+        if judge is None:
             return False
         fired = self.fire(judge, prefix + loop)
         return bool(fired) and not judge.lasso_problems(fired[1], fired[0], len(prefix))  # type: ignore[index]
@@ -188,7 +189,7 @@ def shrink(trace: Trace, *, drop_importers: bool = True) -> ShrinkReport:
 
         def both(prefix: list[Move], loop: list[Move], n: int) -> tuple[list[Move], list[Move]]:
             prefix = minimise(prefix, lambda p: p if sh.lasso_ok(n, p, loop) else None) if prefix else prefix
-            loop = minimise(loop, lambda lp: lp if sh.lasso_ok(n, prefix, lp) else None)
+            loop = minimise(loop, lambda lp: lp if sh.lasso_ok(n, prefix, lp) else None) if loop else loop
             return prefix, loop
 
         prefix, loop = both(prefix, loop, importers)

@@ -1,0 +1,258 @@
+"""What a CI job keeps from a check: trace files, SARIF, JUnit XML and the JSON verdict.
+
+All four are written atomically and computed from the ``CheckResult`` alone
+(plus the model, rebuilt from the registry when not given), so a CI step can
+produce them from a result object it got through the Python API as well as
+from ``dmabuf-check check --trace-dir/--sarif/--junit/--json``.
+
+- ``save_counterexamples``: one "dmabuf-check trace v1" file per violated
+  property; the paths go into the other three outputs.
+- ``sarif``: SARIF 2.1.0, one rule per checked property, one result per
+  violated property, located in the model file (the line of the action the
+  explanation blames) with the trace as a code flow, one thread flow per actor.
+- ``junit_xml``: one testcase per property; a violation is a failure whose
+  text is the per-thread kernel call rendering.
+- ``json_verdict``: the stable, documented schema of docs/json-verdict.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+from checker.result import HOLDS, VIOLATED, CheckResult
+from model.lang import Model
+from model.types import ModelError
+from properties.registry import entry
+from traces.evaluate import build_model, from_counterexample, model_source
+from traces.explain import explain
+from traces.format import TOOL, Trace, lane_of, save, tool_version, write_atomic
+from traces.render_calls import call_line, render_calls_text
+
+VERDICT_SCHEMA = "dmabuf-check verdict v1"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+INFO_URI = "https://github.com/dmabuf-check/dmabuf-check"
+
+
+def _model(result: CheckResult, model: Model | None) -> Model:
+    return model if model is not None else build_model(result.model, result.params)
+
+
+def traces_of(result: CheckResult, model: Model | None = None) -> dict[str, Trace]:
+    """The trace of every violated property that has a counterexample, by property id."""
+    m = _model(result, model)
+    return {v.property: from_counterexample(v.counterexample, m, engine=result.engine)
+            for v in result.verdicts if v.status == VIOLATED and v.counterexample is not None}
+
+
+def trace_file_name(trace: Trace) -> str:
+    parts = [trace.model, f"n{trace.params.get('importers')}" if "importers" in trace.params else ""]
+    parts += [str(v) for k, v in trace.params.items() if k != "importers" and v is not None]
+    return re.sub(r"[^\w.-]+", "_", "-".join(p for p in parts + [trace.property.id] if p)) + ".trace.json"
+
+
+def save_counterexamples_by_property(result: CheckResult, directory: str | os.PathLike[str],
+                                     model: Model | None = None) -> dict[str, Path]:
+    """Write one trace file per violated property into ``directory``; property id -> path."""
+    out: dict[str, Path] = {}
+    for prop, trace in traces_of(result, model).items():
+        out[prop] = save(trace, Path(directory) / trace_file_name(trace))
+    return out
+
+
+def save_counterexamples(result: CheckResult, directory: str | os.PathLike[str],
+                         model: Model | None = None) -> list[Path]:
+    """Write one trace file per violated property into ``directory``; returns the paths."""
+    return list(save_counterexamples_by_property(result, directory, model).values())
+
+
+# ---- JSON verdict ------------------------------------------------------------------
+
+
+def reductions(result: CheckResult) -> list[str]:
+    return ["symmetry"] if result.symmetry else []
+
+
+def json_verdict(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+                 model: Model | None = None) -> dict[str, object]:
+    """The run as the documented JSON verdict (docs/json-verdict.md)."""
+    paths = {k: str(v) for k, v in (trace_paths or {}).items()}
+    traces = traces_of(result, model) if result.violated else {}
+    verdicts = []
+    for v in result.verdicts:
+        cex = v.counterexample
+        trace = traces.get(v.property)
+        verdicts.append({
+            "property": v.property,
+            "meaning": v.meaning,
+            "rules": list(v.rules),
+            "status": v.status,
+            "steps": cex.length if cex is not None else None,
+            "loop": getattr(cex, "loop", None) if cex is not None else None,
+            "path": [f"{s.actor}: {s.label}" for s in trace.steps] if trace is not None else None,
+            "explanation": explain(trace).text if trace is not None else None,
+            "trace": paths.get(v.property),
+            "note": v.note,
+        })
+    overall = VIOLATED if result.violated else (HOLDS if result.ok else "unknown")
+    return {
+        "schema": VERDICT_SCHEMA,
+        "tool": {"name": TOOL, "version": tool_version()},
+        "model": result.model,
+        "parameters": dict(result.params),
+        "engine": result.engine,
+        "symmetry": result.symmetry,
+        "reductions": reductions(result),
+        "verdict": overall,
+        "ok": result.ok,
+        "complete": result.complete,
+        "stop_reason": result.stop_reason,
+        "states": result.states,
+        "transitions": result.transitions,
+        "depth": result.depth,
+        "time": {"explore_seconds": round(result.seconds, 6), "compile_seconds": round(result.compile_seconds, 6)},
+        "peak_memory_mb": round(result.peak_memory_mb, 1),
+        "verdicts": verdicts,
+    }
+
+
+def write_json_verdict(path: str | os.PathLike[str], result: CheckResult,
+                       trace_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+                       model: Model | None = None) -> Path:
+    return write_atomic(path, json.dumps(json_verdict(result, trace_paths, model), indent=1) + "\n")
+
+
+# ---- SARIF 2.1.0 ----------------------------------------------------------------------
+
+
+def _action_line(model: Model, action: str) -> int | None:
+    """The line of the model source that declares ``action`` (where a reader goes to fix it)."""
+    try:
+        text = Path(model.source).read_text()
+    except OSError:
+        return None
+    m = re.search(rf"""\(\s*["']{re.escape(action)}["']""", text)
+    return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _location(uri: str, line: int | None, message: str = "") -> dict[str, object]:
+    phys: dict[str, object] = {"artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"}}
+    if line:
+        phys["region"] = {"startLine": line}
+    loc: dict[str, object] = {"physicalLocation": phys}
+    if message:
+        loc["message"] = {"text": message}
+    return loc
+
+
+def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+          model: Model | None = None) -> dict[str, object]:
+    """A SARIF 2.1.0 log: one rule per checked property, one result per violated property."""
+    m = _model(result, model)
+    uri = model_source(m)
+    try:
+        catalog = {p.id: p for p in entry(m.name).properties}
+    except ModelError:
+        catalog = {}  # a model built outside the registry: its rules still come from the verdicts
+    rules, index = [], {}
+    for k, v in enumerate(result.verdicts):
+        p = catalog.get(v.property)
+        index[v.property] = k
+        rules.append({
+            "id": v.property,
+            "name": "".join(w.capitalize() for w in v.property.split("-")),
+            "shortDescription": {"text": v.meaning},
+            "fullDescription": {"text": f"{v.meaning} (kernel rules {', '.join(v.rules)}"
+                                        + (f"; {p.source})" if p is not None else ")")},
+            "defaultConfiguration": {"level": "error"},
+            "properties": {"kernel-rules": list(v.rules), "kernel-source": p.source if p is not None else ""},
+        })
+    paths = {k: str(p) for k, p in (trace_paths or {}).items()}
+    results = []
+    for prop, trace in traces_of(result, m).items():
+        why = explain(trace)
+        blame = trace.steps[why.step - 1].action if why.step else (trace.steps[-1].action if trace.steps else "")
+        states = trace.states()
+        flows = []
+        for lane in trace.actors():
+            locs = [{"location": _location(uri, _action_line(m, s.action),
+                                           f"{n}. {call_line(n, s, states[n - 1]).text()}"),
+                     "executionOrder": n, "nestingLevel": 0}
+                    for n, s in enumerate(trace.steps, 1) if lane_of(s.actor) == lane]
+            if locs:
+                flows.append({"id": lane, "message": {"text": lane}, "locations": locs})
+        res: dict[str, object] = {
+            "ruleId": prop,
+            "ruleIndex": index.get(prop, 0),
+            "level": "error",
+            "message": {"text": f"{prop} violated after {trace.length} steps in {trace.title()}: {why.text}"},
+            "locations": [_location(uri, _action_line(m, blame) if blame else None)],
+            "codeFlows": [{"message": {"text": f"counterexample, {trace.length} steps"}, "threadFlows": flows}],
+            "properties": {"steps": trace.length, "lasso": trace.is_lasso},
+        }
+        if prop in paths:
+            res["properties"]["trace"] = paths[prop]  # type: ignore[index]
+        results.append(res)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {"name": TOOL, "version": tool_version(), "informationUri": INFO_URI, "rules": rules}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": Path(__file__).resolve().parent.parent.as_uri() + "/"}},
+            "invocations": [{"executionSuccessful": result.complete,
+                             **({"exitCodeDescription": result.stop_reason} if result.stop_reason else {})}],
+            "results": results,
+            "properties": {"model": result.model, "parameters": dict(result.params), "engine": result.engine,
+                           "reductions": reductions(result), "states": result.states},
+        }],
+    }
+
+
+def write_sarif(path: str | os.PathLike[str], result: CheckResult,
+                trace_paths: Mapping[str, str | os.PathLike[str]] | None = None, model: Model | None = None) -> Path:
+    return write_atomic(path, json.dumps(sarif(result, trace_paths, model), indent=1) + "\n")
+
+
+# ---- JUnit XML ---------------------------------------------------------------------------
+
+
+def junit_xml(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]] | None = None,
+              model: Model | None = None) -> str:
+    """JUnit XML: one testsuite for the run, one testcase per property."""
+    traces = traces_of(result, model) if result.violated else {}
+    paths = {k: str(p) for k, p in (trace_paths or {}).items()}
+    params = ", ".join(f"{k}={v}" for k, v in result.params.items() if v is not None)
+    failures = sum(v.status == VIOLATED for v in result.verdicts)
+    skipped = sum(v.status not in (HOLDS, VIOLATED) for v in result.verdicts)
+    suites = ET.Element("testsuites", name=TOOL, tests=str(len(result.verdicts)), failures=str(failures),
+                        errors="0", skipped=str(skipped), time=f"{result.seconds:.3f}")
+    suite = ET.SubElement(suites, "testsuite", name=f"{result.model} ({params})", tests=str(len(result.verdicts)),
+                          failures=str(failures), errors="0", skipped=str(skipped), time=f"{result.seconds:.3f}")
+    props = ET.SubElement(suite, "properties")
+    for name, value in (("engine", result.engine), ("reductions", ",".join(reductions(result)) or "none"),
+                        ("states", str(result.states)), ("complete", str(result.complete).lower())):
+        ET.SubElement(props, "property", name=name, value=value)
+    for v in result.verdicts:
+        case = ET.SubElement(suite, "testcase", classname=f"{TOOL}.{result.model}", name=v.property, time="0")
+        if v.status == VIOLATED:
+            trace = traces.get(v.property)
+            why = explain(trace).text if trace is not None else v.meaning
+            fail = ET.SubElement(case, "failure", type="violated",
+                                 message=f"{v.property} violated ({', '.join(v.rules)}): {why}")
+            text = render_calls_text(trace) if trace is not None else ""
+            if v.property in paths:
+                text += f"trace file: {paths[v.property]}\n"
+            fail.text = text
+        elif v.status != HOLDS:
+            ET.SubElement(case, "skipped", message=v.note or v.status)
+    ET.indent(suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(suites, encoding="unicode") + "\n"
+
+
+def write_junit(path: str | os.PathLike[str], result: CheckResult,
+                trace_paths: Mapping[str, str | os.PathLike[str]] | None = None, model: Model | None = None) -> Path:
+    return write_atomic(path, junit_xml(result, trace_paths, model))
