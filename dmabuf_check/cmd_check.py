@@ -36,7 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
     p.add_argument("--max-memory", type=positive_float, metavar="MIB",
                    help="stop when peak memory passes MIB (exit 3; default 80%% of physical memory)")
-    p.add_argument("--json", metavar="FILE", help="write the result as JSON")
+    p.add_argument("--json", metavar="FILE", help="write the verdict as JSON (schema: docs/json-verdict.md)")
+    p.add_argument("--trace-dir", metavar="DIR", help="save each counterexample as a trace file in DIR")
+    p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log (one result per violated property)")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per property)")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
@@ -80,10 +83,11 @@ def _progress_line(p: Progress) -> Text:
 def run(args: argparse.Namespace) -> int:
     e, model = build_model(args)
     props = select(e, args.property, args.liveness)
-    if args.json:  # fail on an unwritable path now, not after an hour of search
-        d = os.path.dirname(os.path.abspath(args.json))
-        if not os.path.isdir(d) or not os.access(d, os.W_OK):
-            raise ModelError(f"cannot write --json file in {d}")
+    for flag, path in (("--json", args.json), ("--sarif", args.sarif), ("--junit", args.junit)):
+        if path:  # fail on an unwritable path now, not after an hour of search
+            d = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(d) or not os.access(d, os.W_OK):
+                raise ModelError(f"cannot write {flag} file in {d}")
     err = Console(stderr=True)
     out = console()
     limits = Limits(args.max_states, args.time_limit, args.max_memory or default_memory_limit_mb())
@@ -96,9 +100,23 @@ def run(args: argparse.Namespace) -> int:
         result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
                              limits=limits)
     print_result(out, result)
-    if args.json:
-        write_json_atomic(args.json, result.to_json())
+    write_ci_outputs(args, result, model)
     return exit_code(result)
+
+
+def write_ci_outputs(args: argparse.Namespace, result: CheckResult, model) -> None:
+    """--trace-dir, --json, --sarif, --junit (traces.ci_outputs; imported only when asked for)."""
+    if not (args.json or args.trace_dir or args.sarif or args.junit):
+        return
+    from traces import ci_outputs
+
+    paths = ci_outputs.save_counterexamples_by_property(result, args.trace_dir, model) if args.trace_dir else {}
+    if args.json:
+        ci_outputs.write_json_verdict(args.json, result, paths, model)
+    if args.sarif:
+        ci_outputs.write_sarif(args.sarif, result, paths, model)
+    if args.junit:
+        ci_outputs.write_junit(args.junit, result, paths, model)
 
 
 def default_memory_limit_mb() -> float | None:
