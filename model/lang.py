@@ -85,20 +85,29 @@ class Lock:
 
 @dataclass(eq=False)
 class FenceSet:
-    """One fence per member of ``index``; pending(j) says it is unsignaled, ``signal`` names its action."""
+    """One fence per member of ``index``; pending(j) says it is unsignaled, ``signal`` names its action.
+
+    With ``index`` None the set is a single global fence (an exporter's own
+    fence timeline): ``pending`` is then called with None and ``signal`` is an
+    action without parameters.
+    """
 
     name: str
-    index: IndexSet
-    pending: Callable[[Expr], Expr]
+    index: IndexSet | None
+    pending: Callable[[Expr | None], Expr]
     signal: str
     kernel: str = "dma_fence"
 
 
 @dataclass(frozen=True, eq=False)
 class Waits:
-    """An action's wait declaration: while ``when`` holds, its actor is blocked on every pending fence."""
+    """An action's wait declaration: while ``when`` holds and the guard is false, its actor is blocked.
 
-    on: FenceSet
+    ``on`` is a fence set (blocked on every pending fence) or a lock (blocked
+    acquiring it while someone holds it).
+    """
+
+    on: FenceSet | Lock
     when: Expr
 
 
@@ -122,6 +131,13 @@ class Action:
     waits: Waits | None = None
     signals: FenceSet | None = None
     call: str = ""  # how the per-thread rendering prints the call, e.g. "dma_buf_map_attachment(att{i})"
+    # Lock metadata for lock-order analyses (lockdep style), pseudo-locks included
+    # (fs_reclaim for an allocation, dma_fence_map for a fence wait or a signalling
+    # section, mmap_lock for a fault): ``holds`` are the locks the actor holds when
+    # the action starts, outermost first; ``acquires`` the ones it takes, in order.
+    # What an action acquires and does not release appears in the next step's holds.
+    acquires: tuple[str, ...] = ()
+    holds: tuple[str, ...] = ()
 
 
 @dataclass(eq=False)
@@ -167,8 +183,9 @@ class Model:
         self.locks.append(lk)
         return lk
 
-    def fence_set(self, name: str, index: IndexSet, pending: Callable[[Expr], Expr], signal: str) -> FenceSet:
-        fs = FenceSet(name, index, pending, signal)
+    def fence_set(self, name: str, index: IndexSet | None, pending: Callable[[Expr | None], Expr], signal: str,
+                  **meta: str) -> FenceSet:
+        fs = FenceSet(name, index, pending, signal, **meta)
         self.fences.append(fs)
         return fs
 
@@ -184,6 +201,10 @@ class Model:
     ) -> Action:
         if any(a.name == name for a in self.actions):
             raise ModelError(f"action {name} declared twice")
+        for k in ("acquires", "holds"):
+            v = meta.get(k, ())
+            if not isinstance(v, tuple) or not all(isinstance(x, str) and x for x in v):
+                raise ModelError(f"action {name}: {k} must be a tuple of lock names, got {v!r}")
         a = Action(name, tuple(params), lift(guard), tuple(effects), actor, **meta)  # type: ignore[arg-type]
         self.actions.append(a)
         return a

@@ -5,6 +5,8 @@ i) and locks. In a state, the edges are:
 
 - actor -> fence j: the actor is blocked in an action that declares ``waits``
   (its ``when`` holds and its guard is false) and fence j is pending;
+- actor -> lock L: the actor is blocked in an action that waits on lock L
+  (a step of a multi-step kernel call) and L is held;
 - fence j -> lock L: fence j is pending, its signal action is disabled, the
   signal action's guard reads L's holder, and L is held;
 - lock L -> actor: the actor holds L.
@@ -22,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from model.expr import Expr, MemberConst, Var, conj, disj, subst
-from model.lang import Action, Lock, Model
+from model.lang import Action, FenceSet, Lock, Model
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -71,32 +73,40 @@ def _holder_edges(lock: Lock) -> list[Edge]:
     return out
 
 
+def _fences(fs: FenceSet) -> list[tuple[str, Expr | None]]:
+    """(node name, member) of each fence of a set; a global fence (index None) is one node."""
+    if fs.index is None:
+        return [(fs.name, None)]
+    return [(f"{fs.name} {j + 1}", MemberConst(fs.index, j)) for j in fs.index.members()]
+
+
 def edges(model: Model) -> list[Edge]:
     """Every potential wait-for edge of ``model`` with the condition under which it exists."""
     out: list[Edge] = []
     for act in model.actions:
         if act.waits is None:
             continue
-        fs = act.waits.on
+        on = act.waits.on
         bindings = [()] if not act.params else [(m,) for m in act.params[0].index.members()]
         for b in bindings:
             env = {p: MemberConst(p.index, v) for p, v in zip(act.params, b)}
-            blocked = act.waits.when & ~subst(act.guard, env)
+            blocked = subst(act.waits.when, env) & ~subst(act.guard, env)
             who = _actor_node(model, act, b)
-            for j in fs.index.members():
-                jm = MemberConst(fs.index, j)
-                out.append(Edge(who, f"{fs.name} {j + 1}", blocked & fs.pending(jm),
-                                f"{who} waits in {act.name} for {fs.name} {j + 1}"))
+            if isinstance(on, Lock):  # blocked acquiring a lock somebody holds
+                out.append(Edge(who, f"lock {on.name}", blocked & on.held(),
+                                f"{who} waits in {act.name} for lock {on.name}"))
+                continue
+            for node, jm in _fences(on):
+                out.append(Edge(who, node, blocked & on.pending(jm), f"{who} waits in {act.name} for {node}"))
     for fs in model.fences:
         sig = model.action_named(fs.signal)
-        for j in fs.index.members():
-            jm = MemberConst(fs.index, j)
-            guard = subst(sig.guard, {sig.params[0]: jm}) if sig.params else sig.guard
+        for node, jm in _fences(fs):
+            guard = subst(sig.guard, {sig.params[0]: jm}) if sig.params and jm is not None else sig.guard
             for lk in model.locks:
                 if _reads(guard, lk.holder):
-                    out.append(Edge(f"{fs.name} {j + 1}", f"lock {lk.name}",
+                    out.append(Edge(node, f"lock {lk.name}",
                                     fs.pending(jm) & ~guard & lk.held(),
-                                    f"{fs.name} {j + 1} cannot signal while {lk.name} is held"))
+                                    f"{node} cannot signal while {lk.name} is held"))
     for lk in model.locks:
         out.extend(_holder_edges(lk))
     return out
