@@ -268,8 +268,11 @@ def loads(text: str, name: str = "trace") -> Trace:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        # the parser ran out of input: everything read so far was fine, the rest is missing
-        if e.pos >= len(text.rstrip()):
+        # the parser ran out of input (at the end, or inside a string no later quote closes):
+        # everything read so far was fine, the rest is missing
+        rest = text[e.pos:].rstrip()
+        cut_literal = any(word.startswith(rest) for word in ("true", "false", "null"))  # "loop": nu
+        if e.pos >= len(text.rstrip()) or e.msg.startswith("Unterminated string") or cut_literal:
             raise TruncatedTraceError(f"{name} ends early after {len(text)} bytes "
                                       "(truncated; an interrupted write?)") from None
         raise CorruptTraceError(f"{name} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None

@@ -1,0 +1,102 @@
+"""Terminal, per-thread and chart renderings: what a reader actually sees."""
+
+from __future__ import annotations
+
+import io
+import xml.etree.ElementTree as ET
+
+from rich.console import Console
+from trace_cases import bfs_trace, lasso_trace
+
+from dmabuf_check.cli import build_parser
+from traces.chart import to_mermaid, to_svg
+from traces.format import save
+from traces.render_calls import render_calls_text
+from traces.render_terminal import render, render_text
+
+
+def test_terminal_shows_numbered_steps_and_only_the_changes():
+    text = render_text(bfs_trace("B1", "static"), width=140)
+    assert "r1 (importers=2, kind=static, variant=B1)  no-migration-while-mapped violated after 6 steps" in text
+    assert "rule MIG-4, MIG-5, MAP-8: dma_buf_ops.pin/unpin doc" in text
+    lines = text.splitlines()
+    row = next(line for line in lines if line.lstrip().startswith("3 "))
+    assert "importer 1" in row and "map(1)" in row and "pins 0 → 1" in row and "loc[1] NONE → SYS" in row
+    assert "stale" not in row  # unchanged variables are not shown
+    row6 = next(line for line in lines if line.lstrip().startswith("6 "))
+    assert "exporter" in row6 and "storage SYS → VRAM" in row6
+    assert "why: importer 1 still maps SYS, but the buffer now lives in VRAM" in text
+
+
+def test_terminal_full_view_shows_every_variable():
+    text = render_text(bfs_trace("B4", "dynamic"), full=True, width=200)
+    header = next(line for line in text.splitlines() if "storage" in line and "actor" in line)
+    for name in ("storage", "pins", "owner", "exp", "exp_ref", "released", "ref[1..]", "fence[1..]"):
+        assert name in header
+    row0 = next(line for line in text.splitlines() if line.lstrip().startswith("0 "))
+    assert "initial" in row0 and "UNALLOC" in row0 and "NONE NONE" in row0
+    row8 = next(line for line in text.splitlines() if line.lstrip().startswith("8 "))
+    assert "WAIT" in row8 and "EXP" in row8
+
+
+def test_terminal_colors_changed_cells_when_asked():
+    text = render_text(bfs_trace("B6", "static"), full=True, color=True, width=200)
+    assert "\x1b[" in text  # the changed cells are highlighted
+
+
+def test_rich_console_capture_of_a_lasso():
+    console = Console(record=True, width=150, file=io.StringIO())
+    render(lasso_trace("fence-signals"), console, calls=True)
+    text = console.export_text()
+    assert "fence-signals violated after" in text and "(lasso, loop back to state 5)" in text
+    assert "↻ loop" in text
+    assert "job1_fence is pending from step 5 (submit(1)) on and never signals" in text
+    assert "hardware: dma_fence_signal(job1_fence) never happens" in text
+
+
+def test_calls_by_thread():
+    text = render_calls_text(bfs_trace("B4", "dynamic"), by_thread=True)
+    sections = text.split("\n")
+    exp = sections.index("exporter:")
+    assert sections[exp + 1].strip() == "7. dma_resv_lock(dmabuf->resv, NULL)"
+    assert "importer 2: (no calls)" in sections and "hardware: (no calls)" in sections
+    assert "  hardware: dma_fence_signal(job1_fence) never happens: it needs dma_resv_lock(dmabuf->resv), " \
+           "held by exporter" in sections
+
+
+def test_move_notify_is_drawn_to_the_importer_it_invalidates():
+    # B3: the mapping of importer 1 is live when the exporter moves: move_notify reaches it
+    trace = bfs_trace("B3", "dynamic")
+    root = ET.fromstring(to_svg(trace))
+    texts = ["".join(t.itertext()) for t in root.iter("{http://www.w3.org/2000/svg}text")]
+    assert "move_notify" in texts
+    assert "dmabuf-)importer_1: move_notify" in to_mermaid(trace)
+
+
+def test_lasso_mermaid_has_a_balanced_loop_block():
+    mm = to_mermaid(lasso_trace("move-completes"))
+    assert "    loop repeats forever" in mm and mm.count("\n    end") == 1
+    assert "exporter-xdmabuf: dma_resv_wait_timeout" in mm
+
+
+def test_show_command(tmp_path, capsys):
+    path = save(bfs_trace("B5", "static"), tmp_path / "b5.json")
+    args = build_parser().parse_args(["trace", "show", str(path), "--calls", "--width", "150"])
+    assert args.run(args) == 0
+    out = capsys.readouterr().out
+    assert "map-after-attach violated after 4 steps" in out
+    assert "4. importer 1: dma_buf_detach(dmabuf, att1)" in out
+
+
+def test_export_command_writes_each_format(tmp_path, capsys):
+    path = save(bfs_trace("B2", "dynamic"), tmp_path / "b2.json")
+    for fmt, check in (("itf", lambda t: '"#meta"' in t), ("mermaid", lambda t: t.startswith("sequenceDiagram")),
+                       ("svg", lambda t: ET.fromstring(t) is not None), ("pytest", lambda t: "def test_r1_" in t),
+                       ("kselftest", lambda t: "int main(void)" in t)):
+        out = tmp_path / f"out.{fmt}"
+        args = build_parser().parse_args(["trace", "export", str(path), "--as", fmt, "-o", str(out)])
+        assert args.run(args) == 0
+        assert check(out.read_text()), fmt
+    args = build_parser().parse_args(["trace", "export", str(path), "--as", "mermaid", "-o", "-"])
+    assert args.run(args) == 0
+    assert capsys.readouterr().out.startswith("sequenceDiagram")
