@@ -103,9 +103,9 @@ def to_svg(trace: Trace, why: Explanation | None = None) -> str:
             if slot.startswith("stale[") and value == 1:
                 target = f"importer {slot[6:-1]}"
                 if target in cx and target != lane:
-                    body.append(_arrow(cx[lane] + (LANE_W / 2 - 12) * (1 if cx[target] > cx[lane] else -1),
-                                       y + h / 2, cx[target], y + h / 2, "#e65100", "2 3"))
-                    body.append(_text((cx[lane] + cx[target]) / 2, y + h / 2 - 5, ["move_notify"], size=11,
+                    start = cx[lane] + (LANE_W / 2 - 10) * (1 if cx[target] > cx[lane] else -1)  # the box edge
+                    body.append(_arrow(start, y + h / 2, cx[target], y + h / 2, "#e65100", "2 3"))
+                    body.append(_text((start + cx[target]) / 2, y + h / 2 - 5, ["move_notify"], size=11,
                                       fill="#e65100", anchor="middle"))
         boxes.append((y, y + h, cx[lane], lane))
         y += h + GAP
@@ -115,7 +115,7 @@ def to_svg(trace: Trace, why: Explanation | None = None) -> str:
                     f'stroke="#444444" stroke-width="1.5"/>')
         body.append(f'<text x="{LEFT - 40}" y="{(loop_top + bottom) / 2:.1f}" font-size="11" fill="#444444" '
                     f'transform="rotate(-90 {LEFT - 40} {(loop_top + bottom) / 2:.1f})" text-anchor="middle">'
-                    f'loop: repeats forever</text>')
+                    f'loop</text>')
         body.append(_arrow(LEFT - 36, bottom, LEFT - 36, loop_top + 2, "#444444"))
 
     blocked = blocked_calls(trace)
@@ -125,7 +125,8 @@ def to_svg(trace: Trace, why: Explanation | None = None) -> str:
         # the blocked calls are concurrent: one row, joined by the wait-for edges in cycle order
         y += 6
         body.append(_text(LEFT, y, ["never completes:"], fill="#c62828", weight="bold"))
-        y += 30
+        cyclic = len(red) > 1 and len({b.lane for b in red}) == len(red)
+        y += 30 if cyclic else 12  # room for the wait-for edges drawn above the boxes
         wrapped = [_wrap(b.text, chars) for b in red]
         h = 12 + LINE_H * max(len(w) for w in wrapped)
         centers = []
@@ -137,7 +138,6 @@ def to_svg(trace: Trace, why: Explanation | None = None) -> str:
             centers.append(cx[b.lane])
         if boxes and boxes[-1][3] in [b.lane for b in red]:
             body.append(_arrow(boxes[-1][2], boxes[-1][1], boxes[-1][2], y - 1, "#888888", "4 3"))
-        cyclic = len(red) > 1 and len({b.lane for b in red}) == len(red)
         for k, b in enumerate(red if cyclic else []):
             x1, x2 = centers[k], centers[(k + 1) % len(red)]
             above = k % 2 == 0  # alternate sides so the edges of a 2-cycle do not overlap
