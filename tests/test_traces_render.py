@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import xml.etree.ElementTree as ET
 
 from rich.console import Console
@@ -10,7 +11,8 @@ from trace_cases import bfs_trace, lasso_trace
 
 from dmabuf_check.cli import build_parser
 from traces.chart import to_mermaid, to_svg
-from traces.format import save
+from traces.explain import explain
+from traces.format import dumps, loads, save
 from traces.render_calls import render_calls_text
 from traces.render_terminal import render, render_text
 
@@ -100,3 +102,26 @@ def test_export_command_writes_each_format(tmp_path, capsys):
     args = build_parser().parse_args(["trace", "export", str(path), "--as", "mermaid", "-o", "-"])
     assert args.run(args) == 0
     assert capsys.readouterr().out.startswith("sequenceDiagram")
+
+
+def _with_final(trace, prop_id, **changes):
+    """``trace`` relabelled as a counterexample to ``prop_id`` whose final state has ``changes``."""
+    doc = json.loads(dumps(trace))
+    doc["property"]["id"] = prop_id
+    doc["steps"][-1]["state"].update(changes)
+    return loads(json.dumps(doc))
+
+
+def test_explanations_of_the_properties_no_variant_breaks():
+    """pin-count, release-is-final and no-stuck-state read the final state like the others."""
+    b1 = bfs_trace("B1", "static")  # ends with importer 1 mapped, pins 1
+    pins = explain(_with_final(b1, "pin-count", pins=2))
+    assert pins.text == "the pin count is 2 but should be 1 (importer 1 maps the buffer, statically)"
+    assert pins.importers == [1]
+    released = explain(_with_final(bfs_trace("B6", "static"), "release-is-final", released=1, exp_ref=0))
+    assert released.text.startswith("the dma-buf was released, yet importer 1 still has an attachment")
+    stuck = explain(_with_final(bfs_trace("B4", "dynamic"), "no-stuck-state"))
+    assert stuck.text == ("no action can run any more and the dma-buf was never released: the reservation lock is "
+                          "held by the exporter; the exporter is waiting for fences; pending fences: job1_fence")
+    unknown = explain(_with_final(b1, "some-new-property"))
+    assert unknown.text.startswith("the final state violates some-new-property")

@@ -10,7 +10,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from trace_cases import CASE_IDS, CASES, ROOT, bfs_trace
+from trace_cases import CASE_IDS, CASES, ROOT, bfs_trace, lasso_trace
 
 from traces.chart import to_mermaid, to_svg
 from traces.explain import explain
@@ -140,6 +140,8 @@ def test_exported_pytest_files_pass_and_fail_without_the_bug(tmp_path):
     """The generated tests pass on the buggy model and fail once the seeded bug is removed."""
     for variant, kind in CASES:
         (tmp_path / f"test_{variant}_{kind}.py").write_text(to_pytest(bfs_trace(variant, kind)))
+    for prop in ("fence-signals", "move-completes"):
+        (tmp_path / f"test_lasso_{prop.replace('-', '_')}.py").write_text(to_pytest(lasso_trace(prop)))
     fixed = to_pytest(bfs_trace("B1", "static")).replace("'variant': 'B1'", "'variant': None")
     (tmp_path / "test_fixed_model.py").write_text(fixed)
     env = {**os.environ, "PYTHONPATH": ROOT}
@@ -147,19 +149,21 @@ def test_exported_pytest_files_pass_and_fail_without_the_bug(tmp_path):
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={report}",
                     str(tmp_path)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     cases = {(c.get("classname"), c.get("name")): c for c in ET.parse(report).getroot().iter("testcase")}
-    assert len(cases) == len(CASES) + 1
+    assert len(cases) == len(CASES) + 3
     failed = sorted(c.get("classname") for c in cases.values() if c.find("failure") is not None)
     assert failed == ["test_fixed_model"]
 
 
 @pytest.mark.skipif(shutil.which("gcc") is None, reason="gcc not installed")
 def test_kselftest_skeletons_compile(tmp_path):
-    for variant, kind in CASES:
-        src = tmp_path / f"{variant}_{kind}.c"
-        src.write_text(to_kselftest(bfs_trace(variant, kind)))
+    traces = {f"{v}_{k}": bfs_trace(v, k) for v, k in CASES}
+    traces.update({p: lasso_trace(p) for p in ("fence-signals", "move-completes")})
+    for name, trace in traces.items():
+        src = tmp_path / f"{name}.c"
+        src.write_text(to_kselftest(trace))
         p = subprocess.run(["gcc", "-fsyntax-only", "-std=gnu11", "-Wall", "-Wextra", "-Werror",
                             f"-I{HEADER.parent}", str(src)], capture_output=True, text=True, timeout=60)
-        assert p.returncode == 0, f"{variant}-{kind}:\n{p.stderr}"
+        assert p.returncode == 0, f"{name}:\n{p.stderr}"
 
 
 def test_kselftest_skeleton_structure():

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from checker.paths import replay_instances
 from checker.result import Counterexample, Step
-from model.expr import MemberConst
+from model.expr import MemberConst, subst
 from model.lang import Action, Model
 from model.pycompile import Compiled
 from model.types import ModelError
@@ -93,7 +93,10 @@ class Judge:
         self.prop = prop
         self.c = Compiled(model)
         self.kind = prop.kind
-        self._cache: dict[int, Callable[[bytes], bool]] = {}
+        # keyed by id(expr), holding the expr itself so its id cannot be reused by a new object
+        self._cache: dict[int, tuple[object, Callable[[bytes], bool]]] = {}
+        self._edges: list | None = None
+        self._waiting: dict[int, tuple[object, Callable[[bytes], bool]]] = {}
         self._violates: Callable[[bytes], bool]
         if self.kind == DEADLOCK:
             end = self.predicate(model.valid_end) if model.valid_end is not None else (lambda s: False)
@@ -116,8 +119,8 @@ class Judge:
         """Compile a condition once per expression object."""
         key = id(e)
         if key not in self._cache:
-            self._cache[key] = self.c.predicate(f"tp_{len(self.c._fns)}", self.c.condition(e, where))
-        return self._cache[key]
+            self._cache[key] = (e, self.c.predicate(f"tp_{len(self.c._fns)}", self.c.condition(e, where)))
+        return self._cache[key][1]
 
     # ---- steps --------------------------------------------------------------
     def instance(self, action: str, params: Sequence[int]) -> int:
@@ -140,7 +143,35 @@ class Judge:
 
     # ---- wait-for graph --------------------------------------------------------
     def wait_graph(self, s: bytes):  # -> networkx.DiGraph; networkx is imported only when a graph is needed
-        return waitfor.state_graph(self.model, lambda e: self.predicate(e, "wait-for edge")(s))
+        """The wait-for graph of ``s`` (the potential edges are built and compiled once per Judge)."""
+        import networkx as nx
+
+        if self._edges is None:
+            self._edges = waitfor.edges(self.model)
+        g = nx.DiGraph()
+        for e in self._edges:
+            if self.predicate(e.cond, "wait-for edge")(s):
+                g.add_edge(e.src, e.dst, why=e.why)
+        return g
+
+    def node(self, name: str) -> tuple[str, object, int | None]:
+        """What a wait-for node stands for: ("fence", FenceSet, member 1-based or None), ("lock", Lock, None)
+        or ("actor", name, None)."""
+        for fs in self.model.fences:
+            if fs.index is None and name == fs.name:
+                return "fence", fs, None
+            tail = name[len(fs.name) + 1:]
+            if fs.index is not None and name.startswith(fs.name + " ") and tail.isdigit():
+                return "fence", fs, int(tail)
+        for lk in self.model.locks:
+            if name == f"lock {lk.name}":
+                return "lock", lk, None
+        return "actor", name, None
+
+    def signal_instance(self, fs, member: int | None) -> int:
+        """The compiled instance that signals fence ``member`` (1-based; None for a global fence) of ``fs``."""
+        sig = self.model.action_named(fs.signal)
+        return self.c.instance_index(sig.name, (member - 1,) if sig.params and member is not None else ())
 
     def wait_cycle(self, s: bytes) -> list[tuple[str, str, str]]:
         """The wait-for cycle of ``s`` as (waiter, waited-on, why) hops; empty when there is none."""
@@ -199,28 +230,33 @@ class Judge:
                 return k, start
         return None
 
-    def starved_fences(self, cycle: list[bytes], taken: set) -> list[tuple[str, int]]:
+    def starved_fences(self, cycle: list[bytes], taken: set) -> list[tuple[str, int | None]]:
         """(fence set, member) of each fence pending in every loop state and never signalled in the loop."""
         out = []
         for fs in self.model.fences:
-            sig = self.model.action_named(fs.signal)
-            for j in fs.index.members():
-                pending = self.predicate(fs.pending(MemberConst(fs.index, j)), "fence pending")
-                k = self.c.instance_index(sig.name, (j,) if sig.params else ())
+            members = [None] if fs.index is None else [j + 1 for j in fs.index.members()]
+            for j in members:
+                arg = None if j is None else MemberConst(fs.index, j - 1)  # type: ignore[arg-type]
+                pending = self.predicate(fs.pending(arg), "fence pending")
+                k = self.signal_instance(fs, j)
                 if all(pending(s) for s in cycle) and self.c.instances[k] not in taken:
-                    out.append((fs.name, j + 1))
+                    out.append((fs.name, j))
         return out
 
-    def endless_waits(self, cycle: list[bytes], taken: set) -> list[str]:
-        """Labels of the waiting actions whose wait holds in every loop state and that never fire in the loop."""
+    def endless_waits(self, cycle: list[bytes], taken: set) -> list[tuple[str, list[int]]]:
+        """(action, members) of each waiting action instance whose wait holds on the whole loop and never fires."""
         out = []
-        for act in self.model.actions:
-            if act.waits is None:
+        for k, inst in enumerate(self.c.instances):
+            src = self.model.action_named(inst.action.name)
+            if src.waits is None:
                 continue
-            waiting = self.predicate(act.waits.when, "wait condition")
-            fired = any(inst.action.name == act.name for inst in taken)
-            if all(waiting(s) for s in cycle) and not fired:
-                out.append(act.name)
+            env = {p: MemberConst(p.index, m) for p, m in zip(src.params, inst.binding)}
+            waiting = self._waiting.get(k)
+            if waiting is None:
+                when = subst(src.waits.when, env)
+                waiting = self._waiting[k] = (when, self.predicate(when, "wait condition"))
+            if all(waiting[1](s) for s in cycle) and inst not in taken:
+                out.append((src.name, [m + 1 for m in inst.binding]))
         return out
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from traces.evaluate import Judge
+from traces.evaluate import Judge, format_call
 from traces.format import Trace, TraceError
 
 
@@ -155,20 +155,21 @@ def _no_stuck_state(t: Trace, s: dict) -> Explanation | None:
 
 def _wait_cycle(t: Trace, s: dict) -> Explanation | None:
     hops: list[tuple[str, str, str]] = []
+    fences: list[int] = []
     try:
         judge = Judge.for_trace(t)
         hops = judge.wait_cycle(judge.c.layout.encode(s))
+        fences = [n[2] for n in (judge.node(u) for u, _, _ in hops) if n[0] == "fence" and n[2] is not None]
     except TraceError:
         pass  # a model this build lacks: fall back to the cycle recorded in the trace
     if not hops and not t.detail:
         return None
     cycle = " → ".join([u for u, _, _ in hops] + [hops[0][0]]) if hops else t.detail.replace("->", "→")
     why = "; ".join(w for _, _, w in hops)
-    holder = next((v for u, v, _ in hops if u.startswith("lock ")), "")
+    holder = next((v for u, v, _ in hops if u.startswith("lock ")), "")  # the lock -> holder hop
     owner = _get(s, "owner")
     k = last_change(t, "owner", owner) if owner not in (None, "FREE") else None
     taken = f" ({holder} took the lock at step {k})" if k and holder else ""
-    fences = [int(u.split()[-1]) for u, _, _ in hops if u.startswith("fence ") and u.split()[-1].isdigit()]
     text = f"wait-for cycle {cycle}" + (f": {why}{taken}" if why else "")
     text += "; other importers can keep running, so no state is stuck, yet this wait never ends"
     return Explanation(t.property.id, text, fences, k)
@@ -194,15 +195,19 @@ def _lasso(t: Trace, s: dict) -> Explanation | None:
     fences = judge.starved_fences(cycle, taken)
     waits = judge.endless_waits(cycle, taken)
     if waits:
-        act = judge.model.action_named(waits[0])
+        act = judge.model.action_named(waits[0][0])
         what = f"the {act.actor} waits for fences {since} and {act.name} never runs"
     elif fences:
-        what = f"job{fences[0][1]}_fence is pending {since} and never signals"
+        fs = next(f for f in judge.model.fences if f.name == fences[0][0])
+        sig = judge.model.action_named(fs.signal)
+        call = format_call(sig, [fences[0][1]] if fences[0][1] is not None else [])
+        fence = call.split("(", 1)[1][:-1] if call.endswith(")") and "(" in call else fs.name
+        what = f"{fence} is pending {since} and never signals"
     else:
         what = f"{t.property.meaning or t.property.id} fails {since}"
     fair = sorted({judge.c.instances[k].action.name for k in judge.fair})
     fairness = f"; the run is fair to {', '.join(fair)}: each is taken or disabled on the loop" if fair else ""
-    members = [j for _, j in fences]
+    members = [j for _, j in fences if j is not None]
     return Explanation(t.property.id, f"{what}: {forever}{fairness}", members, start or None)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from checker.paths import actor_of
 from traces.evaluate import Judge, format_call
 from traces.explain import Explanation, explain
 from traces.format import Trace, TraceError, TraceStep, lane_of
@@ -123,41 +124,57 @@ def blocked_calls(trace: Trace, judge: Judge | None = None) -> list[Blocked]:
             states = [judge.c.layout.encode(s) for s in trace.states()]
             cycle = judge.cycle(states, trace.loop)
             taken = {judge.c.instances[judge.instance(s.action, s.params)] for s in trace.steps[trace.loop:]}
-            for name in judge.endless_waits(cycle, taken):
+            for name, members in judge.endless_waits(cycle, taken):
                 act = m.action_named(name)
-                first = format_call(act, []).split(";")[0].strip()
-                out.append(Blocked(lane_of(act.actor), f"{first} never returns", "waits forever", first, act.name))
+                first = format_call(act, members).split(";")[0].strip()
+                lane = lane_of(actor_of(m, act, tuple(x - 1 for x in members)))
+                out.append(Blocked(lane, f"{first} never returns", "waits forever", first, act.name))
             for fs_name, j in judge.starved_fences(cycle, taken):
-                sig = m.action_named(next(f.signal for f in m.fences if f.name == fs_name))
-                out.append(Blocked("hardware", f"{format_call(sig, [j])} never happens", f"job{j}_fence stays pending",
-                                   format_call(sig, [j]), sig.name))
+                fs = next(f for f in m.fences if f.name == fs_name)
+                call = _signal_call(m, fs, j)
+                out.append(Blocked("hardware", f"{call} never happens", f"{_fence_label(m, fs, j)} stays pending",
+                                   call, fs.signal))
             return out
-    holder = {u: v for u, v, _ in hops if u.startswith("lock ")}
-    fence_prefixes = tuple(f"{fs.name} " for fs in m.fences)
+    holder = {u: v for u, v, _ in hops if judge.node(u)[0] == "lock"}
     for u, v, _why in hops:
-        if v.startswith(fence_prefixes):  # an actor waiting for a fence
-            fs = next(f for f in m.fences if v.startswith(f.name + " "))
-            j = int(v.rsplit(" ", 1)[1])
-            waiting = next((a for a in m.actions if a.waits is not None and a.waits.on.name == fs.name), None)
-            what = format_call(waiting, []).split(";")[0].strip() if waiting else "wait"
-            sig = m.action_named(fs.signal)
-            target = format_call(sig, [j]).split("(", 1)[1].rstrip(")") if "(" in sig.call else v
-            out.append(Blocked(lane_of(u), f"{what} blocks, waiting for {target}", f"waits for {target}", what,
+        ukind, uobj, umember = judge.node(u)
+        vkind, vobj, vmember = judge.node(v)
+        if ukind == "actor":  # an actor blocked in a waiting action, on a fence or a lock
+            waiting = next((a for a in m.actions if a.waits is not None and a.waits.on is vobj), None)
+            what = format_call(waiting, _members_of(u)).split(";")[0].strip() if waiting else "wait"
+            target = _fence_label(m, vobj, vmember) if vkind == "fence" else getattr(vobj, "kernel", "") or v
+            held = f", held by {holder[v]}" if vkind == "lock" and v in holder else ""
+            out.append(Blocked(lane_of(u), f"{what} blocks, waiting for {target}{held}", f"waits for {target}", what,
                                waiting.name if waiting else ""))
-        elif u.startswith(fence_prefixes) and v.startswith("lock "):
-            fs = next(f for f in m.fences if u.startswith(f.name + " "))
-            j = int(u.rsplit(" ", 1)[1])
-            lock = next((lk for lk in m.locks if f"lock {lk.name}" == v), None)
-            needs = lock.kernel if lock is not None and lock.kernel else v
+        elif ukind == "fence" and vkind == "lock":  # a fence whose signal needs a held lock
+            needs = getattr(vobj, "kernel", "") or v
             held = holder.get(v, "?")
-            sig = m.action_named(fs.signal)
-            out.append(Blocked("hardware", f"{format_call(sig, [j])} never happens: it needs {needs}, held by {held}",
-                               f"needs {v.split(' ', 1)[1]}, held by {held}", format_call(sig, [j]), sig.name))
+            call = _signal_call(m, uobj, umember)
+            out.append(Blocked("hardware", f"{call} never happens: it needs {needs}, held by {held}",
+                               f"needs {v.split(' ', 1)[1]}, held by {held}", call, uobj.signal))
     if hops:
         out.append(Blocked("", "wait-for cycle: " + f" {ARROW} ".join([u for u, _, _ in hops] + [hops[0][0]])))
     elif judge.kind == "deadlock":
         out.append(Blocked("", "no thread can make any call, and the dma-buf was never released"))
     return out
+
+
+def _members_of(node: str) -> list[int]:
+    """importer 2 -> [2]; exporter -> []: the member an actor node stands for, for its call template."""
+    tail = node.rsplit(" ", 1)[-1]
+    return [int(tail)] if tail.isdigit() else []
+
+
+def _signal_call(model, fs, member: int | None) -> str:
+    return format_call(model.action_named(fs.signal), [member] if member is not None else [])
+
+
+def _fence_label(model, fs, member: int | None) -> str:
+    """How a call names the fence: the argument of its signal call (job2_fence), else the node name."""
+    call = _signal_call(model, fs, member)
+    if "(" in call and call.endswith(")"):
+        return call.split("(", 1)[1][:-1]
+    return fs.name if member is None else f"{fs.name} {member}"
 
 
 def render_calls_text(trace: Trace, *, by_thread: bool = False, why: Explanation | None = None) -> str:
