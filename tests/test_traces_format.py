@@ -235,3 +235,17 @@ def test_every_cut_of_a_trace_file_reads_as_truncated():
     for cut in range(0, len(good) - 2, 5):
         with pytest.raises(TruncatedTraceError):
             loads(good[:cut])
+
+
+def test_itf_integers():
+    trace = bfs_trace("B1", "static")
+    plain = to_itf(trace)
+    assert plain["states"][3]["pins"] == 1 and plain["states"][3]["map"] == [True, False]
+    quint = to_itf(trace, bigint="always")
+    assert quint["states"][3]["pins"] == {"#bigint": "1"}
+    from traces.itf import _value, itf_states
+
+    assert _value(2**60, False, False) == {"#bigint": str(2**60)}  # beyond a double's exact range
+    assert itf_states(quint) == trace.states()
+    with pytest.raises(ValueError):
+        to_itf(trace, bigint="sometimes")
