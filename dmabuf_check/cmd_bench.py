@@ -46,8 +46,9 @@ def measure(n: int, kind: str, symmetry: bool) -> dict[str, object]:
             r = json.load(f)
     return {
         "kind": kind, "importers": n, "symmetry": symmetry, "states": r["states"], "transitions": r["transitions"],
-        "depth": r["depth"], "explore_s": round(r["seconds"], 4), "compile_s": round(r["compile_seconds"], 4),
-        "time_to_verdict_s": round(wall, 3), "states_per_s": round(r["states"] / r["seconds"]) if r["seconds"] else 0,
+        "depth": r["depth"], "explore_s": round(r["time"]["explore_seconds"], 4),
+        "compile_s": round(r["time"]["compile_seconds"], 4), "time_to_verdict_s": round(wall, 3),
+        "states_per_s": round(r["states"] / r["time"]["explore_seconds"]) if r["time"]["explore_seconds"] else 0,
         "peak_memory_mib": round(r["peak_memory_mb"], 1), "bytes_per_state": round(r["bytes_per_state"], 1),
         "verdict": "all hold" if r["ok"] else "VIOLATION",
     }

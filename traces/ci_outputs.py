@@ -116,6 +116,9 @@ def json_verdict(result: CheckResult, trace_paths: Mapping[str, str | os.PathLik
         "depth": result.depth,
         "time": {"explore_seconds": round(result.seconds, 6), "compile_seconds": round(result.compile_seconds, 6)},
         "peak_memory_mb": round(result.peak_memory_mb, 1),
+        "bytes_per_state": round(result.bytes_per_state, 1),
+        "end_states": result.end_states,
+        "vacuous": result.vacuous,
         "verdicts": verdicts,
     }
 
