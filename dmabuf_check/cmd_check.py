@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--trace-dir", metavar="DIR", help="save each counterexample as a trace file in DIR")
     p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log (one result per violated property)")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per property)")
+    p.add_argument("--calls", action="store_true", help="also print each counterexample as per-thread kernel API calls")
     p.add_argument("--quiet", action="store_true", help="no progress display")
     p.set_defaults(run=run)
 
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
                              limits=limits)
-    print_result(out, result)
+    print_result(out, result, model, calls=args.calls, props=props)
     write_ci_outputs(args, result, model)
     return exit_code(result)
 
@@ -137,7 +138,7 @@ def exit_code(result: CheckResult) -> int:
     return exitcodes.OK
 
 
-def print_result(out: Console, r: CheckResult) -> None:
+def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, props=None) -> None:
     params = ", ".join(f"{k}={v}" for k, v in r.params.items() if v is not None)
     out.print(f"[bold]{r.model}[/bold] ({params})  engine {r.engine}, "
               f"symmetry {'on (exact orbits)' if r.symmetry else 'off'}")
@@ -160,14 +161,12 @@ def print_result(out: Console, r: CheckResult) -> None:
     for v in r.violated:
         cex = v.counterexample
         assert cex is not None
-        out.print(f"\n[bold red]{v.property} violated[/bold red] after {cex.length} steps ({', '.join(v.rules)}):")
-        for n, s in enumerate(cex.steps, 1):
-            changed = ", ".join(f"{k}={val}" for k, val in s.changed.items())
-            out.print(f"  {n:>3}. {s.actor:<22} {s.label:<18} {changed}")
-        if cex.loop is not None:
-            out.print(f"  ... then the state after step {cex.loop} again: the loop repeats forever ({cex.detail})"
-                      if cex.loop < cex.length else f"  ... and it stays in this state forever ({cex.detail})")
-        elif cex.detail:
-            out.print(f"  wait-for cycle: {cex.detail}")
+        kind = "a lasso of" if cex.loop is not None else "after"
+        out.print(f"\n[bold red]{v.property} violated[/bold red] {kind} {cex.length} steps ({', '.join(v.rules)}):")
+        if model is not None:
+            from traces.evaluate import from_counterexample  # rendering lives in traces/
+            from traces.render_terminal import render
+
+            render(from_counterexample(cex, model, engine=r.engine, properties=props), out, calls=calls)
     if r.ok:
         out.print(f"[green]all {len(r.verdicts)} properties hold ({r.states:,} states)[/green]")

@@ -63,11 +63,12 @@ def test_all_hold_exits_0_and_writes_json(capsys, tmp_path):
 
 
 def test_violation_exits_1_and_prints_the_trace(capsys):
-    code, out, _ = run_cli(capsys, "check", "r1", "-n", "2", "--variant", "B4", "--no-symmetry")
+    code, out, _ = run_cli(capsys, "check", "r1", "-n", "2", "--variant", "B4", "--no-symmetry", "--calls")
     assert code == 1
     assert "no-fence-wait-deadlock violated after 8 steps" in out
-    assert "exporter -> fence 1 -> lock resv -> exporter" in out
-    assert "migrate_begin" in out and "exp=WAIT" in out
+    assert "exporter → fence 1 → lock resv → exporter" in out
+    assert "migrate_begin" in out and "exp IDLE → WAIT" in out
+    assert "exporter: dma_resv_lock(dmabuf->resv, NULL)" in out  # the per-thread call view
 
 
 def test_state_limit_exits_3_with_partial_figures(capsys, tmp_path):
