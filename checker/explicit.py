@@ -57,9 +57,10 @@ def peak_memory_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def _expand_source(c: Compiled, invariants: list[str], end: str, deadlock_bit: int, symmetry: bool) -> str:
+def _expand_source(c: Compiled, invariants: list[str], end: str, deadlock_bit: int, symmetry: bool,
+                   record_first: bool = False) -> str:
     lines = [
-        "def expand(s, sid, seen, add, push, par, via, cov, canon):",
+        "def expand(s, sid, seen, add, push, par, via, cov, canon, first):",
         f"    {c.unpack}",
         "    bad = 0",
     ]
@@ -69,6 +70,7 @@ def _expand_source(c: Compiled, invariants: list[str], end: str, deadlock_bit: i
     emit = "\n".join([
         *(["n = canon(n)"] if symmetry else []),
         "en += 1",
+        *(["if not cov[{k}]: first[{k}] = sid"] if record_first else []),
         "cov[{k}] += 1",
         "if n not in seen:",
         "    add(n); push(n); par(sid); via({k})",
@@ -85,7 +87,9 @@ def _expand_source(c: Compiled, invariants: list[str], end: str, deadlock_bit: i
 class Explorer:
     """One breadth-first exploration of a model against a set of properties."""
 
-    def __init__(self, model: Model, properties: Sequence[Property], *, symmetry: bool = True):
+    def __init__(self, model: Model, properties: Sequence[Property], *, symmetry: bool = True,
+                 record_first: bool = False):
+        """``record_first`` keeps, for every action instance, the first state it fired in (lock-order analysis)."""
         t0 = time.perf_counter()
         self.model = model
         self.properties = list(properties)
@@ -103,7 +107,10 @@ class Explorer:
         for p in deadlock:
             self.bit_of[p.id] = dbit
         end = self.c.condition(model.valid_end, "valid end states") if model.valid_end is not None else "False"
-        self.expand = self.c.function("expand", _expand_source(self.c, inv_src, end, dbit, self.symmetry))
+        self.record_first = record_first
+        self.expand = self.c.function("expand", _expand_source(self.c, inv_src, end, dbit, self.symmetry, record_first))
+        self.first: list[int] = []  # per instance: id of the first state it fired in, -1 if never
+        self._tree: tuple[list[bytes], array, array] | None = None
         self.canon = canonicalizer(self.c) if self.symmetry else (lambda s: s)
         self.compile_seconds = time.perf_counter() - t0
 
@@ -123,6 +130,7 @@ class Explorer:
         parent = array("I", [0])
         via = array("H", [0])
         cov = [0] * len(c.instances)
+        first = [-1] * len(c.instances)
         found: dict[str, int] = {}  # property -> state id of its shortest violation
         wanted = set(self.bit_of)
         transitions = ends = 0
@@ -137,7 +145,7 @@ class Explorer:
                 if sid == level_end:
                     depth += 1
                     level_end = len(states)
-                bad, en, is_end = expand(states[sid], sid, seen, add, push, par, vpush, cov, canon)
+                bad, en, is_end = expand(states[sid], sid, seen, add, push, par, vpush, cov, canon, first)
                 transitions += en
                 ends += is_end
                 if bad:
@@ -175,6 +183,9 @@ class Explorer:
         if progress and stop_reason != INTERRUPTED:
             progress(Progress(len(states), transitions, depth, len(states) - sid, seconds, peak_memory_mb()))
 
+        if self.record_first:
+            self.first = first
+            self._tree = (states, parent, via)
         verdicts = []
         for p in self.properties:
             if p.id in found:
@@ -213,7 +224,26 @@ class Explorer:
             ids.append(parent[ids[-1]])
         return ids[::-1]
 
-    def _counterexample(self, p: Property, sid: int, states, parent, via) -> Counterexample:
+    def path_to_first_fire(self, k: int) -> list[int]:
+        """Concrete instance path from the initial state through the first firing of instance ``k``.
+
+        Needs ``record_first``; under symmetry the path is concretised like a
+        counterexample, then an instance of the same action leading to the
+        same orbit is fired.
+        """
+        assert self._tree is not None and self.first[k] >= 0, "instance never fired or not recorded"
+        states, parent, via = self._tree
+        sid = self.first[k]
+        path, concrete = self._concrete_path(sid, states, parent, via)
+        c = self.c
+        target = self.canon(c.step(states[sid], k))  # type: ignore[arg-type]
+        name = c.instances[k].action.name
+        kk = next(kk for kk, n in c.successors(concrete)
+                  if c.instances[kk].action.name == name and self.canon(n) == target)
+        return path + [kk]
+
+    def _concrete_path(self, sid: int, states, parent, via) -> tuple[list[int], bytes]:
+        """Instance path to stored state ``sid``, concretised (symmetry) from the initial state."""
         ids = self._path(sid, parent, via)
         c = self.c
         concrete = c.initial
@@ -228,8 +258,12 @@ class Explorer:
             same_name = [m for m in match if c.instances[m[0]].action.name == c.instances[want_k].action.name]
             k, concrete = next((m for m in match if m[0] == want_k), None) or (same_name or match)[0]
             path.append(k)
+        return path, concrete
+
+    def _counterexample(self, p: Property, sid: int, states, parent, via) -> Counterexample:
+        path, concrete = self._concrete_path(sid, states, parent, via)
         detail = self.wait_cycle(concrete) if p.id == "no-fence-wait-deadlock" else ""
-        return paths.counterexample(c, p.id, path, detail)
+        return paths.counterexample(self.c, p.id, path, detail)
 
     def wait_cycle(self, s: bytes) -> str:
         """The wait-for cycle of state ``s``, as 'a -> b -> ... -> a' (empty if none)."""

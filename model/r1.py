@@ -96,6 +96,11 @@ def build(importers: int = 2, kind: str = "dynamic", variant: str | None = None)
     fences = m.fence_set("fence", I, lambda j: fence[j] == 1, signal="signal")
     del resv  # declared for the wait-for graph and lock analyses; guards read owner directly
 
+    def under_resv(allocates: bool = False) -> dict[str, tuple[str, ...]]:
+        """Lock metadata of an importer call: dynamic importers hold the lock, static calls take it inside."""
+        alloc = ("fs_reclaim",) if allocates else ()  # map_dma_buf may allocate backing storage (MAP-3)
+        return {"holds": ("resv",), "acquires": alloc} if dynamic else {"acquires": ("resv",) + alloc}
+
     # ---- Actions (guard -> effect), in the spec's order ------------------
     def imp(name: str, guard, effects, **meta):
         i = Param("i", I)
@@ -126,48 +131,52 @@ def build(importers: int = 2, kind: str = "dynamic", variant: str | None = None)
         imp("lock", lambda i: (owner == "FREE") & (att[i] == 1),
             lambda i: [assign(owner, i)],
             kernel="dma_resv_lock", call="dma_resv_lock(dmabuf->resv, NULL)", meaning="importer takes the reservation lock",
-            rule="LOCK-1")
+            rule="LOCK-1", acquires=("resv",))
     imp("unlock", lambda i: owner == i,
         lambda i: [assign(owner, "FREE")],
         kernel="dma_resv_unlock", call="dma_resv_unlock(dmabuf->resv)", meaning="importer drops the reservation lock",
-        rule="LOCK-1")
+        rule="LOCK-1", holds=("resv",))
     imp("map", lambda i: (att[i] == 1) & (map_[i] == 0) & L(i),
         lambda i: [when(storage == "UNALLOC", storage, "SYS"), assign(map_[i], 1), assign(loc[i], storage),
                    assign(stale[i], 0)] + ([] if dynamic else [assign(pins, pins + 1)]),
         kernel="dma_buf_map_attachment" if dynamic else "dma_buf_map_attachment_unlocked",
         call=("dma_buf_map_attachment(att{i}, DMA_BIDIRECTIONAL) -> sgt{i}" if dynamic
               else "dma_buf_map_attachment_unlocked(att{i}, DMA_BIDIRECTIONAL) -> sgt{i}"),
-        meaning="map the attachment (allocates storage on first map; static mappings pin)", rule="MAP-2")
+        meaning="map the attachment (allocates storage on first map; static mappings pin)", rule="MAP-2",
+        **under_resv(allocates=True))
     imp("unmap", lambda i: (map_[i] == 1) & (fence[i] == 0) & L(i),
         lambda i: [assign(map_[i], 0), assign(loc[i], "NONE"), assign(stale[i], 0)]
         + ([] if dynamic else [assign(pins, pins - 1)]),
         kernel="dma_buf_unmap_attachment" if dynamic else "dma_buf_unmap_attachment_unlocked",
         call=("dma_buf_unmap_attachment(att{i}, sgt{i}, DMA_BIDIRECTIONAL)" if dynamic
               else "dma_buf_unmap_attachment_unlocked(att{i}, sgt{i}, DMA_BIDIRECTIONAL)"),
-        meaning="unmap; only after its DMA job signalled", rule="MAP-1")
+        meaning="unmap; only after its DMA job signalled", rule="MAP-1", **under_resv())
     imp("submit", lambda i: (map_[i] == 1) & (stale[i] == 0) & (fence[i] == 0) & L(i),
         lambda i: [assign(fence[i], 1)],
         kernel="dma_resv_add_fence",
         call="dma_resv_add_fence(dmabuf->resv, job{i}_fence, DMA_RESV_USAGE_WRITE)",
-        meaning="start a DMA job on the mapping and publish its fence", rule="DYN-9")
+        meaning="start a DMA job on the mapping and publish its fence", rule="DYN-9", **under_resv())
     sig_guard = (lambda i: (fence[i] == 1) & (owner == "FREE")) if key == "B4" else (lambda i: fence[i] == 1)
     i_sig = Param("i", I)
     m.action("signal", sig_guard(i_sig), [assign(fence[i_sig], 0)], params=(i_sig,), actor="hardware",
              signals=fences, kernel="dma_fence_signal", call="dma_fence_signal(job{i}_fence)",
-             meaning="the DMA job completes and its fence signals", rule="FENCE-1")
+             meaning="the DMA job completes and its fence signals", rule="FENCE-1",
+             # the completion path is a fence signalling critical section (dma_fence_begin_signalling)
+             holds=("dma_fence_map",), acquires=("resv",) if key == "B4" else ())
     m.action("exp_lock", (released == 0) & (owner == "FREE") & (storage != "UNALLOC"),
              [assign(owner, "EXP")],
              kernel="dma_resv_lock", call="dma_resv_lock(dmabuf->resv, NULL)",
-             meaning="exporter takes the reservation lock to decide a move", rule="MIG-3")
+             meaning="exporter takes the reservation lock to decide a move", rule="MIG-3", acquires=("resv",))
     m.action("exp_unlock", (owner == "EXP") & (exp == "IDLE"),
              [assign(owner, "FREE")],
              kernel="dma_resv_unlock", call="dma_resv_unlock(dmabuf->resv)",
-             meaning="exporter drops the reservation lock", rule="MIG-3")
+             meaning="exporter drops the reservation lock", rule="MIG-3", holds=("resv",))
     m.action("migrate_begin",
              conj(owner == "EXP", exp == "IDLE", *([] if key == "B1" else [pins == 0])),
              [assign(exp, "WAIT")],
              kernel="ttm_bo_validate", call="begin move: wait for fences in dmabuf->resv",
-             meaning="exporter decides to move the unpinned buffer and starts waiting for fences", rule="MIG-4")
+             meaning="exporter decides to move the unpinned buffer and starts waiting for fences", rule="MIG-4",
+             holds=("resv",))
     all_idle = forall(I, lambda j: fence[j] == 0)
     notify = [] if (not dynamic or key == "B2") else [
         for_each(I, lambda j: [when(map_[j] == 1, stale[j], 1)])
@@ -179,7 +188,8 @@ def build(importers: int = 2, kind: str = "dynamic", variant: str | None = None)
                    + ("move_notify not sent" if key == "B2" else "dma_buf_move_notify(dmabuf)") if dynamic
                    else "dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP); move storage"),
              meaning="fences idle: move the storage and notify dynamic importers", rule="MIG-5",
-             waits=Waits(fences, exp == "WAIT"))
+             waits=Waits(fences, exp == "WAIT"),
+             holds=("resv",), acquires=("dma_fence_map",))  # a fence wait is lockdep's might_wait
 
     m.valid_end = released == 1
     return m
