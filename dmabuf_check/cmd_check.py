@@ -15,7 +15,7 @@ from rich.text import Text
 from checker.api import check_model
 from checker.explicit import INTERRUPTED, Limits, Progress
 from checker.result import HOLDS, VIOLATED, CheckResult
-from dmabuf_check import exitcodes
+from dmabuf_check import design_args, exitcodes
 from dmabuf_check.cli import console, positive_float, positive_int
 from model.types import ModelError
 from properties.registry import entry, select
@@ -23,8 +23,9 @@ from properties.registry import entry, select
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check", help="explore a model exhaustively and check its properties")
-    p.add_argument("model", help="a built-in model (see 'dmabuf-check list')")
+    p.add_argument("model", help="a built-in model or design (see 'dmabuf-check list'), or a design file (.py)")
     add_model_args(p)
+    design_args.add_args(p)
     p.add_argument("--property", action="append", metavar="ID", help="check only this property (repeatable)")
     p.add_argument("--liveness", action="store_true",
                    help="also check the liveness properties (fair lassos on the full state graph; small N)")
@@ -46,7 +47,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--importers", "-n", type=positive_int, default=3, metavar="N", help="number of importers (default 3)")
+    p.add_argument("--importers", "-n", type=positive_int, metavar="N",
+                   help="number of importers (default 3; a design's own mix for designs)")
     p.add_argument("--kind", default="dynamic", help="static or dynamic importers (default dynamic)")
     p.add_argument("--variant", metavar="B", help="a seeded-bug variant, e.g. B4 or signal-takes-lock")
 
@@ -55,7 +57,9 @@ def build_model(args: argparse.Namespace):
     e = entry(args.model)
     if args.kind not in e.kinds:
         raise ModelError(f"--kind must be one of {', '.join(e.kinds)}, not {args.kind!r}")
-    model = e.build(importers=args.importers, kind=args.kind, variant=args.variant)
+    design_args.reject_design_options(args)
+    model = e.build(importers=args.importers if args.importers is not None else 3, kind=args.kind,
+                    variant=args.variant)
     return e, model
 
 
@@ -82,8 +86,11 @@ def _progress_line(p: Progress) -> Text:
 
 
 def run(args: argparse.Namespace) -> int:
-    e, model = build_model(args)
-    props = select(e, args.property, args.liveness)
+    if design_args.wants_design(args):
+        model, props = design_args.build_design(args)
+    else:
+        e, model = build_model(args)
+        props = select(e, args.property, args.liveness)
     for flag, path in (("--json", args.json), ("--sarif", args.sarif), ("--junit", args.junit)):
         if path:  # fail on an unwritable path now, not after an hour of search
             d = os.path.dirname(os.path.abspath(path))

@@ -30,7 +30,12 @@ MODELS: dict[str, Entry] = {
 
 def entry(name: str) -> Entry:
     if name not in MODELS:
-        raise ModelError(f"unknown model {name!r}; known models: {', '.join(MODELS)}")
+        from properties import design_registry  # exporter designs by name (built-ins, seeded bugs)
+
+        if design_registry.is_design(name):
+            return design_registry.entry(name)
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(MODELS)} "
+                         "(and the designs of 'dmabuf-check list --designs')")
     return MODELS[name]
 
 

@@ -1,0 +1,8 @@
+"""Exporter designs: the built-in ones (modeled on real drivers) and the seeded-bug library (``designs.bugs``).
+
+Every module defines ``DESIGN = Design(...)``; ``dmabuf-check check NAME``
+checks a built-in design by name, ``dmabuf-check check path/to/design.py``
+any design file. The registry of names is ``properties.design_registry``.
+"""
+
+BUILTIN = ("ttm_vram", "gem_prime", "system_heap", "udmabuf", "vb2_camera", "rfc2011_reference", "ttm_evict")

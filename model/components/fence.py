@@ -1,0 +1,159 @@
+"""Fences: importer DMA jobs, the exporter's fence context, waits by usage class (FENCE, RESV-U rules).
+
+Per buffer b:
+
+- ``job[i]``: importer i's DMA job on the buffer is in flight; its fence sits in
+  the buffer's reservation object with that usage (READ or WRITE for implicit
+  sync, BOOKKEEP for explicitly synchronised work, SYNC-1). The importer's
+  device signals it (``hardware``).
+- ``ef1``/``ef2``: the exporter's own fence context (its copy engine or render
+  ring), two fences in seqno order: COPY (a pipelined move, added with the
+  design's move-fence usage) or JOB (the exporter's own rendering). The
+  exporter's signalling path signals them, in order unless the design lets
+  them complete out of order, which leaves ``ef2 = COPY_DONE/JOB_DONE`` while
+  ``ef1`` is pending: exactly the state FENCE-3 forbids.
+
+dma_resv_add_fence keeps one entry per context and replaces an older fence
+of the same context when the new one is later and its usage at least as
+strong (RESV-A2), so what a waiter sees of the exporter's context is its
+latest fence: ``pending_upto`` reads that view, ``truly_pending`` reads the
+real state (what properties compare against).
+"""
+
+from __future__ import annotations
+
+from model.components.context import BuildContext
+from model.design import Design
+from model.expr import Expr, Param, conj, disj, exists, ite
+from model.lang import FenceSet, assign
+from model.profiles import Profile, usage_rank
+from model.types import Enum
+
+EF_VALUES = ("NONE", "COPY", "JOB")
+
+
+def job_usages(cx: BuildContext, d: Design, p: Profile) -> tuple[str, ...]:
+    """The usages importer jobs are added with: implicit sync writes and reads; BOOKKEEP for dynamic importers."""
+    if not p.fences:
+        return ()
+    out = ["WRITE", "READ"]
+    if "BOOKKEEP" in p.usage_classes and any(k in ("dynamic", "p2p") for k in cx.info.kinds):
+        out.append("BOOKKEEP")
+    return tuple(out)
+
+
+def exporter_fences(d: Design, p: Profile) -> bool:
+    return p.fences and ((d.move is not None and d.move.pipelined) or d.submit is not None)
+
+
+def declare(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
+    usages = job_usages(cx, d, p)
+    if usages:
+        cx.arr("job", b, Enum("job", "NONE", *usages), "NONE", kernel="dma_resv_add_fence(importer job)",
+               meaning="importer i's DMA job is in flight, its fence in the resv with this usage", rule="DYN-9")
+    if exporter_fences(d, p):
+        cx.var("ef1", b, Enum("ef1", *EF_VALUES), "NONE", kernel="exporter dma_fence (seqno n)",
+               meaning="older pending fence of the exporter's context: a pipelined move copy or its own job",
+               rule="FENCE-3")
+        cx.var("ef2", b, Enum("ef2", *EF_VALUES, "COPY_DONE", "JOB_DONE"), "NONE",
+               kernel="exporter dma_fence (seqno n+1)",
+               meaning="newer fence of the same context; *_DONE = signaled while the older one is not",
+               rule="FENCE-3")
+
+
+def ef_usage(d: Design, value: str) -> str:
+    if value == "COPY":
+        return d.move.fence_usage if d.move else "KERNEL"
+    return d.submit.usage if d.submit else "WRITE"
+
+
+def job_pending_upto(cx: BuildContext, p: Profile, b: int, cls: str) -> Expr:
+    """Some importer job whose usage is ``cls`` or stronger is pending (what dma_resv_wait(cls) waits for)."""
+    if not cx.has("job", b):
+        return disj()
+    job = cx.a("job", b)
+    rank = usage_rank(p, cls)
+    usages = [u for u in job.type.labels[1:] if usage_rank(p, u) <= rank]  # type: ignore[attr-defined]
+    return exists(cx.I, lambda j: disj(*(job[j] == u for u in usages)), "j")
+
+
+def job_fences(cx: BuildContext, p: Profile, b: int, cls: str) -> FenceSet:
+    """The fence set 'importer jobs of usage cls or stronger', for wait-for edges (cached per class)."""
+    key = f"{cx.name('job', b)}<={cls}"
+    if key not in cx.fence_sets:
+        job = cx.a("job", b)
+        rank = usage_rank(p, cls)
+        usages = [u for u in job.type.labels[1:] if usage_rank(p, u) <= rank]  # type: ignore[attr-defined]
+        signal = cx.name("signal_job", b)
+        cx.fence_sets[key] = cx.m.fence_set(key, cx.I, lambda j: disj(*(job[j] == u for u in usages)), signal,
+                                            kernel="importer job dma_fence")
+    return cx.fence_sets[key]
+
+
+def _replaced(d: Design, p: Profile, old: str, new: str) -> bool:
+    """RESV-A2: a later fence of the same context replaces an entry whose usage is at least as weak."""
+    return usage_rank(p, ef_usage(d, old)) >= usage_rank(p, ef_usage(d, new))
+
+
+def ef_pending_upto(cx: BuildContext, d: Design, p: Profile, b: int, cls: str) -> Expr:
+    """The exporter fences a waiter on ``cls`` sees pending (the resv view, see the module doc)."""
+    if not cx.has("ef1", b):
+        return disj()
+    ef1, ef2 = cx.g("ef1", b), cx.g("ef2", b)
+    rank = usage_rank(p, cls)
+    waited = [v for v in ("COPY", "JOB") if usage_rank(p, ef_usage(d, v)) <= rank]
+    parts = [ef2 == v for v in waited]
+    for old in waited:
+        # the older fence is still an entry of the resv unless the newer one replaced it
+        kept = [ef2 == "NONE"] + [ef2 == x for new in ("COPY", "JOB") for x in (new, f"{new}_DONE")
+                                  if not _replaced(d, p, old, new)]
+        parts.append(conj(ef1 == old, disj(*kept)))
+    return disj(*parts)
+
+
+def ef_fences(cx: BuildContext, b: int) -> FenceSet | None:
+    key = cx.name("ef", b)
+    if key not in cx.fence_sets:
+        if not cx.has("ef1", b):
+            return None
+        ef1, ef2 = cx.g("ef1", b), cx.g("ef2", b)
+        cx.fence_sets[key] = cx.m.fence_set(key, None, lambda _: (ef1 != "NONE") | (ef2 == "COPY") | (ef2 == "JOB"),
+                                            cx.name("signal_ef", b), kernel="exporter dma_fence")
+    return cx.fence_sets[key]
+
+
+def truly_pending_copy(cx: BuildContext, b: int) -> Expr:
+    """A pipelined move's copy is still running (whatever usage its fence was added with)."""
+    if not cx.has("ef1", b):
+        return disj()
+    return (cx.g("ef1", b) == "COPY") | (cx.g("ef2", b) == "COPY")
+
+
+def truly_pending_exporter(cx: BuildContext, b: int) -> Expr:
+    if not cx.has("ef1", b):
+        return disj()
+    ef1, ef2 = cx.g("ef1", b), cx.g("ef2", b)
+    return (ef1 != "NONE") | (ef2 == "COPY") | (ef2 == "JOB")
+
+
+def ef_add(cx: BuildContext, b: int, value: str) -> list:
+    """Append a fence to the exporter's context (the caller checks ``ef2 == NONE``: two in flight at most)."""
+    ef1, ef2 = cx.g("ef1", b), cx.g("ef2", b)
+    return [assign(ef2, ite(ef1 == "NONE", ef2, value)), assign(ef1, ite(ef1 == "NONE", value, ef1))]
+
+
+def ef_room(cx: BuildContext, b: int) -> Expr:
+    return cx.g("ef2", b) == "NONE"
+
+
+def job_actions(cx: BuildContext, p: Profile, b: int) -> None:
+    """The importer's device completes its job: FENCE-1 (signaled once, for good)."""
+    if not cx.has("job", b):
+        return
+    job = cx.a("job", b)
+    i = Param("i", cx.I)
+    fs = cx.m.fence_set(cx.name("job", b), cx.I, lambda j: job[j] != "NONE", cx.name("signal_job", b),
+                        kernel="importer job dma_fence")
+    cx.m.action(cx.name("signal_job", b), job[i] != "NONE", [assign(job[i], "NONE")], params=(i,),
+                actor="hardware", signals=fs, kernel="dma_fence_signal", call="dma_fence_signal(job{i}_fence)",
+                meaning="importer i's DMA job completes and its fence signals", rule="FENCE-1")

@@ -1,0 +1,98 @@
+"""Protocol generations (spec/rules.md section 2, "History") as profiles.
+
+A design is checked against one generation of the dma-buf contract: which
+calls exist, who takes the reservation lock around them, which fence usage
+classes exist, how migration works, when the core pins. ``--kernel PROFILE``
+selects one; the default is the newest. Every difference below is a field
+the component builders read, with the history rule that introduced it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from model.types import ModelError
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    title: str
+    history: tuple[str, ...]  # HIST rule ids this generation stands for
+    map_call: str  # the importer's map call in this generation
+    unmap_call: str
+    fences: bool  # the dma-buf carries a reservation object with fences (dma_resv)
+    usage_classes: tuple[str, ...]  # fence usage classes, strongest first (waiting on a class waits the ones before)
+    dynamic: bool  # pin/unpin and move_notify exist (dynamic importers and exporters)
+    migration: str  # "stall": stall maps until all unmapped (MIG-1); "notify": move_notify under resv (MIG-5)
+    cpu_access: bool  # begin/end_cpu_access, the SYNC ioctl, vmap
+    locking: str  # who holds resv around map/unmap: "none", "dynamic" (dynamic importers only), "all" (v6.2)
+    vmap_lock: str  # what serialises vmap/vunmap: "dma_buf.lock" (internal mutex) or "resv"
+    mmap_under_resv: bool  # the core holds resv around the exporter's mmap (v6.2, v6.3; LOCK-8)
+    attach_maps_mismatched: bool  # ATT-6: a static/dynamic mismatch is mapped (and pinned) at attach
+    pin_on_map: bool  # MAP-9 (>= 6.16): the core pins a dynamic exporter's buffer on each static map
+    reserve_slots: bool  # RESV-A1: fences are added only into slots reserved in the same lock hold
+    refuse_attach_after_map: bool  # MIG-2: the exporter may refuse attach once the buffer is mapped
+
+
+PROFILES: dict[str, Profile] = {}
+
+
+def _add(p: Profile) -> None:
+    PROFILES[p.name] = p
+
+
+_add(Profile("rfc2011", "the 2011 RFC: attach, get/put_scatterlist, lazy allocation, migration by stalling maps",
+             ("HIST-1",), "get_scatterlist", "put_scatterlist", fences=False, usage_classes=(), dynamic=False,
+             migration="stall", cpu_access=False, locking="none", vmap_lock="", mmap_under_resv=False,
+             attach_maps_mismatched=False, pin_on_map=False, reserve_slots=False, refuse_attach_after_map=True))
+_add(Profile("v3.3", "v3.3 (2012): map/unmap_attachment returning an sg_table; no CPU access, no fences yet",
+             ("HIST-2",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=False, usage_classes=(),
+             dynamic=False, migration="stall", cpu_access=False, locking="none", vmap_lock="",
+             mmap_under_resv=False, attach_maps_mismatched=False, pin_on_map=False, reserve_slots=False,
+             refuse_attach_after_map=True))
+_add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusive/shared fence slots",
+             ("HIST-3", "HIST-4"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
+             usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",
+             vmap_lock="dma_buf.lock", mmap_under_resv=False, attach_maps_mismatched=True, pin_on_map=False,
+             reserve_slots=False, refuse_attach_after_map=False))
+_add(Profile("v5.19", "v5.19: fence usage classes KERNEL < WRITE < READ < BOOKKEEP, dma_resv_reserve_fences",
+             ("HIST-5",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
+             usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
+             cpu_access=True, locking="dynamic", vmap_lock="dma_buf.lock", mmap_under_resv=False,
+             attach_maps_mismatched=True, pin_on_map=False, reserve_slots=True, refuse_attach_after_map=False))
+_add(Profile("v6.2", "v6.2: the dynamic locking convention: every importer holds resv around map/unmap/vmap/pin",
+             ("HIST-6",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
+             usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
+             cpu_access=True, locking="all", vmap_lock="resv", mmap_under_resv=True, attach_maps_mismatched=True,
+             pin_on_map=False, reserve_slots=True, refuse_attach_after_map=False))
+_add(Profile("v6.16", "v6.16: pin on map, no attach-time mapping or cached sg tables; mmap without resv",
+             ("HIST-6", "HIST-7"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
+             usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
+             cpu_access=True, locking="all", vmap_lock="resv", mmap_under_resv=False, attach_maps_mismatched=False,
+             pin_on_map=True, reserve_slots=True, refuse_attach_after_map=False))
+
+DEFAULT = "v6.16"
+
+
+def profile(name: str | None) -> Profile:
+    if name is None:
+        return PROFILES[DEFAULT]
+    if name not in PROFILES:
+        raise ModelError(f"unknown kernel profile {name!r}; known: {', '.join(PROFILES)}")
+    return PROFILES[name]
+
+
+def usage_rank(p: Profile, usage: str) -> int:
+    """Position of a usage class (0 is the strongest); v5.7's two slots map KERNEL to WRITE, BOOKKEEP to READ."""
+    if usage in p.usage_classes:
+        return p.usage_classes.index(usage)
+    legacy = {"KERNEL": "WRITE", "BOOKKEEP": "READ"}
+    if usage in legacy and legacy[usage] in p.usage_classes:
+        return p.usage_classes.index(legacy[usage])
+    raise ModelError(f"profile {p.name} has no fence usage class {usage}")
+
+
+def usage_rw(write: bool) -> str:
+    """SYNC-2: a writer waits for every implicit fence (READ and stronger), a reader for writers only."""
+    return "READ" if write else "WRITE"

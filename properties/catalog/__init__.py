@@ -1,0 +1,36 @@
+"""The rule catalog as checkable properties of design models.
+
+``CATALOG`` lists every rule of spec/rules.md that a state predicate or the
+wait-for graph expresses, with its rule ids and kernel source;
+``applicable(profile)`` is what ``dmabuf-check list --properties --profile``
+shows; ``for_model(model, info, profile)`` binds the ones that apply to a
+built design model (a property whose parts the model lacks, e.g. vmap
+counting for a design without vmap, is left out rather than checked
+vacuously).
+"""
+
+from __future__ import annotations
+
+from model.components.context import BuildInfo
+from model.lang import Model
+from model.profiles import Profile
+from properties.base import Property
+from properties.catalog import fences, lifecycle, locking, mapping
+from properties.catalog.base import Rule
+
+CATALOG: tuple[Rule, ...] = lifecycle.RULES + mapping.RULES + fences.RULES + locking.RULES
+
+
+def applicable(p: Profile) -> tuple[Rule, ...]:
+    return tuple(r for r in CATALOG if r.applies(p))
+
+
+def for_model(model: Model, info: BuildInfo, p: Profile) -> tuple[Property, ...]:
+    return tuple(r.bind(model, info) for r in applicable(p) if r.present(model, info))
+
+
+def rule(rule_id: str) -> Rule:
+    for r in CATALOG:
+        if r.id == rule_id:
+            return r
+    raise KeyError(rule_id)

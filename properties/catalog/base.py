@@ -1,0 +1,67 @@
+"""Catalog entries: a property of the rule catalog, when it applies, and how to build its predicate.
+
+A ``Rule`` is what ``dmabuf-check list --properties`` shows: id, one-line
+meaning, rule ids of spec/rules.md, kernel source, and which protocol
+generations it applies to. ``bind(model, info)`` turns it into an ordinary
+``Property`` of one built model; its predicate may read the ``BuildInfo``
+(which actions are a map's completion, what an action is about to acquire),
+never the checker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from model.components.context import BuildInfo, StepInfo
+from model.expr import Expr, Param, disj, exists, subst
+from model.lang import Model
+from model.profiles import Profile
+from properties.base import DEADLOCK, INVARIANT, Property
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    meaning: str
+    rules: tuple[str, ...]
+    source: str
+    predicate: Callable[[Model, BuildInfo], Expr] | None = None
+    applies: Callable[[Profile], bool] = lambda p: True
+    present: Callable[[Model, BuildInfo], bool] = lambda m, info: True  # the model has the parts it reads
+    kind: str = INVARIANT
+
+    def bind(self, model: Model, info: BuildInfo) -> Property:
+        fn = self.predicate
+        build = (lambda m: fn(m, info)) if fn is not None else None
+        return Property(self.id, self.meaning, self.rules, self.source, kind=self.kind, build=build)
+
+
+def has(model: Model, name: str) -> bool:
+    return any(v.name == name for v in model.variables)
+
+
+def var(model: Model, base: str, b: int, buffers: int):
+    name = base if buffers == 1 else f"{base}_b{b}"
+    v = model.variable(name)
+    return v if v.index is not None else v.ref()
+
+
+def vname(base: str, b: int, buffers: int) -> str:
+    return base if buffers == 1 else f"{base}_b{b}"
+
+
+def somewhere(model: Model, step: StepInfo, cond: Expr | Callable[[Param], Expr]) -> Expr:
+    """``cond`` holds for some binding of the step's importer (cond may use the step's parameter)."""
+    if step.param is None:
+        return cond if isinstance(cond, Expr) else cond(None)  # type: ignore[arg-type]
+    p = step.param
+    body = cond if isinstance(cond, Expr) else cond(p)
+    return exists(model.index_sets["importers"], lambda j: subst(body, {p: j}), "k")
+
+
+def any_step(model: Model, steps: list[StepInfo], cond: Callable[[StepInfo], Expr]) -> Expr:
+    return disj(*(somewhere(model, s, cond(s)) for s in steps))
+
+
+DEADLOCK_KIND = DEADLOCK
