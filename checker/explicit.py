@@ -120,7 +120,9 @@ class Explorer:
         stop_at_first: bool = True,
         limits: Limits | None = None,
         progress: Callable[[Progress], None] | None = None,
+        exhaustive: bool = False,
     ) -> CheckResult:
+        """Explore; ``exhaustive`` visits every reachable state even after violations (lock-order analysis)."""
         limits = limits or Limits()
         c = self.c
         t0 = time.perf_counter()
@@ -154,7 +156,7 @@ class Explorer:
                             for p in props_of_bit[b]:
                                 if p not in found:
                                     found[p] = sid
-                    if stop_at_first or wanted <= set(found):
+                    if not exhaustive and (stop_at_first or wanted <= set(found)):
                         stop_reason = "violation"
                         sid += 1
                         break

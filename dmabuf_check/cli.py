@@ -16,7 +16,7 @@ from rich.console import Console
 from dmabuf_check import exitcodes
 from model.types import ModelError
 
-COMMANDS = ["cmd_list", "cmd_check", "cmd_bench", "cmd_prove", "cmd_trace"]
+COMMANDS = ["cmd_list", "cmd_check", "cmd_locks", "cmd_bench", "cmd_prove", "cmd_trace"]
 
 
 class Parser(argparse.ArgumentParser):

@@ -1,0 +1,45 @@
+"""The lock vocabulary of the kernel's lockdep priming, as models name it.
+
+Action metadata (``Action.holds`` / ``Action.acquires``) names locks by
+instance: a model's own locks (``resv``, ``resv_b1``, a driver's ``vm_lock``)
+and the pseudo-locks below. Lock-order analyses map instances to lockdep
+classes, the names a kernel splat prints.
+"""
+
+from __future__ import annotations
+
+# pseudo-lock -> lockdep class name
+PSEUDO_LOCKS: dict[str, str] = {
+    "mmap_lock": "mmap_lock",  # a fault or copy_*_user (mm->mmap_lock)
+    "ww_acquire": "reservation_ww_class_acquire",  # a ww acquire context (ww_acquire_init .. fini)
+    "fs_reclaim": "fs_reclaim",  # an allocation that may enter direct reclaim (GFP_KERNEL/NOFS/NOIO)
+    "i_mmap": "i_mmap_rwsem",  # a shrinker zapping PTEs (unmap_mapping_range)
+    "mmu_notifier": "mmu_notifier_invalidate_range_start",  # inside an mmu notifier callback
+    "dma_fence_map": "dma_fence_map",  # held for read in a signalling section; a fence wait takes it for write
+}
+
+# Pseudo-locks an action takes and releases at once when it *acquires* them
+# (lockdep's lock_map_acquire + lock_map_release); as ``holds`` they are held.
+TRANSIENT = frozenset({"fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier", "i_mmap"})
+
+RESV_CLASS = "reservation_ww_class_mutex"
+
+# RESV-L1: dma_resv_lockdep() primes this nesting at boot, outermost first;
+# without MMU notifiers fs_reclaim -> dma_fence_map directly.
+PRIMED_ORDER: tuple[tuple[str, str], ...] = (
+    ("mmap_lock", "ww_acquire"),
+    ("ww_acquire", "resv"),
+    ("resv", "fs_reclaim"),
+    ("fs_reclaim", "i_mmap"),
+    ("fs_reclaim", "mmu_notifier"),
+    ("mmu_notifier", "dma_fence_map"),
+    ("fs_reclaim", "dma_fence_map"),
+)
+
+# SIG-3: what a fence signalling critical section must not take.
+SIGNALLING_FORBIDDEN: dict[str, str] = {
+    "resv": "taking a dma_resv lock inside a fence signalling section (SIG-3, DL-8)",
+    "dma_fence_map": "waiting on a fence inside a fence signalling section (SIG-3, DL-12)",
+    "fs_reclaim": "an allocation that may enter reclaim inside a fence signalling section (SIG-3, DL-3)",
+    "mmap_lock": "a page fault or copy_*_user inside a fence signalling section (SIG-3)",
+}

@@ -1,0 +1,219 @@
+"""Lock-order reports in lockdep's words.
+
+A kernel engineer reads locking bugs as lockdep splats, so a cycle of the
+lock-order graph is printed as one: the "possible circular locking
+dependency detected" banner, the lock being acquired and the one held, the
+existing dependency chain in reverse order (the model steps that created each
+dependency stand in for the stack traces), "Chain exists of:", the CPU0/CPU1
+"Possible unsafe locking scenario", and the locks held. Recursive locking
+and fence waits inside a signalling section get lockdep's recursive-locking
+banner. Everything printed comes from ``checker.lockorder.LockReport``.
+"""
+
+from __future__ import annotations
+
+from checker.lockorder import LockCycle, LockEdge, LockReport
+from checker.result import Counterexample
+
+VERSION = "dmabuf-check 0.1.0"
+
+# lockdep prints usage bits and wait types after the class name; these are the
+# ones a real splat shows for each class (sleeping locks {3:3}, lock maps {0:0})
+_DECOR = {
+    "dma_fence_map": "{++++}-{0:0}",
+    "fs_reclaim": "{+.+.}-{0:0}",
+    "reservation_ww_class_acquire": "{+.+.}-{0:0}",
+    "reservation_ww_class_mutex": "{+.+.}-{3:3}",
+    "mmap_lock": "{++++}-{3:3}",
+    "i_mmap_rwsem": "{++++}-{3:3}",
+    "mmu_notifier_invalidate_range_start": "{+.+.}-{0:0}",
+}
+
+
+def lock_name(cls: str, instance: str | None = None) -> str:
+    """``(class){usage}-{wait}``; an instance is named when one class has several (ABBA)."""
+    name = f"{cls}:{instance}" if instance and instance != cls else cls
+    return f"({name}){_DECOR.get(cls, '{+.+.}-{3:3}')}"
+
+
+def _bare(cls: str, instance: str | None = None) -> str:
+    return f"{cls}:{instance}" if instance and instance != cls else cls
+
+
+def _who(e: LockEdge) -> str:
+    return f"{e.actor}/{e.action}"
+
+
+def _ident(report: LockReport) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in report.params.items() if v is not None)
+    return f"{VERSION} {report.model} ({params})"
+
+
+def _trace_lines(trace: Counterexample, indent: str = "       ") -> list[str]:
+    """The steps of a trace, standing in for the stack trace of a dependency."""
+    return [f"{indent}step {n}: {s.actor}: {s.label}" + (f"  [{s.kernel}]" if s.kernel else "")
+            for n, s in enumerate(trace.steps, 1)]
+
+
+def _names(e: LockEdge, level: str) -> tuple[str, str]:
+    if level == "instance":
+        return lock_name(e.src_class, e.src), lock_name(e.dst_class, e.dst)
+    return lock_name(e.src_class), lock_name(e.dst_class)
+
+
+def _bares(e: LockEdge, level: str) -> tuple[str, str]:
+    if level == "instance":
+        return _bare(e.src_class, e.src), _bare(e.dst_class, e.dst)
+    return e.src_class, e.dst_class
+
+
+def circular(cyc: LockCycle, report: LockReport) -> str:
+    """One cycle as lockdep's "possible circular locking dependency detected" splat."""
+    new = cyc.edges[-1]  # the dependency whose addition closes the cycle
+    chain = cyc.edges[:-1]  # source -> ... -> target, already in the graph
+    target_name, source_name = _names(new, cyc.level)
+    target, source = _bares(new, cyc.level)
+    parent = _bares(chain[-1], cyc.level)[0] if chain else source
+    out = [
+        "",
+        "======================================================",
+        "WARNING: possible circular locking dependency detected",
+        _ident(report),
+        "------------------------------------------------------",
+        f"{_who(new)} is trying to acquire lock:",
+        f" {source_name}, at: {new.action}" + (f" [{new.call}]" if new.call else ""),
+        "",
+        "but task is already holding lock:",
+        f" {target_name}, at: {new.action} (held on entry)",
+        "",
+        "which lock already depends on the new lock.",
+        "",
+        "",
+        "the existing dependency chain (in reverse order) is:",
+    ]
+    entries = [(len(chain) - i, _names(e, cyc.level)[1], e) for i, e in enumerate(reversed(chain))]
+    for depth, name, e in entries:
+        out += ["", f"-> #{depth} {name}:", f"       {e.src_class} -> {e.dst_class} first taken by {_who(e)}:"]
+        out += _trace_lines(e.trace)
+    out += ["", f"-> #0 {source_name}:", f"       {new.src_class} -> {new.dst_class} first taken by {_who(new)}:"]
+    out += _trace_lines(new.trace)
+    out += ["", "other info that might help us debug this:", ""]
+    if parent != source:
+        out += ["Chain exists of:", f"  {source} --> {parent} --> {target}", ""]
+    first = "rlock" if new.src_read else "lock"
+    out += [
+        " Possible unsafe locking scenario:",
+        "",
+        "       CPU0                    CPU1",
+        "       ----                    ----",
+        f"  {first}({target});",
+        f"                               lock({parent});",
+        f"                               lock({target});",
+        f"  lock({source});",
+        "",
+        " *** DEADLOCK ***",
+        "",
+    ]
+    out += _held(new)
+    out += ["", _verdict(cyc)]
+    return "\n".join(out)
+
+
+def _held(e: LockEdge) -> list[str]:
+    held = e.held or [(e.src, e.src_class)]
+    n = len(held)
+    lines = [f"{n} lock{'s' if n != 1 else ''} held by {_who(e)}:"]
+    lines += [f" #{i}: {lock_name(cls)}, at: {e.action}" for i, (_, cls) in enumerate(held)]
+    return lines
+
+
+def _verdict(cyc: LockCycle) -> str:
+    if cyc.actual is not None:
+        what = cyc.actual.detail or "a state where no action is enabled"
+        return (f"dmabuf-check: ACTUAL deadlock in this configuration: {cyc.actual.property} after "
+                f"{cyc.actual.length} steps ({what})")
+    return f"dmabuf-check: potential deadlock: {cyc.potential}"
+
+
+def recursive(e: LockEdge, report: LockReport, note: str = "") -> str:
+    """lockdep's "possible recursive locking detected" for one edge."""
+    same = e.src == e.dst
+    held = lock_name(e.src_class, None if same else e.src)
+    acq = lock_name(e.dst_class, None if same else e.dst)
+    first = "rlock" if e.src_read else "lock"
+    out = [
+        "",
+        "============================================",
+        "WARNING: possible recursive locking detected",
+        _ident(report),
+        "--------------------------------------------",
+        f"{_who(e)} is trying to acquire lock:",
+        f" {acq}, at: {e.action}" + (f" [{e.call}]" if e.call else ""),
+        "",
+        "but task is already holding lock:",
+        f" {held}, at: {e.action} (held on entry)",
+        "",
+        "other info that might help us debug this:",
+        " Possible unsafe locking scenario:",
+        "",
+        "       CPU0",
+        "       ----",
+        f"  {first}({_bare(e.src_class, None if same else e.src)});",
+        f"  lock({_bare(e.dst_class, None if same else e.dst)});",
+        "",
+        " *** DEADLOCK ***",
+        "",
+        f" {note}" if note else " May be due to missing lock nesting notation",
+        "",
+    ]
+    out += _held(e)
+    out += ["", f"{e.src_class} -> {e.dst_class} first taken by {_who(e)}:"]
+    out += _trace_lines(e.trace)
+    return "\n".join(out)
+
+
+def rule_break(e: LockEdge, report: LockReport) -> str:
+    out = [
+        "",
+        "------------------------------------------------------",
+        f"locking rule broken: {e.src_class} -> {e.dst_class} by {_who(e)}",
+        *(f"  {why}" for why in e.breaks),
+        f"first taken by {_who(e)}:",
+        *_trace_lines(e.trace),
+    ]
+    return "\n".join(out)
+
+
+def render(report: LockReport) -> str:
+    """The whole report: every cycle, recursive locking, signalling waits, broken rules; or the all-clear."""
+    parts: list[str] = []
+    for cyc in report.cycles:
+        parts.append(circular(cyc, report))
+    for e in report.recursive:
+        parts.append(recursive(e, report))
+    for e in report.signalling_waits:
+        parts.append(recursive(e, report, note="a fence wait inside a dma_fence signalling critical section "
+                                              "(SIG-3, DL-12): the fence may need this very section to signal"))
+    in_cycle = {e.key for c in report.cycles for e in c.edges}
+    for e in report.rule_breaks:
+        if e.key not in in_cycle:
+            parts.append(rule_break(e, report))
+    parts.append("")
+    parts.append(summary(report))
+    return "\n".join(parts)
+
+
+def summary(report: LockReport) -> str:
+    n_edges, n_locks = len(report.edges), len(report.locks)
+    if report.clean:
+        return f"no lock-order cycle: {n_edges} edges over {n_locks} locks ({report.states:,} states explored)"
+    bits = []
+    if report.cycles:
+        bits.append(f"{len(report.cycles)} lock-order cycle{'s' if len(report.cycles) != 1 else ''}")
+    if report.recursive:
+        bits.append(f"{len(report.recursive)} recursive locking")
+    if report.signalling_waits:
+        bits.append(f"{len(report.signalling_waits)} fence wait(s) in a signalling section")
+    if report.rule_breaks:
+        bits.append(f"{len(report.rule_breaks)} edge(s) breaking a locking rule")
+    return f"{', '.join(bits)}: {n_edges} edges over {n_locks} locks ({report.states:,} states explored)"
