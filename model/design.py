@@ -129,6 +129,8 @@ class Importer:
     remaps_stale             -- after move_notify, no device access through the old mapping (DYN-7)
     waits_kernel_fences      -- a dynamic importer waits for KERNEL fences before device access (DYN-9)
     locks_for_map            -- a dynamic importer holds resv around map/unmap (LOCK-1)
+    nested_map_lock          -- a dynamic importer holding resv calls the _unlocked map/unmap,
+                                which take resv again (DL-14)
     brackets_cpu_access      -- CPU access only between begin/end_cpu_access (CPU-1)
     balanced_vmap            -- dma_buf_vunmap only after a successful dma_buf_vmap (CPU-7)
     mmap_holds_file_ref      -- an mmap keeps a reference on the dma-buf file (REF-12)
@@ -144,6 +146,7 @@ class Importer:
     remaps_stale: bool = True
     waits_kernel_fences: bool = True
     locks_for_map: bool = True
+    nested_map_lock: bool = False
     brackets_cpu_access: bool = True
     balanced_vmap: bool = True
     mmap_holds_file_ref: bool = True
@@ -178,6 +181,7 @@ class Design:
     buffers: int = 1
     shared_resv: bool = False  # two buffers share one reservation object (REF-4)
     refuse_attach_after_map: bool = False  # the exporter refuses attach once mapped (MIG-2)
+    vmap_counted: bool = True  # the exporter's vunmap runs for the last user only (CPU-7)
 
     @property
     def dynamic(self) -> bool:

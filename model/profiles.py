@@ -33,6 +33,7 @@ class Profile:
     pin_on_map: bool  # MAP-9 (>= 6.16): the core pins a dynamic exporter's buffer on each static map
     reserve_slots: bool  # RESV-A1: fences are added only into slots reserved in the same lock hold
     refuse_attach_after_map: bool  # MIG-2: the exporter may refuse attach once the buffer is mapped
+    map_waits_kernel: bool = True  # MAP-7: the core waits for KERNEL fences when mapping for a static importer
 
 
 PROFILES: dict[str, Profile] = {}
@@ -55,7 +56,7 @@ _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusiv
              ("HIST-3", "HIST-4"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",
              vmap_lock="dma_buf.lock", mmap_under_resv=False, attach_maps_mismatched=True, pin_on_map=False,
-             reserve_slots=False, refuse_attach_after_map=False))
+             reserve_slots=False, refuse_attach_after_map=False, map_waits_kernel=False))
 _add(Profile("v5.19", "v5.19: fence usage classes KERNEL < WRITE < READ < BOOKKEEP, dma_resv_reserve_fences",
              ("HIST-5",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",

@@ -191,6 +191,7 @@ def _placement(c: _Checker, d: Design, p: Profile) -> None:
     c.is_bool("p2p", d.p2p, "DYN-10")
     c.is_bool("shared_resv", d.shared_resv, "REF-4")
     c.is_bool("refuse_attach_after_map", d.refuse_attach_after_map, "MIG-2")
+    c.is_bool("vmap_counted", d.vmap_counted, "CPU-7")
     if "VRAM" in pl and "SYS" not in pl:
         c.fail("placements", "a VRAM-only buffer cannot be mapped by non-p2p importers; add SYS", "DYN-10")
     c.dataclass_of("move", d.move, Move, "MIG-3")

@@ -156,6 +156,10 @@ def _attach(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
                 exporter_op(cx, d, p, prog, b, "pin")
                 prog.final(*_pins(cx, b, +1))
             _exporter_map_body(cx, d, p, prog, b, cached=True)
+            if not dyn and p.map_waits_kernel and fence.ef_fences(cx, b) is not None:  # MAP-7 on the cached map
+                prog.wait(fence.ef_fences(cx, b), ~fence.ef_pending_upto(cx, d, p, b, "KERNEL"),  # type: ignore
+                          "dma_resv_wait_timeout(resv, DMA_RESV_USAGE_KERNEL)")
+            prog.tag("mapped")
         prog.final(assign(att[i], 1))
 
 
@@ -220,6 +224,8 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
             prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv, NULL)")
         elif core_holds_resv(p, kind):
             prog.tag("unlocked_required")  # LOCK-1: the importer maps without the lock the contract requires
+        if locked and dyn and d.importer.nested_map_lock:  # the _unlocked variant under the caller's lock
+            prog.lock(resv.resv_of(cx, b), f"{kernel}_unlocked: dma_resv_lock(dmabuf->resv) again")
         if cached:
             prog.do(assign(mp[i], 1)).tag("mapped")  # the sg_table cached at attach is handed out
             continue
@@ -231,7 +237,7 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
         if d.map_pins:
             prog.final(*_pins(cx, b, +1))
         _exporter_map_body(cx, d, p, prog, b, cached=False)
-        if kind == "STATIC" and p.fences:  # MAP-7: the core waits for KERNEL fences for static importers
+        if kind == "STATIC" and p.fences and p.map_waits_kernel:  # MAP-7: the core waits for KERNEL fences
             efs = fence.ef_fences(cx, b)
             if efs is not None:
                 prog.wait(efs, ~fence.ef_pending_upto(cx, d, p, b, "KERNEL"),
@@ -254,6 +260,8 @@ def _unmap(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     prog.pre = conj(kvar[i] == kind, mp[i] == 1, *idle)
     if locked:
         prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv, NULL)")
+        if dyn and d.importer.nested_map_lock:
+            prog.lock(resv.resv_of(cx, b), f"{kernel}_unlocked: dma_resv_lock(dmabuf->resv) again")
     elif core_holds_resv(p, kind):
         prog.tag("unlocked_required")
     if cached_at_attach(d, p, kind):

@@ -84,7 +84,8 @@ def lock_for(cx: BuildContext, name: str, b: int):
 
 def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     released, exp_ref = cx.g("released", b), cx.g("exp_ref", b)
-    ref, att, kind = cx.a("ref", b), cx.a("att", b), cx.a("kind")
+    ref, kind = cx.a("ref", b), cx.a("kind")
+    att = cx.a("att", b) if cx.has("att", b) else None
     count = refs(cx, d, b)
     cmap = cx.a("cmap", b) if cx.has("cmap", b) else None
     sfx = "" if cx.buffers == 1 else f"_b{b}"
@@ -102,7 +103,7 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
                           call="dma_buf_put(dmabuf)", rule="REF-10", role="put", buffer=b,
                           meaning="drop the file reference" + ("; the last one runs ops->release" if last else ""))
         i = prog.i
-        keeps = [att[i] == 0] if d.importer.holds_ref_while_attached else []
+        keeps = [att[i] == 0] if att is not None and d.importer.holds_ref_while_attached else []
         if cmap is not None:
             keeps.append(cmap[i] != "VMAP")  # a kernel vmap user keeps its reference while vmapped (REF-10)
         prog.pre = conj(ref[i] == 1, *keeps, (count == 1) if last else (count > 1))

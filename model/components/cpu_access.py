@@ -112,7 +112,7 @@ def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     _vmap_lock(cx, p, prog, b)
     prog.tag("vunmap")
     exporter_op(cx, d, p, prog, b, "vunmap")
-    last = cnt == 1
+    last = (cnt == 1) if d.vmap_counted else (cnt > 0)  # uncounted: every vunmap tears the mapping down
     vop = d.ops.get("vmap")
     if vop is not None and vop.pins and cx.has("pins", b):
         prog.final(when(last, cx.g("pins", b), cx.g("pins", b) - 1))

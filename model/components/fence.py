@@ -34,7 +34,7 @@ EF_VALUES = ("NONE", "COPY", "JOB")
 
 def job_usages(cx: BuildContext, d: Design, p: Profile) -> tuple[str, ...]:
     """The usages importer jobs are added with: implicit sync writes and reads; BOOKKEEP for dynamic importers."""
-    if not p.fences:
+    if not p.fences or not any(k in ("static", "dynamic", "p2p") for k in cx.info.kinds):
         return ()
     out = ["WRITE", "READ"]
     if "BOOKKEEP" in p.usage_classes and any(k in ("dynamic", "p2p") for k in cx.info.kinds):

@@ -130,8 +130,6 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     mv = d.move
     storage, released = cx.g("storage", b), cx.g("released", b)
     sfx = "" if cx.buffers == 1 else f"_b{b}"
-    kind = cx.a("kind")
-    att = cx.a("att", b) if cx.has("att", b) else None
     if p.migration == "stall":
         migrating = cx.g("migrating", b)
         mp = cx.a("map", b)
@@ -151,9 +149,8 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         prog = cx.program(f"move_to_{target.lower()}{sfx}", "exporter", kernel="ttm_bo_validate",
                           call=f"move to {target}", role="move", buffer=b, rule="MIG-3",
                           meaning=f"the exporter moves the unpinned buffer to {target} under its resv")
-        reach = [forall(cx.I, lambda j: (att[j] == 1).implies(kind[j] == "P2P"), "j")] \
-            if target == "VRAM" and att is not None else []  # DYN-10: VRAM only if every attachment is p2p
-        prog.pre = conj(released == 0, storage != "UNALLOC", storage != target, *reach)
+        # DYN-10 is kept where access happens: a non-p2p map or pin brings the buffer back to SYS first
+        prog.pre = conj(released == 0, storage != "UNALLOC", storage != target)
         for name in mv.locks:
             prog.lock(lock_for(cx, name, b))
         migrate(cx, d, p, prog, b, target)
