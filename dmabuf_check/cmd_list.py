@@ -6,18 +6,22 @@ import argparse
 
 from rich.table import Table
 
-from dmabuf_check import exitcodes
+from dmabuf_check import exitcodes, list_designs
 from dmabuf_check.cli import console
 from properties.registry import MODELS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list models, seeded-bug variants and properties")
+    list_designs.add_args(p)
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     out = console()
+    if list_designs.wanted(args):
+        list_designs.run(args, out)
+        return exitcodes.OK
     for e in MODELS.values():
         out.print(f"[bold]{e.name}[/bold]  {e.title}   kinds: {', '.join(e.kinds)}")
         vt = Table(title=f"{e.name} seeded-bug variants (--variant)", title_justify="left")

@@ -15,7 +15,7 @@ from model.components import attachment, buffer, cpu_access, fence, placement, r
 from model.components.context import BuildContext, BuildInfo
 from model.design import KINDS, Design
 from model.lang import Model
-from model.profiles import Profile, profile
+from model.profiles import PROFILES, Profile, profile
 from model.types import ModelError
 from model.validate import validate
 
@@ -82,7 +82,9 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
           importers: int | None = None, buffers: int | None = None, source: str = "") -> tuple[Model, BuildInfo]:
     if not isinstance(d, Design):
         raise ModelError(f"DESIGN must be a model.design.Design(...), got {type(d).__name__}")
-    p = kernel if isinstance(kernel, Profile) else profile(kernel or getattr(d, "kernel", None))
+    if kernel is None and d.kernel not in PROFILES:
+        validate(d, profile(None))  # reports the design's unknown kernel field
+    p = kernel if isinstance(kernel, Profile) else profile(kernel or d.kernel)
     validate(d, p)
     chosen = resolve_mix(d, mix, importers)
     kinds = tuple(k for k, n in chosen.items() for _ in range(n))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+import weakref
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -58,6 +59,14 @@ def bugs() -> dict[str, DesignRef]:
 
 
 _FILES: dict[str, DesignRef] = {}  # design files loaded in this process, by design name
+_INFO: weakref.WeakKeyDictionary[Model, BuildInfo] = weakref.WeakKeyDictionary()  # what each built model knows
+
+
+def info_for(model: Model) -> BuildInfo:
+    """The BuildInfo of a design model built by ``build`` (properties of a rebuilt model need it)."""
+    if model not in _INFO:
+        raise ModelError(f"model {model.name} was not built from a design by this registry")
+    return _INFO[model]
 
 
 def is_design(ref: str) -> bool:
@@ -81,7 +90,7 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
           buffers: int | None = None) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
     """The model of a design under a profile, and every catalog property that applies to it."""
     bug = ref.bug
-    kernel = kernel or (bug.kernel if bug else None) or ref.design.kernel
+    kernel = kernel or (bug.kernel if bug else None)
     if mix is None and importers is None and bug is not None:
         mix = bug.mix
     if buffers is None and bug is not None:
@@ -89,7 +98,8 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
     m, info = compose(ref.design, kernel, mix=mix, importers=importers, buffers=buffers, source=ref.source)
     if ref.source and ref.name in _FILES:
         m.params["file"] = ref.source
-    return m, info, for_model(m, info, profile(kernel))
+    _INFO[m] = info
+    return m, info, for_model(m, info, profile(str(m.params["kernel"])))
 
 
 def select(props: tuple[Property, ...], ids: list[str] | None, name: str) -> tuple[Property, ...]:
@@ -113,5 +123,9 @@ def entry(name: str):
         r = resolve(file) if file else ref
         return build(r, kernel, mix=mix, buffers=buffers)[0]
 
-    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind) for r in CATALOG)
+    def bound(r):
+        fn = r.predicate
+        return (lambda m: fn(m, info_for(m))) if fn is not None else None
+
+    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind, build=bound(r)) for r in CATALOG)
     return Entry(ref.name, ref.design.title or ref.name, rebuild, props, {}, ref.design.kinds)

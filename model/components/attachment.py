@@ -19,7 +19,8 @@ from contextlib import contextmanager
 
 from model.components import fence, placement, resv
 from model.components.buffer import DEVICE, DYNAMIC_LIKE, lock_for
-from model.components.context import BuildContext, Program
+from model.components.context import BuildContext
+from model.components.program import Program
 from model.design import Design, Op
 from model.expr import conj, exists
 from model.lang import assign

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from model.components.context import BuildContext
 from model.design import Design
-from model.expr import Expr, MemberConst, conj, forall, sum_of
+from model.expr import Expr, MemberConst, conj, exists, forall, sum_of
 from model.lang import assign
 from model.profiles import Profile
 from model.types import BOOL, Enum
@@ -31,6 +31,8 @@ def declare_kinds(cx: BuildContext) -> None:
                   kernel="importer kind", meaning="static, dynamic (move_notify), p2p (allow_peer2peer) or a CPU user",
                   rule="DYN-1")
     if mixed:
+        # the exporter starts once the importers exist, so nothing is explored twice around the plug step
+        cx.ready = exists(cx.I, lambda j: kind[j] != "NONE", "j")
         # importers are plugged in by position; afterwards rows sort by their full contents
         cx.m.action("plug_importers", forall(cx.I, lambda j: kind[j] == "NONE"),
                     [assign(kind[MemberConst(cx.I, m)], lab) for m, lab in enumerate(labels)],

@@ -19,7 +19,8 @@ from __future__ import annotations
 
 from model.components import fence
 from model.components.buffer import DYNAMIC_LIKE, lock_for
-from model.components.context import BuildContext, Program, foreach
+from model.components.context import BuildContext, foreach
+from model.components.program import Program
 from model.design import Design
 from model.expr import Expr, conj, disj, forall, ite
 from model.lang import Assign, Effect, ForEach, assign, when

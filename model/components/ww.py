@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from model.components import placement, resv
 from model.components.buffer import DEVICE, lock_for
-from model.components.context import BuildContext, LockRes, Program, StepInfo
+from model.components.context import BuildContext, LockRes, StepInfo
+from model.components.program import Program
 from model.design import Design
 from model.expr import Expr, Param, conj, disj
 from model.lang import Waits, assign

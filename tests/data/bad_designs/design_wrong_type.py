@@ -1,0 +1,2 @@
+# expect: DESIGN must be a model.design.Design(...), got dict
+DESIGN = {"name": "dict", "ops": {}}

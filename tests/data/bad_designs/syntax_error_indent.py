@@ -1,0 +1,4 @@
+# expect: syntax error in the design file: unexpected indent
+from model.design import Design, Op
+
+    DESIGN = Design(name="indent", ops={})

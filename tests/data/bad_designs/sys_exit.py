@@ -1,0 +1,4 @@
+# expect: the design file raised SystemExit while loading
+import sys
+
+sys.exit(3)

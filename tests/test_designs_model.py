@@ -1,0 +1,138 @@
+"""Building models from designs: steps and lock metadata, profiles, mixes, the command line around designs."""
+
+import json
+import os
+
+import pytest
+
+from checker.explicit import explore
+from dmabuf_check.cli import main
+from model.components.context import PRIMED_ORDER, TRANSIENT
+from model.compose import build, parse_mix, resolve_mix
+from model.design import Design, Move, Op, Signalling, Submit
+from model.profiles import DEFAULT, PROFILES, profile
+from properties.catalog import CATALOG, applicable, for_model
+from properties.design_registry import build as build_ref
+from properties.design_registry import builtin
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BASIC = {"map": Op(), "unmap": Op(), "release": Op()}
+
+
+def test_six_generations_newest_first_by_default():
+    assert list(PROFILES) == ["rfc2011", "v3.3", "v5.7", "v5.19", "v6.2", "v6.16"]
+    assert profile(None).name == DEFAULT == "v6.16"
+
+
+def test_a_call_with_two_locks_becomes_two_steps_with_accurate_lock_metadata():
+    d = Design(name="two-locks", locks=("lock",), ops={**BASIC, "map": Op(locks=("lock",), allocates="GFP_KERNEL")})
+    m, _info = build(d, "v6.16", mix="static=1")
+    first, second = m.action_named("map_static"), m.action_named("map_static_2")
+    assert first.acquires == ("resv",) and first.holds == ()  # the _unlocked wrapper takes resv
+    assert second.holds == ("resv",) and second.acquires == ("lock", "fs_reclaim")  # map_dma_buf under resv
+    assert second.waits is not None and second.waits.on.name == "lock"  # blocked on the driver lock
+    # before v6.2 the core took no lock around a static importer's map: one step, the driver lock only
+    m, _info = build(d, "v5.7", mix="static=1")
+    assert m.action_named("map_static").acquires == ("lock", "fs_reclaim")
+    assert not any(a.name == "map_static_2" for a in m.actions)
+
+
+def test_signalling_path_runs_inside_the_fence_signalling_section():
+    d = Design(name="sig", ops=BASIC, submit=Submit(), signalling=Signalling(allocates="GFP_KERNEL"))
+    m, _info = build(d, mix="static=1")
+    sig = m.action_named("signal_ef")
+    assert sig.holds == ("dma_fence_map",) and sig.acquires == ("fs_reclaim",)
+
+
+@pytest.mark.parametrize("name", sorted(builtin()))
+def test_lock_metadata_names_only_known_locks(name):
+    model, _info, _props = build_ref(builtin()[name])
+    known = {lk.name for lk in model.locks} | set(TRANSIENT) | set(PRIMED_ORDER)
+    for a in model.actions:
+        assert set(a.acquires) <= known and set(a.holds) <= known, a.name
+        held = [h for h in a.holds if h != "dma_fence_map"]
+        assert len(held) == len(set(held)), f"{a.name} holds a lock twice"
+
+
+def test_mix_parsing_and_the_design_default_mix():
+    assert parse_mix("static=1, dynamic=2") == {"static": 1, "dynamic": 2}
+    ttm = builtin()["ttm-vram"].design
+    assert resolve_mix(ttm, None, None) == {"static": 1, "dynamic": 1, "p2p": 1}
+    assert resolve_mix(ttm, None, 2) == {"static": 1, "dynamic": 1}
+    assert resolve_mix(ttm, None, 5) == {"static": 2, "dynamic": 2, "p2p": 1}
+
+
+def test_a_mixed_mix_plugs_importers_once_and_kinds_stay_constant():
+    model, _info, props = build_ref(builtin()["gem-prime"], mix="static=1,cpu=2")
+    plug = model.action_named("plug_importers")
+    assert plug.actor == "setup"
+    r = explore(model, props)
+    assert r.ok and r.action_coverage["plug_importers"] == 1
+    kind = model.variable("kind")
+    assert not any(eff.target.decl is kind for a in model.actions if a.name != "plug_importers"
+                   for eff in a.effects if hasattr(eff, "target"))
+
+
+def test_properties_follow_the_profile():
+    ids = {p: {r.id for r in applicable(PROFILES[p])} for p in PROFILES}
+    assert "map-holds-resv" in ids["v6.2"] and "map-holds-resv" not in ids["rfc2011"]
+    assert "fence-slot-reserved" in ids["v5.19"] and "fence-slot-reserved" not in ids["v5.7"]
+    assert "kernel-fence-first" not in ids["v3.3"] and "cpu-access-bracketed" in ids["v6.16"]
+    for r in CATALOG:
+        assert r.rules and r.source and r.meaning
+
+
+def test_properties_a_model_lacks_parts_for_are_left_out():
+    model, info, _props = build_ref(builtin()["vb2-camera"])
+    got = {p.id for p in for_model(model, info, profile("v6.16"))}
+    assert "vmap-count" in got and "fence-context-order" not in got  # vb2 publishes no fences
+
+
+def test_list_properties_for_a_profile(capsys):
+    assert main(["list", "--properties", "--profile", "v6.2"]) == 0
+    out = capsys.readouterr().out
+    for word in ("map-holds-resv", "no-recursive-lock", "LOCK-1", "SIG-3"):
+        assert word in out
+    assert main(["list", "--properties", "--profile", "rfc2011"]) == 0
+    assert "sig-no-resv-lock" not in capsys.readouterr().out
+
+
+def test_list_designs_and_bugs(capsys):
+    assert main(["list", "--designs", "--bugs"]) == 0
+    out = capsys.readouterr().out
+    for word in ("ttm-vram", "amdgpu_dma_buf.c", "bug-move-no-notify", "8ddf5b9bb479"):
+        assert word in out
+
+
+def test_check_builtin_design_by_name_exits_0(capsys, tmp_path):
+    path = tmp_path / "r.json"
+    assert main(["check", "udmabuf", "--quiet", "--json", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "all" in out and "properties hold" in out
+    data = json.loads(path.read_text())
+    assert data["ok"] is True
+
+
+def test_check_design_file_with_a_bug_exits_1_with_a_trace(capsys):
+    path = os.path.join(ROOT, "designs", "bugs", "signal_takes_resv.py")
+    assert main(["check", path, "--quiet"]) == 1
+    out = capsys.readouterr().out
+    assert "sig-no-resv-lock violated" in out
+
+
+def test_check_a_design_file_written_by_hand(tmp_path, capsys):
+    f = tmp_path / "my_heap.py"
+    f.write_text("from model.design import Design, Op\n"
+                 "DESIGN = Design(name='my-heap', locks=('lock',),\n"
+                 "    ops={'attach': Op(locks=('lock',)), 'map': Op(), 'unmap': Op(), 'release': Op()})\n")
+    assert main(["check", str(f), "--quiet", "--importers", "2"]) == 0
+    assert "my-heap" in capsys.readouterr().out
+
+
+def test_move_without_resv_in_the_2011_contract_is_a_stall_migration():
+    d = Design(name="stall", placements=("SYS", "VRAM"), move=Move(locks=(), notify=False, waits=None),
+               allocate="first-map", ops=BASIC, kernel="rfc2011")
+    m, info = build(d, mix="static=2")
+    assert any(v.name == "migrating" for v in m.variables)
+    r = explore(m, for_model(m, info, profile("rfc2011")))
+    assert r.ok
