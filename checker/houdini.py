@@ -1,0 +1,105 @@
+"""Houdini for a fixed N: the largest inductive subset of a set of candidate lemmas.
+
+Start from every candidate that survived the concrete filter
+(``checker.candidates``); ask z3 for a transition from a state satisfying all
+of them to one that breaks some; drop every candidate the successor breaks;
+repeat until no candidate breaks. What is left is inductive (together with
+the domain constraints), so it is an invariant and may be assumed by
+k-induction and by Spacer. ``protect`` lets a property be assumed in the
+pre-state without being dropped (lemmas relative to the property; the caller
+then checks the property itself).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import z3
+
+from checker.candidates import Candidate, falsified, filtered, generate, sample_states
+from checker.proof import Deadline
+from checker.z3_encode import FixedSystem
+from model.lang import Model
+from model.pycompile import Compiled
+from model.types import ModelError
+from properties.base import Property
+
+
+@dataclass
+class Lemmas:
+    """The inductive candidates: their texts and their z3 form over the system's template state."""
+
+    texts: list[str]
+    formulas: list[z3.BoolRef]
+    complete: bool  # False when the solver stopped (timeout/unknown) before the fixpoint
+    rounds: int = 0
+
+    def conj(self) -> z3.BoolRef:
+        return z3.And(*self.formulas)
+
+
+def fixed_candidates(model: Model, build: Callable[[int], Model], properties: Sequence[Property],
+                     exclude: str = "", filter_sizes: Sequence[int] = (1, 2, 3)) -> list[Candidate]:
+    """The candidates of ``model`` (= ``build(n)``) that survive concrete states of small instances and of itself."""
+    n = _members(model)
+    sizes = sorted({k for k in filter_sizes if k < n})
+    alive = filtered(build, sizes, properties, exclude) if sizes else None
+    cands, atoms = generate(model, properties, exclude=exclude)
+    if alive is not None:
+        cands = [c for c in cands if c.text in alive]
+    c = Compiled(model)
+    dead = falsified(model, cands, atoms, sample_states(c, 30_000 if n <= 3 else 5_000), c)
+    return [x for x in cands if x.text not in dead]
+
+
+def _members(model: Model) -> int:
+    return next((v.index.size for v in model.variables if v.index is not None), 0)
+
+
+def houdini(system: FixedSystem, candidates: Sequence[Candidate], deadline: Deadline,
+            protect: z3.BoolRef | None = None) -> Lemmas:
+    """The largest subset of ``candidates`` that is inductive (relative to ``protect`` if given)."""
+    cur, nxt = system.cur, system.nxt
+    forms: list[z3.BoolRef] = []
+    texts: list[str] = []
+    for c in candidates:
+        try:
+            forms.append(system.condition(c.expr, cur, f"candidate {c.text}"))
+        except ModelError:
+            if c.source != "user":
+                raise
+            continue  # a user lemma that does not type-check in this instance is no candidate
+        texts.append(c.text)
+    # drop candidates false in the initial state (one state: evaluate in its model)
+    s0 = z3.Solver()
+    s0.add(system.init(cur))
+    if s0.check() != z3.sat:
+        raise ModelError("the initial state violates its own domains")
+    m0 = s0.model()
+    live = [k for k, f in enumerate(forms) if z3.is_true(m0.eval(f, model_completion=True))]
+    s = z3.Solver()
+    s.add(system.type_invariant(cur), system.trans(cur, nxt, system.sel))
+    if protect is not None:
+        s.add(protect)
+    acts = [z3.Bool(f"houdini!{k}") for k in range(len(forms))]
+    post = [system.at(f, nxt) for f in forms]
+    for a, f in zip(acts, forms):
+        s.add(z3.Implies(a, f))
+    s.add(z3.Or(*[z3.And(a, z3.Not(p)) for a, p in zip(acts, post)]))
+    rounds = 0
+    while live:
+        rounds += 1
+        deadline.arm(s)
+        live_set = set(live)
+        r = s.check([acts[k] if k in live_set else z3.Not(acts[k]) for k in range(len(forms))])
+        if r == z3.unsat:
+            break
+        if r == z3.unknown:
+            return Lemmas([texts[k] for k in live], [forms[k] for k in live], False, rounds)
+        m = s.model()
+        broken = {k for k in live if not z3.is_true(m.eval(post[k], model_completion=True))}
+        if not broken:  # cannot happen for a sound model; never loop on it
+            return Lemmas([texts[k] for k in live], [forms[k] for k in live], False, rounds)
+        live = [k for k in live if k not in broken]
+    return Lemmas([texts[k] for k in live], [forms[k] for k in live], True, rounds)

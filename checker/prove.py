@@ -1,0 +1,137 @@
+"""Proofs for one fixed instance: pick an engine, strengthen, certify, explain.
+
+``prove_fixed`` runs one of
+
+- ``bmc``: shortest counterexample up to a depth (never proves);
+- ``kind``: k-induction (``checker.kind``);
+- ``chc``: Spacer (``checker.chc``);
+
+after computing inductive lemmas with Houdini over the model's own candidate
+clauses (``checker.houdini``), unless told not to. A proof is reported only
+when its certificate passes the independent check of ``checker.certificate``;
+a violation always comes with a shortest counterexample built by BMC and
+replayed through the compiled model.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import z3
+
+from checker import paths
+from checker.bmc import WAIT_FOR_PROPERTY, bmc, wait_cycle_detail
+from checker.certificate import certify
+from checker.chc import spacer
+from checker.houdini import Lemmas, fixed_candidates, houdini
+from checker.kind import kinduction
+from checker.model_text import show_expr
+from checker.proof import PROVED, UNKNOWN, VIOLATED, Deadline, ProofResult
+from checker.z3_encode import FixedSystem
+from model.expr import Expr
+from model.lang import Model
+from model.types import ModelError
+from properties.base import Property
+
+ENGINES = ("bmc", "kind", "chc")
+
+
+@dataclass
+class Options:
+    engine: str = "kind"
+    depth: int = 40  # BMC depth / largest k
+    timeout: float | None = 120.0  # seconds for the whole proof of one property
+    lemmas: bool = True  # strengthen with Houdini lemmas
+    properties: Sequence[Property] = ()  # the model's catalog: its invariants are candidate lemmas
+    build: Callable[[int], Model] | None = None  # the model at other sizes, to filter candidates
+    user_lemmas: Callable[[Model], Sequence[Expr]] | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def _importers(model: Model) -> int | None:
+    n = model.params.get("importers")
+    return n if isinstance(n, int) else None
+
+
+def strengthen(model: Model, system: FixedSystem, prop: Property, opts: Options, deadline: Deadline,
+               say: Callable[[str], None]) -> Lemmas:
+    """Inductive lemmas for ``prop`` (the property itself excluded from the candidates)."""
+    if not opts.lemmas:
+        return Lemmas([], [], True)
+    say("houdini: generating candidate lemmas")
+    cands = fixed_candidates(model, opts.build or (lambda n: model), opts.properties, exclude=prop.id)
+    if opts.user_lemmas is not None:
+        from checker.candidates import Candidate
+        from checker.model_text import show_expr
+
+        cands += [Candidate(show_expr(e), e, "user") for e in opts.user_lemmas(model)]
+    say(f"houdini: {len(cands)} candidates")
+    lem = houdini(system, cands, deadline)
+    if not lem.complete:
+        return Lemmas([], [], True)  # not a fixpoint: nothing is proved about them, assume none
+    return lem
+
+
+def prove_fixed(model: Model, prop: Property, opts: Options,
+                progress: Callable[[str], None] | None = None) -> ProofResult:
+    """Prove or refute ``prop`` on ``model`` with ``opts.engine``."""
+    if opts.engine not in ENGINES:
+        raise ModelError(f"--engine must be one of {', '.join(ENGINES)}, not {opts.engine!r}")
+    say = progress or (lambda text: None)
+    t0 = time.perf_counter()
+    deadline = Deadline(opts.timeout)
+    system = FixedSystem(model)
+    n = _importers(model)
+    if opts.engine == "bmc":
+        return bmc(model, [prop], max_depth=opts.depth, timeout=opts.timeout, system=system,
+                   progress=lambda p: say(f"bmc: depth {p.depth}  {p.seconds:.1f} s"))[0]
+    lem = strengthen(model, system, prop, opts, deadline, say)
+    lemmas = lem.conj()
+    extra: z3.BoolRef | None = None
+    if opts.engine == "kind":
+        out = kinduction(system, prop, lemmas, opts.depth, deadline,
+                         progress=lambda p: say(f"k-induction: k={p.k}  {p.seconds:.1f} s"))
+        status, depth, note, path = out.status, out.k, out.note, out.path
+    else:
+        if _implies(system, lemmas, prop, deadline):
+            status, depth = PROVED, 0
+            note = ("Spacer not needed: the Houdini lemmas imply the property" if lem.texts
+                    else "Spacer not needed: the property follows from the variables' domains")
+        else:
+            out2 = spacer(system, prop, lemmas, deadline, progress=lambda p: say(f"spacer: {p.seconds:.1f} s"))
+            status, depth, note, extra = out2.status, out2.frames, out2.note, out2.invariant
+        path = []
+    engine = opts.engine + ("+houdini" if opts.lemmas else "")
+    if status == VIOLATED:
+        if not path:
+            found = bmc(model, [prop], max_depth=max(opts.depth, 200), timeout=opts.timeout, system=system)[0]
+            if found.counterexample is None:
+                return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth,
+                                   note="the engine reports a violation that BMC did not reproduce: " + found.note)
+            cex = found.counterexample
+        else:
+            detail = wait_cycle_detail(model, system, path) if prop.id == WAIT_FOR_PROPERTY else ""
+            cex = paths.counterexample(system.compiled, prop.id, path, detail)
+        return ProofResult(prop.id, VIOLATED, engine, n, time.perf_counter() - t0, cex.length, counterexample=cex)
+    if status != PROVED:
+        return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth, note=note)
+    k = depth if opts.engine == "kind" else 1
+    texts, invariant = list(lem.texts), lemmas
+    if opts.engine == "kind" and k == 1:  # P ∧ lemmas is inductive: P is part of the invariant
+        texts.append(show_expr(prop.predicate(model)) if prop.build else f"{prop.id} (from the guards)")
+        invariant = z3.And(lemmas, system.prop(prop, system.cur))
+    cert = certify(model, system, prop, texts, invariant, extra, k, Deadline(opts.timeout))
+    seconds = time.perf_counter() - t0
+    if not cert.checked:
+        return ProofResult(prop.id, UNKNOWN, engine, n, seconds, depth, certificate=cert,
+                           note="the independent check rejected the certificate: " + cert.obligations[-1])
+    return ProofResult(prop.id, PROVED, engine, n, seconds, depth, certificate=cert, note=note)
+
+
+def _implies(system: FixedSystem, lemmas: z3.BoolRef, prop: Property, deadline: Deadline) -> bool:
+    s = z3.Solver()
+    deadline.arm(s)
+    s.add(lemmas, system.type_invariant(system.cur), z3.Not(system.prop(prop, system.cur)))
+    return s.check() == z3.unsat
