@@ -100,9 +100,6 @@ def _pins(cx: BuildContext, b: int, delta: int) -> list:
     return [assign(pins, pins + delta)]
 
 
-def _resv_call(p: Profile, kind: str, dynamic_text: str, static_text: str) -> str:
-    return dynamic_text if kind in DYNAMIC_LIKE else static_text
-
 
 def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     for kind in device_kinds(cx):

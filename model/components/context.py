@@ -9,11 +9,10 @@ described in ``program.py``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from model.expr import Expr, Param, conj, count
+from model.expr import Expr, Param
 from model.lang import Action, Assign, FenceSet, ForEach, Lock, Model, Variable
 from model.types import Enum, IndexSet, ModelError, Ref, Type
 
@@ -126,10 +125,6 @@ class BuildContext:
             raise ModelError(f"no lock {name!r} in this model")
         return self.info.locks[name]
 
-    def count_kind(self, kinds: Sequence[str], cond) -> Expr:
-        kind = self.a("kind")
-        return count(self.I, lambda j: conj(_kind_in(kind[j], kinds), cond(j)), "j")
-
     def program(self, name: str, actor: str, **kw) -> Program:
         from model.components.program import Program  # the step compiler reads this module's types
 
@@ -162,11 +157,6 @@ class BuildContext:
             return self.exp_pc
         return None
 
-
-def _kind_in(kind_var: Expr, kinds: Sequence[str]) -> Expr:
-    from model.expr import disj
-
-    return disj(*(kind_var == k for k in kinds))
 
 
 def foreach(index: IndexSet, body) -> ForEach:

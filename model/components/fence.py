@@ -122,18 +122,6 @@ def ef_fences(cx: BuildContext, b: int) -> FenceSet | None:
     return cx.fence_sets[key]
 
 
-def truly_pending_copy(cx: BuildContext, b: int) -> Expr:
-    """A pipelined move's copy is still running (whatever usage its fence was added with)."""
-    if not cx.has("ef1", b):
-        return disj()
-    return (cx.g("ef1", b) == "COPY") | (cx.g("ef2", b) == "COPY")
-
-
-def truly_pending_exporter(cx: BuildContext, b: int) -> Expr:
-    if not cx.has("ef1", b):
-        return disj()
-    ef1, ef2 = cx.g("ef1", b), cx.g("ef2", b)
-    return (ef1 != "NONE") | (ef2 == "COPY") | (ef2 == "JOB")
 
 
 def ef_add(cx: BuildContext, b: int, value: str) -> list:

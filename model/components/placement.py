@@ -23,7 +23,7 @@ from model.components.context import BuildContext, foreach
 from model.components.program import Program
 from model.design import Design
 from model.expr import Expr, conj, disj, forall, ite
-from model.lang import Assign, Effect, ForEach, assign, when
+from model.lang import assign, when
 from model.profiles import Profile
 from model.types import BOOL, Enum, Range
 
@@ -117,12 +117,6 @@ def migrate(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, targ
         prog.do(*fence.ef_add(cx, b, "COPY"))
     prog.do(assign(storage, target)).tag("move")
 
-
-def when_eff(cond: Expr, eff: Effect) -> Effect:
-    """Make an assignment (or a per-member block of them) conditional."""
-    if isinstance(eff, Assign):
-        return assign(eff.target, ite(cond, eff.value, eff.target))
-    return ForEach(eff.param, tuple(assign(a.target, ite(cond, a.value, a.target)) for a in eff.body))
 
 
 def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:

@@ -18,9 +18,9 @@ itself, gets -EDEADLK, must drop everything and lock_slow the contended lock
 
 from __future__ import annotations
 
-from model.components.context import FREE, BuildContext, LockRes
+from model.components.context import BuildContext, LockRes
 from model.design import Design
-from model.expr import Expr, Param, conj, count, disj, exists
+from model.expr import Expr, conj, count, disj, exists
 from model.lang import assign, when
 from model.profiles import Profile
 from model.types import Range
@@ -95,11 +95,3 @@ def holder_older(cx: BuildContext, lk: LockRes, mine: Expr) -> Expr:
     tkt, exp_tkt = cx.a("tkt"), cx.g("exp_tkt")
     by_importer = exists(cx.I, lambda j: conj(lk.holder == j, tkt[j] != 0, tkt[j] < mine), "j")
     return disj(by_importer, conj(lk.holder == "EXP", exp_tkt != 0, exp_tkt < mine))
-
-
-def free(lk: LockRes) -> Expr:
-    return lk.holder == FREE
-
-
-def importer_param(cx: BuildContext) -> Param:
-    return Param("i", cx.I)

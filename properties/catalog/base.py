@@ -17,7 +17,7 @@ from model.components.context import BuildInfo, StepInfo
 from model.expr import Expr, Param, disj, exists, subst
 from model.lang import Model
 from model.profiles import Profile
-from properties.base import DEADLOCK, INVARIANT, Property
+from properties.base import INVARIANT, Property
 
 
 @dataclass(frozen=True)
@@ -63,5 +63,3 @@ def somewhere(model: Model, step: StepInfo, cond: Expr | Callable[[Param], Expr]
 def any_step(model: Model, steps: list[StepInfo], cond: Callable[[StepInfo], Expr]) -> Expr:
     return disj(*(somewhere(model, s, cond(s)) for s in steps))
 
-
-DEADLOCK_KIND = DEADLOCK
