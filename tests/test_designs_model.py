@@ -136,3 +136,14 @@ def test_move_without_resv_in_the_2011_contract_is_a_stall_migration():
     assert any(v.name == "migrating" for v in m.variables)
     r = explore(m, for_model(m, info, profile("rfc2011")))
     assert r.ok
+
+
+def test_shared_resv_takes_the_ealready_path_under_an_acquire_context():
+    from dataclasses import replace
+
+    base = builtin()["ttm-evict"].design
+    d = replace(base, name="shared", shared_resv=True)
+    m, info = build(d, mix="dynamic=2")
+    assert {"ww_ealready_b0", "ww_ealready_b1"} <= {a.name for a in m.actions}
+    r = explore(m, for_model(m, info, profile("v6.16")))
+    assert r.ok and r.action_coverage["ww_ealready_b1"] > 0
