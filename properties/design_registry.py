@@ -20,6 +20,7 @@ from model.components.context import BuildInfo
 from model.compose import build as compose
 from model.design import Bug, Design
 from model.design_loader import design_of, load_design_file
+from model.expr import lift
 from model.lang import Model
 from model.profiles import profile
 from model.types import ModelError
@@ -119,13 +120,25 @@ def entry(name: str):
     ref = resolve(name)
 
     def rebuild(kernel: str | None = None, mix: str | None = None, buffers: int | None = None,
-                file: str | None = None, **_: object) -> Model:
+                file: str | None = None, importers: int | None = None, **_: object) -> Model:
+        """Rebuild from a model's parameters (trace tools), or from checker.api.check's keywords."""
         r = resolve(file) if file else ref
-        return build(r, kernel, mix=mix, buffers=buffers)[0]
+        return build(r, kernel, mix=mix, importers=None if mix else importers, buffers=buffers)[0]
 
     def bound(r):
         fn = r.predicate
-        return (lambda m: fn(m, info_for(m))) if fn is not None else None
+        if fn is None:
+            return None
 
-    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind, build=bound(r)) for r in CATALOG)
+        def predicate(m: Model):
+            info = info_for(m)
+            # a model built with other parameters may lack the parts a property reads: nothing to check there
+            return fn(m, info) if r.present(m, info) else lift(True)
+        return predicate
+
+    # the properties of the design's default check, in catalog order
+    _m, _info, default = build(ref)
+    wanted = {p.id for p in default}
+    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind, build=bound(r))
+                  for r in CATALOG if r.id in wanted)
     return Entry(ref.name, ref.design.title or ref.name, rebuild, props, {}, ref.design.kinds)

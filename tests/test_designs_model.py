@@ -147,3 +147,16 @@ def test_shared_resv_takes_the_ealready_path_under_an_acquire_context():
     assert {"ww_ealready_b0", "ww_ealready_b1"} <= {a.name for a in m.actions}
     r = explore(m, for_model(m, info, profile("v6.16")))
     assert r.ok and r.action_coverage["ww_ealready_b1"] > 0
+
+
+def test_python_api_and_saved_traces_of_a_design(tmp_path, capsys):
+    from checker import check
+    from traces.replay import replay_file
+
+    assert check("udmabuf", importers=2).ok
+    assert [v.property for v in check("bug-move-no-notify").violated] == ["no-migration-while-mapped"]
+    assert main(["check", "bug-fences-out-of-order", "--quiet", "--trace-dir", str(tmp_path)]) == 1
+    capsys.readouterr()
+    (trace,) = list(tmp_path.glob("*.trace.json"))
+    report = replay_file(trace)
+    assert report.ok, report
