@@ -66,7 +66,7 @@ class Program:
 
     def __init__(self, cx: BuildContext, name: str, actor: str, *, pre: object = True, kernel: str = "",
                  call: str = "", meaning: str = "", rule: str = "", role: str = "", buffer: int | None = None,
-                 committed: bool = False, base_holds: tuple[str, ...] = ()):
+                 committed: bool = False, base_holds: tuple[str, ...] = (), acquire_ctx: str = ""):
         self.cx = cx
         self.name = name
         self.actor = actor
@@ -78,6 +78,7 @@ class Program:
         self.buffer = buffer
         self.committed = committed
         self.base_holds = base_holds
+        self.acquire_ctx = acquire_ctx  # a ww acquire context the call opens first and holds to its end
         self.instrs: list[_Instr] = []
         self.finals: list[Effect] = []
         self.segments: list[_Segment] = []
@@ -184,9 +185,10 @@ class Program:
             else:
                 assert pc is not None
                 at = pc == self.labels[k - 1]
-            holds = self.base_holds + tuple(lk.name for lk in held)
+            ctx = (self.acquire_ctx,) if self.acquire_ctx and k > 0 else ()
+            holds = self.base_holds + ctx + tuple(lk.name for lk in held)
             guard_parts: list[Expr] = [at]
-            acquires: list[str] = []
+            acquires: list[str] = [self.acquire_ctx] if self.acquire_ctx and k == 0 else []
             effects: list[Effect] = []
             texts: list[str] = []
             tags: set[str] = set()

@@ -181,6 +181,8 @@ def _evict(cx: BuildContext, d: Design, p: Profile) -> None:
                     cx.g("storage", 0) != "UNALLOC")
     ctx = ev.ww and cx.has("exp_tkt")
     exp_tkt = cx.g("exp_tkt") if ctx else None
+    if ctx:
+        prog.acquire_ctx = "ww_acquire"  # ww_acquire_init before the first lock, held until fini
     locks = [lock_for(cx, name, 0) for name in ev.locks]
     fini = resv.fini_ticket(cx, exp_tkt) + [assign(exp_tkt, 0)] if exp_tkt is not None else []
     taken: list[LockRes] = []
