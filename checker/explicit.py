@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from checker import paths
 from checker.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, Counterexample, Verdict
 from checker.symmetry import canonicalizer
+from model.expr import MemberConst, subst
 from model.lang import Model
 from model.pycompile import Compiled
 from properties import waitfor
@@ -58,12 +59,15 @@ def peak_memory_mb() -> float:
 
 
 def _expand_source(c: Compiled, invariants: list[str], end: str, deadlock_bit: int, symmetry: bool,
-                   record_first: bool = False) -> str:
+                   record_first: bool = False, attempts: dict[int, str] | None = None) -> str:
     lines = [
-        "def expand(s, sid, seen, add, push, par, via, cov, canon, first):",
+        "def expand(s, sid, seen, add, push, par, via, cov, canon, first, tried):",
         f"    {c.unpack}",
         "    bad = 0",
     ]
+    # an actor blocked in a waiting step has attempted it (lockdep records the dependency at the attempt)
+    for k, src in (attempts or {}).items():
+        lines.append(f"    if tried[{k}] < 0 and {src}: tried[{k}] = sid")
     for bit, src in enumerate(invariants):
         lines.append(f"    if not {src}: bad |= {1 << bit}")
     lines.append("    en = 0")
@@ -108,8 +112,11 @@ class Explorer:
             self.bit_of[p.id] = dbit
         end = self.c.condition(model.valid_end, "valid end states") if model.valid_end is not None else "False"
         self.record_first = record_first
-        self.expand = self.c.function("expand", _expand_source(self.c, inv_src, end, dbit, self.symmetry, record_first))
+        attempts = self._attempt_conditions() if record_first else {}
+        self.expand = self.c.function("expand", _expand_source(self.c, inv_src, end, dbit, self.symmetry, record_first,
+                                                               attempts))
         self.first: list[int] = []  # per instance: id of the first state it fired in, -1 if never
+        self.tried: list[int] = []  # per waiting instance: id of the first state its actor waits in it
         self._tree: tuple[list[bytes], array, array] | None = None
         self.canon = canonicalizer(self.c) if self.symmetry else (lambda s: s)
         self.compile_seconds = time.perf_counter() - t0
@@ -133,6 +140,7 @@ class Explorer:
         via = array("H", [0])
         cov = [0] * len(c.instances)
         first = [-1] * len(c.instances)
+        tried = [-1] * len(c.instances)
         found: dict[str, int] = {}  # property -> state id of its shortest violation
         wanted = set(self.bit_of)
         transitions = ends = 0
@@ -147,7 +155,7 @@ class Explorer:
                 if sid == level_end:
                     depth += 1
                     level_end = len(states)
-                bad, en, is_end = expand(states[sid], sid, seen, add, push, par, vpush, cov, canon, first)
+                bad, en, is_end = expand(states[sid], sid, seen, add, push, par, vpush, cov, canon, first, tried)
                 transitions += en
                 ends += is_end
                 if bad:
@@ -186,7 +194,7 @@ class Explorer:
             progress(Progress(len(states), transitions, depth, len(states) - sid, seconds, peak_memory_mb()))
 
         if self.record_first:
-            self.first = first
+            self.first, self.tried = first, tried
             self._tree = (states, parent, via)
         verdicts = []
         for p in self.properties:
@@ -225,6 +233,31 @@ class Explorer:
         while ids[-1] != 0:
             ids.append(parent[ids[-1]])
         return ids[::-1]
+
+    def _attempt_conditions(self) -> dict[int, str]:
+        """For instances of actions that declare a wait: the condition under which the actor waits in them."""
+        out = {}
+        for k, inst in enumerate(self.c.instances):
+            w = inst.action.waits
+            if w is not None:
+                env = {p: MemberConst(p.index, m) for p, m in zip(inst.action.params, inst.binding)}
+                out[k] = self.c.condition(subst(w.when, env), f"wait condition of {inst.label}")
+        return out
+
+    def path_to_attempt(self, k: int) -> tuple[list[int], int]:
+        """Concrete instance path to the first state whose actor waits in instance ``k`` (it may never fire).
+
+        Returns the path and the concrete instance of the same action that waits
+        there (under symmetry it may be another importer's).
+        """
+        assert self._tree is not None and self.tried[k] >= 0, "instance never attempted or not recorded"
+        states, parent, via = self._tree
+        path, concrete = self._concrete_path(self.tried[k], states, parent, via)
+        name = self.c.instances[k].action.name
+        for kk, src in self._attempt_conditions().items():
+            if self.c.instances[kk].action.name == name and self.c.predicate(f"attempt_{kk}", src)(concrete):
+                return path, kk
+        raise AssertionError("the concretised state lost the waiting actor")
 
     def path_to_first_fire(self, k: int) -> list[int]:
         """Concrete instance path from the initial state through the first firing of instance ``k``.

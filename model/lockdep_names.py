@@ -43,3 +43,14 @@ SIGNALLING_FORBIDDEN: dict[str, str] = {
     "fs_reclaim": "an allocation that may enter reclaim inside a fence signalling section (SIG-3, DL-3)",
     "mmap_lock": "a page fault or copy_*_user inside a fence signalling section (SIG-3)",
 }
+
+# The dependencies dma_resv_lockdep() records at boot: lockdep links each lock
+# to the one taken right after it (CONFIG_MMU_NOTIFIER=y, as GPU kernels have it).
+PRIMED_EDGES: tuple[tuple[str, str], ...] = (
+    ("mmap_lock", "ww_acquire"),
+    ("ww_acquire", "resv"),
+    ("resv", "fs_reclaim"),
+    ("fs_reclaim", "i_mmap"),
+    ("fs_reclaim", "mmu_notifier"),
+    ("mmu_notifier", "dma_fence_map"),
+)

@@ -83,7 +83,18 @@ def test_rules_file_marks_a_signalling_path(tmp_path):
     [e] = rep.rule_breaks
     assert (e.src, e.dst, e.action) == ("dma_fence_map", "fs_reclaim", "map(1)")
     assert "allocation that may enter reclaim inside a fence signalling section" in e.breaks[0]
-    assert "locking rule broken: dma_fence_map -> fs_reclaim by importer 1/map(1)" in lockdep.render(rep)
+    # the boot-time priming (fs_reclaim -> mmu notifier -> dma_fence_map) closes the cycle, as in a real splat
+    [cyc] = rep.cycles
+    assert [(x.src_class, x.dst_class, x.primed) for x in cyc.edges] == [
+        ("fs_reclaim", "mmu_notifier_invalidate_range_start", True),
+        ("mmu_notifier_invalidate_range_start", "dma_fence_map", True),
+        ("dma_fence_map", "fs_reclaim", False),
+    ]
+    text = lockdep.render(rep)
+    assert "Chain exists of:\n  fs_reclaim --> mmu_notifier_invalidate_range_start --> dma_fence_map\n" in text
+    assert "  rlock(dma_fence_map);\n" in text  # the signalling section holds it for read
+    assert "  dma_fence_map -> fs_reclaim (importer 1/map(1)): an allocation that may enter reclaim" in text
+    assert cyc.actual is None and "potential deadlock" in text
 
 
 @pytest.mark.parametrize(

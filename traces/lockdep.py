@@ -51,8 +51,17 @@ def _ident(report: LockReport) -> str:
 
 def _trace_lines(trace: Counterexample, indent: str = "       ") -> list[str]:
     """The steps of a trace, standing in for the stack trace of a dependency."""
-    return [f"{indent}step {n}: {s.actor}: {s.label}" + (f"  [{s.kernel}]" if s.kernel else "")
-            for n, s in enumerate(trace.steps, 1)]
+    lines = [f"{indent}step {n}: {s.actor}: {s.label}" + (f"  [{s.kernel}]" if s.kernel else "")
+             for n, s in enumerate(trace.steps, 1)]
+    if trace.detail:
+        lines.append(f"{indent}({trace.detail})")
+    return lines
+
+
+def _first_taken(e: LockEdge) -> str:
+    if e.primed:
+        return f"       {e.src_class} -> {e.dst_class} recorded at boot:"
+    return f"       {e.src_class} -> {e.dst_class} first taken by {_who(e)}:"
 
 
 def _names(e: LockEdge, level: str) -> tuple[str, str]:
@@ -93,9 +102,9 @@ def circular(cyc: LockCycle, report: LockReport) -> str:
     ]
     entries = [(len(chain) - i, _names(e, cyc.level)[1], e) for i, e in enumerate(reversed(chain))]
     for depth, name, e in entries:
-        out += ["", f"-> #{depth} {name}:", f"       {e.src_class} -> {e.dst_class} first taken by {_who(e)}:"]
+        out += ["", f"-> #{depth} {name}:", _first_taken(e)]
         out += _trace_lines(e.trace)
-    out += ["", f"-> #0 {source_name}:", f"       {new.src_class} -> {new.dst_class} first taken by {_who(new)}:"]
+    out += ["", f"-> #0 {source_name}:", _first_taken(new)]
     out += _trace_lines(new.trace)
     out += ["", "other info that might help us debug this:", ""]
     if parent != source:
@@ -115,6 +124,10 @@ def circular(cyc: LockCycle, report: LockReport) -> str:
         "",
     ]
     out += _held(new)
+    broken = [(e, why) for e in cyc.edges for why in e.breaks]
+    if broken:
+        out += ["", "locking rules these dependencies break:"]
+        out += [f"  {e.src_class} -> {e.dst_class} ({_who(e)}): {why}" for e, why in broken]
     out += ["", _verdict(cyc)]
     return "\n".join(out)
 
@@ -128,6 +141,10 @@ def _held(e: LockEdge) -> list[str]:
 
 
 def _verdict(cyc: LockCycle) -> str:
+    if cyc.level == "instance" and all(e.with_ctx for e in cyc.edges) and cyc.actual is not None:
+        return (f"dmabuf-check: ACTUAL deadlock in this configuration: every lock is taken under a ww acquire "
+                f"context, but -EDEADLK is not backed off (RESV-W2): {cyc.actual.property} after "
+                f"{cyc.actual.length} steps ({cyc.actual.detail or 'a state where no action is enabled'})")
     if cyc.actual is not None:
         what = cyc.actual.detail or "a state where no action is enabled"
         return (f"dmabuf-check: ACTUAL deadlock in this configuration: {cyc.actual.property} after "
@@ -169,6 +186,32 @@ def recursive(e: LockEdge, report: LockReport, note: str = "") -> str:
     out += _held(e)
     out += ["", f"{e.src_class} -> {e.dst_class} first taken by {_who(e)}:"]
     out += _trace_lines(e.trace)
+    if e.actual is not None:
+        out += ["", f"dmabuf-check: ACTUAL deadlock in this configuration: {e.actual.property} after "
+                    f"{e.actual.length} steps ({e.actual.detail or 'a state where no action is enabled'})"]
+    return "\n".join(out)
+
+
+def slow_holding(e: LockEdge, report: LockReport) -> str:
+    """A ww transaction calling lock_slow while it still holds another lock of its context (RESV-W2)."""
+    out = [
+        "",
+        "======================================================",
+        "WARNING: ww_mutex lock_slow while the acquire context still holds locks",
+        _ident(report),
+        "------------------------------------------------------",
+        f"{_who(e)} is calling lock_slow on:",
+        f" {lock_name(e.dst_class, e.dst)}, at: {e.action} [{e.call}]",
+        "",
+        "but the context still holds:",
+        f" {lock_name(e.src_class, e.src)}",
+        "",
+        " after -EDEADLK a ww transaction must drop every lock of its context before lock_slow (RESV-W2);",
+        " holding one keeps the older transaction waiting on it while this one waits for the contended lock",
+        "",
+        f"{e.src_class} -> {e.dst_class} first taken by {_who(e)}:",
+        *_trace_lines(e.trace),
+    ]
     return "\n".join(out)
 
 
@@ -191,6 +234,8 @@ def render(report: LockReport) -> str:
         parts.append(circular(cyc, report))
     for e in report.recursive:
         parts.append(recursive(e, report))
+    for e in report.slow_holding:
+        parts.append(slow_holding(e, report))
     for e in report.signalling_waits:
         parts.append(recursive(e, report, note="a fence wait inside a dma_fence signalling critical section "
                                               "(SIG-3, DL-12): the fence may need this very section to signal"))
@@ -212,6 +257,8 @@ def summary(report: LockReport) -> str:
         bits.append(f"{len(report.cycles)} lock-order cycle{'s' if len(report.cycles) != 1 else ''}")
     if report.recursive:
         bits.append(f"{len(report.recursive)} recursive locking")
+    if report.slow_holding:
+        bits.append(f"{len(report.slow_holding)} lock_slow while holding")
     if report.signalling_waits:
         bits.append(f"{len(report.signalling_waits)} fence wait(s) in a signalling section")
     if report.rule_breaks:
