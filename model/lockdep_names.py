@@ -36,6 +36,11 @@ PRIMED_ORDER: tuple[tuple[str, str], ...] = (
     ("fs_reclaim", "dma_fence_map"),
 )
 
+# The same order as one chain, outermost first (i_mmap and the mmu notifier are
+# siblings under fs_reclaim; the chain puts them side by side), for per-state checks.
+PRIMED_CHAIN: tuple[str, ...] = ("mmap_lock", "ww_acquire", "resv", "fs_reclaim", "i_mmap", "mmu_notifier",
+                                 "dma_fence_map")
+
 # SIG-3: what a fence signalling critical section must not take.
 SIGNALLING_FORBIDDEN: dict[str, str] = {
     "resv": "taking a dma_resv lock inside a fence signalling section (SIG-3, DL-8)",

@@ -14,13 +14,9 @@ from typing import TYPE_CHECKING
 
 from model.expr import Expr, Param
 from model.lang import Action, Assign, FenceSet, ForEach, Lock, Model, Variable
+from model.lockdep_names import PRIMED_CHAIN as PRIMED_ORDER  # noqa: F401 - the lock vocabulary lives there
+from model.lockdep_names import TRANSIENT  # noqa: F401
 from model.types import Enum, IndexSet, ModelError, Ref, Type
-
-# Pseudo-locks that an action takes and releases at once (lockdep's maps).
-TRANSIENT = ("fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier")
-
-# RESV-L1: the order dma_resv_lockdep() primes at boot, outermost first.
-PRIMED_ORDER = ("mmap_lock", "ww_acquire", "resv", "fs_reclaim", "i_mmap", "mmu_notifier", "dma_fence_map")
 
 if TYPE_CHECKING:
     from model.components.program import Program
