@@ -44,18 +44,18 @@ def _load_module(modname: str) -> DesignRef:
 
 @lru_cache(maxsize=1)
 def builtin() -> dict[str, DesignRef]:
-    import designs
+    from model import designs
 
-    refs = [_load_module(f"designs.{m}") for m in designs.BUILTIN]
+    refs = [_load_module(f"model.designs.{m}") for m in designs.BUILTIN]
     return {r.name: r for r in refs}
 
 
 @lru_cache(maxsize=1)
 def bugs() -> dict[str, DesignRef]:
-    import designs.bugs as pkg
+    import model.designs.bugs as pkg
 
     mods = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
-    refs = [_load_module(f"designs.bugs.{m}") for m in mods]
+    refs = [_load_module(f"model.designs.bugs.{m}") for m in mods]
     return {r.name: r for r in refs}
 
 

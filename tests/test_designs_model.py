@@ -114,7 +114,7 @@ def test_check_builtin_design_by_name_exits_0(capsys, tmp_path):
 
 
 def test_check_design_file_with_a_bug_exits_1_with_a_trace(capsys):
-    path = os.path.join(ROOT, "designs", "bugs", "signal_takes_resv.py")
+    path = os.path.join(ROOT, "model", "designs", "bugs", "signal_takes_resv.py")
     assert main(["check", path, "--quiet"]) == 1
     out = capsys.readouterr().out
     assert "sig-no-resv-lock violated" in out
