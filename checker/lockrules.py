@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.lang import Model
-from model.lockdep_names import PRIMED_ORDER, PSEUDO_LOCKS, RESV_CLASS, SIGNALLING_FORBIDDEN
+from model.lockdep_names import PRIMED_EDGES, PSEUDO_LOCKS, RESV_CLASS, SIGNALLING_FORBIDDEN
 from model.types import ModelError
 
 
@@ -64,7 +64,7 @@ class RuleSet:
     @classmethod
     def builtin(cls) -> RuleSet:
         rs = cls()
-        for a, b in PRIMED_ORDER:
+        for a, b in PRIMED_EDGES:  # the order lockdep is primed with is the order the rules enforce
             rs._add_order(a, b, BUILTIN)
         return rs
 

@@ -24,19 +24,18 @@ TRANSIENT = frozenset({"fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier
 
 RESV_CLASS = "reservation_ww_class_mutex"
 
-# RESV-L1: dma_resv_lockdep() primes this nesting at boot, outermost first;
-# without MMU notifiers fs_reclaim -> dma_fence_map directly.
-PRIMED_ORDER: tuple[tuple[str, str], ...] = (
+# The dependencies dma_resv_lockdep() records at boot: lockdep links each lock
+# to the one taken right after it (CONFIG_MMU_NOTIFIER=y, as GPU kernels have it).
+PRIMED_EDGES: tuple[tuple[str, str], ...] = (
     ("mmap_lock", "ww_acquire"),
     ("ww_acquire", "resv"),
     ("resv", "fs_reclaim"),
     ("fs_reclaim", "i_mmap"),
     ("fs_reclaim", "mmu_notifier"),
     ("mmu_notifier", "dma_fence_map"),
-    ("fs_reclaim", "dma_fence_map"),
 )
 
-# The same order as one chain, outermost first (i_mmap and the mmu notifier are
+# RESV-L1 as one chain, outermost first (i_mmap and the mmu notifier are
 # siblings under fs_reclaim; the chain puts them side by side), for per-state checks.
 PRIMED_CHAIN: tuple[str, ...] = ("mmap_lock", "ww_acquire", "resv", "fs_reclaim", "i_mmap", "mmu_notifier",
                                  "dma_fence_map")
@@ -49,13 +48,3 @@ SIGNALLING_FORBIDDEN: dict[str, str] = {
     "mmap_lock": "a page fault or copy_*_user inside a fence signalling section (SIG-3)",
 }
 
-# The dependencies dma_resv_lockdep() records at boot: lockdep links each lock
-# to the one taken right after it (CONFIG_MMU_NOTIFIER=y, as GPU kernels have it).
-PRIMED_EDGES: tuple[tuple[str, str], ...] = (
-    ("mmap_lock", "ww_acquire"),
-    ("ww_acquire", "resv"),
-    ("resv", "fs_reclaim"),
-    ("fs_reclaim", "i_mmap"),
-    ("fs_reclaim", "mmu_notifier"),
-    ("mmu_notifier", "dma_fence_map"),
-)
