@@ -103,3 +103,42 @@ def houdini(system: FixedSystem, candidates: Sequence[Candidate], deadline: Dead
             return Lemmas([texts[k] for k in live], [forms[k] for k in live], False, rounds)
         live = [k for k in live if k not in broken]
     return Lemmas([texts[k] for k in live], [forms[k] for k in live], True, rounds)
+
+
+def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef, pre: Sequence[z3.BoolRef],
+                 post: Sequence[z3.BoolRef], deadline: Deadline) -> list[int] | None:
+    """A small subset of inductive lemmas that still proves the goal, from unsat cores.
+
+    ``base`` holds the transition and what is assumed in the pre-state (the
+    property itself when it is part of the invariant); lemma k is ``pre[k]``
+    before and ``post[k]`` after. The goal's consecution needs some lemmas (an
+    unsat core), each of those needs others, and so on; the closure is
+    inductive together with the goal, and usually far smaller than the Houdini
+    fixpoint, which makes the certificate readable. None if a query fails.
+    """
+    s = z3.Solver()
+    s.set("core.minimize", True)
+    s.add(*base)
+    acts = [z3.Bool(f"lemma!{k}") for k in range(len(pre))]
+    for a, f in zip(acts, pre):
+        s.add(z3.Implies(a, f))
+    needed: list[int] = []
+    todo: list[z3.BoolRef] = [goal_next]
+    seen: set[int] = set()
+    while todo:
+        goal = todo.pop()
+        s.push()
+        s.add(z3.Not(goal))
+        deadline.arm(s)
+        r = s.check(acts)
+        core = s.unsat_core() if r == z3.unsat else None
+        s.pop()
+        if core is None:
+            return None
+        for a in core:
+            k = acts.index(a)  # type: ignore[arg-type]
+            if k not in seen:
+                seen.add(k)
+                needed.append(k)
+                todo.append(post[k])
+    return sorted(needed)

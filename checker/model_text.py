@@ -29,7 +29,7 @@ def show_expr(e: Expr, outer: int = 0) -> str:
     if isinstance(e, Const):
         if e.type is not None and not isinstance(e.type, (BoolType, RangeType)):
             return label(e.type, int(e.value))  # type: ignore[arg-type]
-        return str(int(e.value)) if isinstance(e.value, bool) else str(e.value)
+        return ("true" if e.value else "false") if isinstance(e.value, bool) else str(e.value)
     if isinstance(e, Var):
         return e.decl.name if e.index is None else f"{e.decl.name}[{show_expr(e.index)}]"
     if isinstance(e, Param):

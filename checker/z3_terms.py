@@ -57,6 +57,17 @@ def static_range(e: Expr) -> tuple[int, int]:
     return 0, t.domain_size() - 1  # type: ignore[union-attr]
 
 
+def reads_vars(e: Expr) -> set[Variable]:
+    """Every variable declaration ``e`` reads."""
+    if isinstance(e, Var):
+        return {e.decl} | (reads_vars(e.index) if e.index is not None else set())
+    if isinstance(e, Op):
+        return set().union(*(reads_vars(a) for a in e.args))
+    if isinstance(e, Quant):
+        return reads_vars(e.body)
+    return set()
+
+
 _BOOL_OPS = {"eq", "ne", "lt", "le", "and", "or", "not", "implies"}
 
 
