@@ -105,16 +105,17 @@ def houdini(system: FixedSystem, candidates: Sequence[Candidate], deadline: Dead
     return Lemmas([texts[k] for k in live], [forms[k] for k in live], True, rounds)
 
 
-def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef, pre: Sequence[z3.BoolRef],
-                 post: Sequence[z3.BoolRef], deadline: Deadline) -> list[int] | None:
+def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef | None, pre: Sequence[z3.BoolRef],
+                 post: Sequence[z3.BoolRef], deadline: Deadline, initial: Sequence[int] = ()) -> list[int] | None:
     """A small subset of inductive lemmas that still proves the goal, from unsat cores.
 
     ``base`` holds the transition and what is assumed in the pre-state (the
     property itself when it is part of the invariant); lemma k is ``pre[k]``
     before and ``post[k]`` after. The goal's consecution needs some lemmas (an
-    unsat core), each of those needs others, and so on; the closure is
-    inductive together with the goal, and usually far smaller than the Houdini
-    fixpoint, which makes the certificate readable. None if a query fails.
+    unsat core), each of those needs others, and so on; the closure (with the
+    lemmas ``initial``, needed for another reason) is inductive together with
+    the goal, and usually far smaller than the Houdini fixpoint, which makes
+    the certificate readable. None if a query fails.
     """
     s = z3.Solver()
     s.set("core.minimize", True)
@@ -122,9 +123,9 @@ def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef, pre: Sequenc
     acts = [z3.Bool(f"lemma!{k}") for k in range(len(pre))]
     for a, f in zip(acts, pre):
         s.add(z3.Implies(a, f))
-    needed: list[int] = []
-    todo: list[z3.BoolRef] = [goal_next]
-    seen: set[int] = set()
+    needed: list[int] = list(initial)
+    seen: set[int] = set(initial)
+    todo: list[z3.BoolRef] = ([goal_next] if goal_next is not None else []) + [post[k] for k in initial]
     while todo:
         goal = todo.pop()
         s.push()
@@ -142,3 +143,18 @@ def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef, pre: Sequenc
                 needed.append(k)
                 todo.append(post[k])
     return sorted(needed)
+
+
+def implied_by(assumptions: Sequence[z3.BoolRef], goal: z3.BoolRef, lemmas: Sequence[z3.BoolRef],
+               deadline: Deadline) -> list[int] | None:
+    """The lemmas an unsat core of assumptions ∧ lemmas ∧ ¬goal uses (None unless unsat)."""
+    s = z3.Solver()
+    s.set("core.minimize", True)
+    s.add(*assumptions, z3.Not(goal))
+    acts = [z3.Bool(f"lemma!{k}") for k in range(len(lemmas))]
+    for a, f in zip(acts, lemmas):
+        s.add(z3.Implies(a, f))
+    deadline.arm(s)
+    if s.check(acts) != z3.unsat:
+        return None
+    return sorted(acts.index(a) for a in s.unsat_core())  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from checker import paths
 from checker.bmc import WAIT_FOR_PROPERTY, bmc, wait_cycle_detail
 from checker.certificate import certify
 from checker.chc import spacer
-from checker.houdini import Lemmas, fixed_candidates, houdini
+from checker.houdini import Lemmas, core_closure, fixed_candidates, houdini, implied_by
 from checker.kind import kinduction
 from checker.model_text import show_expr
 from checker.proof import PROVED, UNKNOWN, VIOLATED, Deadline, ProofResult
@@ -118,16 +118,39 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     if status != PROVED:
         return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth, note=note)
     k = depth if opts.engine == "kind" else 1
-    texts, invariant = list(lem.texts), lemmas
+    texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None, deadline)
+    invariant = z3.And(*forms)
     if opts.engine == "kind" and k == 1:  # P ∧ lemmas is inductive: P is part of the invariant
         texts.append(show_expr(prop.predicate(model)) if prop.build else f"{prop.id} (from the guards)")
-        invariant = z3.And(lemmas, system.prop(prop, system.cur))
+        invariant = z3.And(invariant, system.prop(prop, system.cur))
     cert = certify(model, system, prop, texts, invariant, extra, k, Deadline(opts.timeout))
     seconds = time.perf_counter() - t0
     if not cert.checked:
         return ProofResult(prop.id, UNKNOWN, engine, n, seconds, depth, certificate=cert,
                            note="the independent check rejected the certificate: " + cert.obligations[-1])
     return ProofResult(prop.id, PROVED, engine, n, seconds, depth, certificate=cert, note=note)
+
+
+def _needed(system: FixedSystem, prop: Property, lem: Lemmas, engine: str, k: int, spacer_used: bool,
+            deadline: Deadline) -> tuple[list[str], list[z3.BoolRef]]:
+    """The lemmas the proof uses (unsat-core closure), so that the certificate shows only those.
+
+    Falls back to every lemma when a core query fails; the certificate check
+    decides either way.
+    """
+    cur, nxt = system.cur, system.nxt
+    post = [system.at(f, nxt) for f in lem.formulas]
+    step = [system.type_invariant(cur), system.trans(cur, nxt, system.sel)]
+    core: list[int] | None = None
+    if lem.formulas and engine == "kind" and k == 1:
+        core = core_closure(step + [system.prop(prop, cur)], system.prop(prop, nxt), lem.formulas, post, deadline)
+    elif lem.formulas and engine == "chc" and not spacer_used:
+        seeds = implied_by([system.type_invariant(cur)], system.prop(prop, cur), lem.formulas, deadline)
+        if seeds is not None:
+            core = core_closure(step, None, lem.formulas, post, deadline, initial=seeds)
+    if core is None:
+        return list(lem.texts), list(lem.formulas)
+    return [lem.texts[j] for j in core], [lem.formulas[j] for j in core]
 
 
 def _implies(system: FixedSystem, lemmas: z3.BoolRef, prop: Property, deadline: Deadline) -> bool:
