@@ -90,39 +90,36 @@ class Induction:
         return z3.is_true(m.eval(f, model_completion=True))
 
 
-SMALL_N = (1, 2, 3, 4)  # where a model is looked for when z3 cannot decide a query for every N
-GENERAL_SLICE = 20.0  # seconds a query for every N gets before the small-N search
+SMALL_N = (1, 2, 3, 4)  # sizes where a model is looked for first
 
 
 def _check(s: z3.Solver, n: z3.ArithRef, deadline: Deadline,
            assumptions: Sequence[z3.BoolRef] = ()) -> tuple[z3.CheckSatResult, z3.ModelRef | None]:
-    """Check for every N; if z3 cannot decide, look for a model with N = 1, 2, 3, 4.
+    """sat with a model, or unsat for every N, or unknown.
 
-    z3 refutes these quantified queries quickly when they are unsat, but may
-    fail to build a model when they are sat; with N fixed the quantifiers
-    range over a few members and model finding is easy. A model found that
-    way is as good as any (it is a model of the same query); unsat at small N
-    proves nothing for every N, so then the answer stays unknown.
+    A model is looked for with N = 1, 2, 3, 4 first: with N fixed the
+    quantifiers range over a few members and z3 finds models quickly, while
+    for an unbounded N it may search for long before giving up. A model found
+    that way is a model of the same query. Only when no small N has one is
+    the query asked for every N, where z3 refutes these formulas quickly when
+    they are unsat.
     """
-    s.set("timeout", min(deadline.remaining_ms(), int(GENERAL_SLICE * 1000)) if deadline.end is not None
-          else int(GENERAL_SLICE * 1000))
-    r = s.check(*assumptions)
-    if r == z3.sat:
-        return r, s.model()
-    if r == z3.unsat:
-        return r, None
     for small in SMALL_N:
         if deadline.expired():
-            break
+            return z3.unknown, None
         s.push()
         s.add(n == small)
         deadline.arm(s)
-        r2 = s.check(*assumptions)
-        m = s.model() if r2 == z3.sat else None
+        r = s.check(*assumptions)
+        m = s.model() if r == z3.sat else None
         s.pop()
         if m is not None:
             return z3.sat, m
-    return z3.unknown, None
+    deadline.arm(s)
+    r = s.check(*assumptions)
+    if r == z3.sat:
+        return r, s.model()
+    return r, None
 
 
 def _houdini(q: Induction, deadline: Deadline, say: Callable[[str], None]) -> tuple[list[int] | None, str]:
@@ -331,7 +328,7 @@ def prove_all_n(build: Callable[[int], Model], prop: Property, properties: Seque
         return ProofResult(prop.id, status, ENGINE, None, time.perf_counter() - t0, **kw)
 
     # a quick look for a short real violation first: cheaper than any induction query
-    violation = _small_violation(build, prop, (1, 2), 15, deadline, say)
+    violation = _small_violation(build, prop, (1, 2), 12, deadline, say)
     if violation is not None:
         return violation
     try:

@@ -218,14 +218,29 @@ def generate(model: Model, properties: Sequence[Property] = (), user: Sequence[E
 # ---- concrete filtering ----------------------------------------------------------------
 
 
+def clipped_successors(c: Compiled) -> Callable[[bytes], list[tuple[int, bytes]]]:
+    """Like ``Compiled.successors``, but an instance that would leave a domain is just not taken.
+
+    That is the transition relation of the z3 encodings (``checker.z3_encode``),
+    so candidates are filtered on exactly the states the proofs are about.
+    """
+    lines = ["def clipped_successors(s):", f"    {c.unpack}", "    out = []"]
+    for k in range(len(c.instances)):
+        lines += ["    try:", *c.instance_source(k, "        ", f"out.append(({k}, n))"),
+                  "    except DomainError:", "        pass"]
+    lines.append("    return out")
+    return c.function("clipped_successors", "\n".join(lines))
+
+
 def sample_states(c: Compiled, limit: int = 30_000, walks: int = 40, walk_len: int = 150, seed: int = 1) -> set[bytes]:
     """Reachable states: breadth-first up to ``limit`` (all of them for small instances), plus random walks."""
+    successors = clipped_successors(c)
     seen = {c.initial}
     frontier = [c.initial]
     while frontier and len(seen) < limit:
         nxt = []
         for s in frontier:
-            for _, n in c.successors(s):
+            for _, n in successors(s):
                 if n not in seen:
                     seen.add(n)
                     nxt.append(n)
@@ -235,7 +250,7 @@ def sample_states(c: Compiled, limit: int = 30_000, walks: int = 40, walk_len: i
         for _ in range(walks):
             s = c.initial
             for _ in range(walk_len):
-                succ = c.successors(s)
+                succ = successors(s)
                 if not succ:
                     break
                 s = rng.choice(succ)[1]

@@ -39,12 +39,15 @@ class Lemmas:
         return z3.And(*self.formulas)
 
 
-def fixed_candidates(model: Model, build: Callable[[int], Model], properties: Sequence[Property],
+def fixed_candidates(model: Model, build: Callable[[int], Model] | None, properties: Sequence[Property],
                      exclude: str = "", filter_sizes: Sequence[int] = (1, 2, 3)) -> list[Candidate]:
-    """The candidates of ``model`` (= ``build(n)``) that survive concrete states of small instances and of itself."""
+    """The candidates of ``model`` (= ``build(n)``) that survive concrete states of small instances and of itself.
+
+    Without ``build`` only the model's own states filter.
+    """
     n = _members(model)
-    sizes = sorted({k for k in filter_sizes if k < n})
-    alive = filtered(build, sizes, properties, exclude) if sizes else None
+    sizes = sorted({k for k in filter_sizes if k < n}) if build is not None else []
+    alive = filtered(build, sizes, properties, exclude) if build is not None and sizes else None
     cands, atoms = generate(model, properties, exclude=exclude)
     if alive is not None:
         cands = [c for c in cands if c.text in alive]

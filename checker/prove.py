@@ -61,7 +61,7 @@ def strengthen(model: Model, system: FixedSystem, prop: Property, opts: Options,
     if not opts.lemmas:
         return Lemmas([], [], True)
     say("houdini: generating candidate lemmas")
-    cands = fixed_candidates(model, opts.build or (lambda n: model), opts.properties, exclude=prop.id)
+    cands = fixed_candidates(model, opts.build, opts.properties, exclude=prop.id)
     if opts.user_lemmas is not None:
         from checker.candidates import Candidate
         from checker.model_text import show_expr

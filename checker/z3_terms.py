@@ -47,6 +47,9 @@ def static_range(e: Expr) -> tuple[int, int]:
     if isinstance(e, Op) and e.op == "enum_cast":
         table = cast_table(e.args[0].type, e.type)  # type: ignore[arg-type]
         return min(table), max(table)
+    if isinstance(e, Op) and e.op == "ite":  # a branch may be a cast with no value for some label
+        (alo, ahi), (blo, bhi) = static_range(e.args[1]), static_range(e.args[2])
+        return min(alo, blo), max(ahi, bhi)
     if isinstance(e, Op) and e.op == "member2ref":
         ref = e.type
         assert isinstance(ref, RefType)

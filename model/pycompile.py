@@ -358,6 +358,9 @@ def _value_range(e: Expr) -> tuple[int, int]:
     if isinstance(e, Op) and e.op == "enum_cast":
         table = cast_table(e.args[0].type, t)  # type: ignore[arg-type]
         return min(table), max(table)
+    if isinstance(e, Op) and e.op == "ite":  # a branch may be a cast with no value for some label
+        (alo, ahi), (blo, bhi) = _value_range(e.args[1]), _value_range(e.args[2])
+        return min(alo, blo), max(ahi, bhi)
     if isinstance(t, (RangeType, BoolType)):
         return int_range(t)
     return 0, t.domain_size() - 1  # type: ignore[union-attr]
