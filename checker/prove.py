@@ -120,7 +120,7 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     k = depth if opts.engine == "kind" else 1
     texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None, deadline)
     invariant = z3.And(*forms)
-    if opts.engine == "kind" and k == 1:  # P ∧ lemmas is inductive: P is part of the invariant
+    if k == 1:  # P is part of the invariant (k-induction proved P ∧ lemmas inductive; otherwise I ⇒ P anyway)
         texts.append(show_expr(prop.predicate(model)) if prop.build else f"{prop.id} (from the guards)")
         invariant = z3.And(invariant, system.prop(prop, system.cur))
     cert = certify(model, system, prop, texts, invariant, extra, k, Deadline(opts.timeout))

@@ -1,0 +1,82 @@
+"""Differential testing: the explicit engine and z3 agree on random models of the modeling language."""
+
+from __future__ import annotations
+
+import z3
+from random_models import RandomModel
+
+from checker.bmc import Unroller, bmc
+from checker.explicit import explore
+from checker.proof import PROVED, UNKNOWN, VIOLATED, Deadline
+from checker.prove import Options, prove_fixed
+from checker.z3_encode import FixedSystem
+from model.pycompile import DomainError
+
+MODELS = 520
+SEED0 = 20240501
+NEVER = 10**9
+
+
+def explicit_outcome(rm: RandomModel) -> tuple[str, int]:
+    """('violated', shortest depth) | ('holds', BFS depth) | ('domain', -1) from the explicit engine."""
+    prop = rm.property()
+    try:
+        r = explore(rm.model, [prop])
+    except DomainError:
+        return "domain", -1
+    v = r.verdicts[0]
+    return ("violated", v.counterexample.length) if v.status == VIOLATED else ("holds", r.depth)
+
+
+def z3_depths(rm: RandomModel, bound: int) -> tuple[int, int]:
+    """Shortest depth of a state violating the predicate, and of one with an out-of-domain step (NEVER: none)."""
+    system = FixedSystem(rm.model)
+    prop = rm.property()
+    u = Unroller(system, Deadline(60))
+    for d in range(bound + 1):
+        if d:
+            u.extend()
+        bad = u.reach(z3.Not(system.prop(prop, u.states[-1])))[0] == z3.sat
+        err = u.reach(z3.Not(system.domain_ok(u.states[-1])))[0] == z3.sat
+        if bad or err:
+            return (d if bad else NEVER), (d if err else NEVER)
+    return NEVER, NEVER
+
+
+def test_explicit_and_bmc_agree_on_random_models():
+    seen = {"violated": 0, "holds": 0, "domain": 0}
+    for k in range(MODELS):
+        rm = RandomModel(SEED0 + k)
+        kind, depth = explicit_outcome(rm)
+        seen[kind] += 1
+        bad, err = z3_depths(rm, depth + 1 if kind == "holds" else 80)
+        where = f"model seed {rm.seed}: explicit {kind} {depth}, z3 predicate {bad}, domain {err}"
+        if kind == "violated":  # BFS stops at the first bad state of the shallowest level
+            assert bad == depth and bad <= err, where
+        elif kind == "domain":  # BFS expanded an out-of-domain step before any violation
+            assert err <= bad, where
+        else:
+            assert bad == err == NEVER, where
+        if kind != "holds" and bad < err:  # the engine-level BMC returns the same shortest path
+            r = bmc(rm.model, [rm.property()], max_depth=bad)[0]
+            assert r.status == VIOLATED and r.counterexample.length == bad, where
+    assert min(seen.values()) >= 50, seen  # every outcome is well represented
+
+
+def test_proof_engines_never_contradict_the_explicit_engine():
+    checked = 0
+    for k in range(70):
+        rm = RandomModel(SEED0 + 7919 * k)
+        kind, depth = explicit_outcome(rm)
+        if kind == "domain":
+            continue
+        checked += 1
+        for engine, lemmas in (("kind", True), ("chc", False)):
+            r = prove_fixed(rm.model, rm.property(), Options(engine=engine, lemmas=lemmas, timeout=30, depth=30))
+            where = f"model seed {rm.seed}, {engine}: explicit {kind}, z3 {r.status} {r.note}"
+            if kind == "holds":
+                assert r.status in (PROVED, UNKNOWN) and (r.status != PROVED or r.certificate.checked), where
+                assert r.status == PROVED, where  # small finite models: both engines do prove
+            else:
+                assert r.status == VIOLATED and r.counterexample.length == depth, where
+    assert checked >= 40
