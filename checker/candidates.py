@@ -177,7 +177,8 @@ def generate(model: Model, properties: Sequence[Property] = (), user: Sequence[E
     col = AtomCollector(model, index, i)
     col.from_model(properties)
     atoms = list(col.atoms.values())
-    texts = list(col.atoms)
+    # a quantified atom is parenthesised, so that ¬((∀j. ...) ∧ b) cannot be misread
+    texts = [f"({t})" if isinstance(a, Quant) else t for t, a in col.atoms.items()]
     unary = [i in _free_params(a) for a in atoms]
     out: list[Candidate] = []
 

@@ -139,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
             raise ModelError(f"cannot write --json file in {d}")
     err = console(stderr=True)
     out = console()
-    size = "every N" if model is None else f"N={model.params.get('importers', '?')}"
+    members = None if model is None else next((v.index.size for v in model.variables if v.index is not None), 0)
+    size = "every N" if model is None else f"N={members}"
     engine = "all-n" if model is None else (args.engine or "kind")
     out.print(f"[bold]{title}[/bold], {size}, engine {engine}"
               f"{'' if args.no_lemmas or engine == 'bmc' else ' + Houdini lemmas'}, timeout {args.timeout:g} s")

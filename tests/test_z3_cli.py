@@ -97,3 +97,8 @@ def test_user_lemmas_from_a_file(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "r1", "--all-n", "--kind", "static", "--no-lemmas", "--lemmas", str(lemma_file),
                            "--property", "no-migration-while-mapped", "--quiet")
     assert code == 0 and "∧ exp = WAIT ⇒ owner = EXP" in out
+
+
+def test_a_design_is_proved_by_the_same_back_end(capsys):
+    code, out, _ = run_cli(capsys, "udmabuf", "--property", "attach-holds-ref", "--quiet")
+    assert code == 0 and "udmabuf, N=3" in out and "∧ ∀i. att[i] = 1 ⇒ ref[i] = 1" in out
