@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import z3
 
@@ -47,7 +47,6 @@ class Options:
     properties: Sequence[Property] = ()  # the model's catalog: its invariants are candidate lemmas
     build: Callable[[int], Model] | None = None  # the model at other sizes, to filter candidates
     user_lemmas: Callable[[Model], Sequence[Expr]] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 def _importers(model: Model) -> int | None:

@@ -89,11 +89,16 @@ def load_lemmas(path: str) -> Callable[[Model], Sequence[Expr]]:
     return call
 
 
-def _setup(args: argparse.Namespace) -> tuple[str, Callable[[int], Model], Model | None, tuple[Property, ...],
-                                              tuple[Property, ...]]:
-    """(title, build(n), the fixed model or None for --all-n, selected properties, the catalog)."""
+def _setup(args: argparse.Namespace) -> tuple[str, Callable[[int], Model] | None, Model | None,
+                                              tuple[Property, ...], tuple[Property, ...]]:
+    """(title, build(n) or None, the fixed model or None for --all-n, selected properties, the catalog).
+
+    ``build`` makes the model at other sizes (candidate lemmas are filtered on
+    small ones, --all-n needs it); a design is proved at its own size only.
+    """
     if args.all_n and args.engine:
         raise ModelError("--all-n has its own engine (induction for every N); drop --engine")
+    build: Callable[[int], Model] | None = None
     if args.model in MODELS:
         e = entry(args.model)
         if args.kind not in e.kinds:
@@ -101,7 +106,7 @@ def _setup(args: argparse.Namespace) -> tuple[str, Callable[[int], Model], Model
         design_args.reject_design_options(args)
         e.build(importers=1, kind=args.kind, variant=args.variant)  # bad --variant/--kind: fail now
 
-        def build(n: int) -> Model:
+        def build(n: int) -> Model:  # the built-in model at any size
             return e.build(importers=n, kind=args.kind, variant=args.variant)
 
         catalog = e.properties
@@ -113,11 +118,6 @@ def _setup(args: argparse.Namespace) -> tuple[str, Callable[[int], Model], Model
             raise ModelError("--all-n applies to the built-in models; prove a design with --importers N")
         model, props = design_args.build_design(args)
         catalog = props
-
-        def build(n: int) -> Model:
-            raise ModelError("designs are proved at their own size")
-
-        build = None  # type: ignore[assignment]  # candidates are sampled on the design itself
         title = args.model
     else:
         entry(args.model)  # raises the unknown-model error
@@ -152,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
             def say(text: str, pid: str = p.id) -> None:
                 live.update(Text(f"{pid}: {text}"))
             if model is None:
+                assert build is not None
                 r = prove_all_n(build, p, catalog, timeout=args.timeout, user_lemmas=user, lemmas=not args.no_lemmas,
                                 progress=say)
             else:
