@@ -41,15 +41,24 @@ class BmcProgress:
 
 
 class Unroller:
-    """An incremental unrolling of a system from its initial state."""
+    """An incremental unrolling of a system from its initial state.
 
-    def __init__(self, system: FixedSystem, deadline: Deadline):
+    ``assume`` (over the system's template state) is added for every state:
+    only invariants belong there (Houdini lemmas), which exclude no path and
+    make the domain queries of static importers (pins + 1 <= N needs the pin
+    count) easy instead of a counting argument at every depth.
+    """
+
+    def __init__(self, system: FixedSystem, deadline: Deadline, assume: z3.BoolRef | None = None):
         self.system = system
         self.deadline = deadline
+        self.assume = assume
         self.solver = z3.Solver()
         self.states: list[State] = [system.state("@0")]
         self.sels: list[z3.ArithRef] = []
         self.solver.add(system.init(self.states[0]))
+        if assume is not None:
+            self.solver.add(system.at(assume, self.states[0]))
 
     @property
     def depth(self) -> int:
@@ -60,6 +69,8 @@ class Unroller:
         nxt = self.system.state(f"@{d + 1}")
         sel = z3.Int(f"sel@{d}")
         self.solver.add(self.system.trans(self.states[d], nxt, sel))
+        if self.assume is not None:
+            self.solver.add(self.system.at(self.assume, nxt))
         self.states.append(nxt)
         self.sels.append(sel)
 
@@ -93,17 +104,19 @@ def bmc(
     progress: Callable[[BmcProgress], None] | None = None,
     system: FixedSystem | None = None,
     check_domain: bool = True,
+    invariants: z3.BoolRef | None = None,
 ) -> list[ProofResult]:
     """Shortest counterexamples for ``properties`` up to ``max_depth`` steps.
 
     A property without a violation up to the depth reached is ``unknown`` (BMC
     proves nothing); a solver timeout ends the run with ``unknown`` for every
-    open property.
+    open property. ``invariants`` (proved inductive, see ``Unroller``) are
+    assumed in every state.
     """
     t0 = time.perf_counter()
     system = system or FixedSystem(model)
     deadline = Deadline(timeout)
-    u = Unroller(system, deadline)
+    u = Unroller(system, deadline, invariants)
     results: dict[str, ProofResult] = {}
     open_props = list(properties)
     stop = ""

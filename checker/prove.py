@@ -73,6 +73,17 @@ def strengthen(model: Model, system: FixedSystem, prop: Property, opts: Options,
     return lem
 
 
+def domain_lemmas(model: Model, system: FixedSystem, opts: Options, deadline: Deadline,
+                  say: Callable[[str], None]) -> z3.BoolRef | None:
+    """Houdini lemmas for BMC's domain queries, when the model has assignments that could leave a domain."""
+    if not opts.lemmas or not any(system.checks):
+        return None
+    say("houdini: lemmas for the domain checks")
+    cands = fixed_candidates(model, opts.build, opts.properties)
+    lem = houdini(system, cands, deadline)
+    return lem.conj() if lem.complete and lem.formulas else None
+
+
 def prove_fixed(model: Model, prop: Property, opts: Options,
                 progress: Callable[[str], None] | None = None) -> ProofResult:
     """Prove or refute ``prop`` on ``model`` with ``opts.engine``."""
@@ -85,6 +96,7 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     n = _importers(model)
     if opts.engine == "bmc":
         return bmc(model, [prop], max_depth=opts.depth, timeout=opts.timeout, system=system,
+                   invariants=domain_lemmas(model, system, opts, deadline, say),
                    progress=lambda p: say(f"bmc: depth {p.depth}  {p.seconds:.1f} s"))[0]
     lem = strengthen(model, system, prop, opts, deadline, say)
     lemmas = lem.conj()
