@@ -110,6 +110,8 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
             status, depth = PROVED, 0
             note = ("Spacer not needed: the Houdini lemmas imply the property" if lem.texts
                     else "Spacer not needed: the property follows from the variables' domains")
+        elif _relatively_inductive(system, lemmas, prop, deadline):
+            status, depth, note = PROVED, 0, "Spacer not needed: the property is inductive given the Houdini lemmas"
         else:
             out2 = spacer(system, prop, lemmas, deadline, progress=lambda p: say(f"spacer: {p.seconds:.1f} s"))
             status, depth, note, extra = out2.status, out2.frames, out2.note, out2.invariant
@@ -129,7 +131,8 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     if status != PROVED:
         return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth, note=note)
     k = depth if opts.engine == "kind" else 1
-    texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None, deadline)
+    texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None, deadline,
+                           relative="inductive given" in note)
     invariant = z3.And(*forms)
     if k == 1:  # P is part of the invariant (k-induction proved P ∧ lemmas inductive; otherwise I ⇒ P anyway)
         texts.append(show_expr(prop.predicate(model)) if prop.build else f"{prop.id} (from the guards)")
@@ -143,7 +146,7 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
 
 
 def _needed(system: FixedSystem, prop: Property, lem: Lemmas, engine: str, k: int, spacer_used: bool,
-            deadline: Deadline) -> tuple[list[str], list[z3.BoolRef]]:
+            deadline: Deadline, relative: bool = False) -> tuple[list[str], list[z3.BoolRef]]:
     """The lemmas the proof uses (unsat-core closure), so that the certificate shows only those.
 
     Falls back to every lemma when a core query fails; the certificate check
@@ -153,15 +156,30 @@ def _needed(system: FixedSystem, prop: Property, lem: Lemmas, engine: str, k: in
     post = [system.at(f, nxt) for f in lem.formulas]
     step = [system.type_invariant(cur), system.trans(cur, nxt, system.sel)]
     core: list[int] | None = None
-    if lem.formulas and engine == "kind" and k == 1:
+    if lem.formulas and (engine == "kind" and k == 1 or engine == "chc" and relative):
         core = core_closure(step + [system.prop(prop, cur)], system.prop(prop, nxt), lem.formulas, post, deadline)
-    elif lem.formulas and engine == "chc" and not spacer_used:
+    elif lem.formulas and engine == "chc" and not spacer_used and not relative:
         seeds = implied_by([system.type_invariant(cur)], system.prop(prop, cur), lem.formulas, deadline)
         if seeds is not None:
             core = core_closure(step, None, lem.formulas, post, deadline, initial=seeds)
     if core is None:
         return list(lem.texts), list(lem.formulas)
     return [lem.texts[j] for j in core], [lem.formulas[j] for j in core]
+
+
+def _relatively_inductive(system: FixedSystem, lemmas: z3.BoolRef, prop: Property, deadline: Deadline) -> bool:
+    """P ∧ lemmas ∧ T ⇒ P' (the lemmas are inductive already), and Init ⇒ P."""
+    cur, nxt = system.cur, system.nxt
+    step = z3.Solver()
+    deadline.arm(step)
+    step.add(system.type_invariant(cur), lemmas, system.prop(prop, cur), system.trans(cur, nxt, system.sel),
+             z3.Not(system.prop(prop, nxt)))
+    if step.check() != z3.unsat:
+        return False
+    init = z3.Solver()
+    deadline.arm(init)
+    init.add(system.init(cur), z3.Not(system.prop(prop, cur)))
+    return init.check() == z3.unsat
 
 
 def _implies(system: FixedSystem, lemmas: z3.BoolRef, prop: Property, deadline: Deadline) -> bool:
