@@ -35,7 +35,7 @@ import z3
 
 from checker.model_text import show_expr
 from checker.z3_terms import FragmentError, Terms, domain, reads_vars
-from model.expr import Expr, MemberConst, Op, Param, Quant, Var
+from model.expr import Const, Expr, MemberConst, Op, Param, Quant, Var
 from model.lang import Action, Assign, ForEach, Model, Variable
 from model.typecheck import resolve_actions, resolve_condition
 from model.types import BoolType, ModelError, RangeType
@@ -75,6 +75,7 @@ class ParamTerms(Terms):
         self.pivots: list[z3.ArithRef] = []  # every action's member choice: where two views may differ
         self.emitted: set[tuple] = set()
         self.unroll: int | None = None  # evaluate quantifiers over 0..unroll-1 (reading a z3 model)
+        self.bound_ids: set[int] = set()  # quantifier-bound variables
 
     def member(self, e: Expr, env: dict[Param, Any]) -> Any:
         if isinstance(e, Param):
@@ -108,7 +109,9 @@ class ParamTerms(Terms):
         return self.write(view, decl, member, value)
 
     def _bound(self, name: str) -> z3.ArithRef:
-        return z3.Int(f"{name}!{next(_ids)}")
+        j = z3.Int(f"{name}!{next(_ids)}")
+        self.bound_ids.add(j.get_id())
+        return j
 
     def in_range(self, j: z3.ArithRef) -> z3.BoolRef:
         return z3.And(0 <= j, j < self.sys.N)
@@ -139,6 +142,9 @@ class ParamTerms(Terms):
     def count(self, q: Quant, view: View, env: dict[Param, Any]) -> z3.ArithRef:
         """#{j | body} (or Σ of a 0/1 body) as a fresh integer with the cardinality facts."""
         body = q.body
+        if any(env[p].get_id() in self.bound_ids for p in _params_in(body) if p is not q.param and p in env):
+            # the count would be one constant for every value of an enclosing quantifier's variable
+            raise FragmentError(f"#{{{show_expr(body)}}} depends on the variable of an enclosing quantifier")
         if q.kind == "sum":
             if not isinstance(body.type, (BoolType, RangeType)) or (
                     isinstance(body.type, RangeType) and (body.type.lo, body.type.hi) != (0, 1)):
@@ -211,9 +217,19 @@ class ParamTerms(Terms):
 
 
 def _zero(e: Expr) -> Expr:
-    from model.expr import Const
-
     return Const(0, e.type)
+
+
+def _params_in(e: Expr) -> set[Param]:
+    if isinstance(e, Param):
+        return {e}
+    if isinstance(e, Var):
+        return _params_in(e.index) if e.index is not None else set()
+    if isinstance(e, Op):
+        return set().union(*(_params_in(a) for a in e.args))
+    if isinstance(e, Quant):
+        return _params_in(e.body) - {e.param}
+    return set()
 
 
 def _reads_own(e: Expr, param: Param, written: set[Variable]) -> bool:

@@ -83,3 +83,14 @@ def test_user_lemmas_complete_the_proof():
                     user_lemmas=lemmas, lemmas=False)
     assert r.status == PROVED and r.certificate.checked
     assert "exp = WAIT ⇒ owner = EXP" in r.certificate.invariant
+
+
+def test_a_count_under_a_quantifier_is_reported_outside_the_fragment():
+    from properties.base import Property
+
+    def predicate(m):
+        mp, procs = m.variable("map"), m.index_sets["importers"]
+        return forall(procs, lambda i: count(procs, lambda j: mp[j] == mp[i]) >= 1, "i")
+
+    r = prove_all_n(_build("static"), Property("same-map", "", (), "test", build=predicate), PROPERTIES, timeout=30)
+    assert r.status == UNKNOWN and "depends on the variable of an enclosing quantifier" in r.note
