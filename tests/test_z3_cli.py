@@ -75,12 +75,12 @@ def test_a_timeout_is_unknown_and_exit_3(capsys):
 def test_all_n_proof_and_counterexample_to_induction(capsys, tmp_path):
     code, out, _ = run_cli(capsys, "r1", "--all-n", "--kind", "static", "--property", "no-migration-while-mapped",
                            "--quiet")
-    assert code == 0 and "inductive for every N" in out and "(every N)" in out
-    code, out, _ = run_cli(capsys, "r1", "--all-n", "--kind", "static", "--no-lemmas", "--timeout", "60",
+    assert code == 0 and "inductive for every N" in out and "(every N)" in out, out
+    code, out, _ = run_cli(capsys, "r1", "--all-n", "--kind", "static", "--no-lemmas", "--timeout", "120",
                            "--property", "no-migration-while-mapped", "--quiet")
-    assert code == 3
-    assert "counterexample to induction with 1 importer" in out
-    assert "before: storage=" in out and "step:   migrate_end" in out and "after:  storage=" in out
+    assert code == 3, out
+    assert "counterexample to induction with 1 importer" in out, out
+    assert "before: storage=" in out and "step:   migrate_end" in out and "after:  storage=" in out, out
 
 
 def test_user_lemmas_from_a_file(capsys, tmp_path):
