@@ -105,11 +105,18 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
         out = kinduction(system, prop, lemmas, opts.depth, deadline,
                          progress=lambda p: say(f"k-induction: k={p.k}  {p.seconds:.1f} s"))
         status, depth, note, path = out.status, out.k, out.note, out.path
+    elif not opts.lemmas:  # plain Spacer on the property alone
+        if _implies(system, lemmas, prop, deadline):  # nothing to solve (Spacer's Inv would be arbitrary)
+            status, depth, note = PROVED, 0, "Spacer not needed: the property holds in every state within the domains"
+        else:
+            out2 = spacer(system, prop, lemmas, deadline, progress=lambda p: say(f"spacer: {p.seconds:.1f} s"))
+            status, depth, note, extra = out2.status, out2.frames, out2.note, out2.invariant
+        path = []
     else:
         if _implies(system, lemmas, prop, deadline):
             status, depth = PROVED, 0
             note = ("Spacer not needed: the Houdini lemmas imply the property" if lem.texts
-                    else "Spacer not needed: the property follows from the variables' domains")
+                    else "Spacer not needed: the property holds in every state within the domains")
         elif _relatively_inductive(system, lemmas, prop, deadline):
             status, depth, note = PROVED, 0, "Spacer not needed: the property is inductive given the Houdini lemmas"
         else:
