@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import tempfile
 
 from rich.console import Console
 from rich.live import Live
@@ -64,19 +63,10 @@ def build_model(args: argparse.Namespace):
 
 
 def write_json_atomic(path: str, data: object) -> None:
-    """Write ``data`` to ``path`` through a temporary file, so a crash never leaves half a file."""
-    d = os.path.dirname(os.path.abspath(path))
-    os.makedirs(d, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=1, default=str)
-            f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` as JSON through a temporary file, so a crash never leaves half a file."""
+    from traces.format import write_atomic
+
+    write_atomic(path, json.dumps(data, indent=1, default=str) + "\n")
 
 
 def _progress_line(p: Progress) -> Text:

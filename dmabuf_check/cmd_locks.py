@@ -64,13 +64,14 @@ def run(args: argparse.Namespace) -> int:
     report = analyze(model, deadlock_props, rules, symmetry=not args.no_symmetry, limits=limits,
                      bigger=bigger if can_grow else None, max_extra_importers=args.larger)
     from traces import lockdep, lockgraph  # rendering lives in traces/
+    from traces.format import write_atomic
 
     out = console()
     out.print(lockdep.render(report), highlight=False, markup=False)
     if args.dot:
-        _write(args.dot, lockgraph.to_dot(report))
+        write_atomic(args.dot, lockgraph.to_dot(report))
     if args.svg:
-        _write(args.svg, lockgraph.to_svg(report))
+        write_atomic(args.svg, lockgraph.to_svg(report))
     if args.json:
         write_json_atomic(args.json, to_json(report))
     if not report.complete:
@@ -84,10 +85,3 @@ def to_json(report: LockReport) -> dict[str, object]:
     d["schema"] = "dmabuf-check locks v1"
     d["clean"] = report.clean
     return d
-
-
-def _write(path: str, text: str) -> None:
-    tmp = f"{path}.tmp-{os.getpid()}"
-    with open(tmp, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
