@@ -29,13 +29,13 @@ from rich.table import Table
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from checker.alln import prove_all_n  # noqa: E402
-from checker.bmc import bmc  # noqa: E402
-from checker.proof import Deadline  # noqa: E402
-from checker.prove import Options, domain_lemmas, prove_fixed  # noqa: E402
-from checker.z3_encode import FixedSystem  # noqa: E402
-from model import r1  # noqa: E402
-from properties.r1 import PROPERTIES  # noqa: E402
+from dmabuf_check.checker.z3.alln import prove_all_n  # noqa: E402
+from dmabuf_check.checker.z3.bmc import bmc  # noqa: E402
+from dmabuf_check.checker.z3.encode import FixedSystem  # noqa: E402
+from dmabuf_check.checker.z3.proof import Deadline  # noqa: E402
+from dmabuf_check.checker.z3.prove import Options, domain_lemmas, prove_fixed  # noqa: E402
+from dmabuf_check.model import r1  # noqa: E402
+from dmabuf_check.properties.r1 import PROPERTIES  # noqa: E402
 
 KINDS = ("static", "dynamic")
 BUG_PROPERTY = {"B1": "no-migration-while-mapped", "B2": "no-migration-while-mapped",

@@ -1,5 +1,9 @@
-"""Engines: the explicit-state explorer (and, beside it, the z3 engines)."""
+"""The engines, one subpackage each, and the result types they share.
 
-from checker.api import check
+- ``explicit``: breadth-first explicit-state search, exact symmetry reduction, liveness on the state graph
+- ``z3``: bounded model checking, k-induction, Spacer, Houdini lemmas, proofs for every N
+- ``locks``: the lockdep-style lock-order analysis over the explored transitions
 
-__all__ = ["check"]
+``result`` (verdicts, check results) and ``paths`` (counterexamples rebuilt through the compiled
+model) are shared by all three; ``api`` is the Python entry point (``dmabuf_check.check``).
+"""

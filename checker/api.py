@@ -1,6 +1,6 @@
 """The Python API: ``check(...)`` returns the result object a test can assert on.
 
-    from checker import check
+    from dmabuf_check import check
     assert check("r1", importers=3, kind="dynamic").ok
 """
 
@@ -9,12 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from checker.explicit import Limits, Progress, explore
-from checker.liveness import check_liveness
-from checker.result import UNKNOWN, CheckResult, Verdict
-from model.lang import Model
-from properties.base import LIVENESS, Property
-from properties.registry import entry, select
+from dmabuf_check.checker.explicit.liveness import check_liveness
+from dmabuf_check.checker.explicit.search import Limits, Progress, explore
+from dmabuf_check.checker.result import UNKNOWN, CheckResult, Verdict
+from dmabuf_check.model.lang import Model
+from dmabuf_check.properties.base import LIVENESS, Property
+
+from dmabuf_check.registry import entry, select
 
 
 def check(

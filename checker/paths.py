@@ -8,10 +8,10 @@ step is re-checked against the model's own guards and effects) and builds the
 
 from __future__ import annotations
 
-from checker.result import Counterexample, Step
-from model.lang import Action, Model
-from model.pycompile import Compiled
-from model.types import ModelError
+from dmabuf_check.checker.result import Counterexample, Step
+from dmabuf_check.model.lang import Action, Model
+from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.model.types import ModelError
 
 
 def actor_of(model: Model, action: Action, binding: tuple[int, ...]) -> str:

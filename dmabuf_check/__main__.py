@@ -1,5 +1,5 @@
 import sys
 
-from dmabuf_check.cli import main
+from dmabuf_check.cli.main import main
 
 sys.exit(main())

@@ -11,13 +11,14 @@ actions; the model itself is plain data like any other.
 
 from __future__ import annotations
 
-from model.components import attachment, buffer, cpu_access, fence, placement, resv, signalling, ww
-from model.components.context import BuildContext, BuildInfo
-from model.design import KINDS, Design
-from model.lang import Model
-from model.profiles import PROFILES, Profile, profile
-from model.types import ModelError
-from model.validate import validate
+from dmabuf_check.model.components import attachment, buffer, cpu_access, fence, placement, resv, signalling, ww
+from dmabuf_check.model.components.context import BuildContext, BuildInfo
+from dmabuf_check.model.components.program import finalize
+from dmabuf_check.model.design import KINDS, Design
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.profiles import PROFILES, Profile, profile
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.validate import validate
 
 MAX_IMPORTERS = 6
 
@@ -81,7 +82,7 @@ def resolve_mix(d: Design, mix: dict[str, int] | str | None, importers: int | No
 def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int] | str | None = None,
           importers: int | None = None, buffers: int | None = None, source: str = "") -> tuple[Model, BuildInfo]:
     if not isinstance(d, Design):
-        raise ModelError(f"DESIGN must be a model.design.Design(...), got {type(d).__name__}")
+        raise ModelError(f"DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
     if kernel is None and d.kernel not in PROFILES:
         validate(d, profile(None))  # reports the design's unknown kernel field
     p = kernel if isinstance(kernel, Profile) else profile(kernel or d.kernel)
@@ -120,6 +121,6 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
         signalling.actions(cx, d, p, b)
         cpu_access.actions(cx, d, p, b)
     ww.register(cx, d, p)
-    cx.finalize()
+    finalize(cx)
     m.valid_end = buffer.valid_end(cx)
     return m, cx.info

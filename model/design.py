@@ -14,7 +14,7 @@ Lock names in ``locks`` lists: ``"resv"`` is the buffer's reservation lock
 (dma_resv), ``"resv_other"`` the other buffer's in a two-buffer design, and
 any name declared in ``Design.locks`` is a driver lock (a mutex).
 
-    from model.design import Design, Op
+    from dmabuf_check.model.design import Design, Op
 
     DESIGN = Design(
         name="my-heap", follows="drivers/dma-buf/heaps/system_heap.c",

@@ -12,8 +12,8 @@ import hashlib
 import os
 import types
 
-from model.design import Bug, Design
-from model.types import ModelError
+from dmabuf_check.model.design import Bug, Design
+from dmabuf_check.model.types import ModelError
 
 
 def _one_line(text: object) -> str:
@@ -53,8 +53,8 @@ def design_of(mod: types.ModuleType, where: str) -> tuple[Design, Bug | None, ty
     if d is None:
         raise ModelError(f"{where}: defines no DESIGN = Design(...)")
     if not isinstance(d, Design):
-        raise ModelError(f"{where}: DESIGN must be a model.design.Design(...), got {type(d).__name__}")
+        raise ModelError(f"{where}: DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
     bug = getattr(mod, "BUG", None)
     if bug is not None and not isinstance(bug, Bug):
-        raise ModelError(f"{where}: BUG must be a model.design.Bug(...), got {type(bug).__name__}")
+        raise ModelError(f"{where}: BUG must be a dmabuf_check.model.design.Bug(...), got {type(bug).__name__}")
     return d, bug, mod

@@ -13,12 +13,8 @@ never be used in a boolean context (``if expr:``); that raises at once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from model.types import IndexSet, MemberType, Type
-
-if TYPE_CHECKING:
-    from model.lang import Variable
+from dmabuf_check.model.types import IndexSet, MemberType, ModelError, Type
 
 Literal = int | bool | str
 
@@ -227,3 +223,26 @@ def disj(*parts: object) -> Expr:
     for e in es[1:]:
         out = Op("or", (out, e))
     return out
+
+
+@dataclass(eq=False)
+class Variable:
+    """A state variable declaration (one slot, or one slot per index member)."""
+
+    name: str
+    type: Type
+    init: object
+    index: IndexSet | None = None
+    kernel: str = ""
+    meaning: str = ""
+    rule: str = ""
+
+    def __getitem__(self, i: object) -> Var:
+        if self.index is None:
+            raise ModelError(f"variable {self.name} is global and cannot be indexed")
+        return Var(self, lift(i))
+
+    def ref(self) -> Var:
+        if self.index is not None:
+            raise ModelError(f"variable {self.name} is per-{self.index.member_label}: index it")
+        return Var(self)

@@ -18,31 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from model.expr import Expr, Param, Var, conj, lift
-from model.types import IndexSet, ModelError, Type
-
-
-@dataclass(eq=False)
-class Variable:
-    """A state variable declaration (one slot, or one slot per index member)."""
-
-    name: str
-    type: Type
-    init: object
-    index: IndexSet | None = None
-    kernel: str = ""
-    meaning: str = ""
-    rule: str = ""
-
-    def __getitem__(self, i: object) -> Var:
-        if self.index is None:
-            raise ModelError(f"variable {self.name} is global and cannot be indexed")
-        return Var(self, lift(i))
-
-    def ref(self) -> Var:
-        if self.index is not None:
-            raise ModelError(f"variable {self.name} is per-{self.index.member_label}: index it")
-        return Var(self)
+from dmabuf_check.model.expr import Expr, Param, Var, Variable, conj, ite, lift
+from dmabuf_check.model.types import IndexSet, ModelError, Type
 
 
 @dataclass(frozen=True, eq=False)
@@ -250,8 +227,6 @@ def for_each(index: IndexSet, body: Callable[[Param], Sequence[Assign]], name: s
 
 def when(cond: object, target: Var, value: object) -> Assign:
     """Conditional assignment: ``if cond: target := value`` (as an ite)."""
-    from model.expr import ite
-
     return Assign(target, ite(cond, value, target))
 
 

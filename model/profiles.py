@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.types import ModelError
+from dmabuf_check.model.types import ModelError
 
 
 @dataclass(frozen=True)

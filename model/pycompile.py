@@ -19,10 +19,10 @@ import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from model.expr import Const, Expr, MemberConst, Op, Param, Quant, Var
-from model.lang import Action, Assign, ForEach, Model, Variable
-from model.typecheck import cast_table, int_range, resolve_actions, resolve_condition
-from model.types import BoolType, ModelError, RangeType, RefType
+from dmabuf_check.model.expr import Const, Expr, MemberConst, Op, Param, Quant, Var
+from dmabuf_check.model.lang import Action, Assign, ForEach, Model, Variable
+from dmabuf_check.model.typecheck import cast_table, int_range, resolve_actions, resolve_condition
+from dmabuf_check.model.types import BoolType, ModelError, RangeType, RefType
 
 
 class DomainError(ModelError):

@@ -9,9 +9,9 @@ each change one action.
 
 from __future__ import annotations
 
-from model.expr import Expr, Param, conj, forall, ite, sum_of
-from model.lang import Model, Waits, assign, for_each, when
-from model.types import BOOL, Enum, ModelError, Range, Ref
+from dmabuf_check.model.expr import Expr, Param, conj, forall, ite, sum_of
+from dmabuf_check.model.lang import Model, Waits, assign, for_each, when
+from dmabuf_check.model.types import BOOL, Enum, ModelError, Range, Ref
 
 KINDS = ("static", "dynamic")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from model.expr import Const, Expr, MemberConst, Op, Param, Quant, Var
-from model.lang import Action, Assign, ForEach, Model
-from model.types import (
+from dmabuf_check.model.expr import Const, Expr, MemberConst, Op, Param, Quant, Var
+from dmabuf_check.model.lang import Action, Assign, ForEach, Model
+from dmabuf_check.model.types import (
     BOOL,
     BoolType,
     EnumType,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
-from model.design import (
+from dmabuf_check.model.design import (
     ALLOC_POINTS,
     GFP,
     KINDS,
@@ -29,8 +29,8 @@ from model.design import (
     Signalling,
     Submit,
 )
-from model.profiles import Profile
-from model.types import ModelError
+from dmabuf_check.model.profiles import Profile
+from dmabuf_check.model.types import ModelError
 
 PSEUDO = ("fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier", "ww_acquire")
 RESV_NAMES = ("resv", "resv_other")
@@ -108,10 +108,10 @@ def validate(d: object, p: Profile) -> None:
     """Raise ModelError naming the field and the rule for the first problem of design ``d`` under profile ``p``."""
     c = _Checker(d, p)
     if not isinstance(d, Design):
-        raise ModelError(f"DESIGN must be a model.design.Design(...), got {type(d).__name__}")
+        raise ModelError(f"DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
     if not isinstance(d.name, str) or not NAME.match(d.name):
         c.fail("name", f"must be a short lower-case name like 'my-heap', got {d.name!r}", "REF-1")
-    from model.profiles import PROFILES
+    from dmabuf_check.model.profiles import PROFILES
 
     if d.kernel not in PROFILES:
         c.fail("kernel", f"unknown protocol generation {d.kernel!r} (known: {', '.join(PROFILES)})", "HIST-1")

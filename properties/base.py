@@ -6,7 +6,7 @@ turns the model's lock and wait declarations into the predicate "no cycle").
 A *deadlock* property (no-stuck-state) is about the set of enabled actions,
 which the engine knows and a predicate does not. A *liveness* property says
 "p leads to q" under weak fairness of some actions; it is checked on the
-state graph (``checker.liveness``) and violated by a lasso.
+state graph (``checker.explicit.liveness``) and violated by a lasso.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.expr import Expr
-from model.lang import Model
+from dmabuf_check.model.expr import Expr
+from dmabuf_check.model.lang import Model
 
 INVARIANT = "invariant"
 DEADLOCK = "deadlock"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from model.expr import Expr, count, forall
-from model.lang import Model
-from properties import waitfor
-from properties.base import DEADLOCK, LIVENESS, Property
+from dmabuf_check.model.expr import Expr, count, forall
+from dmabuf_check.model.lang import Model
+from dmabuf_check.properties import waitfor
+from dmabuf_check.properties.base import DEADLOCK, LIVENESS, Property
 
 
 def _v(m: Model, name: str):
@@ -91,7 +91,7 @@ def _move_completes(m: Model) -> list[tuple[Expr, Expr]]:
 
 
 def _members(m: Model):
-    from model.expr import MemberConst
+    from dmabuf_check.model.expr import MemberConst
 
     idx = _imp(m)
     return [MemberConst(idx, j) for j in idx.members()]

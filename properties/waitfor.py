@@ -23,8 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from model.expr import Expr, MemberConst, Var, conj, disj, subst
-from model.lang import Action, FenceSet, Lock, Model
+from dmabuf_check.model.expr import Expr, MemberConst, Var, conj, disj, subst
+from dmabuf_check.model.lang import Action, FenceSet, Lock, Model
 
 if TYPE_CHECKING:
     import networkx as nx

@@ -15,10 +15,10 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from model.expr import Expr, Param, conj, count, disj, exists, forall, ite
-from model.lang import Assign, Model, assign, for_each, when
-from model.types import BOOL, Enum, Range, Ref
-from properties.base import Property
+from dmabuf_check.model.expr import Expr, Param, conj, count, disj, exists, forall, ite
+from dmabuf_check.model.lang import Assign, Model, assign, for_each, when
+from dmabuf_check.model.types import BOOL, Enum, Range, Ref
+from dmabuf_check.properties.base import Property
 
 COLORS = ("RED", "GREEN", "BLUE")
 PHASES = ("IDLE", "RED", "DONE")  # shares RED with COLORS

@@ -2,7 +2,7 @@
 
 import json
 
-from dmabuf_check.cli import main
+from dmabuf_check.cli.main import main
 
 
 def test_bench_runs_fresh_processes_and_matches_expected_counts(tmp_path, capsys, expected_r1):

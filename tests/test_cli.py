@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from dmabuf_check.cli import main
+from dmabuf_check.cli.main import main
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -108,9 +108,9 @@ def test_memory_limit_exits_3(capsys):
 
 
 def test_ctrl_c_keeps_partial_figures():
-    from checker.explicit import INTERRUPTED, explore
-    from model import r1
-    from properties.r1 import PROPERTIES
+    from dmabuf_check.checker.explicit.search import INTERRUPTED, explore
+    from dmabuf_check.model import r1
+    from dmabuf_check.properties.r1 import PROPERTIES
 
     def interrupt(progress):
         raise KeyboardInterrupt

@@ -1,12 +1,12 @@
 """The seeded-bug library: each bug is reported with its intended property and a shortest trace that replays."""
 
 import pytest
+from dmabuf_check.checker import paths
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.checker.result import VIOLATED
+from dmabuf_check.model.pycompile import Compiled
 
-from checker import paths
-from checker.explicit import explore
-from checker.result import VIOLATED
-from model.pycompile import Compiled
-from properties.design_registry import bugs, build
+from dmabuf_check.registry import bugs, build
 
 BUGS = sorted(bugs())
 CLASSES = {
@@ -56,7 +56,7 @@ def test_bug_is_reported_with_its_property_and_a_replaying_trace(name):
 
 
 def test_the_base_designs_of_the_library_are_correct():
-    from properties.design_registry import builtin
+    from dmabuf_check.registry import builtin
 
     for name in {bugs()[b].bug.base for b in BUGS}:
         ref = builtin()[name]

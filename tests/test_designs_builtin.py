@@ -1,10 +1,10 @@
 """Every built-in design keeps the contract of its protocol generation, with three importers of mixed kinds."""
 
 import pytest
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.checker.result import HOLDS
 
-from checker.explicit import explore
-from checker.result import HOLDS
-from properties.design_registry import build, builtin
+from dmabuf_check.registry import build, builtin
 
 # (design, importer mix): N = 3, mixed kinds where the design supports them
 CONFIGS = [

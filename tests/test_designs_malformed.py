@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from dmabuf_check.cli import main
+from dmabuf_check.cli.main import main
 
 HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "bad_designs")
 FILES = sorted(glob.glob(os.path.join(HERE, "*.py")))

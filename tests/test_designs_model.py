@@ -4,16 +4,16 @@ import json
 import os
 
 import pytest
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.model.components.context import PRIMED_ORDER, TRANSIENT
+from dmabuf_check.model.compose import build, parse_mix, resolve_mix
+from dmabuf_check.model.design import Design, Move, Op, Signalling, Submit
+from dmabuf_check.model.profiles import DEFAULT, PROFILES, profile
+from dmabuf_check.properties.catalog import CATALOG, applicable, for_model
 
-from checker.explicit import explore
-from dmabuf_check.cli import main
-from model.components.context import PRIMED_ORDER, TRANSIENT
-from model.compose import build, parse_mix, resolve_mix
-from model.design import Design, Move, Op, Signalling, Submit
-from model.profiles import DEFAULT, PROFILES, profile
-from properties.catalog import CATALOG, applicable, for_model
-from properties.design_registry import build as build_ref
-from properties.design_registry import builtin
+from dmabuf_check.cli.main import main
+from dmabuf_check.registry import build as build_ref
+from dmabuf_check.registry import builtin
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BASIC = {"map": Op(), "unmap": Op(), "release": Op()}
@@ -122,7 +122,7 @@ def test_check_design_file_with_a_bug_exits_1_with_a_trace(capsys):
 
 def test_check_a_design_file_written_by_hand(tmp_path, capsys):
     f = tmp_path / "my_heap.py"
-    f.write_text("from model.design import Design, Op\n"
+    f.write_text("from dmabuf_check.model.design import Design, Op\n"
                  "DESIGN = Design(name='my-heap', locks=('lock',),\n"
                  "    ops={'attach': Op(locks=('lock',)), 'map': Op(), 'unmap': Op(), 'release': Op()})\n")
     assert main(["check", str(f), "--quiet", "--importers", "2"]) == 0
@@ -150,8 +150,9 @@ def test_shared_resv_takes_the_ealready_path_under_an_acquire_context():
 
 
 def test_python_api_and_saved_traces_of_a_design(tmp_path, capsys):
-    from checker import check
-    from traces.replay import replay_file
+    from dmabuf_check.traces.replay import replay_file
+
+    from dmabuf_check import check
 
     assert check("udmabuf", importers=2).ok
     assert [v.property for v in check("bug-move-no-notify").violated] == ["no-migration-while-mapped"]

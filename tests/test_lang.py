@@ -1,13 +1,12 @@
 """The modeling language: typing, sequential effects, quantifiers, errors."""
 
 import pytest
-
-from checker.explicit import explore
-from model.expr import Param, count, exists, forall, ite
-from model.lang import Model, assign, for_each, when
-from model.pycompile import Compiled, DomainError
-from model.types import BOOL, Enum, ModelError, Range, Ref
-from properties.base import Property
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.model.expr import Param, count, exists, forall, ite
+from dmabuf_check.model.lang import Model, assign, for_each, when
+from dmabuf_check.model.pycompile import Compiled, DomainError
+from dmabuf_check.model.types import BOOL, Enum, ModelError, Range, Ref
+from dmabuf_check.properties.base import Property
 
 
 def small(n=2):

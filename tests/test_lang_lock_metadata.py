@@ -1,14 +1,13 @@
 """Language extension: lock metadata on actions, waits on a lock, a single global fence."""
 
 import pytest
-
-from checker.explicit import explore
-from checker.result import VIOLATED
-from model.expr import Param
-from model.lang import Model, Waits, assign
-from model.types import BOOL, Enum, ModelError, Ref
-from properties import waitfor
-from properties.base import Property
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.checker.result import VIOLATED
+from dmabuf_check.model.expr import Param
+from dmabuf_check.model.lang import Model, Waits, assign
+from dmabuf_check.model.types import BOOL, Enum, ModelError, Ref
+from dmabuf_check.properties import waitfor
+from dmabuf_check.properties.base import Property
 
 NO_CYCLE = Property("no-fence-wait-deadlock", "no wait-for cycle", ("DL-1",), "test", build=waitfor.no_cycle)
 

@@ -1,14 +1,13 @@
 """Liveness under weak fairness: fair lassos, checked on the explicit state graph."""
 
 import pytest
-
-from checker import paths
-from checker.api import check_model
-from checker.liveness import check_liveness
-from checker.result import HOLDS, UNKNOWN, VIOLATED
-from model import r1
-from model.pycompile import Compiled
-from properties.r1 import LIVENESS_PROPERTIES
+from dmabuf_check.checker import paths
+from dmabuf_check.checker.api import check_model
+from dmabuf_check.checker.explicit.liveness import check_liveness
+from dmabuf_check.checker.result import HOLDS, UNKNOWN, VIOLATED
+from dmabuf_check.model import r1
+from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.properties.r1 import LIVENESS_PROPERTIES
 
 
 @pytest.mark.parametrize("kind", ["static", "dynamic"])
@@ -52,7 +51,7 @@ def test_b4_fence_liveness_fails_with_a_fair_lasso(n):
 
 
 def test_liveness_is_opt_in_and_merged_in_catalog_order():
-    from properties.registry import entry, select
+    from dmabuf_check.registry import entry, select
 
     e = entry("r1")
     assert "fence-signals" not in [p.id for p in select(e, None)]

@@ -4,13 +4,13 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
+from dmabuf_check.checker.locks.order import analyze
+from dmabuf_check.checker.locks.rules import RulesError, load
+from dmabuf_check.model import r1
+from dmabuf_check.properties.r1 import PROPERTIES
+from dmabuf_check.traces import lockdep, lockgraph
 
-from checker.lockorder import analyze
-from checker.lockrules import RulesError, load
-from dmabuf_check.cli import main
-from model import r1
-from properties.r1 import PROPERTIES
-from traces import lockdep, lockgraph
+from dmabuf_check.cli.main import main
 
 DEADLOCK_PROPS = [p for p in PROPERTIES if p.id in ("no-stuck-state", "no-fence-wait-deadlock")]
 

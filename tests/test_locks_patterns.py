@@ -1,12 +1,12 @@
 """The documented locking patterns, written as designs, each reported with the right cycle; correct designs are clean."""
 
 import pytest
+from dmabuf_check.checker.locks.order import analyze
+from dmabuf_check.checker.locks.rules import load
+from dmabuf_check.properties.base import DEADLOCK
+from dmabuf_check.traces import lockdep
 
-from checker.lockorder import analyze
-from checker.lockrules import load
-from properties.base import DEADLOCK
-from properties.design_registry import build, builtin, resolve
-from traces import lockdep
+from dmabuf_check.registry import build, builtin, resolve
 
 
 def report(name: str):

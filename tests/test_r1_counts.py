@@ -1,11 +1,11 @@
 """R1's reachable state counts, transitions, depth and orbit counts equal the independent figures."""
 
 import pytest
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.checker.result import HOLDS
+from dmabuf_check.model import r1
+from dmabuf_check.properties.r1 import PROPERTIES
 
-from checker.explicit import explore
-from checker.result import HOLDS
-from model import r1
-from properties.r1 import PROPERTIES
 from tests.conftest import load_expected
 
 EXP = load_expected()

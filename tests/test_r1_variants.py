@@ -1,13 +1,13 @@
 """Seeded bugs B1-B6: the right property, a shortest counterexample, and a trace that replays."""
 
 import pytest
+from dmabuf_check.checker import paths
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.checker.result import VIOLATED
+from dmabuf_check.model import r1
+from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.properties.r1 import PROPERTIES
 
-from checker import paths
-from checker.explicit import explore
-from checker.result import VIOLATED
-from model import r1
-from model.pycompile import Compiled
-from properties.r1 import PROPERTIES
 from tests.conftest import load_expected
 
 EXP = load_expected()
@@ -65,7 +65,7 @@ def test_keep_going_reports_each_property_with_its_own_shortest_trace():
 
 @pytest.mark.parametrize("kind", ["static", "dynamic"])
 def test_correct_model_has_no_wait_for_cycle_candidates(kind):
-    from properties import waitfor
+    from dmabuf_check.properties import waitfor
 
     assert waitfor.candidate_cycles(r1.build(3, kind)) == []
     assert len(waitfor.candidate_cycles(r1.build(3, "dynamic", "B4"))) == 3  # one per importer's fence

@@ -3,10 +3,9 @@
 import itertools
 
 import pytest
-
-from checker.symmetry import canon_source, canonicalizer, exhaustive_canon, permute
-from model import r1
-from model.pycompile import Compiled
+from dmabuf_check.checker.explicit.symmetry import canon_source, canonicalizer, exhaustive_canon, permute
+from dmabuf_check.model import r1
+from dmabuf_check.model.pycompile import Compiled
 
 
 def reachable(c: Compiled) -> set[bytes]:

@@ -6,14 +6,11 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-from trace_cases import ROOT
-
-from checker.api import check_model
-from checker.explicit import explore
-from dmabuf_check.cli import main
-from model import r1
-from properties.r1 import LIVENESS_PROPERTIES, PROPERTIES
-from traces.ci_outputs import (
+from dmabuf_check.checker.api import check_model
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.model import r1
+from dmabuf_check.properties.r1 import LIVENESS_PROPERTIES, PROPERTIES
+from dmabuf_check.traces.ci_outputs import (
     VERDICT_SCHEMA,
     json_verdict,
     junit_xml,
@@ -21,8 +18,11 @@ from traces.ci_outputs import (
     save_counterexamples,
     save_counterexamples_by_property,
 )
-from traces.format import load
-from traces.replay import replay
+from dmabuf_check.traces.format import load
+from dmabuf_check.traces.replay import replay
+from trace_cases import ROOT
+
+from dmabuf_check.cli.main import main
 
 
 def b4_keep_going():

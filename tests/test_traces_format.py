@@ -6,13 +6,9 @@ import json
 import os
 
 import pytest
-from trace_cases import bfs_trace, lasso_trace
-
-from dmabuf_check import exitcodes
-from dmabuf_check.cli import build_parser
-from model.types import ModelError
-from traces import format as fmt
-from traces.format import (
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.traces import format as fmt
+from dmabuf_check.traces.format import (
     SCHEMA,
     CorruptTraceError,
     TraceError,
@@ -26,8 +22,12 @@ from traces.format import (
     loads,
     save,
 )
-from traces.itf import to_itf
-from traces.replay import replay
+from dmabuf_check.traces.itf import to_itf
+from dmabuf_check.traces.replay import replay
+from trace_cases import bfs_trace, lasso_trace
+
+from dmabuf_check.cli import exitcodes
+from dmabuf_check.cli.main import build_parser
 
 
 def run_trace_cli(*argv: str) -> int:
@@ -243,7 +243,7 @@ def test_itf_integers():
     assert plain["states"][3]["pins"] == 1 and plain["states"][3]["map"] == [True, False]
     quint = to_itf(trace, bigint="always")
     assert quint["states"][3]["pins"] == {"#bigint": "1"}
-    from traces.itf import _value, itf_states
+    from dmabuf_check.traces.itf import _value, itf_states
 
     assert _value(2**60, False, False) == {"#bigint": str(2**60)}  # beyond a double's exact range
     assert itf_states(quint) == trace.states()

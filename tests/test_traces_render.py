@@ -6,15 +6,15 @@ import io
 import json
 import xml.etree.ElementTree as ET
 
+from dmabuf_check.traces.chart import to_mermaid, to_svg
+from dmabuf_check.traces.explain import explain
+from dmabuf_check.traces.format import dumps, loads, save
+from dmabuf_check.traces.render_calls import render_calls_text
+from dmabuf_check.traces.render_terminal import render, render_text
 from rich.console import Console
 from trace_cases import bfs_trace, lasso_trace
 
-from dmabuf_check.cli import build_parser
-from traces.chart import to_mermaid, to_svg
-from traces.explain import explain
-from traces.format import dumps, loads, save
-from traces.render_calls import render_calls_text
-from traces.render_terminal import render, render_text
+from dmabuf_check.cli.main import build_parser
 
 
 def test_terminal_shows_numbered_steps_and_only_the_changes():

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from dmabuf_check.traces.format import dumps, load, loads, save
+from dmabuf_check.traces.replay import replay
+from dmabuf_check.traces.shrink import ShrinkError, ddmin, shrink
 from trace_cases import bfs_trace, lasso_trace, padded
 
-from dmabuf_check import exitcodes
-from dmabuf_check.cli import build_parser
-from traces.format import dumps, load, loads, save
-from traces.replay import replay
-from traces.shrink import ShrinkError, ddmin, shrink
+from dmabuf_check.cli import exitcodes
+from dmabuf_check.cli.main import build_parser
 
 # irrelevant steps by importer 2 and the exporter, inserted before the given original step
 PAD_B1 = {0: [("get", (2,)), ("attach", (2,))],
@@ -49,7 +49,7 @@ def test_dropping_importer_1_renumbers_importer_2():
     for s in doc["steps"]:
         s["params"] = [2 if p == 1 else p for p in s["params"]]
     swapped = loads(json.dumps(doc))
-    from traces.evaluate import Judge, from_instances
+    from dmabuf_check.traces.evaluate import Judge, from_instances
 
     judge = Judge.for_trace(swapped)
     ks = [judge.instance(s.action, s.params) for s in swapped.steps]

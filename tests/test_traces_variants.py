@@ -10,16 +10,15 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
+from dmabuf_check.traces.chart import to_mermaid, to_svg
+from dmabuf_check.traces.explain import explain
+from dmabuf_check.traces.export_kselftest import HEADER, to_kselftest
+from dmabuf_check.traces.export_pytest import to_pytest
+from dmabuf_check.traces.format import load, save
+from dmabuf_check.traces.itf import itf_states, to_itf
+from dmabuf_check.traces.render_calls import render_calls_text
+from dmabuf_check.traces.replay import replay
 from trace_cases import CASE_IDS, CASES, ROOT, bfs_trace, lasso_trace
-
-from traces.chart import to_mermaid, to_svg
-from traces.explain import explain
-from traces.export_kselftest import HEADER, to_kselftest
-from traces.export_pytest import to_pytest
-from traces.format import load, save
-from traces.itf import itf_states, to_itf
-from traces.render_calls import render_calls_text
-from traces.replay import replay
 
 SVG = "{http://www.w3.org/2000/svg}"
 

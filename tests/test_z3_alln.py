@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from checker.alln import prove_all_n
-from checker.proof import PROVED, UNKNOWN, VIOLATED
-from model import r1
-from model.expr import count, forall
-from model.pycompile import Compiled
-from properties.r1 import PROPERTIES
+from dmabuf_check.checker.z3.alln import prove_all_n
+from dmabuf_check.checker.z3.proof import PROVED, UNKNOWN, VIOLATED
+from dmabuf_check.model import r1
+from dmabuf_check.model.expr import count, forall
+from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.properties.r1 import PROPERTIES
 
 BY_ID = {p.id: p for p in PROPERTIES}
 REQUIRED = ["map-after-attach", "attach-holds-ref", "no-migration-while-mapped", "dma-targets-current-storage",
@@ -86,7 +85,7 @@ def test_user_lemmas_complete_the_proof():
 
 
 def test_a_count_under_a_quantifier_is_reported_outside_the_fragment():
-    from properties.base import Property
+    from dmabuf_check.properties.base import Property
 
     def predicate(m):
         mp, procs = m.variable("map"), m.index_sets["importers"]

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 from conftest import load_expected
-
-from checker import paths
-from checker.bmc import bmc
-from checker.explicit import explore
-from checker.proof import UNKNOWN, VIOLATED
-from model import r1
-from model.lang import Model, assign
-from model.pycompile import Compiled, DomainError
-from model.types import Range
-from properties.base import Property
-from properties.r1 import PROPERTIES
+from dmabuf_check.checker import paths
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.checker.z3.bmc import bmc
+from dmabuf_check.checker.z3.proof import UNKNOWN, VIOLATED
+from dmabuf_check.model import r1
+from dmabuf_check.model.lang import Model, assign
+from dmabuf_check.model.pycompile import Compiled, DomainError
+from dmabuf_check.model.types import Range
+from dmabuf_check.properties.base import Property
+from dmabuf_check.properties.r1 import PROPERTIES
 
 BY_ID = {p.id: p for p in PROPERTIES}
 EXPECTED = load_expected()

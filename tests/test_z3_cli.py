@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from dmabuf_check.cli import main
+from dmabuf_check.cli.main import main
 
 
 def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
@@ -86,7 +86,7 @@ def test_all_n_proof_and_counterexample_to_induction(capsys, tmp_path):
 def test_user_lemmas_from_a_file(capsys, tmp_path):
     lemma_file = tmp_path / "lemmas.py"
     lemma_file.write_text(
-        "from model.expr import count, forall\n"
+        "from dmabuf_check.model.expr import count, forall\n"
         "def lemmas(m):\n"
         "    mp, exp, owner, pins = m.variable('map'), m.variable('exp').ref(), m.variable('owner').ref(), "
         "m.variable('pins').ref()\n"

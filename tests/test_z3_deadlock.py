@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from checker import paths
-from checker.deadlock_z3 import deadlock_reachability
-from checker.proof import PROVED, VIOLATED
-from model import r1
-from model.expr import Param, forall
-from model.lang import Model, Waits, assign
-from model.pycompile import Compiled
-from model.types import BOOL, Enum, Ref
-from properties.r1 import PROPERTIES
-from properties.waitfor import candidate_cycles
+from dmabuf_check.checker import paths
+from dmabuf_check.checker.z3.deadlock import deadlock_reachability
+from dmabuf_check.checker.z3.proof import PROVED, VIOLATED
+from dmabuf_check.model import r1
+from dmabuf_check.model.expr import Param, forall
+from dmabuf_check.model.lang import Model, Waits, assign
+from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.model.types import BOOL, Enum, Ref
+from dmabuf_check.properties.r1 import PROPERTIES
+from dmabuf_check.properties.waitfor import candidate_cycles
 
 
 def test_b4_exporter_resv_fence_cycle_comes_back_as_a_trace():

@@ -6,13 +6,12 @@ import random
 
 import pytest
 import z3
-
-from checker.candidates import falsified, generate, sample_states
-from checker.model_text import SlotNamer, show_expr
-from checker.z3_encode import FixedSystem
-from model import r1
-from model.pycompile import Compiled
-from properties.r1 import PROPERTIES
+from dmabuf_check.checker.z3.candidates import falsified, generate, sample_states
+from dmabuf_check.checker.z3.encode import FixedSystem
+from dmabuf_check.checker.z3.model_text import SlotNamer, show_expr
+from dmabuf_check.model import r1
+from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.properties.r1 import PROPERTIES
 
 
 def _fix(system: FixedSystem, state: bytes) -> list[z3.BoolRef]:

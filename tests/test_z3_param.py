@@ -6,11 +6,10 @@ import random
 
 import pytest
 import z3
-
-from checker.candidates import sample_states
-from checker.z3_param import ParamSystem
-from model import r1
-from model.pycompile import Compiled
+from dmabuf_check.checker.z3.candidates import sample_states
+from dmabuf_check.checker.z3.param import ParamSystem
+from dmabuf_check.model import r1
+from dmabuf_check.model.pycompile import Compiled
 
 
 def _pin(system: ParamSystem, view, c: Compiled, state: bytes, n: int) -> list[z3.BoolRef]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import pytest
 import z3
 from conftest import load_expected
-
-from checker.certificate import check_inductive
-from checker.proof import PROVED, UNKNOWN, VIOLATED, Deadline
-from checker.prove import Options, prove_fixed
-from model import r1
-from properties.base import DEADLOCK
-from properties.r1 import PROPERTIES
+from dmabuf_check.checker.z3.certificate import check_inductive
+from dmabuf_check.checker.z3.proof import PROVED, UNKNOWN, VIOLATED, Deadline
+from dmabuf_check.checker.z3.prove import Options, prove_fixed
+from dmabuf_check.model import r1
+from dmabuf_check.properties.base import DEADLOCK
+from dmabuf_check.properties.r1 import PROPERTIES
 
 BY_ID = {p.id: p for p in PROPERTIES}
 EXPECTED = load_expected()
@@ -38,7 +37,7 @@ def test_the_independent_check_rejects_a_wrong_certificate():
     prop = BY_ID["no-migration-while-mapped"]
     ok, why = check_inductive(model, z3.BoolVal(True), prop, Deadline(30))
     assert not ok and why.startswith("I ⇒ P")
-    from checker.z3_encode import FixedSystem
+    from dmabuf_check.checker.z3.encode import FixedSystem
 
     system = FixedSystem(model)
     ok, why = check_inductive(model, system.prop(prop, system.cur), prop, Deadline(30))

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import z3
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.checker.z3.bmc import Unroller, bmc
+from dmabuf_check.checker.z3.encode import FixedSystem
+from dmabuf_check.checker.z3.proof import PROVED, UNKNOWN, VIOLATED, Deadline
+from dmabuf_check.checker.z3.prove import Options, prove_fixed
+from dmabuf_check.model.pycompile import DomainError
 from random_models import RandomModel
-
-from checker.bmc import Unroller, bmc
-from checker.explicit import explore
-from checker.proof import PROVED, UNKNOWN, VIOLATED, Deadline
-from checker.prove import Options, prove_fixed
-from checker.z3_encode import FixedSystem
-from model.pycompile import DomainError
 
 MODELS = 520
 SEED0 = 20240501

@@ -5,12 +5,12 @@ from __future__ import annotations
 import functools
 import os
 
-from checker.explicit import explore
-from checker.liveness import check_liveness
-from model import r1
-from properties.r1 import LIVENESS_PROPERTIES, PROPERTIES
-from traces.evaluate import Judge, from_counterexample, from_instances
-from traces.format import Trace
+from dmabuf_check.checker.explicit.liveness import check_liveness
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.model import r1
+from dmabuf_check.properties.r1 import LIVENESS_PROPERTIES, PROPERTIES
+from dmabuf_check.traces.evaluate import Judge, from_counterexample, from_instances
+from dmabuf_check.traces.format import Trace
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

@@ -19,9 +19,9 @@ from __future__ import annotations
 import textwrap
 from xml.sax.saxutils import escape
 
-from traces.explain import Explanation, explain
-from traces.format import Trace, lane_of
-from traces.render_calls import CallLine, blocked_calls, call_line
+from dmabuf_check.traces.explain import Explanation, explain
+from dmabuf_check.traces.format import Trace, lane_of
+from dmabuf_check.traces.render_calls import CallLine, blocked_calls, call_line
 
 LANE_W = 300
 LEFT = 64  # step numbers and the loop bracket

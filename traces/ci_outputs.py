@@ -24,14 +24,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
-from checker.result import HOLDS, VIOLATED, CheckResult
-from model.lang import Model
-from model.types import ModelError
-from properties.registry import entry
-from traces.evaluate import build_model, from_counterexample, model_source
-from traces.explain import explain
-from traces.format import TOOL, Trace, lane_of, save, tool_version, write_atomic
-from traces.render_calls import call_line, render_calls_text
+from dmabuf_check.checker.result import HOLDS, VIOLATED, CheckResult
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.traces.evaluate import build_model, from_counterexample, model_source
+from dmabuf_check.traces.explain import explain
+from dmabuf_check.traces.format import TOOL, Trace, lane_of, save, tool_version, write_atomic
+from dmabuf_check.traces.render_calls import call_line, render_calls_text
+
+from dmabuf_check.registry import entry
 
 VERDICT_SCHEMA = "dmabuf-check verdict v1"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

@@ -1,7 +1,7 @@
 """Rebuild the model a trace names and judge its states: the shared core of replay, shrink and explain.
 
 A trace is checked against the model, never against itself: the model is
-rebuilt from ``properties.registry`` with the recorded parameters, compiled
+rebuilt from ``dmabuf_check.registry`` with the recorded parameters, compiled
 with ``model.pycompile.Compiled``, and every question ("is this step enabled",
 "does this state violate the property", "which wait-for cycle is there") is
 answered by the compiled model.
@@ -18,16 +18,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from checker.paths import replay_instances
-from checker.result import Counterexample, Step
-from model.expr import MemberConst, subst
-from model.lang import Action, Model
-from model.pycompile import Compiled
-from model.types import ModelError
-from properties import waitfor
-from properties.base import DEADLOCK, LIVENESS, Property
-from properties.registry import entry
-from traces.format import (
+from dmabuf_check.checker.paths import replay_instances
+from dmabuf_check.checker.result import Counterexample, Step
+from dmabuf_check.model.expr import MemberConst, subst
+from dmabuf_check.model.lang import Action, Model
+from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.properties import waitfor
+from dmabuf_check.properties.base import DEADLOCK, LIVENESS, Property
+from dmabuf_check.traces.format import (
     PropertyRef,
     Trace,
     TraceStep,
@@ -35,6 +34,8 @@ from traces.format import (
     UnknownModelError,
     UnknownPropertyError,
 )
+
+from dmabuf_check.registry import entry
 
 
 def format_call(action: Action, params: Sequence[int]) -> str:

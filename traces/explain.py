@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from traces.evaluate import Judge, format_call
-from traces.format import Trace, TraceError
+from dmabuf_check.traces.evaluate import Judge, format_call
+from dmabuf_check.traces.format import Trace, TraceError
 
 
 @dataclass

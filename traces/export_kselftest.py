@@ -27,16 +27,16 @@ import re
 import textwrap
 from pathlib import Path
 
-from model.expr import Expr, Op, Quant
-from model.lang import Model
-from model.pycompile import Compiled, ExprCompiler
-from model.typecheck import cast_table, resolve_condition
-from model.types import EnumType, RangeType, RefType
-from properties.base import Property
-from traces.evaluate import Judge
-from traces.explain import explain
-from traces.format import Trace, lane_of
-from traces.render_calls import blocked_calls, call_line
+from dmabuf_check.model.expr import Expr, Op, Quant
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.pycompile import Compiled, ExprCompiler
+from dmabuf_check.model.typecheck import cast_table, resolve_condition
+from dmabuf_check.model.types import EnumType, RangeType, RefType
+from dmabuf_check.properties.base import Property
+from dmabuf_check.traces.evaluate import Judge
+from dmabuf_check.traces.explain import explain
+from dmabuf_check.traces.format import Trace, lane_of
+from dmabuf_check.traces.render_calls import blocked_calls, call_line
 
 HEADER = Path(__file__).resolve().parent / "kselftest" / "dmabuf_model.h"
 

@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 import textwrap
 
-from properties.base import DEADLOCK, LIVENESS
-from traces.evaluate import find_property
-from traces.explain import explain
-from traces.format import Trace
-from traces.render_calls import call_line
+from dmabuf_check.properties.base import DEADLOCK, LIVENESS
+from dmabuf_check.traces.evaluate import find_property
+from dmabuf_check.traces.explain import explain
+from dmabuf_check.traces.format import Trace
+from dmabuf_check.traces.render_calls import call_line
 
 
 def _ident(text: str) -> str:
@@ -63,8 +63,8 @@ def to_pytest(trace: Trace) -> str:
     out = [
         doc.replace("\\", "\\\\"),
         "",
-        "from model.pycompile import Compiled",
-        "from properties.registry import entry",
+        "from dmabuf_check.model.pycompile import Compiled",
+        "from dmabuf_check.registry import entry",
         "",
         f"MODEL = {trace.model!r}",
         f"PARAMS = {trace.params!r}",

@@ -37,7 +37,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model.types import ModelError
+from dmabuf_check.model.types import ModelError
 
 SCHEMA = "dmabuf-check trace v1"
 TOOL = "dmabuf-check"

@@ -19,10 +19,10 @@ each state's ``#meta`` also names the action that produced it.
 
 from __future__ import annotations
 
-from model.lang import Model
-from model.types import BoolType
-from traces.evaluate import build_model, model_source
-from traces.format import SCHEMA, Trace, TraceError
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.types import BoolType
+from dmabuf_check.traces.evaluate import build_model, model_source
+from dmabuf_check.traces.format import SCHEMA, Trace, TraceError
 
 ITF_DESCRIPTION = "https://apalache-mc.org/docs/adr/015adr-trace.html"
 _SAFE = 2**53 - 1  # the largest integer a JSON reader using doubles keeps exactly

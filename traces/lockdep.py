@@ -7,13 +7,13 @@ existing dependency chain in reverse order (the model steps that created each
 dependency stand in for the stack traces), "Chain exists of:", the CPU0/CPU1
 "Possible unsafe locking scenario", and the locks held. Recursive locking
 and fence waits inside a signalling section get lockdep's recursive-locking
-banner. Everything printed comes from ``checker.lockorder.LockReport``.
+banner. Everything printed comes from ``checker.locks.order.LockReport``.
 """
 
 from __future__ import annotations
 
-from checker.lockorder import LockCycle, LockEdge, LockReport
-from checker.result import Counterexample
+from dmabuf_check.checker.locks.order import LockCycle, LockEdge, LockReport
+from dmabuf_check.checker.result import Counterexample
 
 VERSION = "dmabuf-check 0.1.0"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from xml.sax.saxutils import escape
 
-from checker.lockorder import LockEdge, LockReport
+from dmabuf_check.checker.locks.order import LockEdge, LockReport
 
 RED = "#c0392b"
 GREY = "#555555"

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from checker.paths import actor_of
-from traces.evaluate import Judge, format_call
-from traces.explain import Explanation, explain
-from traces.format import Trace, TraceError, TraceStep, lane_of
+from dmabuf_check.checker.paths import actor_of
+from dmabuf_check.traces.evaluate import Judge, format_call
+from dmabuf_check.traces.explain import Explanation, explain
+from dmabuf_check.traces.format import Trace, TraceError, TraceStep, lane_of
 
 ARROW = "→"
 

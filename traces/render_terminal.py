@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import io
 
+from dmabuf_check.traces.explain import Explanation, explain
+from dmabuf_check.traces.format import Trace, lane_of
+from dmabuf_check.traces.render_calls import render_calls_text
 from rich.console import Console, Group
 from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
-
-from traces.explain import Explanation, explain
-from traces.format import Trace, lane_of
-from traces.render_calls import render_calls_text
 
 LANE_STYLES = ["cyan", "green", "yellow", "blue", "bright_green", "bright_yellow", "bright_blue"]
 

@@ -23,9 +23,9 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from properties.base import LIVENESS
-from traces.evaluate import Judge
-from traces.format import Trace, load
+from dmabuf_check.properties.base import LIVENESS
+from dmabuf_check.traces.evaluate import Judge
+from dmabuf_check.traces.format import Trace, load
 
 
 @dataclass

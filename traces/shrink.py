@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from model.types import ModelError
-from properties.base import LIVENESS
-from traces.evaluate import Judge, build_model, find_property, from_instances
-from traces.format import Trace, TraceError
-from traces.replay import replay
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.properties.base import LIVENESS
+from dmabuf_check.traces.evaluate import Judge, build_model, find_property, from_instances
+from dmabuf_check.traces.format import Trace, TraceError
+from dmabuf_check.traces.replay import replay
 
 Move = tuple[str, tuple[int, ...]]  # action name, 1-based members
 

@@ -17,15 +17,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from model.components import fence, placement, resv
-from model.components.buffer import DEVICE, DYNAMIC_LIKE, lock_for
-from model.components.context import BuildContext
-from model.components.program import Program
-from model.design import Design, Op
-from model.expr import conj, exists
-from model.lang import assign
-from model.profiles import Profile
-from model.types import BOOL, Enum
+from dmabuf_check.model.components import fence, placement, resv
+from dmabuf_check.model.components.buffer import DEVICE, DYNAMIC_LIKE, lock_for
+from dmabuf_check.model.components.context import BuildContext
+from dmabuf_check.model.components.program import Program
+from dmabuf_check.model.design import Design, Op
+from dmabuf_check.model.expr import conj, exists
+from dmabuf_check.model.lang import assign
+from dmabuf_check.model.profiles import Profile
+from dmabuf_check.model.types import BOOL, Enum
 
 KIND_NAMES = {"STATIC": "static", "DYNAMIC": "dynamic", "P2P": "p2p"}
 
@@ -128,7 +128,7 @@ def _attach(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     dyn = kind in DYNAMIC_LIKE
     cached = cached_at_attach(d, p, kind)
     for migrating in (False, True) if cached and not dyn and _can_migrate(d, p) else (False,):
-        prog = cx.program(_names(cx, "attach", kind, b) + ("_migrate" if migrating else ""), "importers",
+        prog = Program(cx, _names(cx, "attach", kind, b) + ("_migrate" if migrating else ""), "importers",
                           kernel="dma_buf_dynamic_attach" if dyn else "dma_buf_attach",
                           call=("dma_buf_dynamic_attach(dmabuf, dev{i}, &importer_ops, priv) -> att{i}" if dyn
                                 else "dma_buf_attach(dmabuf, dev{i}) -> att{i}"),
@@ -167,7 +167,7 @@ def _can_migrate(d: Design, p: Profile) -> bool:
 
 def _detach(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     att, mp, loc, kvar = cx.a("att", b), cx.a("map", b), cx.a("loc", b), cx.a("kind")
-    prog = cx.program(_names(cx, "detach", kind, b), "importers", kernel="dma_buf_detach",
+    prog = Program(cx, _names(cx, "detach", kind, b), "importers", kernel="dma_buf_detach",
                       call="dma_buf_detach(dmabuf, att{i})", meaning="detach; after unmapping (ATT-7)",
                       rule="ATT-7", role="detach", buffer=b)
     i = prog.i
@@ -212,7 +212,7 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     may_migrate = _can_migrate(d, p) and kind != "P2P" and not cached and locked
     for migrating in (False, True) if may_migrate else (False,):
         name = _names(cx, "map", kind, b) + ("_migrate" if migrating else "")
-        prog = cx.program(name, "importers", kernel=kernel, call=f"{kernel}(att{{i}}, DMA_BIDIRECTIONAL) -> sgt{{i}}",
+        prog = Program(cx, name, "importers", kernel=kernel, call=f"{kernel}(att{{i}}, DMA_BIDIRECTIONAL) -> sgt{{i}}",
                           meaning="map the attachment for device access", rule="MAP-2", role="map", buffer=b)
         i = prog.i
         stall = [cx.g("migrating", b) == 0] if cx.has("migrating", b) else []  # MIG-1: maps stall during migration
@@ -250,7 +250,7 @@ def _unmap(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     locked = core_holds_resv(p, kind) and (d.importer.locks_for_map or not dyn)
     unlocked_wrapper = p.locking == "all" and not dyn
     kernel = p.unmap_call + ("_unlocked" if unlocked_wrapper else "")
-    prog = cx.program(_names(cx, "unmap", kind, b), "importers", kernel=kernel,
+    prog = Program(cx, _names(cx, "unmap", kind, b), "importers", kernel=kernel,
                       call=f"{kernel}(att{{i}}, sgt{{i}}, DMA_BIDIRECTIONAL)",
                       meaning="unmap; after its DMA job signalled", rule="MAP-1", role="unmap", buffer=b)
     i = prog.i
@@ -280,7 +280,7 @@ def _submit(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, usage: s
     """A device job on the mapping: lock resv, (wait KERNEL fences), reserve a slot, add the job's fence."""
     mp, kvar, job = cx.a("map", b), cx.a("kind"), cx.a("job", b)
     imp = d.importer
-    prog = cx.program(_names(cx, f"submit_{usage.lower()}", kind, b), "importers", kernel="dma_resv_add_fence",
+    prog = Program(cx, _names(cx, f"submit_{usage.lower()}", kind, b), "importers", kernel="dma_resv_add_fence",
                       call=f"submit job{{i}}: dma_resv_add_fence(resv, job{{i}}_fence, DMA_RESV_USAGE_{usage})",
                       meaning="start a DMA job on the mapping and publish its fence", rule="DYN-9", role="submit",
                       buffer=b)
@@ -306,7 +306,7 @@ def _pin(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     att, kvar, ipin, storage = cx.a("att", b), cx.a("kind"), cx.a("ipin", b), cx.g("storage", b)
     may_migrate = _can_migrate(d, p) and kind != "P2P"  # DYN-5: pin where every attached device reaches it
     for migrating in (False, True) if may_migrate else (False,):
-        prog = cx.program(_names(cx, "pin", kind, b) + ("_migrate" if migrating else ""), "importers",
+        prog = Program(cx, _names(cx, "pin", kind, b) + ("_migrate" if migrating else ""), "importers",
                           kernel="dma_buf_pin", call="dma_buf_pin(att{i})",
                           meaning="pin the buffer for scanout (resv held)", rule="DYN-2", role="pin", buffer=b)
         i = prog.i
@@ -321,7 +321,7 @@ def _pin(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
 
 def _unpin(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     kvar, ipin = cx.a("kind"), cx.a("ipin", b)
-    prog = cx.program(_names(cx, "unpin", kind, b), "importers", kernel="dma_buf_unpin", call="dma_buf_unpin(att{i})",
+    prog = Program(cx, _names(cx, "unpin", kind, b), "importers", kernel="dma_buf_unpin", call="dma_buf_unpin(att{i})",
                       meaning="drop the scanout pin (resv held)", rule="DYN-6", role="unpin", buffer=b)
     i = prog.i
     prog.pre = conj(kvar[i] == kind, ipin[i] == 1)

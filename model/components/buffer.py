@@ -12,12 +12,13 @@ it afterwards, so sorting importer rows stays an exact symmetry reduction.
 
 from __future__ import annotations
 
-from model.components.context import BuildContext
-from model.design import Design
-from model.expr import Expr, MemberConst, conj, exists, forall, sum_of
-from model.lang import assign
-from model.profiles import Profile
-from model.types import BOOL, Enum
+from dmabuf_check.model.components.context import BuildContext
+from dmabuf_check.model.components.program import Program
+from dmabuf_check.model.design import Design
+from dmabuf_check.model.expr import Expr, MemberConst, conj, exists, forall, sum_of
+from dmabuf_check.model.lang import assign
+from dmabuf_check.model.profiles import Profile
+from dmabuf_check.model.types import BOOL, Enum
 
 KIND_LABELS = {"static": "STATIC", "dynamic": "DYNAMIC", "p2p": "P2P", "cpu": "CPU"}
 DEVICE = ("STATIC", "DYNAMIC", "P2P")
@@ -95,13 +96,13 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     def get_pre(i):
         return conj(released == 0, count > 0, ref[i] == 0, kind[i] != "NONE")
 
-    prog = cx.program(f"get{sfx}", "importers", kernel="dma_buf_get", call="dma_buf_get(fd) -> dmabuf",
+    prog = Program(cx, f"get{sfx}", "importers", kernel="dma_buf_get", call="dma_buf_get(fd) -> dmabuf",
                       meaning="take a file reference", rule="REF-6", role="get", buffer=b)
     prog.pre = get_pre(prog.i)
     prog.do(assign(ref[prog.i], 1))
 
     for last in (False, True):
-        prog = cx.program(f"put{sfx}" + ("_last" if last else ""), "importers", kernel="dma_buf_put",
+        prog = Program(cx, f"put{sfx}" + ("_last" if last else ""), "importers", kernel="dma_buf_put",
                           call="dma_buf_put(dmabuf)", rule="REF-10", role="put", buffer=b,
                           meaning="drop the file reference" + ("; the last one runs ops->release" if last else ""))
         i = prog.i
@@ -113,7 +114,7 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         add_release_call(cx, d, prog, b, last)
 
     for last in (False, True):
-        prog = cx.program(f"exp_put{sfx}" + ("_last" if last else ""), "exporter", kernel="dma_buf_put",
+        prog = Program(cx, f"exp_put{sfx}" + ("_last" if last else ""), "exporter", kernel="dma_buf_put",
                           call="dma_buf_put(dmabuf) /* exporter's reference */", rule="REF-8", role="exp_put",
                           buffer=b, meaning="the exporter drops its own reference")
         prog.pre = conj(exp_ref == 1, (count == 1) if last else (count > 1))

@@ -10,16 +10,12 @@ described in ``program.py``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-from model.expr import Expr, Param
-from model.lang import Action, Assign, FenceSet, ForEach, Lock, Model, Variable
-from model.lockdep_names import PRIMED_CHAIN as PRIMED_ORDER  # noqa: F401 - the lock vocabulary lives there
-from model.lockdep_names import TRANSIENT  # noqa: F401
-from model.types import Enum, IndexSet, ModelError, Ref, Type
-
-if TYPE_CHECKING:
-    from model.components.program import Program
+from dmabuf_check.model.expr import Expr, Param
+from dmabuf_check.model.lang import Action, Assign, FenceSet, ForEach, Lock, Model, Variable
+from dmabuf_check.model.lockdep_names import PRIMED_CHAIN as PRIMED_ORDER  # noqa: F401 - the lock vocabulary lives there
+from dmabuf_check.model.lockdep_names import TRANSIENT  # noqa: F401
+from dmabuf_check.model.types import IndexSet, ModelError, Ref, Type
 
 IDLE = "IDLE"
 EXP = "EXP"
@@ -75,7 +71,7 @@ class BuildContext:
         self.I = importers
         self.buffers = buffers
         self.info = BuildInfo(buffers, kinds)
-        self.programs: list[Program] = []
+        self.programs: list = []  # the kernel calls, in registration order (program.Program adds itself)
         self.fence_sets: dict[str, FenceSet] = {}
         self.pc: Variable | None = None
         self.exp_pc: Expr | None = None
@@ -120,31 +116,6 @@ class BuildContext:
         if name not in self.info.locks:
             raise ModelError(f"no lock {name!r} in this model")
         return self.info.locks[name]
-
-    def program(self, name: str, actor: str, **kw) -> Program:
-        from model.components.program import Program  # the step compiler reads this module's types
-
-        p = Program(self, name, actor, **kw)
-        self.programs.append(p)
-        return p
-
-    # ---- emission ------------------------------------------------------
-    def finalize(self) -> None:
-        """Declare the program counters, then emit every registered program's actions."""
-        for p in self.programs:
-            p.split()
-        imp = [lab for p in self.programs if p.actor == "importers" for lab in p.labels] + self.imp_pc_labels
-        exp = [lab for p in self.programs if p.actor == "exporter" for lab in p.labels] + self.exp_pc_labels
-        if imp:
-            self.pc = self.m.array("pc", self.I, Enum("pc", IDLE, *imp), IDLE, kernel="importer thread",
-                                   meaning="where importer i is inside a multi-step kernel call", rule="LOCK-1")
-        if exp:
-            self.exp_pc = self.m.var("exp_pc", Enum("exp_pc", IDLE, *exp), IDLE, kernel="exporter thread",
-                                     meaning="where the exporter is inside a multi-step operation", rule="MIG-3")
-        for p in self.programs:
-            p.emit()
-        for fn in self.late:
-            fn()
 
     def pc_of(self, actor: str, i: Param | None) -> Expr | None:
         if actor == "importers":

@@ -20,14 +20,15 @@ resv in v6.2/v6.3 only (LOCK-8, MMAP-3).
 
 from __future__ import annotations
 
-from model.components import placement, resv
-from model.components.attachment import exporter_call, exporter_op
-from model.components.context import BuildContext
-from model.design import Design
-from model.expr import conj
-from model.lang import assign, when
-from model.profiles import Profile, usage_rw
-from model.types import Enum, Range
+from dmabuf_check.model.components import placement, resv
+from dmabuf_check.model.components.attachment import exporter_call, exporter_op
+from dmabuf_check.model.components.context import BuildContext
+from dmabuf_check.model.components.program import Program
+from dmabuf_check.model.design import Design
+from dmabuf_check.model.expr import conj
+from dmabuf_check.model.lang import assign, when
+from dmabuf_check.model.profiles import Profile, usage_rw
+from dmabuf_check.model.types import Enum, Range
 
 
 def enabled(cx: BuildContext, p: Profile) -> bool:
@@ -82,7 +83,7 @@ def _vmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     ref, cmap, kind = cx.a("ref", b), cx.a("cmap", b), cx.a("kind")
     cnt, vaddr, storage = cx.g("vmap_cnt", b), cx.g("vaddr", b), cx.g("storage", b)
     kernel = "dma_buf_vmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vmap"
-    prog = cx.program(f"vmap{_sfx(cx, b)}", "importers", kernel=kernel, call=f"{kernel}(dmabuf, &map{{i}})",
+    prog = Program(cx, f"vmap{_sfx(cx, b)}", "importers", kernel=kernel, call=f"{kernel}(dmabuf, &map{{i}})",
                       meaning="map the buffer into the kernel (the exporter's vmap runs for the first user)",
                       rule="CPU-7", role="vmap", buffer=b)
     i = prog.i
@@ -103,7 +104,7 @@ def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     cmap, cpu, kind = cx.a("cmap", b), cx.a("cpu", b), cx.a("kind")
     cnt, vaddr = cx.g("vmap_cnt", b), cx.g("vaddr", b)
     kernel = "dma_buf_vunmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vunmap"
-    prog = cx.program(f"vunmap{_sfx(cx, b)}", "importers", kernel=kernel, call=f"{kernel}(dmabuf, &map{{i}})",
+    prog = Program(cx, f"vunmap{_sfx(cx, b)}", "importers", kernel=kernel, call=f"{kernel}(dmabuf, &map{{i}})",
                       meaning="drop the kernel mapping (the exporter's vunmap runs for the last user)",
                       rule="CPU-7", role="vunmap", buffer=b)
     i = prog.i
@@ -122,7 +123,7 @@ def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
 
 def _mmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     ref, cmap, kind = cx.a("ref", b), cx.a("cmap", b), cx.a("kind")
-    prog = cx.program(f"mmap{_sfx(cx, b)}", "importers", kernel="dma_buf_mmap_internal",
+    prog = Program(cx, f"mmap{_sfx(cx, b)}", "importers", kernel="dma_buf_mmap_internal",
                       call="mmap(fd) -> vma{i}", meaning="map the buffer into user space (the VMA holds the file)",
                       rule="REF-12", role="mmap", buffer=b)
     i = prog.i
@@ -136,12 +137,12 @@ def _mmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
 
 
 def _munmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
-    from model.components.buffer import refs, release_effects
+    from dmabuf_check.model.components.buffer import refs, release_effects
 
     cmap, cpu, kind = cx.a("cmap", b), cx.a("cpu", b), cx.a("kind")
     count = refs(cx, d, b)
     for last in (False, True) if d.importer.mmap_holds_file_ref else (False,):
-        prog = cx.program(f"munmap{_sfx(cx, b)}" + ("_last" if last else ""), "importers", kernel="munmap",
+        prog = Program(cx, f"munmap{_sfx(cx, b)}" + ("_last" if last else ""), "importers", kernel="munmap",
                           call="munmap(vma{i})", meaning="unmap from user space; the VMA drops its file reference",
                           rule="REF-12", role="munmap", buffer=b)
         i = prog.i
@@ -150,7 +151,7 @@ def _munmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         prog.do(assign(cmap[i], "NONE"))
         if last:
             rel = d.ops.get("release")
-            from model.components.buffer import lock_for
+            from dmabuf_check.model.components.buffer import lock_for
 
             for name in rel.locks if rel else ():
                 prog.lock(lock_for(cx, name, b), f"release: lock {name}")
@@ -159,7 +160,7 @@ def _munmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
 
 def _begin(cx: BuildContext, d: Design, p: Profile, b: int, direction: str) -> None:
     cmap, cpu, kind = cx.a("cmap", b), cx.a("cpu", b), cx.a("kind")
-    prog = cx.program(f"begin_cpu_{direction.lower()}{_sfx(cx, b)}", "importers", kernel="dma_buf_begin_cpu_access",
+    prog = Program(cx, f"begin_cpu_{direction.lower()}{_sfx(cx, b)}", "importers", kernel="dma_buf_begin_cpu_access",
                       call=f"dma_buf_begin_cpu_access(dmabuf, {_dir(direction)}) /* or DMA_BUF_IOCTL_SYNC START */",
                       meaning=f"start CPU {direction.lower()} access; waits for the implicit fences first",
                       rule="CPU-2", role=f"begin_cpu_{direction.lower()}", buffer=b)
@@ -180,7 +181,7 @@ def _dir(direction: str) -> str:
 
 def _access(cx: BuildContext, d: Design, b: int, direction: str) -> None:
     cmap, cpu, acc, kind = cx.a("cmap", b), cx.a("cpu", b), cx.a("acc", b), cx.a("kind")
-    prog = cx.program(f"cpu_{direction.lower()}{_sfx(cx, b)}", "importers", kernel="CPU access",
+    prog = Program(cx, f"cpu_{direction.lower()}{_sfx(cx, b)}", "importers", kernel="CPU access",
                       call=f"CPU {direction.lower()}s the buffer through its mapping", rule="CPU-1",
                       meaning=f"the CPU {direction.lower()}s the buffer", role="cpu_access", buffer=b)
     i = prog.i
@@ -189,7 +190,7 @@ def _access(cx: BuildContext, d: Design, b: int, direction: str) -> None:
                     *(bracket if d.importer.brackets_cpu_access else []))
     prog.tag("access")
     prog.do(assign(acc[i], direction))
-    done = cx.program(f"cpu_{direction.lower()}_done{_sfx(cx, b)}", "importers", kernel="CPU access",
+    done = Program(cx, f"cpu_{direction.lower()}_done{_sfx(cx, b)}", "importers", kernel="CPU access",
                       call="the CPU access ends", meaning="the CPU access ends", rule="CPU-1", role="cpu_access",
                       buffer=b)
     done.pre = conj(kind[done.i] == "CPU", acc[done.i] == direction)
@@ -198,7 +199,7 @@ def _access(cx: BuildContext, d: Design, b: int, direction: str) -> None:
 
 def _end(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     cpu, acc, kind = cx.a("cpu", b), cx.a("acc", b), cx.a("kind")
-    prog = cx.program(f"end_cpu{_sfx(cx, b)}", "importers", kernel="dma_buf_end_cpu_access",
+    prog = Program(cx, f"end_cpu{_sfx(cx, b)}", "importers", kernel="dma_buf_end_cpu_access",
                       call="dma_buf_end_cpu_access(dmabuf, dir) /* or DMA_BUF_IOCTL_SYNC END */",
                       meaning="end the CPU access bracket", rule="CPU-1", role="end_cpu", buffer=b)
     i = prog.i

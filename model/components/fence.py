@@ -22,12 +22,12 @@ real state (what properties compare against).
 
 from __future__ import annotations
 
-from model.components.context import BuildContext
-from model.design import Design
-from model.expr import Expr, Param, conj, disj, exists, ite
-from model.lang import FenceSet, assign
-from model.profiles import Profile, usage_rank
-from model.types import Enum
+from dmabuf_check.model.components.context import BuildContext
+from dmabuf_check.model.design import Design
+from dmabuf_check.model.expr import Expr, Param, conj, disj, exists, ite
+from dmabuf_check.model.lang import FenceSet, assign
+from dmabuf_check.model.profiles import Profile, usage_rank
+from dmabuf_check.model.types import Enum
 
 EF_VALUES = ("NONE", "COPY", "JOB")
 

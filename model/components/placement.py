@@ -17,15 +17,15 @@ until every mapping was gone (MIG-1).
 
 from __future__ import annotations
 
-from model.components import fence
-from model.components.buffer import DYNAMIC_LIKE, lock_for
-from model.components.context import BuildContext, foreach
-from model.components.program import Program
-from model.design import Design
-from model.expr import Expr, conj, disj, forall, ite
-from model.lang import assign, when
-from model.profiles import Profile
-from model.types import BOOL, Enum, Range
+from dmabuf_check.model.components import fence
+from dmabuf_check.model.components.buffer import DYNAMIC_LIKE, lock_for
+from dmabuf_check.model.components.context import BuildContext, foreach
+from dmabuf_check.model.components.program import Program
+from dmabuf_check.model.design import Design
+from dmabuf_check.model.expr import Expr, conj, disj, forall, ite
+from dmabuf_check.model.lang import assign, when
+from dmabuf_check.model.profiles import Profile
+from dmabuf_check.model.types import BOOL, Enum, Range
 
 
 def pin_sources(cx: BuildContext, d: Design, p: Profile) -> dict[str, bool]:
@@ -128,7 +128,7 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     if p.migration == "stall":
         migrating = cx.g("migrating", b)
         mp = cx.a("map", b)
-        prog = cx.program(f"migrate{sfx}", "exporter", kernel="exporter migration",
+        prog = Program(cx, f"migrate{sfx}", "exporter", kernel="exporter migration",
                           call="stall new maps; wait until every mapping is gone; move", role="move", buffer=b,
                           meaning="move the backing storage once nothing is mapped (2011 contract)", rule="MIG-1")
         prog.pre = conj(released == 0, storage != "UNALLOC", migrating == 0)
@@ -141,7 +141,7 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         prog.do(assign(storage, other(storage)), assign(migrating, 0)).tag("move")
         return
     for target in d.placements:
-        prog = cx.program(f"move_to_{target.lower()}{sfx}", "exporter", kernel="ttm_bo_validate",
+        prog = Program(cx, f"move_to_{target.lower()}{sfx}", "exporter", kernel="ttm_bo_validate",
                           call=f"move to {target}", role="move", buffer=b, rule="MIG-3",
                           meaning=f"the exporter moves the unpinned buffer to {target} under its resv")
         # DYN-10 is kept where access happens: a non-p2p map or pin brings the buffer back to SYS first

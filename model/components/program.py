@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from model.components.context import EXP, FREE, IDLE, SIG, BuildContext, LockRes, StepInfo
-from model.expr import Expr, Param, conj, lift
-from model.lang import Effect, FenceSet, Lock, Variable, Waits, assign
-from model.types import BOOL, ModelError
+from dmabuf_check.model.components.context import EXP, FREE, IDLE, SIG, BuildContext, LockRes, StepInfo
+from dmabuf_check.model.expr import Expr, Param, conj, lift
+from dmabuf_check.model.lang import Effect, FenceSet, Lock, Variable, Waits, assign
+from dmabuf_check.model.types import BOOL, Enum, ModelError
 
 _NO_BLOCK = LockRes("-", "-", lift(True), Lock("-", Variable("-", BOOL, 0), "FREE", {}))
 
@@ -83,6 +83,7 @@ class Program:
         self.finals: list[Effect] = []
         self.segments: list[_Segment] = []
         self.labels: list[str] = []
+        cx.programs.append(self)
 
     # ---- who the actor is, as a lock holder value ------------------------
     @property
@@ -279,3 +280,19 @@ class Program:
         return f"{head}: {inner}" if inner else head
 
 
+def finalize(cx: BuildContext) -> None:
+    """Declare the program counters, then emit every registered program's actions."""
+    for p in cx.programs:
+        p.split()
+    imp = [lab for p in cx.programs if p.actor == "importers" for lab in p.labels] + cx.imp_pc_labels
+    exp = [lab for p in cx.programs if p.actor == "exporter" for lab in p.labels] + cx.exp_pc_labels
+    if imp:
+        cx.pc = cx.m.array("pc", cx.I, Enum("pc", IDLE, *imp), IDLE, kernel="importer thread",
+                               meaning="where importer i is inside a multi-step kernel call", rule="LOCK-1")
+    if exp:
+        cx.exp_pc = cx.m.var("exp_pc", Enum("exp_pc", IDLE, *exp), IDLE, kernel="exporter thread",
+                                 meaning="where the exporter is inside a multi-step operation", rule="MIG-3")
+    for p in cx.programs:
+        p.emit()
+    for fn in cx.late:
+        fn()

@@ -18,12 +18,12 @@ itself, gets -EDEADLK, must drop everything and lock_slow the contended lock
 
 from __future__ import annotations
 
-from model.components.context import BuildContext, LockRes
-from model.design import Design
-from model.expr import Expr, conj, count, disj, exists
-from model.lang import assign, when
-from model.profiles import Profile
-from model.types import Range
+from dmabuf_check.model.components.context import BuildContext, LockRes
+from dmabuf_check.model.design import Design
+from dmabuf_check.model.expr import Expr, conj, count, disj, exists
+from dmabuf_check.model.lang import assign, when
+from dmabuf_check.model.profiles import Profile
+from dmabuf_check.model.types import Range
 
 
 def declare(cx: BuildContext, d: Design, p: Profile) -> None:
@@ -83,7 +83,7 @@ def new_ticket(cx: BuildContext) -> Expr:
 
 def fini_ticket(cx: BuildContext, mine: Expr) -> list:
     """ww_acquire_fini: contexts younger than this one move up one place."""
-    from model.components.context import foreach
+    from dmabuf_check.model.components.context import foreach
 
     tkt, exp_tkt = cx.a("tkt"), cx.g("exp_tkt")
     return [foreach(cx.I, lambda j: [when(tkt[j] > mine, tkt[j], tkt[j] - 1)]),

@@ -15,13 +15,14 @@ slot, adds its fence to the exporter's context (RESV-A1, SYNC-1).
 
 from __future__ import annotations
 
-from model.components import fence, resv
-from model.components.buffer import lock_for
-from model.components.context import BuildContext
-from model.design import Design
-from model.expr import conj, disj, ite
-from model.lang import assign
-from model.profiles import Profile
+from dmabuf_check.model.components import fence, resv
+from dmabuf_check.model.components.buffer import lock_for
+from dmabuf_check.model.components.context import BuildContext
+from dmabuf_check.model.components.program import Program
+from dmabuf_check.model.design import Design
+from dmabuf_check.model.expr import conj, disj, ite
+from dmabuf_check.model.lang import assign
+from dmabuf_check.model.profiles import Profile
 
 
 def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
@@ -67,7 +68,7 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
 
 
 def _record(cx: BuildContext, act, b: int, role: str) -> None:
-    from model.components.context import StepInfo
+    from dmabuf_check.model.components.context import StepInfo
 
     # the signaller is bound to run once a fence is published: it is "about to run" whenever enabled
     # or blocked, i.e. whenever the fence it signals is pending
@@ -80,7 +81,7 @@ def _exporter_submit(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     assert sub is not None
     released, storage = cx.g("released", b), cx.g("storage", b)
     sfx = "" if cx.buffers == 1 else f"_b{b}"
-    prog = cx.program(f"exp_submit{sfx}", "exporter", kernel="dma_resv_add_fence",
+    prog = Program(cx, f"exp_submit{sfx}", "exporter", kernel="dma_resv_add_fence",
                       call=f"exporter job: dma_resv_add_fence(resv, fence, DMA_RESV_USAGE_{sub.usage})",
                       meaning="the exporter's own device work on the buffer", rule="RESV-A1", role="exp_submit",
                       buffer=b)

@@ -16,14 +16,14 @@ returns an error and drops everything (TTM's behaviour).
 
 from __future__ import annotations
 
-from model.components import placement, resv
-from model.components.buffer import DEVICE, lock_for
-from model.components.context import BuildContext, LockRes, StepInfo
-from model.components.program import Program
-from model.design import Design
-from model.expr import Expr, Param, conj, disj
-from model.lang import Waits, assign
-from model.profiles import Profile
+from dmabuf_check.model.components import placement, resv
+from dmabuf_check.model.components.buffer import DEVICE, lock_for
+from dmabuf_check.model.components.context import BuildContext, LockRes, StepInfo
+from dmabuf_check.model.components.program import Program
+from dmabuf_check.model.design import Design
+from dmabuf_check.model.expr import Expr, Param, conj, disj
+from dmabuf_check.model.lang import Waits, assign
+from dmabuf_check.model.profiles import Profile
 
 
 def enabled(cx: BuildContext, p: Profile) -> bool:
@@ -173,7 +173,7 @@ def _evict(cx: BuildContext, d: Design, p: Profile) -> None:
     ev = d.evict
     assert ev is not None
     storage1 = cx.g("storage", 1)
-    prog: Program = cx.program("evict", "exporter", kernel="ttm_mem_evict_first",
+    prog: Program = Program(cx, "evict", "exporter", kernel="ttm_mem_evict_first",
                                call="evict buffer 1 while validating buffer 0", role="evict", buffer=1,
                                meaning="the exporter evicts the other buffer while holding this one's resv",
                                rule="RESV-W4")

@@ -2,7 +2,7 @@
 
 Every module defines ``DESIGN = Design(...)``; ``dmabuf-check check NAME``
 checks a built-in design by name, ``dmabuf-check check path/to/design.py``
-any design file. The registry of names is ``properties.design_registry``.
+any design file. The registry of names is ``dmabuf_check.registry``.
 """
 
 BUILTIN = ("ttm_vram", "gem_prime", "system_heap", "udmabuf", "vb2_camera", "rfc2011_reference", "ttm_evict")

@@ -15,7 +15,7 @@ Follows drivers/gpu/drm/drm_prime.c and drm_gem_shmem_helper.c:
   without locks or allocations.
 """
 
-from model.design import Design, Op, Signalling, Submit
+from dmabuf_check.model.design import Design, Op, Signalling, Submit
 
 DESIGN = Design(
     name="gem-prime",

@@ -12,7 +12,7 @@ put_scatterlist (unmap) and release:
 - no reservation object, no fences, no CPU access through the framework.
 """
 
-from model.design import Design, Move, Op
+from dmabuf_check.model.design import Design, Move, Op
 
 DESIGN = Design(
     name="rfc2011-reference",

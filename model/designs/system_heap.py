@@ -12,7 +12,7 @@
 - no fences: the heap does no device work of its own.
 """
 
-from model.design import Design, Op
+from dmabuf_check.model.design import Design, Op
 
 DESIGN = Design(
     name="system-heap",

@@ -11,8 +11,8 @@ Follows drivers/gpu/drm/ttm/ttm_bo.c, drivers/gpu/drm/drm_exec.c.
 
 from dataclasses import replace
 
-from model.design import Evict, Move
-from model.designs.ttm_vram import DESIGN as TTM
+from dmabuf_check.model.design import Evict, Move
+from dmabuf_check.model.designs.ttm_vram import DESIGN as TTM
 
 DESIGN = replace(
     TTM,

@@ -17,7 +17,7 @@ Follows drivers/gpu/drm/amd/amdgpu/amdgpu_dma_buf.c and drivers/gpu/drm/ttm:
   takes no locks and does not allocate (SIG-3).
 """
 
-from model.design import Design, Move, Op, Signalling, Submit
+from dmabuf_check.model.design import Design, Move, Op, Signalling, Submit
 
 DESIGN = Design(
     name="ttm-vram",

@@ -9,7 +9,7 @@
 - no attach/detach ops and no fences.
 """
 
-from model.design import Design, Op
+from dmabuf_check.model.design import Design, Op
 
 DESIGN = Design(
     name="udmabuf",

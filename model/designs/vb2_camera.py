@@ -10,7 +10,7 @@
 - capture is synchronous V4L2 I/O: no fences (SYNC-1).
 """
 
-from model.design import Design, Op
+from dmabuf_check.model.design import Design, Op
 
 DESIGN = Design(
     name="vb2-camera",

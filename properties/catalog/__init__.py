@@ -11,12 +11,12 @@ vacuously).
 
 from __future__ import annotations
 
-from model.components.context import BuildInfo
-from model.lang import Model
-from model.profiles import Profile
-from properties.base import Property
-from properties.catalog import fences, lifecycle, locking, mapping
-from properties.catalog.base import Rule
+from dmabuf_check.model.components.context import BuildInfo
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.profiles import Profile
+from dmabuf_check.properties.base import Property
+from dmabuf_check.properties.catalog import fences, lifecycle, locking, mapping
+from dmabuf_check.properties.catalog.base import Rule
 
 CATALOG: tuple[Rule, ...] = lifecycle.RULES + mapping.RULES + fences.RULES + locking.RULES
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from model.components.context import BuildInfo, StepInfo
-from model.expr import Expr, Param, disj, exists, subst
-from model.lang import Model
-from model.profiles import Profile
-from properties.base import INVARIANT, Property
+from dmabuf_check.model.components.context import BuildInfo, StepInfo
+from dmabuf_check.model.expr import Expr, Param, disj, exists, subst
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.profiles import Profile
+from dmabuf_check.properties.base import INVARIANT, Property
 
 
 @dataclass(frozen=True)

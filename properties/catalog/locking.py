@@ -10,12 +10,12 @@ declarations of the model (``properties.waitfor``).
 
 from __future__ import annotations
 
-from model.components.context import PRIMED_ORDER, TRANSIENT, BuildInfo, StepInfo
-from model.expr import Expr
-from model.lang import Model
-from properties import waitfor
-from properties.base import DEADLOCK
-from properties.catalog.base import Rule, any_step
+from dmabuf_check.model.components.context import PRIMED_ORDER, TRANSIENT, BuildInfo, StepInfo
+from dmabuf_check.model.expr import Expr
+from dmabuf_check.model.lang import Model
+from dmabuf_check.properties import waitfor
+from dmabuf_check.properties.base import DEADLOCK
+from dmabuf_check.properties.catalog.base import Rule, any_step
 
 SIGNALLING = "dma_fence_map"
 

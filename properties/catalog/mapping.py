@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from model.components.context import BuildInfo
-from model.expr import Expr, conj, count, disj, forall
-from model.lang import Model
-from properties.catalog.base import Rule, any_step, has, var, vname
+from dmabuf_check.model.components.context import BuildInfo
+from dmabuf_check.model.expr import Expr, conj, count, disj, forall
+from dmabuf_check.model.lang import Model
+from dmabuf_check.properties.catalog.base import Rule, any_step, has, var, vname
 
 DYNAMIC_LIKE = ("DYNAMIC", "P2P")
 

@@ -10,8 +10,8 @@ Caught by: cpu-access-bracketed (CPU-1, CPU-9).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.udmabuf import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.udmabuf import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -10,8 +10,8 @@ Caught by: map-after-attach (ATT-7, MAP-1).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.vb2_camera import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.vb2_camera import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -11,8 +11,8 @@ Caught by: lock-order (RESV-L2, DL-6).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.ttm_vram import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.ttm_vram import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -11,8 +11,8 @@ Caught by: no-recursive-lock (LOCK-4, DL-14).
 
 from dataclasses import replace
 
-from model.design import Bug, Op
-from model.designs.gem_prime import DESIGN as BASE
+from dmabuf_check.model.design import Bug, Op
+from dmabuf_check.model.designs.gem_prime import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -10,8 +10,8 @@ Caught by: release-is-final (REF-12, REF-8).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.udmabuf import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.udmabuf import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

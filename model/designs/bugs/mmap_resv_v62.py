@@ -10,8 +10,8 @@ Caught by: no-recursive-lock (DL-9, LOCK-8, MMAP-3).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.gem_prime import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.gem_prime import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -10,8 +10,8 @@ Caught by: no-migration-while-mapped (MIG-5, DYN-7).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.ttm_vram import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.ttm_vram import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

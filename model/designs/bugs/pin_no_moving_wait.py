@@ -10,8 +10,8 @@ Caught by: kernel-fence-first (DYN-5, RESV-U1).
 
 from dataclasses import replace
 
-from model.design import Bug, Op
-from model.designs.ttm_vram import DESIGN as BASE
+from dmabuf_check.model.design import Bug, Op
+from dmabuf_check.model.designs.ttm_vram import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -10,8 +10,8 @@ Caught by: attach-holds-ref (REF-10, REF-9).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.system_heap import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.system_heap import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -11,8 +11,8 @@ Caught by: no-recursive-lock (RESV-W3, RESV-W4, DL-14).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.ttm_evict import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.ttm_evict import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -11,8 +11,8 @@ Caught by: sig-no-alloc (SIG-3, MEM-1, DL-3).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.ttm_vram import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.ttm_vram import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -11,8 +11,8 @@ Caught by: sig-no-resv-lock (SIG-3, DL-2, DL-8).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.ttm_vram import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.ttm_vram import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

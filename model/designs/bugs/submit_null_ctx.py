@@ -10,8 +10,8 @@ Caught by: no-fence-wait-deadlock (RESV-W4, DL-5).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.ttm_evict import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.ttm_evict import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -11,8 +11,8 @@ Caught by: ww-backoff (RESV-W2, DL-5).
 
 from dataclasses import replace
 
-from model.design import Bug
-from model.designs.ttm_evict import DESIGN as BASE
+from dmabuf_check.model.design import Bug
+from dmabuf_check.model.designs.ttm_evict import DESIGN as BASE
 
 DESIGN = replace(
     BASE,

@@ -1,2 +1,2 @@
-# expect: DESIGN must be a model.design.Design(...), got dict
+# expect: DESIGN must be a dmabuf_check.model.design.Design(...), got dict
 DESIGN = {"name": "dict", "ops": {}}

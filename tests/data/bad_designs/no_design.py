@@ -1,4 +1,4 @@
 # expect: defines no DESIGN = Design(...)
-from model.design import Design, Op
+from dmabuf_check.model.design import Design, Op
 
 MY_DESIGN = Design(name="unnamed", ops={"map": Op(), "unmap": Op(), "release": Op()})

@@ -1,4 +1,4 @@
 # expect: pin and unpin must both be present or both absent (REF-2)
-from model.design import Design, Op
+from dmabuf_check.model.design import Design, Op
 
 DESIGN = Design(name="half-dynamic", ops={"map": Op(), "unmap": Op(), "release": Op(), "pin": Op()})

@@ -1,4 +1,4 @@
 # expect: syntax error in the design file: unexpected indent
-from model.design import Design, Op
+from dmabuf_check.model.design import Design, Op
 
     DESIGN = Design(name="indent", ops={})

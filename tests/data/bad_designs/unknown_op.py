@@ -1,4 +1,4 @@
 # expect: unknown op 'mapp'
-from model.design import Design, Op
+from dmabuf_check.model.design import Design, Op
 
 DESIGN = Design(name="typo", ops={"mapp": Op(), "map": Op(), "unmap": Op(), "release": Op()})

@@ -1,0 +1,1 @@
+"""The explicit-state engine: search (BFS over compiled successors), symmetry (exact canonical forms), liveness."""

@@ -1,0 +1,1 @@
+"""The ``dmabuf-check`` command: ``main`` parses, one ``cmd_*`` module per subcommand."""

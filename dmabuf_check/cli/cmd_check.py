@@ -1,0 +1,169 @@
+"""``dmabuf-check check MODEL``: explore a model and check its properties."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+from rich.text import Text
+
+from dmabuf_check.checker.api import check_model
+from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits, Progress
+from dmabuf_check.checker.result import HOLDS, VIOLATED, CheckResult
+from dmabuf_check.cli import design_args, exitcodes
+from dmabuf_check.cli.options import console, positive_float, positive_int
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.registry import entry, select
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check", help="explore a model exhaustively and check its properties")
+    p.add_argument("model", help="a built-in model or design (see 'dmabuf-check list'), or a design file (.py)")
+    add_model_args(p)
+    design_args.add_args(p)
+    p.add_argument("--property", action="append", metavar="ID", help="check only this property (repeatable)")
+    p.add_argument("--liveness", action="store_true",
+                   help="also check the liveness properties (fair lassos on the full state graph; small N)")
+    p.add_argument("--no-symmetry", action="store_true", help="explore every state, no importer symmetry reduction")
+    p.add_argument("--keep-going", action="store_true",
+                   help="do not stop at the first violation: report every violated property with its own "
+                        "shortest counterexample")
+    p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after storing N states (exit 3)")
+    p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
+    p.add_argument("--max-memory", type=positive_float, metavar="MIB",
+                   help="stop when peak memory passes MIB (exit 3; default 80%% of physical memory)")
+    p.add_argument("--json", metavar="FILE", help="write the verdict as JSON (schema: docs/json-verdict.md)")
+    p.add_argument("--trace-dir", metavar="DIR", help="save each counterexample as a trace file in DIR")
+    p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log (one result per violated property)")
+    p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per property)")
+    p.add_argument("--calls", action="store_true", help="also print each counterexample as per-thread kernel API calls")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(run=run)
+
+
+def add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--importers", "-n", type=positive_int, metavar="N",
+                   help="number of importers (default 3; a design's own mix for designs)")
+    p.add_argument("--kind", default="dynamic", help="static or dynamic importers (default dynamic)")
+    p.add_argument("--variant", metavar="B", help="a seeded-bug variant, e.g. B4 or signal-takes-lock")
+
+
+def build_model(args: argparse.Namespace):
+    e = entry(args.model)
+    if args.kind not in e.kinds:
+        raise ModelError(f"--kind must be one of {', '.join(e.kinds)}, not {args.kind!r}")
+    design_args.reject_design_options(args)
+    model = e.build(importers=args.importers if args.importers is not None else 3, kind=args.kind,
+                    variant=args.variant)
+    return e, model
+
+
+def write_json_atomic(path: str, data: object) -> None:
+    """Write ``data`` as JSON through a temporary file, so a crash never leaves half a file."""
+    from dmabuf_check.traces.format import write_atomic
+
+    write_atomic(path, json.dumps(data, indent=1, default=str) + "\n")
+
+
+def _progress_line(p: Progress) -> Text:
+    rate = p.states / p.seconds if p.seconds > 0 else 0.0
+    return Text(f"states {p.states:,}  ({rate:,.0f}/s)  depth {p.depth}  frontier {p.frontier:,}  "
+                f"memory {p.memory_mb:,.0f} MiB  {p.seconds:.1f} s")
+
+
+def run(args: argparse.Namespace) -> int:
+    if design_args.wants_design(args):
+        model, props = design_args.build_design(args)
+    else:
+        e, model = build_model(args)
+        props = select(e, args.property, args.liveness)
+    for flag, path in (("--json", args.json), ("--sarif", args.sarif), ("--junit", args.junit)):
+        if path:  # fail on an unwritable path now, not after an hour of search
+            d = os.path.dirname(os.path.abspath(path))
+            if not os.path.isdir(d) or not os.access(d, os.W_OK):
+                raise ModelError(f"cannot write {flag} file in {d}")
+    err = Console(stderr=True)
+    out = console()
+    limits = Limits(args.max_states, args.time_limit, args.max_memory or default_memory_limit_mb())
+    show = not args.quiet and err.is_terminal
+    if show:
+        with Live(Text("compiling model ..."), console=err, refresh_per_second=4, transient=True) as live:
+            result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
+                                 limits=limits, progress=lambda p: live.update(_progress_line(p)))
+    else:
+        result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
+                             limits=limits)
+    print_result(out, result, model, calls=args.calls, props=props)
+    write_ci_outputs(args, result, model)
+    return exit_code(result)
+
+
+def write_ci_outputs(args: argparse.Namespace, result: CheckResult, model) -> None:
+    """--trace-dir, --json, --sarif, --junit (traces.ci_outputs; imported only when asked for)."""
+    if not (args.json or args.trace_dir or args.sarif or args.junit):
+        return
+    from dmabuf_check.traces import ci_outputs
+
+    paths = ci_outputs.save_counterexamples_by_property(result, args.trace_dir, model) if args.trace_dir else {}
+    if args.json:
+        ci_outputs.write_json_verdict(args.json, result, paths, model)
+    if args.sarif:
+        ci_outputs.write_sarif(args.sarif, result, paths, model)
+    if args.junit:
+        ci_outputs.write_junit(args.junit, result, paths, model)
+
+
+def default_memory_limit_mb() -> float | None:
+    """80% of physical memory: stop cleanly with partial figures instead of being killed."""
+    try:
+        return 0.8 * os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def exit_code(result: CheckResult) -> int:
+    if result.violated:
+        return exitcodes.VIOLATED
+    if result.stop_reason == INTERRUPTED:
+        return exitcodes.INTERRUPTED
+    if not result.complete:
+        return exitcodes.LIMIT
+    return exitcodes.OK
+
+
+def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, props=None) -> None:
+    params = ", ".join(f"{k}={v}" for k, v in r.params.items() if v is not None)
+    out.print(f"[bold]{r.model}[/bold] ({params})  engine {r.engine}, "
+              f"symmetry {'on (exact orbits)' if r.symmetry else 'off'}")
+    stats = (f"{r.states:,} states, {r.transitions:,} transitions, depth {r.depth}, "
+             f"{r.seconds:.2f} s explore + {r.compile_seconds:.2f} s compile, {r.states_per_second:,.0f} states/s, "
+             f"peak memory {r.peak_memory_mb:,.0f} MiB")
+    out.print(stats)
+    if not r.complete:
+        out.print(f"[yellow]incomplete: {r.stop_reason}; figures above are partial[/yellow]")
+    t = Table(show_edge=False)
+    for col in ("property", "verdict", "steps", "kernel rule", "note"):
+        t.add_column(col, no_wrap=col != "note")
+    style = {HOLDS: "green", VIOLATED: "bold red"}
+    for v in r.verdicts:
+        t.add_row(v.property, f"[{style.get(v.status, 'yellow')}]{v.status}[/]",
+                  str(v.counterexample.length) if v.counterexample else "", ", ".join(v.rules), v.note)
+    out.print(t)
+    if r.vacuous:
+        out.print(f"[yellow]vacuous: these action instances never fired: {', '.join(r.vacuous)}[/yellow]")
+    for v in r.violated:
+        cex = v.counterexample
+        assert cex is not None
+        kind = "a lasso of" if cex.loop is not None else "after"
+        out.print(f"\n[bold red]{v.property} violated[/bold red] {kind} {cex.length} steps ({', '.join(v.rules)}):")
+        if model is not None:
+            from dmabuf_check.traces.evaluate import from_counterexample  # rendering lives in traces/
+            from dmabuf_check.traces.render_terminal import render
+
+            render(from_counterexample(cex, model, engine=r.engine, properties=props), out, calls=calls)
+    if r.ok:
+        out.print(f"[green]all {len(r.verdicts)} properties hold ({r.states:,} states)[/green]")

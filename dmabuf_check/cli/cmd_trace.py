@@ -1,0 +1,148 @@
+"""``dmabuf-check trace ...``: replay, show, shrink and export counterexample trace files.
+
+    dmabuf-check trace replay FILE
+    dmabuf-check trace show FILE [--full] [--calls]
+    dmabuf-check trace shrink FILE -o OUT
+    dmabuf-check trace export FILE --as pytest|kselftest|itf|mermaid|svg -o OUT
+
+Exit codes: 0 ok (for replay: the trace is valid and the violation is
+reproduced), 1 the replay diverged or did not reproduce the violation, 2 a bad
+file or bad usage, reported in one line without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable
+
+from dmabuf_check.cli import exitcodes
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.traces.format import Trace, TraceError, load, save, write_atomic
+
+FORMATS = ("pytest", "kselftest", "itf", "mermaid", "svg")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("trace", help="replay, show, shrink or export a counterexample trace file")
+    tsub = p.add_subparsers(dest="trace_command", metavar="ACTION", parser_class=type(p))
+    tsub.required = True
+
+    r = tsub.add_parser("replay", help="re-check a trace against the model it names (exit 1 if it diverges)")
+    r.add_argument("file", help="a trace file (dmabuf-check trace v1)")
+    r.set_defaults(run=run, action=_replay)
+
+    s = tsub.add_parser("show", help="print a trace: numbered steps and what changed")
+    s.add_argument("file")
+    s.add_argument("--full", action="store_true", help="show every variable after every step")
+    s.add_argument("--calls", action="store_true", help="also show the kernel API calls of each thread")
+    s.add_argument("--width", type=int, default=None, help="output width (default: the terminal's)")
+    s.set_defaults(run=run, action=_show)
+
+    k = tsub.add_parser("shrink", help="remove steps and importers while the same property stays violated")
+    k.add_argument("file")
+    k.add_argument("-o", "--output", required=True, metavar="OUT", help="where to write the shrunk trace")
+    k.add_argument("--keep-importers", action="store_true", help="do not re-instantiate with fewer importers")
+    k.set_defaults(run=run, action=_shrink)
+
+    e = tsub.add_parser("export", help="turn a trace into a test or a chart")
+    e.add_argument("file")
+    e.add_argument("--as", dest="fmt", required=True, choices=FORMATS, help="output format")
+    e.add_argument("-o", "--output", required=True, metavar="OUT", help="output file ('-' for standard output)")
+    e.set_defaults(run=run, action=_export)
+
+
+def _err(msg: str) -> None:
+    sys.stderr.write(f"dmabuf-check: error: {msg}\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Dispatch to the trace action; every unusable input is one line on stderr and exit code 2."""
+    action: Callable[[argparse.Namespace], int] = args.action
+    try:
+        return action(args)
+    except TraceError as e:
+        _err(str(e))
+        return exitcodes.USAGE
+    except ModelError as e:
+        _err(str(e))
+        return exitcodes.USAGE
+    except OSError as e:
+        _err(f"{e.filename or 'output'}: {e.strerror}")
+        return exitcodes.USAGE
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from dmabuf_check.traces.replay import replay
+
+    report = replay(load(args.file))
+    print(report.summary())
+    for u, v, why in report.wait_cycle:
+        print(f"  {u} -> {v}: {why}")
+    return exitcodes.OK if report.ok else exitcodes.VIOLATED
+
+
+def _show(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from dmabuf_check.traces.render_terminal import render
+
+    trace = load(args.file)
+    console = Console(width=args.width) if args.width else Console()
+    if not console.is_terminal and not args.width:
+        console = Console(width=160)
+    render(trace, console, full=args.full, calls=args.calls)
+    return exitcodes.OK
+
+
+def _shrink(args: argparse.Namespace) -> int:
+    from dmabuf_check.traces.shrink import ShrinkError, shrink
+
+    trace = load(args.file)
+    try:
+        report = shrink(trace, drop_importers=not args.keep_importers)
+    except ShrinkError as e:
+        _err(str(e))
+        return exitcodes.VIOLATED  # the trace diverges from the model, as for replay
+    path = save(report.trace, args.output)
+    print(f"{report.summary()}; wrote {path}")
+    return exitcodes.OK
+
+
+def _render(trace: Trace, fmt: str) -> str:
+    if fmt == "pytest":
+        from dmabuf_check.traces.export_pytest import to_pytest
+
+        return to_pytest(trace)
+    if fmt == "kselftest":
+        from dmabuf_check.traces.export_kselftest import to_kselftest
+
+        return to_kselftest(trace)
+    if fmt == "itf":
+        from dmabuf_check.traces.itf import to_itf
+
+        return json.dumps(to_itf(trace), indent=1) + "\n"
+    if fmt == "mermaid":
+        from dmabuf_check.traces.chart import to_mermaid
+
+        return to_mermaid(trace)
+    from dmabuf_check.traces.chart import to_svg
+
+    return to_svg(trace)
+
+
+def _export(args: argparse.Namespace) -> int:
+    trace = load(args.file)
+    text = _render(trace, args.fmt)
+    if args.output == "-":
+        sys.stdout.write(text)
+        return exitcodes.OK
+    path = write_atomic(args.output, text)
+    hint = ""
+    if args.fmt == "kselftest":
+        from dmabuf_check.traces.export_kselftest import HEADER
+
+        hint = f" (compile with -I {HEADER.parent}; it includes {HEADER.name})"
+    print(f"wrote {args.fmt} to {path}{hint}", file=sys.stderr)
+    return exitcodes.OK

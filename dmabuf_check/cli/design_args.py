@@ -1,0 +1,46 @@
+"""``dmabuf-check check DESIGN``: the design side of the check command.
+
+DESIGN is a built-in design or seeded bug by name, or a design file
+(``path/to/design.py``); ``--kernel`` picks the protocol generation (the
+design's own by default), ``--mix`` / ``--importers`` the importers,
+``--buffers`` the number of buffers. Every problem with the design or the
+options is a ModelError: one line, exit 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.properties.base import Property
+from dmabuf_check.registry import build, is_design, resolve, select_design
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--kernel", metavar="PROFILE",
+                   help="protocol generation for a design: rfc2011, v3.3, v5.7, v5.19, v6.2, v6.16 "
+                        "(default: the design's own, else the newest)")
+    p.add_argument("--mix", metavar="KINDS", help="importer mix for a design, e.g. static=1,dynamic=2")
+    p.add_argument("--buffers", type=int, metavar="B", help="number of buffers for a design (1 or 2)")
+
+
+def wants_design(args: argparse.Namespace) -> bool:
+    return is_design(args.model)
+
+
+def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]:
+    if getattr(args, "variant", None):
+        raise ModelError("--variant applies to r1; a seeded bug of a design is a design of its own "
+                         "(dmabuf-check list --bugs)")
+    if getattr(args, "liveness", False):
+        raise ModelError("--liveness applies to r1; design models are checked for safety and deadlocks")
+    ref = resolve(args.model)
+    model, _info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers)
+    return model, select_design(props, args.property, ref.name)
+
+
+def reject_design_options(args: argparse.Namespace) -> None:
+    for flag in ("kernel", "mix", "buffers"):
+        if getattr(args, flag, None) is not None:
+            raise ModelError(f"--{flag} applies to designs, not to {args.model}")

@@ -1,0 +1,54 @@
+"""``dmabuf-check list --designs / --bugs / --properties [--profile P]``: the design side of ``list``."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+from rich.table import Table
+
+from dmabuf_check.model.profiles import DEFAULT, PROFILES, profile
+
+
+def add_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--designs", action="store_true", help="list the built-in exporter designs")
+    p.add_argument("--bugs", action="store_true", help="list the seeded-bug designs with their kernel sources")
+    p.add_argument("--properties", action="store_true",
+                   help="list the rule catalog's properties that apply to a protocol generation")
+    p.add_argument("--profile", metavar="PROFILE",
+                   help=f"protocol generation for --properties ({', '.join(PROFILES)}; default {DEFAULT})")
+
+
+def wanted(args: argparse.Namespace) -> bool:
+    return bool(args.designs or args.bugs or args.properties or args.profile)
+
+
+def run(args: argparse.Namespace, out: Console) -> None:
+    from dmabuf_check import registry
+    from dmabuf_check.properties.catalog import applicable
+
+    if args.properties or args.profile:
+        prof = profile(args.profile)
+        t = Table(title=f"properties that apply under {prof.name}: {prof.title}", title_justify="left")
+        for col in ("id", "meaning", "kernel rule", "source"):
+            t.add_column(col, overflow="fold")
+        for r in applicable(prof):
+            t.add_row(r.id, r.meaning, ", ".join(r.rules), r.source)
+        out.print(t)
+    if args.designs:
+        t = Table(title="built-in designs (dmabuf-check check NAME)", title_justify="left")
+        for col in ("design", "kernel", "kinds", "default mix", "follows"):
+            t.add_column(col, overflow="fold")
+        for name, ref in registry.builtin().items():
+            d = ref.design
+            t.add_row(name, d.kernel, ", ".join(d.kinds), ",".join(f"{k}={n}" for k, n in d.mix.items()), d.follows)
+        out.print(t)
+    if args.bugs:
+        t = Table(title="seeded bugs (dmabuf-check check NAME)", title_justify="left")
+        for col in ("bug", "base", "class", "change", "caught by", "source"):
+            t.add_column(col, overflow="fold")
+        for name, ref in registry.bugs().items():
+            b = ref.bug
+            assert b is not None
+            t.add_row(name, b.base, b.kind, b.change, f"{b.property} ({', '.join(b.rules)})", b.source)
+        out.print(t)

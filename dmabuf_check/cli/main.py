@@ -1,0 +1,54 @@
+"""Command line: ``dmabuf-check <command> ...``.
+
+Each command lives in its own module exposing ``register(subparsers)`` and
+``run(args) -> int``. Every error a user can cause becomes one line on stderr
+and a distinct exit code (see ``exitcodes``), never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from dmabuf_check.cli import exitcodes
+from dmabuf_check.cli.options import Parser
+from dmabuf_check.model.types import ModelError
+
+COMMANDS = ["cmd_list", "cmd_check", "cmd_locks", "cmd_bench", "cmd_prove", "cmd_trace"]
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="dmabuf-check", description="Model checker for the Linux dma-buf sharing and fence protocol.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+    for name in COMMANDS:
+        try:
+            mod = importlib.import_module(f"dmabuf_check.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name == f"dmabuf_check.cli.{name}":
+                continue  # a command whose module is not part of this build
+            raise
+        mod.register(sub)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args))
+    except ModelError as e:
+        sys.stderr.write(f"dmabuf-check: error: {e}\n")
+        return exitcodes.USAGE
+    except MemoryError:
+        sys.stderr.write("dmabuf-check: error: out of memory (try --max-states or symmetry reduction)\n")
+        return exitcodes.LIMIT
+    except KeyboardInterrupt:
+        sys.stderr.write("dmabuf-check: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return exitcodes.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Everything the command line, the Python API and trace replay can check, by name, in one place.
+
+- the built-in models (``MODELS``: R1, with its seeded-bug variants),
+- the built-in exporter designs (``model/designs``) and the seeded-bug library
+  (``model/designs/bugs``),
+- design files a user passes by path (``path/to/design.py``).
+
+``entry(name)`` gives one ``Entry`` for any of them: how to build its model
+from parameters, and the properties of its default check. ``resolve`` and
+``build`` are the design side: a name or file to a ``DesignRef``, a
+``DesignRef`` under a protocol profile to a model and the catalog properties
+that apply to it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import pkgutil
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from dmabuf_check.model import r1
+from dmabuf_check.model.components.context import BuildInfo
+from dmabuf_check.model.compose import build as compose
+from dmabuf_check.model.design import Bug, Design
+from dmabuf_check.model.design_loader import design_of, load_design_file
+from dmabuf_check.model.expr import lift
+from dmabuf_check.model.lang import Model
+from dmabuf_check.model.profiles import profile
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.properties import r1 as r1_props
+from dmabuf_check.properties.base import LIVENESS, Property
+from dmabuf_check.properties.catalog import CATALOG, for_model
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    title: str
+    build: Callable[..., Model]
+    properties: tuple[Property, ...]
+    variants: dict[str, dict[str, str]]
+    kinds: tuple[str, ...]
+
+
+MODELS: dict[str, Entry] = {
+    "r1": Entry("r1", "R1 reference model: one dma-buf, one exporter, N importers (spec/R1-reference-model.md)",
+                r1.build, r1_props.PROPERTIES + r1_props.LIVENESS_PROPERTIES, r1.VARIANTS, r1.KINDS),
+}
+
+
+def entry(name: str) -> Entry:
+    if name not in MODELS:
+        if is_design(name):
+            return design_entry(name)
+        raise ModelError(f"unknown model {name!r}; known models: {', '.join(MODELS)} "
+                         "(and the designs of 'dmabuf-check list --designs')")
+    return MODELS[name]
+
+
+def select(entry_: Entry, ids: list[str] | None, liveness: bool = False) -> tuple[Property, ...]:
+    """The properties named by ``ids``, in catalog order.
+
+    Without ids: every safety property, and the liveness properties too when
+    ``liveness`` is set (they need the full state graph, so they are opt-in).
+    """
+    if not ids:
+        return tuple(p for p in entry_.properties if liveness or p.kind != LIVENESS)
+    known = {p.id: p for p in entry_.properties}
+    for i in ids:
+        if i not in known:
+            raise ModelError(f"unknown property {i!r} for model {entry_.name}; known: {', '.join(known)}")
+    return tuple(p for p in entry_.properties if p.id in ids)
+
+
+# ---- exporter designs: built-ins, seeded bugs, design files ----------------
+
+@dataclass(frozen=True)
+class DesignRef:
+    name: str
+    design: Design
+    source: str  # the file it is defined in
+    bug: Bug | None = None
+
+
+def _load_module(modname: str) -> DesignRef:
+    mod = importlib.import_module(modname)
+    d, bug, _ = design_of(mod, modname)
+    return DesignRef(d.name, d, os.path.abspath(mod.__file__ or modname), bug)
+
+
+@lru_cache(maxsize=1)
+def builtin() -> dict[str, DesignRef]:
+    from dmabuf_check.model import designs
+
+    refs = [_load_module(f"dmabuf_check.model.designs.{m}") for m in designs.BUILTIN]
+    return {r.name: r for r in refs}
+
+
+@lru_cache(maxsize=1)
+def bugs() -> dict[str, DesignRef]:
+    from dmabuf_check.model.designs import bugs as pkg
+
+    mods = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
+    refs = [_load_module(f"dmabuf_check.model.designs.bugs.{m}") for m in mods]
+    return {r.name: r for r in refs}
+
+
+_FILES: dict[str, DesignRef] = {}  # design files loaded in this process, by design name
+_INFO: weakref.WeakKeyDictionary[Model, BuildInfo] = weakref.WeakKeyDictionary()  # what each built model knows
+
+
+def info_for(model: Model) -> BuildInfo:
+    """The BuildInfo of a design model built by ``build`` (properties of a rebuilt model need it)."""
+    if model not in _INFO:
+        raise ModelError(f"model {model.name} was not built from a design by this registry")
+    return _INFO[model]
+
+
+def is_design(ref: str) -> bool:
+    return ref.endswith(".py") or ref in builtin() or ref in bugs() or ref in _FILES
+
+
+def resolve(ref: str) -> DesignRef:
+    if ref.endswith(".py"):
+        d, bug, _ = load_design_file(ref)
+        r = DesignRef(d.name, d, os.path.abspath(ref), bug)
+        _FILES[d.name] = r
+        return r
+    for table in (builtin(), bugs(), _FILES):
+        if ref in table:
+            return table[ref]
+    raise ModelError(f"unknown design {ref!r}; built-in designs: {', '.join(builtin())} "
+                     "(seeded bugs: dmabuf-check list --bugs)")
+
+
+def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, importers: int | None = None,
+          buffers: int | None = None) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
+    """The model of a design under a profile, and every catalog property that applies to it."""
+    bug = ref.bug
+    kernel = kernel or (bug.kernel if bug else None)
+    if mix is None and importers is None and bug is not None:
+        mix = bug.mix
+    if buffers is None and bug is not None:
+        buffers = bug.buffers
+    m, info = compose(ref.design, kernel, mix=mix, importers=importers, buffers=buffers, source=ref.source)
+    if ref.source and ref.name in _FILES:
+        m.params["file"] = ref.source
+    _INFO[m] = info
+    return m, info, for_model(m, info, profile(str(m.params["kernel"])))
+
+
+def select_design(props: tuple[Property, ...], ids: list[str] | None, name: str) -> tuple[Property, ...]:
+    if not ids:
+        return props
+    known = {p.id: p for p in props}
+    for i in ids:
+        if i not in known:
+            raise ModelError(f"unknown property {i!r} for design {name}; known: {', '.join(known)}")
+    return tuple(p for p in props if p.id in ids)
+
+
+def design_entry(name: str) -> Entry:
+    """A registry entry for a design, so trace tools can rebuild its model from name and parameters."""
+    ref = resolve(name)
+
+    def rebuild(kernel: str | None = None, mix: str | None = None, buffers: int | None = None,
+                file: str | None = None, importers: int | None = None, **_: object) -> Model:
+        """Rebuild from a model's parameters (trace tools), or from checker.api.check's keywords."""
+        r = resolve(file) if file else ref
+        return build(r, kernel, mix=mix, importers=None if mix else importers, buffers=buffers)[0]
+
+    def bound(r):
+        fn = r.predicate
+        if fn is None:
+            return None
+
+        def predicate(m: Model):
+            info = info_for(m)
+            # a model built with other parameters may lack the parts a property reads: nothing to check there
+            return fn(m, info) if r.present(m, info) else lift(True)
+        return predicate
+
+    # the properties of the design's default check, in catalog order
+    _m, _info, default = build(ref)
+    wanted = {p.id for p in default}
+    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind, build=bound(r))
+                  for r in CATALOG if r.id in wanted)
+    return Entry(ref.name, ref.design.title or ref.name, rebuild, props, {}, ref.design.kinds)
