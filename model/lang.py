@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from dmabuf_check.model.expr import Expr, Param, Var, Variable, conj, ite, lift
 from dmabuf_check.model.types import IndexSet, ModelError, Type
 
+MAX_VALUES = 256  # values of one variable: one byte per slot of the explicit engine's state
+
 
 @dataclass(frozen=True, eq=False)
 class Assign:
@@ -144,6 +146,9 @@ class Model:
         if any(w.name == v.name for w in self.variables):
             raise ModelError(f"variable {v.name} declared twice")
         v.type.encode(v.init)  # the initial value must lie in the domain
+        if v.type.domain_size() > MAX_VALUES:  # every engine reads one definition: refuse what one cannot store
+            raise ModelError(f"variable {v.name} has {v.type.domain_size()} values ({v.type}); a variable has at most "
+                             f"{MAX_VALUES} (the explicit engine stores one byte per slot)")
         self.variables.append(v)
         return v
 

@@ -34,6 +34,7 @@ class Profile:
     reserve_slots: bool  # RESV-A1: fences are added only into slots reserved in the same lock hold
     refuse_attach_after_map: bool  # MIG-2: the exporter may refuse attach once the buffer is mapped
     map_waits_kernel: bool = True  # MAP-7: the core waits for KERNEL fences when mapping for a static importer
+    mmap_op: bool = True  # dma_buf_ops.mmap exists (the 2011 RFC had it, v3.3 not; it came in v3.5, 4c78513e457f)
 
 
 PROFILES: dict[str, Profile] = {}
@@ -51,7 +52,7 @@ _add(Profile("v3.3", "v3.3 (2012): map/unmap_attachment returning an sg_table; n
              ("HIST-2",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=False, usage_classes=(),
              dynamic=False, migration="stall", cpu_access=False, locking="none", vmap_lock="",
              mmap_under_resv=False, attach_maps_mismatched=False, pin_on_map=False, reserve_slots=False,
-             refuse_attach_after_map=True))
+             refuse_attach_after_map=True, mmap_op=False))
 _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusive/shared fence slots",
              ("HIST-3", "HIST-4"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from dmabuf_check.model.expr import Const, Expr, MemberConst, Op, Param, Quant, Var
 from dmabuf_check.model.lang import Action, Assign, ForEach, Model, Variable
 from dmabuf_check.model.typecheck import cast_table, int_range, resolve_actions, resolve_condition
-from dmabuf_check.model.types import BoolType, ModelError, RangeType, RefType
+from dmabuf_check.model.types import BoolType, ModelError, RangeType, RefType, Type
 
 
 class DomainError(ModelError):
@@ -91,7 +91,7 @@ class Layout:
         return self.n_globals + member * self.width + self.members.index(v)  # type: ignore[operator]
 
     def initial(self) -> bytes:
-        return bytes(v.type.encode(v.init) for v, _ in self.slot_vars)
+        return bytes(v.type.encode(v.init) - offset(v.type) for v, _ in self.slot_vars)
 
     def decode(self, state: bytes) -> dict[str, object]:
         """The state as {variable: value} (per-member variables as lists), for traces and JSON."""
@@ -116,11 +116,16 @@ class Layout:
         return bytes(out)
 
 
+def offset(t: Type) -> int:
+    """What a stored byte adds to give the value: a range lo..hi is stored as value - lo (0..hi-lo)."""
+    return t.lo if isinstance(t, RangeType) else 0
+
+
 def _show(v: Variable, code: int) -> object:
     t = v.type
     if isinstance(t, RefType):
         return t.show(code)
-    return t.decode(code)
+    return t.decode(code + offset(t))
 
 
 def _parse(v: Variable, raw: object) -> int:
@@ -129,7 +134,7 @@ def _parse(v: Variable, raw: object) -> int:
         label = t.index.member_label + " "
         if raw.startswith(label) and raw[len(label):].isdigit():
             return len(t.specials) + int(raw[len(label):]) - 1
-    return t.encode(raw)
+    return t.encode(raw) - offset(t)
 
 
 _SINGLE_BYTES = [bytes((i,)) for i in range(256)]
@@ -163,7 +168,9 @@ class ExprCompiler:
             return str(int(e.value))  # type: ignore[arg-type]
         if isinstance(e, Var):
             s = self.slot_of(e, env)
-            return names.get(s, f"x{s}")
+            code = names.get(s, f"x{s}")
+            off = offset(e.decl.type)
+            return f"({code} + {off})" if off > 0 else f"({code} - {-off})" if off < 0 else code
         if isinstance(e, (Param, MemberConst)):
             return str(self.member(e, env))
         if isinstance(e, Quant):
@@ -281,11 +288,13 @@ class Compiled:
     def _assign(self, a: Assign, env, names, body, changed, inst: Instance) -> None:
         slot = self.ec.slot_of(a.target, env)
         src = self.ec.expr(a.value, env, names)
-        if src.isdigit():  # a constant: later reads and the successor use the literal
-            a_type = a.target.decl.type
-            if not 0 <= int(src) < a_type.domain_size():
+        a_type = a.target.decl.type
+        off = offset(a_type)
+        if src.lstrip("-").isdigit():  # a constant: later reads and the successor use the literal code
+            code = int(src) - off
+            if not 0 <= code < a_type.domain_size():
                 raise DomainError(f"{inst.label} sets {self.layout.slot_names[slot]} to {src}, outside its domain")
-            names[slot] = src
+            names[slot] = str(code)
             if slot not in changed:
                 changed.append(slot)
             return
@@ -299,6 +308,8 @@ class Compiled:
                 f"if not {lo} <= {tmp} <= {hi}: raise DomainError("
                 f"'{inst.label} sets {self.layout.slot_names[slot]} to %d, outside {lo}..{hi}' % {tmp})"
             )
+        if off:  # stored as value - lo
+            body.append(f"{tmp} = {tmp} - ({off})")
         names[slot] = tmp
         if slot not in changed:
             changed.append(slot)

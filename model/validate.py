@@ -168,13 +168,15 @@ def _ops(c: _Checker, d: Design, p: Profile) -> None:
         c.fail("ops", "pin and unpin must both be present or both absent", "REF-2")
     if "pin" in d.ops and not p.dynamic:
         c.fail("ops['pin']", f"the {p.name} contract has no pin/unpin (dynamic dma-buf came in v5.7)", "HIST-4")
-    if ("vunmap" in d.ops) and ("vmap" not in d.ops):
-        c.fail("ops['vunmap']", "vunmap without vmap", "CPU-7")
-    if ("end_cpu_access" in d.ops) != ("begin_cpu_access" in d.ops):
-        c.fail("ops", "begin_cpu_access and end_cpu_access come in pairs", "CPU-1")
+    # begin/end_cpu_access and vunmap are optional one by one: dma_buf_begin/end_cpu_access() and
+    # dma_buf_vunmap() call the op only if the exporter has it (amdgpu has begin_cpu_access and no
+    # end_cpu_access); vunmap without vmap is never called, since dma_buf_vmap() fails with -EINVAL.
     cpu_ops = [k for k in ("begin_cpu_access", "end_cpu_access", "vmap", "vunmap") if k in d.ops]
     if cpu_ops and not p.cpu_access:
         c.fail(f"ops[{cpu_ops[0]!r}]", f"the {p.name} contract has no CPU access by importers", "HIST-2")
+    if "mmap" in d.ops and not p.mmap_op:
+        c.fail("ops['mmap']", f"the {p.name} contract has no mmap op (dma_buf_ops.mmap came in v3.5: "
+               "4c78513e457f 'dma-buf: mmap support')", "HIST-3")
 
 
 def _placement(c: _Checker, d: Design, p: Profile) -> None:

@@ -1,11 +1,16 @@
 """Small random models written in the modeling language, for differential testing.
 
-Each model has a few variables of every type (0/1, ranges, two enumerations
-that share a label so comparisons and copies between them go through
-``enum_cast``, a reference to a member), a symmetric index set of 1-3
-members, 2-5 actions with random guards and sequential effects (constants,
-copies, ``x + 1`` that can leave its range, conditional ``when`` effects,
-``for_each`` effects, counts), and a random state predicate. Everything a
+Each model has variables of every type shape the language has: 0/1, ranges
+from 0, ranges below 0 (stored with an offset by the explicit engine), a wide
+range of more than 200 values, two enumerations that share a label so
+comparisons and copies between them go through ``enum_cast``, a large
+enumeration, references with one to three specials, and per-member arrays of
+each kind; a symmetric index set of 1-3 members; 2-5 actions with random
+guards and sequential effects (constants, copies, ``x + 1`` / ``x - y`` that
+can leave their range, conditional ``when`` effects, ``for_each`` effects,
+counts and sums); and a random state predicate over every operator (``==``,
+``!=``, ``<``, ``<=``, ``>``, ``>=``, ``+``, ``-``, and/or/not/implies, ite,
+forall/exists/count/sum). Everything a
 model says is built with the same API the R1 model uses, so the explicit
 engine and the z3 encodings read exactly the same trees.
 """
@@ -15,13 +20,16 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from dmabuf_check.model.expr import Expr, Param, conj, count, disj, exists, forall, ite
+from dmabuf_check.model.expr import Expr, Param, conj, count, disj, exists, forall, ite, sum_of
 from dmabuf_check.model.lang import Assign, Model, assign, for_each, when
 from dmabuf_check.model.types import BOOL, Enum, Range, Ref
 from dmabuf_check.properties.base import Property
 
 COLORS = ("RED", "GREEN", "BLUE")
 PHASES = ("IDLE", "RED", "DONE")  # shares RED with COLORS
+LEVELS = tuple(f"L{k}" for k in range(12))  # a large enumeration
+SPECIALS = ("NONE", "EXP", "SIG")
+WIDE = (-120, 120)  # 241 values: near the explicit engine's 256-value slot
 
 
 class RandomModel:
@@ -37,10 +45,18 @@ class RandomModel:
         self.gb = m.var("gb", BOOL, rng.randint(0, 1))
         self.gr = m.var("gr", Range(0, self.hi), rng.randint(0, self.hi))
         self.ge = m.var("ge", Enum("color", *COLORS), rng.choice(COLORS))
-        self.go = m.var("go", Ref(I, "NONE"), "NONE") if rng.random() < 0.7 else None
+        self.specials = SPECIALS[:rng.randint(1, 3)]
+        self.go = m.var("go", Ref(I, *self.specials), rng.choice(self.specials)) if rng.random() < 0.7 else None
+        self.slo = rng.randint(-3, -1)  # a range below zero: a refcount that may underflow
+        self.shi = self.slo + rng.randint(1, 4)
+        self.gs = m.var("gs", Range(self.slo, self.shi), rng.randint(self.slo, self.shi))
+        self.gw = m.var("gw", Range(*WIDE), rng.choice((-120, -1, 0, 37, 120))) if rng.random() < 0.35 else None
+        self.gl = m.var("gl", Enum("level", *LEVELS), rng.choice(LEVELS)) if rng.random() < 0.5 else None
         self.mb = m.array("mb", I, BOOL, rng.randint(0, 1))
         self.me = m.array("me", I, Enum("phase", *PHASES), "IDLE")
         self.mr = m.array("mr", I, Range(0, 2), 0) if n < 3 and rng.random() < 0.5 else None
+        self.ms = m.array("ms", I, Range(-2, 1), rng.randint(-2, 1)) if n < 3 and rng.random() < 0.5 else None
+        self.mo = m.array("mo", I, Ref(I, "NONE"), "NONE") if n < 3 and rng.random() < 0.3 else None
         for k in range(rng.randint(2, 5)):
             self._action(f"a{k}")
         self.predicate = self.cond(None, 2)
@@ -57,9 +73,27 @@ class RandomModel:
             lambda: count(procs, lambda j: self.mb[j] == 1) >= rng.randint(0, self.n),
             lambda: forall(procs, lambda j: self.member_atom(j)),
             lambda: exists(procs, lambda j: self.member_atom(j)),
+            lambda: self.gs == rng.randint(self.slo, self.shi),
+            lambda: self.gs < rng.randint(self.slo, self.shi),
+            lambda: self.gs >= rng.randint(self.slo, self.shi),
+            lambda: self.gs != 0,
+            lambda: self.gs + self.gr <= rng.randint(self.slo, self.hi + self.shi),
+            lambda: self.gr - self.gs > rng.randint(0, 3),
+            lambda: self.gs < self.gr,
+            lambda: (self.gb == 1).implies(self.gs >= 0),
+            lambda: ite(self.gb == 1, self.gs, self.gr) > 0,
         ]
         if self.go is not None:
-            choices.append(lambda: self.go == "NONE")
+            choices.append(lambda: self.go == rng.choice(self.specials))
+            choices.append(lambda: self.go != "NONE")
+        if self.gw is not None:
+            choices += [lambda: self.gw < rng.randint(-120, 120), lambda: self.gw == rng.choice((-120, 0, 37, 120)),
+                        lambda: self.gw - self.gs >= 100]
+        if self.gl is not None:
+            choices += [lambda: self.gl == rng.choice(LEVELS), lambda: self.gl != rng.choice(LEVELS)]
+        if self.ms is not None:
+            choices += [lambda: sum_of(procs, lambda j: self.ms[j]) >= rng.randint(-3, 1),
+                        lambda: sum_of(procs, lambda j: self.ms[j]) < self.gs]
         if i is not None:
             choices += [lambda: self.member_atom(i)] * 3
             if self.go is not None:
@@ -75,6 +109,12 @@ class RandomModel:
         ]
         if self.mr is not None:
             choices.append(lambda: self.mr[j] <= self.gr)
+        if self.ms is not None:
+            choices += [lambda: self.ms[j] < 0, lambda: self.ms[j] == self.gs, lambda: self.ms[j] - self.gs >= 1]
+        if self.mo is not None:
+            choices += [lambda: self.mo[j] == "NONE", lambda: self.mo[j] == j]
+            if self.go is not None and self.specials == ("NONE",):  # the same reference type
+                choices.append(lambda: self.mo[j] == self.go)
         return rng.choice(choices)()
 
     def cond(self, i: Param | None, depth: int) -> Expr:
@@ -94,26 +134,41 @@ class RandomModel:
             options.append(lambda: self.mb[i])
         return options[rng.randrange(len(options))]()  # type: ignore[return-value]
 
-    def value_range(self, hi: int, target: Expr, i: Param | None) -> object:
+    def value_range(self, hi: int, target: Expr, i: Param | None, lo: int = 0) -> object:
         rng = self.rng
         options: list[Callable[[], object]] = [
-            lambda: rng.randint(0, hi),
+            lambda: rng.randint(lo, hi),
             lambda: target + 1,  # may leave the range: a domain error
             lambda: target - 1,
-            lambda: ite(target < hi, target + 1, 0),
+            lambda: ite(target < hi, target + 1, lo),
             lambda: count(self.I, lambda j: self.mb[j] == 1),  # 0..n: may exceed a small range
         ]
+        if lo < 0:
+            options += [lambda: target - self.gr,  # may fall below the range: a domain error
+                        lambda: ite(target > lo, target - 1, hi),
+                        lambda: self.gs]
+            if self.ms is not None:
+                options.append(lambda: sum_of(self.I, lambda j: self.ms[j]))
         return options[rng.randrange(len(options))]()
 
     def _assignments(self, i: Param | None) -> list[Assign]:
         rng = self.rng
-        targets: list[tuple[Expr, str]] = [(self.gb, "bool"), (self.gr, "range"), (self.ge, "color")]
+        targets: list[tuple[Expr, str]] = [(self.gb, "bool"), (self.gr, "range"), (self.ge, "color"),
+                                           (self.gs, "signed")]
         if self.go is not None:
             targets.append((self.go, "ref"))
+        if self.gw is not None:
+            targets.append((self.gw, "wide"))
+        if self.gl is not None:
+            targets.append((self.gl, "level"))
         if i is not None:
             targets += [(self.mb[i], "bool"), (self.me[i], "phase")] * 2
             if self.mr is not None:
                 targets.append((self.mr[i], "mrange"))
+            if self.ms is not None:
+                targets.append((self.ms[i], "msigned"))
+            if self.mo is not None:
+                targets.append((self.mo[i], "mref"))
         out: list[Assign] = []
         for _ in range(rng.randint(1, 3)):
             target, kind = rng.choice(targets)
@@ -132,6 +187,18 @@ class RandomModel:
             return self.value_range(self.hi, target, i)
         if kind == "mrange":
             return self.value_range(2, target, i)
+        if kind == "signed":
+            return self.value_range(self.shi, target, i, self.slo)
+        if kind == "msigned":
+            return self.value_range(1, target, i, -2)
+        if kind == "wide":
+            # big jumps only (constants, +-60): few values reachable, so the models stay shallow
+            return rng.choice([lambda: rng.choice(WIDE + (0, 37)), lambda: target + 60, lambda: target - 60,
+                               lambda: ite(target < 0, target + 120, target - 120)])()
+        if kind == "level":
+            return rng.choice([lambda: rng.choice(LEVELS), lambda: ite(self.cond(i, 1), rng.choice(LEVELS), self.gl)])()
+        if kind == "mref":
+            return rng.choice(["NONE", i] + ([self.go] if self.go is not None and self.specials == ("NONE",) else []))
         if kind == "color":
             options = [lambda: rng.choice(COLORS), lambda: ite(self.cond(i, 1), rng.choice(COLORS), self.ge)]
             if i is not None:
@@ -139,7 +206,7 @@ class RandomModel:
             return rng.choice(options)()
         if kind == "phase":
             return rng.choice([lambda: rng.choice(PHASES), lambda: self.ge])()  # ge by label (enum_cast)
-        return rng.choice(["NONE", i] if i is not None else ["NONE"])  # ref
+        return rng.choice(list(self.specials) + ([i] if i is not None else []))  # ref
 
     def _action(self, name: str) -> None:
         rng, m = self.rng, self.model
@@ -152,6 +219,8 @@ class RandomModel:
             if rng.random() < 0.4:
                 effects.append(for_each(self.I, lambda j: [assign(self.mb[j], ite(self.me[j] == "DONE", 1, self.mb[j])),
                                                            when(self.gb == 1, self.me[j], "IDLE")]))
+            if self.ms is not None and rng.random() < 0.4:
+                effects.append(for_each(self.I, lambda j: [when(self.ms[j] > -2, self.ms[j], self.ms[j] - 1)]))
             m.action(name, self.cond(None, 1), effects)
 
     def property(self) -> Property:

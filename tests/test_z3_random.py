@@ -1,4 +1,9 @@
-"""Differential testing: the explicit engine and z3 agree on random models of the modeling language."""
+"""Differential testing: the explicit engine, BMC and k-induction agree on random models of the language.
+
+The generator (``random_models``) covers every type shape: ranges from zero, below zero and 241 wide,
+large enumerations, references with several specials, per-member arrays of each, and every operator.
+``benchmarks/bench_random.py`` runs the same comparison over many more seeds.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from dmabuf_check.checker.z3.prove import Options, prove_fixed
 from dmabuf_check.model.pycompile import DomainError
 from random_models import RandomModel
 
-MODELS = 520
-SEED0 = 20240501
+MODELS = 2000
+SEED0 = 20261201
+KIND_EVERY = 4  # plain k-induction on every 4th model (500 of them)
 NEVER = 10**9
 
 
@@ -42,12 +48,27 @@ def z3_depths(rm: RandomModel, bound: int) -> tuple[int, int]:
     return NEVER, NEVER
 
 
-def test_explicit_and_bmc_agree_on_random_models():
+def negative_values(cex) -> bool:
+    """Some state of the counterexample holds a value below zero."""
+    def neg(v) -> bool:
+        return isinstance(v, int) and v < 0 or isinstance(v, list) and any(neg(x) for x in v)
+    return any(neg(v) for s in cex.steps for v in s.state.values())
+
+
+def test_explicit_bmc_and_kinduction_agree_on_random_models():
     seen = {"violated": 0, "holds": 0, "domain": 0}
+    shapes = {"signed": 0, "wide": 0, "large enum": 0, "ref specials": 0, "signed array": 0, "ref array": 0}
+    reached_negative = kind_checked = 0
     for k in range(MODELS):
         rm = RandomModel(SEED0 + k)
         kind, depth = explicit_outcome(rm)
         seen[kind] += 1
+        shapes["signed"] += 1
+        shapes["wide"] += rm.gw is not None
+        shapes["large enum"] += rm.gl is not None
+        shapes["ref specials"] += rm.go is not None and len(rm.specials) > 1
+        shapes["signed array"] += rm.ms is not None
+        shapes["ref array"] += rm.mo is not None
         bad, err = z3_depths(rm, depth + 1 if kind == "holds" else 80)
         where = f"model seed {rm.seed}: explicit {kind} {depth}, z3 predicate {bad}, domain {err}"
         if kind == "violated":  # BFS stops at the first bad state of the shallowest level
@@ -59,7 +80,19 @@ def test_explicit_and_bmc_agree_on_random_models():
         if kind != "holds" and bad < err:  # the engine-level BMC returns the same shortest path
             r = bmc(rm.model, [rm.property()], max_depth=bad)[0]
             assert r.status == VIOLATED and r.counterexample.length == bad, where
-    assert min(seen.values()) >= 50, seen  # every outcome is well represented
+            reached_negative += negative_values(r.counterexample)
+        if k % KIND_EVERY == 0 and kind != "domain":
+            kind_checked += 1
+            r = prove_fixed(rm.model, rm.property(), Options(engine="kind", lemmas=False, timeout=30, depth=30))
+            where += f", k-induction {r.status} {r.note}"
+            if kind == "holds":
+                assert r.status in (PROVED, UNKNOWN) and (r.status != PROVED or r.certificate.checked), where
+            else:
+                assert r.status == VIOLATED and r.counterexample.length == depth, where
+    assert min(seen.values()) >= 200, seen  # every outcome is well represented
+    assert min(shapes.values()) >= 150, shapes  # and every type shape
+    assert reached_negative >= 40, reached_negative  # counterexamples that go below zero
+    assert kind_checked >= 300, kind_checked
 
 
 def test_proof_engines_never_contradict_the_explicit_engine():

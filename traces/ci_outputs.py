@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -153,6 +153,24 @@ def _location(uri: str, line: int | None, message: str = "") -> dict[str, object
     return loc
 
 
+def rule_help(prop: str, meaning: str, rule_ids: Sequence[str]) -> dict[str, str]:
+    """SARIF ``help``: the kernel rules a property checks, as the rule catalog states them."""
+    from dmabuf_check.properties import rulebook
+
+    text = [f"{prop}: {meaning}"]
+    md = [f"**{prop}**: {meaning}", ""]
+    for rid in rule_ids:
+        r = rulebook.lookup(rid)
+        if r is None:
+            continue
+        statement = " ".join(r.statement.split())
+        text.append(f"{rid}: {statement}" + (f" Kernel source: {r.source}" if r.source else ""))
+        md.append(f"- **{rid}** ({r.section}): {statement}" + (f" *Kernel source:* {r.source}" if r.source else ""))
+    text.append(f"More: dmabuf-check explain {prop}")
+    md += ["", f"More: `dmabuf-check explain {prop}`"]
+    return {"text": "\n".join(text), "markdown": "\n".join(md)}
+
+
 def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]] | None = None,
           model: Model | None = None) -> dict[str, object]:
     """A SARIF 2.1.0 log: one rule per checked property, one result per violated property."""
@@ -173,6 +191,7 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
             "fullDescription": {"text": f"{v.meaning} (kernel rules {', '.join(v.rules)}"
                                         + (f"; {p.source})" if p is not None else ")")},
             "defaultConfiguration": {"level": "error"},
+            "help": rule_help(v.property, v.meaning, v.rules),
             "properties": {"kernel-rules": list(v.rules), "kernel-source": p.source if p is not None else ""},
         })
     paths = {k: str(p) for k, p in (trace_paths or {}).items()}

@@ -1,7 +1,8 @@
 """A model with a fixed number of members as a z3 transition system.
 
 A state is one z3 constant per slot of the explicit engine's layout (``storage``,
-``map[2]`` ...): a z3 boolean for a 0/1 variable, an integer code otherwise, so
+``map[2]`` ...): a z3 boolean for a 0/1 variable, an integer otherwise (a range's value, an
+enumeration's or reference's code; the byte state stores a range as value - lo), so
 a z3 model of a state decodes to the explicit engine's byte state and a path of
 instance indices replays through ``model.pycompile``.
 
@@ -37,7 +38,7 @@ import z3
 from dmabuf_check.checker.z3.terms import Terms, domain, eq
 from dmabuf_check.model.expr import Expr, Param, Quant
 from dmabuf_check.model.lang import ForEach, Model, Variable
-from dmabuf_check.model.pycompile import Compiled
+from dmabuf_check.model.pycompile import Compiled, offset
 from dmabuf_check.model.typecheck import resolve_condition
 from dmabuf_check.model.types import BoolType, ModelError
 from dmabuf_check.properties.base import DEADLOCK, Property
@@ -132,8 +133,10 @@ class FixedSystem:
         return x == eq(value, z3.IntVal(1)) if self.is_bool[slot] else x == value  # type: ignore[return-value]
 
     def init(self, s: State) -> z3.BoolRef:
+        # z3 holds values; the byte state holds codes (a range lo..hi stored as value - lo)
         codes = self.layout.initial()
-        return z3.And(*[self._slot_eq(k, x, z3.IntVal(c)) for k, (x, c) in enumerate(zip(s, codes))])
+        return z3.And(*[self._slot_eq(k, x, z3.IntVal(c + offset(v.type)))
+                        for k, (x, c, (v, _)) in enumerate(zip(s, codes, self.layout.slot_vars))])
 
     def type_invariant(self, s: State) -> z3.BoolRef:
         """Every integer slot lies in its domain (boolean slots cannot leave theirs)."""
@@ -147,9 +150,9 @@ class FixedSystem:
     def decode(self, m: z3.ModelRef, s: State) -> bytes:
         """The byte state of the explicit engine that ``m`` assigns to ``s``."""
         vals = []
-        for x, b in zip(s, self.is_bool):
+        for x, b, (decl, _) in zip(s, self.is_bool, self.layout.slot_vars):
             v = m.eval(x, model_completion=True)
-            vals.append(int(z3.is_true(v)) if b else v.as_long())
+            vals.append(int(z3.is_true(v)) if b else v.as_long() - offset(decl.type))
         if any(not 0 <= v < 256 for v in vals):
             raise ModelError(f"state outside every domain: {dict(zip(self.names, vals))}")
         return bytes(vals)

@@ -14,11 +14,17 @@ from dmabuf_check.registry import MODELS
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("list", help="list models, seeded-bug variants and properties")
     list_designs.add_args(p)
+    p.add_argument("--rules", action="store_true",
+                   help="list the kernel rules of the rule catalog (dmabuf-check explain ID prints one)")
     p.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     out = console()
+    if args.rules:
+        list_rules(out)
+        if not list_designs.wanted(args):
+            return exitcodes.OK
     if list_designs.wanted(args):
         list_designs.run(args, out)
         return exitcodes.OK
@@ -37,3 +43,17 @@ def run(args: argparse.Namespace) -> int:
             pt.add_row(p.id, p.meaning, ", ".join(p.rules), p.source)
         out.print(pt)
     return exitcodes.OK
+
+
+def list_rules(out) -> None:
+    from dmabuf_check.properties import rulebook
+    from dmabuf_check.properties.citations import all_citations, generations_for
+
+    checked = {rid for c in all_citations() for rid in c.rules}
+    t = Table(title="kernel rules (dmabuf-check explain ID)", title_justify="left")
+    for col in ("rule", "section", "rule (first sentence)", "versions", "checked / generation"):
+        t.add_column(col, overflow="fold")
+    for rid, r in rulebook.rules().items():
+        done = "yes" if rid in checked else ", ".join(generations_for(rid))
+        t.add_row(rid, r.section.split(".")[0], r.title, " ".join(r.tags), done)
+    out.print(t)
