@@ -88,6 +88,9 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
     p = kernel if isinstance(kernel, Profile) else profile(kernel or d.kernel)
     validate(d, p)
     chosen = resolve_mix(d, mix, importers)
+    if chosen.get("p2p") and not p.peer2peer:
+        raise ModelError(f"the {p.name} contract has no peer-to-peer importers (dma_buf_attach_ops.allow_peer2peer "
+                         "came in v5.8: 'dma-buf: add peer2peer flag'); drop p2p from --mix")
     kinds = tuple(k for k, n in chosen.items() for _ in range(n))
     nbuf = buffers if buffers is not None else d.buffers
     if nbuf not in (1, 2):
@@ -99,7 +102,7 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
     importers_set = m.index_set("importers", len(kinds), "importer")
     cx = BuildContext(m, importers_set, nbuf, kinds)
     cx.info.facts.update({
-        "profile": p.name, "design": d.name,
+        "profile": p.name, "design": d.name, "fence_annotations": p.fence_annotations,
         "pipelined": p.fences and d.move is not None and d.move.pipelined,
         "exporter_jobs": p.fences and d.submit is not None,
         "cached_kinds": tuple(k for k in ("STATIC", "DYNAMIC", "P2P")

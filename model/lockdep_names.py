@@ -35,6 +35,11 @@ PRIMED_EDGES: tuple[tuple[str, str], ...] = (
     ("mmu_notifier", "dma_fence_map"),
 )
 
+# Before v5.9 dma_resv_lockdep() ("dma_resv: prime lockdep annotations", "dma-resv: Also prime
+# acquire ctx for lockdep", 2019) recorded mmap_lock -> acquire ctx -> resv -> fs_reclaim only; the
+# i_mmap and mmu_notifier -> dma_fence_map links came with the 2020 fence annotations (v5.9).
+PRIMED_EDGES_2019: tuple[tuple[str, str], ...] = PRIMED_EDGES[:3]
+
 # RESV-L1 as one chain, outermost first (i_mmap and the mmu notifier are
 # siblings under fs_reclaim; the chain puts them side by side), for per-state checks.
 PRIMED_CHAIN: tuple[str, ...] = ("mmap_lock", "ww_acquire", "resv", "fs_reclaim", "i_mmap", "mmu_notifier",

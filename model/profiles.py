@@ -9,8 +9,9 @@ the component builders read, with the history rule that introduced it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from dmabuf_check.model.lockdep_names import PRIMED_EDGES, PRIMED_EDGES_2019
 from dmabuf_check.model.types import ModelError
 
 
@@ -28,13 +29,22 @@ class Profile:
     cpu_access: bool  # begin/end_cpu_access, the SYNC ioctl, vmap
     locking: str  # who holds resv around map/unmap: "none", "dynamic" (dynamic importers only), "all" (v6.2)
     vmap_lock: str  # what serialises vmap/vunmap: "dma_buf.lock" (internal mutex) or "resv"
-    mmap_under_resv: bool  # the core holds resv around the exporter's mmap (v6.2, v6.3; LOCK-8)
+    mmap_under_resv: bool  # the core holds resv around the exporter's mmap (v6.2-v6.5; LOCK-8)
     attach_maps_mismatched: bool  # ATT-6: a static/dynamic mismatch is mapped (and pinned) at attach
     pin_on_map: bool  # MAP-9 (>= 6.16): the core pins a dynamic exporter's buffer on each static map
     reserve_slots: bool  # RESV-A1: fences are added only into slots reserved in the same lock hold
     refuse_attach_after_map: bool  # MIG-2: the exporter may refuse attach once the buffer is mapped
     map_waits_kernel: bool = True  # MAP-7: the core waits for KERNEL fences when mapping for a static importer
     mmap_op: bool = True  # dma_buf_ops.mmap exists (the 2011 RFC had it, v3.3 not; it came in v3.5, 4c78513e457f)
+    # RESV-A1 before v5.19: only a shared fence needs a slot (dma_resv_reserve_shared() before
+    # dma_resv_add_shared_fence(), which BUG_ONs without one); dma_resv_add_excl_fence() needs none
+    shared_only_slots: bool = False
+    peer2peer: bool = True  # dma_buf_attach_ops.allow_peer2peer (DYN-10) exists: "dma-buf: add peer2peer flag", v5.8
+    # lockdep annotations of fence signalling (5b91575f3093 "dma-fence: basic lockdep annotations",
+    # ee3fa130ea12 "dma-fence: prime lockdep annotations", v5.9): signalling sections hold
+    # dma_fence_map for read, a fence wait takes it; before them lockdep knows no dma_fence_map
+    fence_annotations: bool = True
+    lockdep_primed: tuple[tuple[str, str], ...] = PRIMED_EDGES  # what dma_resv_lockdep() records at boot
 
 
 PROFILES: dict[str, Profile] = {}
@@ -57,7 +67,15 @@ _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusiv
              ("HIST-3", "HIST-4"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",
              vmap_lock="dma_buf.lock", mmap_under_resv=False, attach_maps_mismatched=True, pin_on_map=False,
-             reserve_slots=False, refuse_attach_after_map=False, map_waits_kernel=False))
+             reserve_slots=True, refuse_attach_after_map=False, map_waits_kernel=False, shared_only_slots=True,
+             peer2peer=False, fence_annotations=False, lockdep_primed=PRIMED_EDGES_2019))
+# v5.8: allow_peer2peer ("dma-buf: add peer2peer flag", C. Koenig, drm-next for v5.8)
+_add(replace(PROFILES["v5.7"], name="v5.8", title="v5.8: v5.7 plus peer-to-peer attachments (allow_peer2peer)",
+             history=("HIST-4",), peer2peer=True))
+# v5.9: fence signalling annotations and the full dma_resv_lockdep() priming
+_add(replace(PROFILES["v5.8"], name="v5.9", title="v5.9: v5.8 plus lockdep's fence signalling annotations "
+             "(dma_fence_begin_signalling, the primed mmu_notifier -> dma_fence_map chain)", history=("HIST-4",),
+             fence_annotations=True, lockdep_primed=PRIMED_EDGES))
 _add(Profile("v5.19", "v5.19: fence usage classes KERNEL < WRITE < READ < BOOKKEEP, dma_resv_reserve_fences",
              ("HIST-5",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
@@ -68,6 +86,10 @@ _add(Profile("v6.2", "v6.2: the dynamic locking convention: every importer holds
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
              cpu_access=True, locking="all", vmap_lock="resv", mmap_under_resv=True, attach_maps_mismatched=True,
              pin_on_map=False, reserve_slots=True, refuse_attach_after_map=False))
+# v6.6: "dma-buf: Change locking policy for mmap()" (6.6 merge window): the exporter's mmap runs without
+# the core's resv lock again (LOCK-8: v6.2-v6.5 the core held it)
+_add(replace(PROFILES["v6.2"], name="v6.6", title="v6.6: v6.2 with the exporter's mmap called without resv",
+             mmap_under_resv=False))
 _add(Profile("v6.16", "v6.16: pin on map, no attach-time mapping or cached sg tables; mmap without resv",
              ("HIST-6", "HIST-7"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",

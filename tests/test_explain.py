@@ -77,9 +77,9 @@ def test_explain_names_the_properties_and_generations(capsys):
     assert data["id"] == "RESV-A1" and data["section"].startswith("15.")
     by = {c["property"]: c for c in data["checked_by"]}
     assert "fence-slot-reserved" in by
-    assert by["fence-slot-reserved"]["generations"] == ["v5.19", "v6.2", "v6.16"]
+    assert by["fence-slot-reserved"]["generations"] == ["v5.7", "v5.8", "v5.9", "v5.19", "v6.2", "v6.6", "v6.16"]
     assert main(["explain", "HIST-4"]) == 0
-    assert "Protocol generation: v5.7 (--kernel)" in capsys.readouterr().out
+    assert "Protocol generation: v5.7, v5.8, v5.9 (--kernel)" in capsys.readouterr().out
 
 
 def test_unknown_id_is_one_line_exit_2(capsys):

@@ -50,3 +50,85 @@ def test_mmap_op_is_refused_under_v3_3_where_dma_buf_ops_had_none():
                                          r"4c78513e457f 'dma-buf: mmap support'\)"):
         build(d, "v3.3", mix="static=1")
     build(d, "v6.16", mix="static=1")  # accepted where it exists
+
+
+# ---- generations: v5.7 / v5.8 / v5.9 / v6.6 --------------------------------------------------------
+
+def violated(d: Design, kernel: str, mix: str) -> set[str]:
+    m, info = build(d, kernel, mix=mix)
+    r = explore(m, list(for_model(m, info, profile(kernel))), stop_at_first=False)
+    return {v.property for v in r.verdicts if v.status == "violated"}
+
+
+def submitting(usage: str) -> Design:
+    # the exporter's own job: lock resv, reserve, unlock, relock, add (the reservation is not in this hold)
+    from dmabuf_check.model.design import Submit
+
+    return Design(name=f"submit-{usage.lower()}", ops=BASIC,
+                  submit=Submit(locks=("resv",), usage=usage, reserve_first=False))
+
+
+def test_v5_7_shared_fence_needs_a_slot_reserved_in_the_same_hold():
+    # v5.7 dma_resv_add_shared_fence(): BUG_ON(fobj->shared_count >= fobj->shared_max) without
+    # dma_resv_reserve_shared() in the same lock hold; dma_resv_add_excl_fence() needs no slot
+    assert "fence-slot-reserved" in violated(submitting("READ"), "v5.7", "static=1")
+    assert "fence-slot-reserved" not in violated(submitting("WRITE"), "v5.7", "static=1")
+    # v5.19 dma_resv_add_fence(): every usage needs dma_resv_reserve_fences()
+    assert "fence-slot-reserved" in violated(submitting("WRITE"), "v5.19", "static=1")
+
+
+def test_p2p_importers_need_v5_8():
+    # dma_buf_attach_ops.allow_peer2peer came with "dma-buf: add peer2peer flag" (v5.8)
+    d = Design(name="p2p", ops={**BASIC, "pin": Op(), "unpin": Op()}, placements=("SYS", "VRAM"), p2p=True,
+               kinds=("dynamic", "p2p"), mix={"dynamic": 1})
+    with pytest.raises(ModelError, match=r"the v5.7 contract has no peer-to-peer importers \(dma_buf_attach_ops."
+                                         r"allow_peer2peer came in v5.8"):
+        build(d, "v5.7", mix="p2p=1")
+    build(d, "v5.7", mix="dynamic=1")  # the design itself is fine, without p2p importers
+    build(d, "v5.8", mix="p2p=1")
+
+
+def lock_report(name: str, kernel: str):
+    from dmabuf_check.checker.locks.order import analyze
+    from dmabuf_check.checker.locks.rules import load
+    from dmabuf_check.properties.base import DEADLOCK
+
+    from dmabuf_check.registry import build as build_ref
+    from dmabuf_check.registry import resolve
+
+    model, _info, props = build_ref(resolve(name), kernel)
+    return model, analyze(model, [p for p in props if p.kind == DEADLOCK or "deadlock" in p.id], load(None, model))
+
+
+def test_fence_signalling_annotations_and_full_priming_come_in_v5_9():
+    # 5b91575f3093 "dma-fence: basic lockdep annotations" and ee3fa130ea12 "dma-fence: prime lockdep
+    # annotations" (v5.9): before them lockdep knew no dma_fence_map, and dma_resv_lockdep() primed only
+    # mmap_lock -> ww_acquire -> resv -> fs_reclaim (2019)
+    m57, rep57 = lock_report("bug-signal-allocates", "v5.7")
+    assert not any("dma_fence_map" in a.holds + a.acquires for a in m57.actions)
+    assert [(e.src, e.dst) for e in rep57.primed] == [("mmap_lock", "ww_acquire"), ("ww_acquire", "resv"),
+                                                      ("resv", "fs_reclaim")]
+    assert rep57.clean  # lockdep of v5.7 cannot see the reclaim -> fence-wait dependency
+    m59, rep59 = lock_report("bug-signal-allocates", "v5.9")
+    assert any(a.holds == ("dma_fence_map",) for a in m59.actions)
+    assert ("mmu_notifier", "dma_fence_map") in [(e.src, e.dst) for e in rep59.primed]
+    assert [[(e.src_class, e.dst_class) for e in c.edges] for c in rep59.cycles] == [[
+        ("fs_reclaim", "mmu_notifier_invalidate_range_start"), ("mmu_notifier_invalidate_range_start", "dma_fence_map"),
+        ("dma_fence_map", "fs_reclaim")]]
+
+
+def test_core_holds_resv_around_mmap_in_v6_2_to_v6_5_only():
+    # dma_buf_mmap_internal(): v6.2 took dma_resv_lock around ops->mmap ("Move dma_buf_mmap_internal() to
+    # dynamic locking specification"); "dma-buf: Change locking policy for mmap()" dropped it in the 6.6 merge window
+    def mmap_takes_resv(kernel: str) -> bool:
+        from dmabuf_check.registry import build as build_ref
+        from dmabuf_check.registry import resolve
+
+        m, _info, _props = build_ref(resolve("gem-prime"), kernel, mix="cpu=1")
+        return any(a.name.startswith("mmap") and "/* core, v6.2-v6.5 */" in a.call for a in m.actions)
+
+    assert [k for k in ("v5.19", "v6.2", "v6.6", "v6.16") if mmap_takes_resv(k)] == ["v6.2"]
+    _m, rep = lock_report("bug-mmap-resv-v62", "v6.2")
+    assert rep.recursive
+    _m, rep = lock_report("bug-mmap-resv-v62", "v6.6")
+    assert rep.clean

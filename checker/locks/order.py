@@ -30,6 +30,7 @@ from dmabuf_check.checker.locks.rules import RuleSet, rule_name
 from dmabuf_check.checker.result import VIOLATED, Counterexample
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.lockdep_names import PRIMED_EDGES, PSEUDO_LOCKS, RESV_CLASS, TRANSIENT
+from dmabuf_check.model.profiles import PROFILES
 from dmabuf_check.model.pycompile import Compiled
 from dmabuf_check.properties.base import Property
 
@@ -263,13 +264,19 @@ def _key(e: LockEdge) -> tuple[str, str]:
     return e.src_class, e.dst_class
 
 
+def primed_edges(model: Model) -> tuple[tuple[str, str], ...]:
+    """What dma_resv_lockdep() primes in the model's protocol generation (the full chain from v5.9)."""
+    prof = PROFILES.get(str(model.params.get("kernel", "")))
+    return prof.lockdep_primed if prof is not None else PRIMED_EDGES
+
+
 def _primed(model: Model) -> list[LockEdge]:
     """The boot-time dependencies of dma_resv_lockdep(), for a model that uses reservation locks."""
     if not any(lk.lock_class == RESV_CLASS for lk in model.locks):
         return []
     boot = Counterexample("primed", {}, [], "primed at boot by dma_resv_lockdep(), RESV-L1")
     out = []
-    for a, b in PRIMED_EDGES:
+    for a, b in primed_edges(model):
         out.append(LockEdge(a, b, lock_class(model, a), lock_class(model, b), False, False, "dma_resv_lockdep()",
                             "swapper/0", "dma_resv_lockdep()", a == "ww_acquire", boot, primed=True))
     return out

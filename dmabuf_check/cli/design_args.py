@@ -19,7 +19,7 @@ from dmabuf_check.registry import build, is_design, resolve, select_design
 
 def add_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--kernel", metavar="PROFILE",
-                   help="protocol generation for a design: rfc2011, v3.3, v5.7, v5.19, v6.2, v6.16 "
+                   help="protocol generation for a design: rfc2011, v3.3, v5.7, v5.8, v5.9, v5.19, v6.2, v6.6, v6.16 "
                         "(default: the design's own, else the newest)")
     p.add_argument("--mix", metavar="KINDS", help="importer mix for a design, e.g. static=1,dynamic=2")
     p.add_argument("--buffers", type=int, metavar="B", help="number of buffers for a design (1 or 2)")

@@ -294,11 +294,13 @@ def _submit(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, usage: s
         if efs is not None:
             prog.wait(efs, ~fence.ef_pending_upto(cx, d, p, b, "KERNEL"),
                       "dma_resv_wait_timeout(resv, DMA_RESV_USAGE_KERNEL)")
-    resv.reserve(cx, prog, b)
-    if not imp.reserve_before_add and p.reserve_slots:
+    slot = resv.needs_slot(p, usage)
+    if slot:
+        resv.reserve(cx, prog, b)
+    if not imp.reserve_before_add and slot:
         prog.unlock(lk, "dma_resv_unlock(dmabuf->resv) /* reservation dropped */")
         prog.lock(lk, "dma_resv_lock(dmabuf->resv, NULL)")
-    resv.add_fence(cx, prog, b, assign(job[i], usage))
+    resv.add_fence(cx, prog, b, assign(job[i], usage), p=p, usage=usage)
     prog.tag("access")
 
 

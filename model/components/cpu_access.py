@@ -15,7 +15,7 @@ begin_cpu_access calls the exporter hook, then waits for the implicit
 fences: all of them (READ class) for a write, the writers (WRITE class)
 for a read (CPU-2). vmap is serialised by the core's dma_buf.lock before
 v6.2 and by the resv lock from v6.2 (CPU-8); the exporter's mmap runs under
-resv in v6.2/v6.3 only (LOCK-8, MMAP-3).
+resv in v6.2-v6.5 only (LOCK-8, MMAP-3; "dma-buf: Change locking policy for mmap()", 6.6 merge window).
 """
 
 from __future__ import annotations
@@ -128,8 +128,8 @@ def _mmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
                       rule="REF-12", role="mmap", buffer=b)
     i = prog.i
     prog.pre = conj(kind[i] == "CPU", ref[i] == 1, cmap[i] == "NONE", cx.g("storage", b) != "UNALLOC")
-    if p.mmap_under_resv:  # LOCK-8: v6.2/v6.3 the core held resv around the exporter's mmap
-        prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv) /* core, v6.2 */")
+    if p.mmap_under_resv:  # LOCK-8: v6.2-v6.5 dma_buf_mmap_internal() held resv around the exporter's mmap
+        prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv) /* core, v6.2-v6.5 */")
     with exporter_call(cx, d, p, prog, b, "mmap") as op:
         if op is not None and op.allocates:
             prog.alloc(op.allocates)

@@ -210,8 +210,9 @@ class Program:
                 else:
                     assert b.cond is not None
                     guard_parts.append(b.cond)
-                    if b.fences is not None:  # a fence wait: lockdep's might_wait (dma_fence_map)
-                        acquires.append("dma_fence_map")
+                    if b.fences is not None:  # a fence wait: lockdep's might_wait (dma_fence_map, v5.9+)
+                        if self.cx.info.facts.get("fence_annotations", True):
+                            acquires.append("dma_fence_map")
                         waits = Waits(b.fences, at)
             acquired_here = list(held)
             for ins in seg.rest:

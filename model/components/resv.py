@@ -22,7 +22,7 @@ from dmabuf_check.model.components.context import BuildContext, LockRes
 from dmabuf_check.model.design import Design
 from dmabuf_check.model.expr import Expr, conj, count, disj, exists
 from dmabuf_check.model.lang import assign, when
-from dmabuf_check.model.profiles import Profile
+from dmabuf_check.model.profiles import Profile, usage_rank
 from dmabuf_check.model.types import Range
 
 
@@ -68,9 +68,20 @@ def reserve(cx: BuildContext, prog, b: int) -> None:
         prog.do(assign(s, 1)).tag("reserve")
 
 
-def add_fence(cx: BuildContext, prog, b: int, *effects) -> None:
+def needs_slot(p: Profile, usage: str) -> bool:
+    """RESV-A1: from v5.19 every dma_resv_add_fence() needs a reserved slot; before, only a shared fence
+    (dma_resv_add_shared_fence() BUG_ONs without dma_resv_reserve_shared()), not dma_resv_add_excl_fence()."""
+    return p.reserve_slots and not (p.shared_only_slots and usage_rank(p, usage) == 0)
+
+
+def add_fence(cx: BuildContext, prog, b: int, *effects, p: Profile, usage: str) -> None:
     """dma_resv_add_fence: needs a slot reserved in this hold (RESV-A1), consumes it."""
     s = slots_of(cx, b)
+    if not needs_slot(p, usage):  # v5.7's exclusive slot: always there, nothing reserved or consumed
+        prog.tag("add_fence")
+        prog.tag("add_excl")
+        prog.do(*effects)
+        return
     prog.tag("add_fence")
     prog.do(*effects, *([assign(s, 0)] if s is not None else []))
 

@@ -42,8 +42,9 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     acquires = tuple(lk.name for lk in locks)
     if sig and sig.allocates and sig.allocates != "GFP_ATOMIC":
         acquires += ("fs_reclaim",)
-    if sig and sig.waits:
+    if sig and sig.waits and p.fence_annotations:
         acquires += ("dma_fence_map",)
+    section = ("dma_fence_map",) if p.fence_annotations else ()  # dma_fence_begin_signalling() (v5.9+)
     free = [lk.holder == "FREE" for lk in locks]
     name = cx.name("signal_ef", b)
     call = "dma_fence_signal(exporter fence)"
@@ -56,14 +57,14 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
                       [assign(ef1, ite((ef2 == "COPY") | (ef2 == "JOB"), ef2, "NONE")), assign(ef2, "NONE")],
                       actor="signaller", signals=fs, kernel="dma_fence_signal", call=call,
                       meaning="the exporter's engine completes its oldest fence", rule="SIG-1",
-                      acquires=acquires, holds=("dma_fence_map",))
+                      acquires=acquires, holds=section)
     _record(cx, act, b, "signal")
     if sig is not None and not sig.in_order:  # two engines on one context: completion out of seqno order
         act = cx.m.action(name + "_newer", conj(ef1 != "NONE", disj(ef2 == "COPY", ef2 == "JOB"), *free),
                           [assign(ef2, ite(ef2 == "COPY", "COPY_DONE", "JOB_DONE"))], actor="signaller",
                           kernel="dma_fence_signal", call=call + " /* the newer fence of the context */",
                           meaning="the exporter's newer fence completes before the older one", rule="FENCE-3",
-                          acquires=acquires, holds=("dma_fence_map",))
+                          acquires=acquires, holds=section)
         _record(cx, act, b, "signal")
 
 
@@ -95,12 +96,13 @@ def _exporter_submit(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         prog.fault("copy_from_user(job arguments)")
     if sub.allocates:
         prog.alloc(sub.allocates)
-    if holds_resv:
+    slot = resv.needs_slot(p, sub.usage)
+    if holds_resv and slot:
         resv.reserve(cx, prog, b) if sub.reserve_first else None
-        if not sub.reserve_first and p.reserve_slots:
+        if not sub.reserve_first:
             lk = resv.resv_of(cx, b)
             resv.reserve(cx, prog, b)
             prog.unlock(lk, "dma_resv_unlock(resv) /* reservation dropped */")
             prog.lock(lk, "dma_resv_lock(resv, NULL)")
     prog.require(fence.ef_room(cx, b))
-    resv.add_fence(cx, prog, b, *fence.ef_add(cx, b, "JOB"))
+    resv.add_fence(cx, prog, b, *fence.ef_add(cx, b, "JOB"), p=p, usage=sub.usage)

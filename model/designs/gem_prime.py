@@ -9,7 +9,7 @@ Follows drivers/gpu/drm/drm_prime.c and drm_gem_shmem_helper.c:
 - map (drm_gem_map_dma_buf) allocates the sg table; the core holds resv (LOCK-4);
 - vmap (drm_gem_dmabuf_vmap -> drm_gem_vmap_locked) pins the pages for the mapping;
 - mmap (drm_gem_prime_mmap -> drm_gem_shmem_mmap) takes resv itself, which is
-  correct from v6.4 on (LOCK-3, MMAP-3) and deadlocked under the v6.2/v6.3
+  correct from v6.6 on (LOCK-3, MMAP-3) and deadlocked under the v6.2-v6.5
   core lock (DL-9: check it with --kernel v6.2);
 - the GPU renders into the buffer: WRITE fences, signalled by the scheduler
   without locks or allocations.

@@ -20,7 +20,8 @@ def context_order(m: Model, info: BuildInfo) -> Expr:
 
 
 def slot_reserved(m: Model, info: BuildInfo) -> Expr:
-    steps = [s for s in info.with_tag("add_fence") if "add_fence_reserved" not in s.tags and s.buffer is not None]
+    steps = [s for s in info.with_tag("add_fence")
+             if not {"add_fence_reserved", "add_excl"} & s.tags and s.buffer is not None]
     return ~any_step(m, steps, lambda s: s.at & (_slots(m, info, s.buffer) == 0))
 
 
