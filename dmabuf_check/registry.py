@@ -170,7 +170,11 @@ def design_entry(name: str) -> Entry:
     def rebuild(kernel: str | None = None, mix: str | None = None, buffers: int | None = None,
                 file: str | None = None, importers: int | None = None, **_: object) -> Model:
         """Rebuild from a model's parameters (trace tools), or from checker.api.check's keywords."""
-        r = resolve(file) if file else ref
+        if file and os.path.abspath(file) != ref.source:
+            # a trace names its design file only as a record: opening a trace must never run a file it points at
+            raise ModelError(f"design {ref.name} is defined in {ref.source}, not in {file!r}: a trace's 'file' "
+                             "parameter is never loaded (check the design file itself to rebuild it)")
+        r = ref
         return build(r, kernel, mix=mix, importers=None if mix else importers, buffers=buffers)[0]
 
     def bound(r):

@@ -139,6 +139,9 @@ class Importer:
     ww_backoff               -- on -EDEADLK: "release" every lock, then lock_slow (RESV-W2);
                                 "keep" the held lock across lock_slow; "ignore" the error and block
     pins                     -- dynamic importers pin for scanout (dma_buf_pin/unpin, DYN-2)
+    implicit_sync            -- a job's implicit dependencies are honoured: the scheduler runs a write
+                                after every implicit fence, a read after the writes (SYNC-1/2,
+                                drm_sched_job_add_implicit_dependencies)
     """
 
     holds_ref_while_attached: bool = True
@@ -154,6 +157,7 @@ class Importer:
     ww_ctx: bool = True
     ww_backoff: str = "release"
     pins: bool = False
+    implicit_sync: bool = True
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,15 @@ PRIMED_EDGES_2019: tuple[tuple[str, str], ...] = PRIMED_EDGES[:3]
 PRIMED_CHAIN: tuple[str, ...] = ("mmap_lock", "ww_acquire", "resv", "fs_reclaim", "i_mmap", "mmu_notifier",
                                  "dma_fence_map")
 
+def reclaim_maps(gfp: str | None) -> tuple[str, ...]:
+    """What lockdep records for an allocation (mm/page_alloc.c fs_reclaim_acquire()): with __GFP_FS the
+    fs_reclaim map (the mmu-notifier map under it is primed); GFP_NOFS/NOIO may still reclaim, so only the
+    mmu_notifier_invalidate_range_start map; GFP_ATOMIC enters no reclaim."""
+    if gfp in (None, "GFP_ATOMIC"):
+        return ()
+    return ("mmu_notifier",) if gfp in ("GFP_NOFS", "GFP_NOIO") else ("fs_reclaim",)
+
+
 # SIG-3: what a fence signalling critical section must not take.
 SIGNALLING_FORBIDDEN: dict[str, str] = {
     "resv": "taking a dma_resv lock inside a fence signalling section (SIG-3, DL-8)",

@@ -132,3 +132,86 @@ def test_core_holds_resv_around_mmap_in_v6_2_to_v6_5_only():
     assert rep.recursive
     _m, rep = lock_report("bug-mmap-resv-v62", "v6.6")
     assert rep.clean
+
+
+# ---- device-side dependencies (implicit sync between devices) ---------------------------------------
+
+def test_jobs_queue_behind_implicit_fences_and_conflicting_jobs_never_run_together():
+    # SYNC-1/SYNC-2: a write depends on every implicit fence, a read on the writes; the scheduler runs a job
+    # once they signaled (drm_sched_job_add_implicit_dependencies), with no CPU wait in the submitter
+    from dmabuf_check.registry import build as build_ref
+    from dmabuf_check.registry import resolve
+
+    m, _info, props = build_ref(resolve("ttm-vram"), None, mix="dynamic=2")
+    assert "implicit-sync-devices" in {p.id for p in props}
+    r = explore(m, list(props))
+    assert r.ok
+    assert r.action_coverage["run_job_write"] > 0 and r.action_coverage["run_job_read"] > 0  # not vacuous
+    assert "run_job_write" not in r.vacuous
+    m, _info, props = build_ref(resolve("bug-no-implicit-sync"))
+    r = explore(m, list(props))
+    [v] = [v for v in r.verdicts if v.status == "violated"]
+    assert v.property == "implicit-sync-devices" and v.counterexample.length == 10
+    assert [s.action for s in v.counterexample.steps][-3:] == ["submit_write_dynamic_2", "submit_write_dynamic",
+                                                               "submit_write_dynamic_2"]
+
+
+# ---- lock reports at lockdep's word -------------------------------------------------------------------
+
+def test_fence_wait_in_a_signalling_section_is_not_printed_as_lockdep_recursion():
+    # dma-fence.c __dma_fence_might_wait(): lock_map_release(&dma_fence_lockdep_map) before
+    # lock_map_acquire(): lockdep never prints "possible recursive locking" for this wait
+    from dataclasses import replace
+
+    from dmabuf_check.checker.locks.order import analyze
+    from dmabuf_check.checker.locks.rules import load
+    from dmabuf_check.model.design import Signalling
+    from dmabuf_check.properties.base import DEADLOCK
+    from dmabuf_check.traces import lockdep
+
+    from dmabuf_check.registry import builtin
+
+    d = replace(builtin()["ttm-vram"].design, name="signal-waits", signalling=Signalling(waits=True))
+    m, info = build(d, "v6.16", mix="dynamic=1")
+    props = for_model(m, info, profile("v6.16"))
+    rep = analyze(m, [p for p in props if p.kind == DEADLOCK or "deadlock" in p.id], load(None, m))
+    [e] = rep.signalling_waits
+    text = lockdep.render(rep)
+    assert "possible recursive locking" not in text
+    assert "dmabuf-check: fence wait inside a dma_fence signalling critical section (SIG-3, DL-12)" in text
+    assert "__dma_fence_might_wait() drops the read hold on" in text
+    assert "no wait-for cycle through this wait in this configuration" in text  # the waited fence is not modelled
+
+
+def test_gfp_nofs_and_noio_record_only_the_mmu_notifier_map():
+    # mm/page_alloc.c fs_reclaim_acquire(): __fs_reclaim_acquire() only with __GFP_FS; with any direct
+    # reclaim the mmu_notifier_invalidate_range_start map; GFP_ATOMIC nothing
+    from dmabuf_check.model.design import Signalling, Submit
+
+    def sig_acquires(gfp):
+        d = Design(name="alloc", ops=BASIC, submit=Submit(), signalling=Signalling(allocates=gfp))
+        m, _info = build(d, "v6.16", mix="static=1")
+        return m.action_named("signal_ef").acquires
+
+    assert sig_acquires("GFP_KERNEL") == ("fs_reclaim",)
+    assert sig_acquires("GFP_NOFS") == sig_acquires("GFP_NOIO") == ("mmu_notifier",)
+    assert sig_acquires("GFP_ATOMIC") == ()
+    d = Design(name="alloc-map", ops={**BASIC, "map": Op(allocates="GFP_NOIO")})
+    m, _info = build(d, "v6.16", mix="static=1")
+    assert m.action_named("map_static").acquires == ("resv", "mmu_notifier")
+    # and the signalling path still breaks SIG-3 (DL-4: reclaim -> mmu notifier -> fence wait)
+    d = Design(name="alloc-sig", ops=BASIC, submit=Submit(), signalling=Signalling(allocates="GFP_NOFS"))
+    assert "sig-no-alloc" in violated(d, "v6.16", "static=1")
+
+
+def test_exporter_vmap_and_vunmap_run_for_the_first_and_last_user_only():
+    # dma_buf_vmap(): "if (dmabuf->vmapping_counter) { vmapping_counter++; ...; goto out }" before ops->vmap;
+    # dma_buf_vunmap(): ops->vunmap only "if (--dmabuf->vmapping_counter == 0)"
+    d = Design(name="vmap-users", locks=("vlock",), ops={**BASIC, "vmap": Op(locks=("vlock",)),
+                                                          "vunmap": Op(locks=("vlock",))}, kinds=("cpu",), mix={"cpu": 2})
+    m, info = build(d, "v6.16", mix="cpu=2")
+    takes_vlock = sorted(a.name for a in m.actions if "vlock" in a.acquires)
+    assert takes_vlock == ["vmap_2", "vunmap_2"]  # only the first-user / last-user paths call the exporter
+    assert "vlock" not in m.action_named("vmap_again").acquires + m.action_named("vunmap_again").acquires
+    r = explore(m, list(for_model(m, info, profile("v6.16"))))
+    assert r.ok and r.action_coverage["vmap_again"] > 0 and r.action_coverage["vunmap_again"] > 0

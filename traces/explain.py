@@ -211,7 +211,26 @@ def _lasso(t: Trace, s: dict) -> Explanation | None:
     return Explanation(t.property.id, f"{what}: {forever}{fairness}", members, start or None)
 
 
+def _implicit_sync(t: Trace, s: dict) -> Explanation | None:
+    for name in sorted(k for k in s if k == "job" or k.startswith("job_b")):
+        jobs = {i: _get(s, name, i) for i in _members(s)}
+        writers = [i for i, v in jobs.items() if v == "WRITE"]
+        others = [i for i, v in jobs.items() if v in ("WRITE", "READ")]
+        if writers and len(others) > 1:
+            w = writers[-1]
+            other = next(i for i in others if i != w)
+            started = {i: last_change(t, f"{name}[{i}]", jobs[i]) for i in (w, other)}
+            late = max((w, other), key=lambda i: started[i] or 0)
+            early = other if late == w else w
+            where = "" if name == "job" else f" (buffer {name.removeprefix('job_b')})"
+            return Explanation(t.property.id, f"importer {late}'s {jobs[late]} job started{_at(t, started[late])} "
+                               f"while importer {early}'s {jobs[early]} job{where} still runs: it did not wait for "
+                               f"job{early}_fence, as implicit sync requires", [early, late], started[late])
+    return None
+
+
 EXPLAINERS: dict[str, Callable[[Trace, dict], Explanation | None]] = {
+    "implicit-sync-devices": _implicit_sync,
     "map-after-attach": _map_after_attach,
     "attach-holds-ref": _attach_holds_ref,
     "no-migration-while-mapped": _no_migration_while_mapped,

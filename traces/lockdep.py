@@ -6,8 +6,9 @@ dependency detected" banner, the lock being acquired and the one held, the
 existing dependency chain in reverse order (the model steps that created each
 dependency stand in for the stack traces), "Chain exists of:", the CPU0/CPU1
 "Possible unsafe locking scenario", and the locks held. Recursive locking
-and fence waits inside a signalling section get lockdep's recursive-locking
-banner. Everything printed comes from ``checker.locks.order.LockReport``.
+gets lockdep's "possible recursive locking detected" banner; a fence wait
+inside a signalling section gets dmabuf-check's own report (lockdep prints
+none for it). Everything printed comes from ``checker.locks.order.LockReport``.
 """
 
 from __future__ import annotations
@@ -192,6 +193,33 @@ def recursive(e: LockEdge, report: LockReport, note: str = "") -> str:
     return "\n".join(out)
 
 
+def signalling_wait(e: LockEdge, report: LockReport) -> str:
+    """A fence wait inside a signalling section: dmabuf-check's own report, since lockdep prints none.
+
+    __dma_fence_might_wait() drops the section's read hold on dma_fence_map before taking it for
+    write, so lockdep reports no recursion; the hazard (DL-12) is that the waited fence needs this
+    section to signal, which is a wait-for cycle.
+    """
+    out = [
+        "",
+        "dmabuf-check: fence wait inside a dma_fence signalling critical section (SIG-3, DL-12)",
+        f"  {_who(e)} waits on a fence" + (f" [{e.call}]" if e.call else "")
+        + " while it runs on the signalling path of another fence",
+        "  lockdep prints nothing for this wait itself: __dma_fence_might_wait() drops the read hold on",
+        "  dma_fence_map before taking it for write; it reports only locks held at the wait.",
+        "  The hazard: the waited fence needs this very path (or what it blocks) to signal.",
+    ]
+    if e.actual is not None:
+        out += [f"dmabuf-check: ACTUAL deadlock in this configuration: {e.actual.property} after "
+                f"{e.actual.length} steps ({e.actual.detail})"]
+    else:
+        out += ["dmabuf-check: no wait-for cycle through this wait in this configuration (the rule still "
+                "forbids it: a fence that waits on other fences must not be on their completion paths)"]
+    out += ["", "first reached by:"]
+    out += _trace_lines(e.trace)
+    return "\n".join(out)
+
+
 def slow_holding(e: LockEdge, report: LockReport) -> str:
     """A ww transaction calling lock_slow while it still holds another lock of its context (RESV-W2)."""
     out = [
@@ -237,8 +265,7 @@ def render(report: LockReport) -> str:
     for e in report.slow_holding:
         parts.append(slow_holding(e, report))
     for e in report.signalling_waits:
-        parts.append(recursive(e, report, note="a fence wait inside a dma_fence signalling critical section "
-                                              "(SIG-3, DL-12): the fence may need this very section to signal"))
+        parts.append(signalling_wait(e, report))
     in_cycle = {e.key for c in report.cycles for e in c.edges}
     for e in report.rule_breaks:
         if e.key not in in_cycle:

@@ -225,6 +225,8 @@ def analyze(
     for e in recursive:
         e.actual = next((cx for cx in found if _involves_locks({e.src, e.dst}, {e.src_class}, cx, model)), None)
     signalling_waits = [e for e in edges if e.src == e.dst == "dma_fence_map" and e.src_read]
+    for e in signalling_waits:  # DL-12 is a wait-for cycle through the waited fence, if the search reached one
+        e.actual = next((cx for cx in found if _involves_locks({e.src}, {e.src_class}, cx, model)), None)
     slow_holding = sorted(slow.values(), key=lambda e: e.trace.length)
     return LockReport(
         model=model.name, params=dict(model.params), locks=sorted({e.src_class for e in edges} | {e.dst_class for e in edges}),

@@ -59,7 +59,10 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         return
     if "vmap" in d.ops:
         _vmap(cx, d, p, b)
+        _vmap_again(cx, p, b)
         _vunmap(cx, d, p, b)
+        if d.vmap_counted:
+            _vunmap_again(cx, d, p, b)
     if "mmap" in d.ops:
         _mmap(cx, d, p, b)
         _munmap(cx, d, p, b)
@@ -89,6 +92,7 @@ def _vmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     i = prog.i
     prog.pre = conj(kind[i] == "CPU", ref[i] == 1, cmap[i] == "NONE")
     _vmap_lock(cx, p, prog, b)
+    prog.require(cnt == 0)  # dma_buf_vmap(): ops->vmap only for the first user (vmapping_counter == 0)
     with exporter_call(cx, d, p, prog, b, "vmap") as op:
         if d.allocate != "export":
             placement.allocate(cx, d, prog, b, op.allocates if op else None)
@@ -98,6 +102,40 @@ def _vmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     if op is not None and op.pins and cx.has("pins", b):
         prog.final(when(first, cx.g("pins", b), cx.g("pins", b) + 1))
     prog.final(when(first, vaddr, storage), assign(cnt, cnt + 1), assign(cmap[i], "VMAP"))
+
+
+def _vmap_again(cx: BuildContext, p: Profile, b: int) -> None:
+    """dma_buf_vmap() while the buffer is vmapped already: the counter goes up, the exporter is not called."""
+    ref, cmap, kind = cx.a("ref", b), cx.a("cmap", b), cx.a("kind")
+    cnt = cx.g("vmap_cnt", b)
+    kernel = "dma_buf_vmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vmap"
+    prog = Program(cx, f"vmap_again{_sfx(cx, b)}", "importers", kernel=kernel,
+                   call=f"{kernel}(dmabuf, &map{{i}}) /* vmapping_counter > 0: the existing mapping */",
+                   meaning="map the buffer into the kernel: it is mapped already, the exporter is not called",
+                   rule="CPU-7", role="vmap", buffer=b)
+    i = prog.i
+    prog.pre = conj(kind[i] == "CPU", ref[i] == 1, cmap[i] == "NONE")
+    _vmap_lock(cx, p, prog, b)
+    prog.require(cnt > 0)
+    prog.final(assign(cnt, cnt + 1), assign(cmap[i], "VMAP"))
+
+
+def _vunmap_again(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
+    """dma_buf_vunmap() by a user that is not the last: the counter goes down, the exporter is not called."""
+    cmap, cpu, kind = cx.a("cmap", b), cx.a("cpu", b), cx.a("kind")
+    cnt = cx.g("vmap_cnt", b)
+    kernel = "dma_buf_vunmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vunmap"
+    prog = Program(cx, f"vunmap_again{_sfx(cx, b)}", "importers", kernel=kernel,
+                   call=f"{kernel}(dmabuf, &map{{i}}) /* other users remain */",
+                   meaning="drop a kernel mapping other users still share (the exporter's vunmap does not run)",
+                   rule="CPU-7", role="vunmap", buffer=b)
+    i = prog.i
+    holds = [cmap[i] == "VMAP"] if d.importer.balanced_vmap else [cmap[i] != "MMAP"]
+    prog.pre = conj(kind[i] == "CPU", cpu[i] == "NONE", *holds)
+    _vmap_lock(cx, p, prog, b)
+    prog.require(cnt > 1)
+    prog.tag("vunmap")
+    prog.final(assign(cnt, cnt - 1), assign(cmap[i], "NONE"))
 
 
 def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
@@ -111,6 +149,8 @@ def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     holds = [cmap[i] == "VMAP"] if d.importer.balanced_vmap else [cmap[i] != "MMAP"]
     prog.pre = conj(kind[i] == "CPU", cpu[i] == "NONE", *holds)
     _vmap_lock(cx, p, prog, b)
+    if d.vmap_counted:  # dma_buf_vunmap(): ops->vunmap only when the last user goes (--vmapping_counter == 0)
+        prog.require(cnt <= 1)
     prog.tag("vunmap")
     exporter_op(cx, d, p, prog, b, "vunmap")
     last = (cnt == 1) if d.vmap_counted else (cnt > 0)  # uncounted: every vunmap tears the mapping down

@@ -46,11 +46,22 @@ def exporter_fences(d: Design, p: Profile) -> bool:
     return p.fences and ((d.move is not None and d.move.pipelined) or d.submit is not None)
 
 
+IMPLICIT = ("WRITE", "READ")  # the usages of implicit synchronisation (SYNC-1)
+QUEUED = "_Q"  # a job whose fence is published while the scheduler holds it behind its dependencies
+
+
+def usage_of(label: str) -> str:
+    """The usage class of a job state: WRITE_Q (queued) is a WRITE job not running yet."""
+    return label.removesuffix(QUEUED)
+
+
 def declare(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     usages = job_usages(cx, d, p)
     if usages:
-        cx.arr("job", b, Enum("job", "NONE", *usages), "NONE", kernel="dma_resv_add_fence(importer job)",
-               meaning="importer i's DMA job is in flight, its fence in the resv with this usage", rule="DYN-9")
+        queued = [u + QUEUED for u in usages if u in IMPLICIT]
+        cx.arr("job", b, Enum("job", "NONE", *usages, *queued), "NONE", kernel="dma_resv_add_fence(importer job)",
+               meaning="importer i's DMA job: its fence in the resv with this usage; *_Q: queued in the scheduler "
+                       "behind the fences it depends on, not accessing the buffer yet", rule="DYN-9")
     if exporter_fences(d, p):
         cx.var("ef1", b, Enum("ef1", *EF_VALUES), "NONE", kernel="exporter dma_fence (seqno n)",
                meaning="older pending fence of the exporter's context: a pipelined move copy or its own job",
@@ -73,7 +84,7 @@ def job_pending_upto(cx: BuildContext, p: Profile, b: int, cls: str) -> Expr:
         return disj()
     job = cx.a("job", b)
     rank = usage_rank(p, cls)
-    usages = [u for u in job.type.labels[1:] if usage_rank(p, u) <= rank]  # type: ignore[attr-defined]
+    usages = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) <= rank]  # type: ignore[attr-defined]
     return exists(cx.I, lambda j: disj(*(job[j] == u for u in usages)), "j")
 
 
@@ -83,7 +94,7 @@ def job_fences(cx: BuildContext, p: Profile, b: int, cls: str) -> FenceSet:
     if key not in cx.fence_sets:
         job = cx.a("job", b)
         rank = usage_rank(p, cls)
-        usages = [u for u in job.type.labels[1:] if usage_rank(p, u) <= rank]  # type: ignore[attr-defined]
+        usages = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) <= rank]  # type: ignore[attr-defined]
         signal = cx.name("signal_job", b)
         cx.fence_sets[key] = cx.m.fence_set(key, cx.I, lambda j: disj(*(job[j] == u for u in usages)), signal,
                                             kernel="importer job dma_fence")
@@ -134,14 +145,48 @@ def ef_room(cx: BuildContext, b: int) -> Expr:
     return cx.g("ef2", b) == "NONE"
 
 
+def _conflicts(usage: str) -> tuple[str, ...]:
+    """SYNC-2 (dma_resv_usage_rw): a write depends on every implicit fence, a read on the writes only."""
+    return IMPLICIT if usage == "WRITE" else ("WRITE",)
+
+
+def running(job, j, usages: tuple[str, ...]) -> Expr:
+    return disj(*(job[j] == u for u in usages))
+
+
+def job_state_at_submit(cx: BuildContext, d: Design, b: int, i: Param, usage: str) -> Expr | str:
+    """The job's state when its fence is added: queued behind conflicting jobs the scheduler must wait for
+    (drm_sched_job_add_implicit_dependencies), or running at once (no implicit sync, or nothing to wait for)."""
+    job = cx.a("job", b)
+    if usage not in IMPLICIT or not d.importer.implicit_sync or usage + QUEUED not in job.type.labels:  # type: ignore
+        return usage
+    deps = [u for c in _conflicts(usage) for u in (c, c + QUEUED)]
+    pending = exists(cx.I, lambda j: disj(*(job[j] == u for u in deps)), "j")  # job[i] is NONE: j is another
+    return ite(pending, usage + QUEUED, usage)
+
+
 def job_actions(cx: BuildContext, p: Profile, b: int) -> None:
-    """The importer's device completes its job: FENCE-1 (signaled once, for good)."""
+    """The importer's device starts a queued job once its dependencies signaled, and completes a running one
+    (FENCE-1: signaled once, for good)."""
     if not cx.has("job", b):
         return
     job = cx.a("job", b)
     i = Param("i", cx.I)
     fs = cx.m.fence_set(cx.name("job", b), cx.I, lambda j: job[j] != "NONE", cx.name("signal_job", b),
                         kernel="importer job dma_fence")
-    cx.m.action(cx.name("signal_job", b), job[i] != "NONE", [assign(job[i], "NONE")], params=(i,),
+    labels = job.type.labels  # type: ignore[attr-defined]
+    runs = [u for u in labels[1:] if not u.endswith(QUEUED)]
+    cx.m.action(cx.name("signal_job", b), disj(*(job[i] == u for u in runs)), [assign(job[i], "NONE")], params=(i,),
                 actor="hardware", signals=fs, kernel="dma_fence_signal", call="dma_fence_signal(job{i}_fence)",
                 meaning="importer i's DMA job completes and its fence signals", rule="FENCE-1")
+    for u in IMPLICIT:
+        if u + QUEUED not in labels:
+            continue
+        k = Param("i", cx.I)
+        deps = _conflicts(u)
+        busy = exists(cx.I, lambda j, deps=deps: running(job, j, deps), "j")
+        cx.m.action(cx.name(f"run_job_{u.lower()}", b), (job[k] == u + QUEUED) & ~busy, [assign(job[k], u)],
+                    params=(k,), actor="hardware", kernel="drm_sched_run_job",
+                    call="drm_sched: job{i} runs (its dependencies signaled)",
+                    meaning="the scheduler starts importer i's queued job once the fences it depends on signaled",
+                    rule="SYNC-1")

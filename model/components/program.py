@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from dmabuf_check.model.components.context import EXP, FREE, IDLE, SIG, BuildContext, LockRes, StepInfo
 from dmabuf_check.model.expr import Expr, Param, conj, lift
 from dmabuf_check.model.lang import Effect, FenceSet, Lock, Variable, Waits, assign
+from dmabuf_check.model.lockdep_names import reclaim_maps
 from dmabuf_check.model.types import BOOL, Enum, ModelError
 
 _NO_BLOCK = LockRes("-", "-", lift(True), Lock("-", Variable("-", BOOL, 0), "FREE", {}))
@@ -42,6 +43,7 @@ class _Instr:
     cond: Expr | None = None
     effects: tuple[Effect, ...] = ()
     text: str = ""
+    maps: tuple[str, ...] = ()  # an allocation: the reclaim maps lockdep records for its GFP flags
 
     @property
     def blocking(self) -> bool:
@@ -124,9 +126,11 @@ class Program:
         return self
 
     def alloc(self, gfp: str | None, text: str = "") -> Program:
-        """A memory allocation: GFP_KERNEL/NOFS/NOIO may enter reclaim (fs_reclaim), GFP_ATOMIC cannot."""
-        if gfp and gfp != "GFP_ATOMIC":
-            self.instrs.append(_Instr("alloc", text=text or f"kmalloc({gfp})"))
+        """A memory allocation: GFP_KERNEL may enter fs reclaim, GFP_NOFS/NOIO reclaim without the
+        filesystem (lockdep: the mmu-notifier map only), GFP_ATOMIC no reclaim at all."""
+        maps = reclaim_maps(gfp)
+        if maps:
+            self.instrs.append(_Instr("alloc", text=text or f"kmalloc({gfp})", maps=maps))
         return self
 
     def fault(self, text: str = "copy_from_user()") -> Program:
@@ -221,7 +225,7 @@ class Program:
                 elif ins.op == "do":
                     effects.extend(ins.effects)
                 elif ins.op == "alloc":
-                    acquires.append("fs_reclaim")
+                    acquires.extend(ins.maps)
                     texts.append(ins.text)
                 elif ins.op == "fault":
                     acquires.append("mmap_lock")

@@ -22,6 +22,7 @@ from dmabuf_check.model.components.program import Program
 from dmabuf_check.model.design import Design
 from dmabuf_check.model.expr import conj, disj, ite
 from dmabuf_check.model.lang import assign
+from dmabuf_check.model.lockdep_names import reclaim_maps
 from dmabuf_check.model.profiles import Profile
 
 
@@ -40,8 +41,8 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     assert fs is not None
     locks = [lock_for(cx, name, b) for name in (sig.locks if sig else ())]
     acquires = tuple(lk.name for lk in locks)
-    if sig and sig.allocates and sig.allocates != "GFP_ATOMIC":
-        acquires += ("fs_reclaim",)
+    if sig:
+        acquires += reclaim_maps(sig.allocates)
     if sig and sig.waits and p.fence_annotations:
         acquires += ("dma_fence_map",)
     section = ("dma_fence_map",) if p.fence_annotations else ()  # dma_fence_begin_signalling() (v5.9+)

@@ -16,7 +16,7 @@ returns an error and drops everything (TTM's behaviour).
 
 from __future__ import annotations
 
-from dmabuf_check.model.components import placement, resv
+from dmabuf_check.model.components import fence, placement, resv
 from dmabuf_check.model.components.buffer import DEVICE, lock_for
 from dmabuf_check.model.components.context import BuildContext, LockRes, StepInfo
 from dmabuf_check.model.components.program import Program
@@ -88,7 +88,8 @@ def _importer_submit(cx: BuildContext, d: Design, p: Profile) -> None:
         eff: list = []
         for b in (0, 1):
             s = resv.slots_of(cx, b)
-            eff += ([assign(s, 1)] if s is not None else []) + [assign(cx.a("job", b)[i], "WRITE")]
+            eff += ([assign(s, 1)] if s is not None else []) + [
+                assign(cx.a("job", b)[i], fence.job_state_at_submit(cx, d, b, i, "WRITE"))]
             eff += [assign(s, 0)] if s is not None else []
         once: list[LockRes] = []
         for lk in held:  # a shared resv is unlocked once

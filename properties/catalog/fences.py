@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dmabuf_check.model.components.context import BuildInfo
-from dmabuf_check.model.expr import Expr, conj, disj, forall
+from dmabuf_check.model.expr import Expr, conj, count, disj, forall
 from dmabuf_check.model.lang import Model
 from dmabuf_check.properties.catalog.base import Rule, any_step, has, var, vname
 
@@ -78,6 +78,16 @@ def cpu_bracketed(m: Model, info: BuildInfo) -> Expr:
     return conj(*(one(b) for b in range(info.buffers)))
 
 
+def implicit_sync(m: Model, info: BuildInfo) -> Expr:
+    """SYNC-1/2: no write runs on a buffer together with another implicit-sync access (write or read)."""
+    def one(b: int) -> Expr:
+        job = var(m, "job", b, info.buffers)
+        writes = count(_imp(m), lambda j: job[j] == "WRITE", "j")
+        reads = count(_imp(m), lambda j: job[j] == "READ", "j")
+        return (writes <= 1) & ((writes == 0) | (reads == 0))
+    return conj(*(one(b) for b in range(info.buffers)))
+
+
 def _has(name: str):
     return lambda m, info: has(m, vname(name, 0, info.buffers))
 
@@ -98,6 +108,10 @@ RULES = (
          "it must wait for are done", ("CPU-2", "SYNC-2"), "__dma_buf_begin_cpu_access(); dma_resv_usage_rw()",
          cpu_begin_waits, applies=lambda p: p.cpu_access and p.fences,
          present=lambda m, info: bool(info.with_tag("cpu_wait_ef")) and bool(info.facts.get("exporter_jobs"))),
+    Rule("implicit-sync-devices", "no device write runs on a buffer while another device reads or writes it "
+         "(each job runs after the implicit fences it depends on)", ("SYNC-1", "SYNC-2", "SYNC-3"),
+         "struct dma_buf resv doc 'IMPLICIT SYNCHRONIZATION RULES'; dma_resv_usage_rw(); "
+         "drm_sched_job_add_implicit_dependencies()", implicit_sync, applies=lambda p: p.fences, present=_has("job")),
     Rule("cpu-access-bracketed", "CPU access happens only inside a begin/end_cpu_access bracket of its direction",
          ("CPU-1", "CPU-6", "CPU-9"), "dma-buf.c DOC 'cpu access'; uapi struct dma_buf_sync",
          cpu_bracketed, applies=lambda p: p.cpu_access, present=_has("acc")),

@@ -112,7 +112,8 @@ RULES = (
     Rule("sig-no-alloc", "a fence signalling path does not allocate memory that may enter reclaim (GFP_KERNEL/NOFS/NOIO)",
          ("SIG-3", "MEM-1", "MEM-2", "DL-3", "DL-4"), "dma-fence.c DOC 'fence cross-driver contract'",
          sig_no_alloc, applies=lambda p: p.fences,
-         present=_any(lambda info, s: _in_signalling(s) and "fs_reclaim" in s.action.acquires)),
+         present=_any(lambda info, s: _in_signalling(s)
+                      and any(a in ("fs_reclaim", "mmu_notifier") for a in s.action.acquires))),
     Rule("sig-no-fence-wait", "a fence signalling path does not wait on another fence", ("SIG-3", "DL-12"),
          "dma-fence.c __dma_fence_might_wait(); DOC 'fence signalling annotation'", sig_no_wait,
          applies=lambda p: p.fences,

@@ -1,0 +1,31 @@
+"""Opening a trace never runs code: a trace's design 'file' parameter is a record, never loaded."""
+
+from __future__ import annotations
+
+import glob
+import json
+
+import pytest
+
+from dmabuf_check.cli.main import main
+
+
+@pytest.mark.parametrize("action", [["replay"], ["show"], ["export", "--as", "pytest"]])
+def test_a_trace_pointing_at_a_python_file_does_not_run_it(tmp_path, capsys, action):
+    assert main(["check", "bug-move-no-notify", "--trace-dir", str(tmp_path / "out"), "--quiet"]) == 1
+    (path,) = glob.glob(str(tmp_path / "out" / "*.json"))
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.py"
+    evil.write_text(f"open({str(marker)!r}, 'w').write('ran')\n")
+    data = json.loads(open(path).read())
+    data["params"]["file"] = str(evil)
+    with open(path, "w") as f:
+        json.dump(data, f)
+    capsys.readouterr()
+    extra = ["-o", str(tmp_path / "t.py")] if action[0] == "export" else []
+    code = main(["trace", *action, path, *extra])
+    assert not marker.exists()  # whatever the command, the file the trace points at never ran
+    if action == ["replay"]:  # replay rebuilds the model: the foreign file is refused in one line
+        assert code == 2
+        err = capsys.readouterr().err
+        assert "a trace's 'file' parameter is never loaded" in err and err.count("\n") == 1
