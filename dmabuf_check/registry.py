@@ -138,7 +138,7 @@ def resolve(ref: str) -> DesignRef:
 
 
 def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, importers: int | None = None,
-          buffers: int | None = None) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
+          buffers: int | None = None, config: str | None = None) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
     """The model of a design under a profile, and every catalog property that applies to it."""
     bug = ref.bug
     kernel = kernel or (bug.kernel if bug else None)
@@ -146,7 +146,10 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
         mix = bug.mix
     if buffers is None and bug is not None:
         buffers = bug.buffers
-    m, info = compose(ref.design, kernel, mix=mix, importers=importers, buffers=buffers, source=ref.source)
+    if config is None and bug is not None:
+        config = bug.config
+    m, info = compose(ref.design, kernel, mix=mix, importers=importers, buffers=buffers, source=ref.source,
+                      config=config)
     if ref.source and ref.name in _FILES:
         m.params["file"] = ref.source
     _INFO[m] = info
@@ -168,14 +171,15 @@ def design_entry(name: str) -> Entry:
     ref = resolve(name)
 
     def rebuild(kernel: str | None = None, mix: str | None = None, buffers: int | None = None,
-                file: str | None = None, importers: int | None = None, **_: object) -> Model:
+                file: str | None = None, importers: int | None = None, config: str | None = None,
+                **_: object) -> Model:
         """Rebuild from a model's parameters (trace tools), or from checker.api.check's keywords."""
         if file and os.path.abspath(file) != ref.source:
             # a trace names its design file only as a record: opening a trace must never run a file it points at
             raise ModelError(f"design {ref.name} is defined in {ref.source}, not in {file!r}: a trace's 'file' "
                              "parameter is never loaded (check the design file itself to rebuild it)")
         r = ref
-        return build(r, kernel, mix=mix, importers=None if mix else importers, buffers=buffers)[0]
+        return build(r, kernel, mix=mix, importers=None if mix else importers, buffers=buffers, config=config)[0]
 
     def bound(r):
         fn = r.predicate

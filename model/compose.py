@@ -16,7 +16,7 @@ from dmabuf_check.model.components.context import BuildContext, BuildInfo
 from dmabuf_check.model.components.program import finalize
 from dmabuf_check.model.design import KINDS, Design
 from dmabuf_check.model.lang import Model
-from dmabuf_check.model.profiles import PROFILES, Profile, profile
+from dmabuf_check.model.profiles import PROFILES, Profile, config_text, parse_config, profile
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.model.validate import validate
 
@@ -80,13 +80,15 @@ def resolve_mix(d: Design, mix: dict[str, int] | str | None, importers: int | No
 
 
 def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int] | str | None = None,
-          importers: int | None = None, buffers: int | None = None, source: str = "") -> tuple[Model, BuildInfo]:
+          importers: int | None = None, buffers: int | None = None, source: str = "",
+          config: str | None = None) -> tuple[Model, BuildInfo]:
     if not isinstance(d, Design):
         raise ModelError(f"DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
     if kernel is None and d.kernel not in PROFILES:
         validate(d, profile(None))  # reports the design's unknown kernel field
     p = kernel if isinstance(kernel, Profile) else profile(kernel or d.kernel)
     validate(d, p)
+    cfg = parse_config(p, config)
     chosen = resolve_mix(d, mix, importers)
     if chosen.get("p2p") and not p.peer2peer:
         raise ModelError(f"the {p.name} contract has no peer-to-peer importers (dma_buf_attach_ops.allow_peer2peer "
@@ -97,12 +99,15 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
         raise ModelError(f"--buffers must be 1 or 2, got {nbuf}")
     if d.evict is not None and nbuf != 2:
         raise ModelError(f"design {d.name}: evict needs two buffers (Design.buffers = 2)")
-    m = Model(d.name, d.title or d.name,
-              params={"kernel": p.name, "mix": mix_text(chosen), "buffers": nbuf}, source=source)
+    params: dict[str, object] = {"kernel": p.name, "mix": mix_text(chosen), "buffers": nbuf}
+    if cfg:
+        params["config"] = config_text(cfg)  # every option of the generation, so a trace rebuilds exactly this
+    m = Model(d.name, d.title or d.name, params=params, source=source)
     importers_set = m.index_set("importers", len(kinds), "importer")
     cx = BuildContext(m, importers_set, nbuf, kinds)
     cx.info.facts.update({
         "profile": p.name, "design": d.name, "fence_annotations": p.fence_annotations,
+        "move_notify": cfg.get("DMABUF_MOVE_NOTIFY", True),
         "pipelined": p.fences and d.move is not None and d.move.pipelined,
         "exporter_jobs": p.fences and d.submit is not None,
         "cached_kinds": tuple(k for k in ("STATIC", "DYNAMIC", "P2P")

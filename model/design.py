@@ -204,7 +204,7 @@ class Bug:
     source    -- the kernel history it reproduces: commit subject and hash, report, or CVE
     kind      -- the bug class (lifetime, map/attach bracketing, migration, stale mapping, fence order,
                  ww_mutex, lock across fence wait, allocation in signalling, CPU-access bracketing, vmap count)
-    kernel, mix, buffers -- the check that shows it (None: the design's defaults)
+    kernel, mix, buffers, config -- the check that shows it (None: the design's defaults)
     """
 
     base: str
@@ -216,4 +216,5 @@ class Bug:
     kernel: str | None = None
     mix: str | None = None
     buffers: int | None = None
+    config: str | None = None  # kernel config options, as --config takes them ("DMABUF_MOVE_NOTIFY=y")
 

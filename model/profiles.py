@@ -45,6 +45,10 @@ class Profile:
     # dma_fence_map for read, a fence wait takes it; before them lockdep knows no dma_fence_map
     fence_annotations: bool = True
     lockdep_primed: tuple[tuple[str, str], ...] = PRIMED_EDGES  # what dma_resv_lockdep() records at boot
+    # kernel config options that change the protocol, with the default of the generation's Kconfig:
+    # CONFIG_DMABUF_MOVE_NOTIFY (v5.7 on, "EXPERIMENTAL", default n): without it dma_buf_map_attachment()
+    # pins a dynamic exporter's buffer for every map, so a mapped buffer never moves (MAP-9)
+    config: tuple[tuple[str, bool], ...] = ()
 
 
 PROFILES: dict[str, Profile] = {}
@@ -68,7 +72,8 @@ _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusiv
              usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",
              vmap_lock="dma_buf.lock", mmap_under_resv=False, attach_maps_mismatched=True, pin_on_map=False,
              reserve_slots=True, refuse_attach_after_map=False, map_waits_kernel=False, shared_only_slots=True,
-             peer2peer=False, fence_annotations=False, lockdep_primed=PRIMED_EDGES_2019))
+             peer2peer=False, fence_annotations=False, lockdep_primed=PRIMED_EDGES_2019,
+             config=(("DMABUF_MOVE_NOTIFY", False),)))
 # v5.8: allow_peer2peer ("dma-buf: add peer2peer flag", C. Koenig, drm-next for v5.8)
 _add(replace(PROFILES["v5.7"], name="v5.8", title="v5.8: v5.7 plus peer-to-peer attachments (allow_peer2peer)",
              history=("HIST-4",), peer2peer=True))
@@ -80,12 +85,14 @@ _add(Profile("v5.19", "v5.19: fence usage classes KERNEL < WRITE < READ < BOOKKE
              ("HIST-5",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
              cpu_access=True, locking="dynamic", vmap_lock="dma_buf.lock", mmap_under_resv=False,
-             attach_maps_mismatched=True, pin_on_map=False, reserve_slots=True, refuse_attach_after_map=False))
+             attach_maps_mismatched=True, pin_on_map=False, reserve_slots=True, refuse_attach_after_map=False,
+             config=(("DMABUF_MOVE_NOTIFY", False),)))
 _add(Profile("v6.2", "v6.2: the dynamic locking convention: every importer holds resv around map/unmap/vmap/pin",
              ("HIST-6",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
              cpu_access=True, locking="all", vmap_lock="resv", mmap_under_resv=True, attach_maps_mismatched=True,
-             pin_on_map=False, reserve_slots=True, refuse_attach_after_map=False))
+             pin_on_map=False, reserve_slots=True, refuse_attach_after_map=False,
+             config=(("DMABUF_MOVE_NOTIFY", False),)))
 # v6.6: "dma-buf: Change locking policy for mmap()" (6.6 merge window): the exporter's mmap runs without
 # the core's resv lock again (LOCK-8: v6.2-v6.5 the core held it)
 _add(replace(PROFILES["v6.2"], name="v6.6", title="v6.6: v6.2 with the exporter's mmap called without resv",
@@ -94,9 +101,33 @@ _add(Profile("v6.16", "v6.16: pin on map, no attach-time mapping or cached sg ta
              ("HIST-6", "HIST-7"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
              cpu_access=True, locking="all", vmap_lock="resv", mmap_under_resv=False, attach_maps_mismatched=False,
-             pin_on_map=True, reserve_slots=True, refuse_attach_after_map=False))
+             pin_on_map=True, reserve_slots=True, refuse_attach_after_map=False,
+             config=(("DMABUF_MOVE_NOTIFY", False),)))
 
 DEFAULT = "v6.16"
+
+
+def parse_config(p: Profile, text: str | None) -> dict[str, bool]:
+    """``DMABUF_MOVE_NOTIFY=y`` (comma-separated, CONFIG_ prefix optional) over the generation's defaults."""
+    out = dict(p.config)
+    for part in (text or "").split(","):
+        part = part.strip()
+        if not part:
+            continue
+        key, eq, val = part.partition("=")
+        key = key.strip().removeprefix("CONFIG_")
+        if not eq or val.strip() not in ("y", "n"):
+            raise ModelError(f"--config: expected OPTION=y or OPTION=n, got {part!r}")
+        if key not in out:
+            known = ", ".join(k for k, _ in p.config) or "none"
+            raise ModelError(f"--config: {p.name} has no option {key} that changes the protocol (options: {known})")
+        out[key] = val.strip() == "y"
+    return out
+
+
+def config_text(cfg: dict[str, bool]) -> str:
+    """Options as --config takes them."""
+    return ",".join(f"{k}={'y' if v else 'n'}" for k, v in cfg.items())
 
 
 def profile(name: str | None) -> Profile:

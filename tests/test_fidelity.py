@@ -151,7 +151,7 @@ def test_jobs_queue_behind_implicit_fences_and_conflicting_jobs_never_run_togeth
     m, _info, props = build_ref(resolve("bug-no-implicit-sync"))
     r = explore(m, list(props))
     [v] = [v for v in r.verdicts if v.status == "violated"]
-    assert v.property == "implicit-sync-devices" and v.counterexample.length == 10
+    assert v.property == "implicit-sync-devices" and v.counterexample.length == 14  # maps pin (DMABUF_MOVE_NOTIFY=n)
     assert [s.action for s in v.counterexample.steps][-3:] == ["submit_write_dynamic_2", "submit_write_dynamic",
                                                                "submit_write_dynamic_2"]
 
@@ -215,3 +215,64 @@ def test_exporter_vmap_and_vunmap_run_for_the_first_and_last_user_only():
     assert "vlock" not in m.action_named("vmap_again").acquires + m.action_named("vunmap_again").acquires
     r = explore(m, list(for_model(m, info, profile("v6.16"))))
     assert r.ok and r.action_coverage["vmap_again"] > 0 and r.action_coverage["vunmap_again"] > 0
+
+
+def test_exporter_mmap_runs_under_mmap_lock_so_an_abba_with_a_fault_is_reported():
+    # mm/mmap.c mmap_region() calls f_op->mmap (dma_buf_mmap_internal -> ops->mmap) with mmap_lock held for
+    # write; a driver lock taken there and held elsewhere across copy_from_user() is lockdep's ABBA (DL-6)
+    from dmabuf_check.checker.locks.order import analyze
+    from dmabuf_check.checker.locks.rules import load
+    from dmabuf_check.properties.base import DEADLOCK
+    from dmabuf_check.traces import lockdep
+
+    d = Design(name="mmap-abba", locks=("lk",), ops={**BASIC, "map": Op(locks=("lk",), faults=True),
+                                                      "mmap": Op(locks=("lk",))},
+               kinds=("static", "cpu"), mix={"static": 1, "cpu": 1})
+    m, info = build(d, "v6.16", mix="static=1,cpu=1")
+    assert "mmap_lock" in m.action_named("mmap").holds
+    props = for_model(m, info, profile("v6.16"))
+    rep = analyze(m, [p for p in props if p.kind == DEADLOCK or "deadlock" in p.id], load(None, m))
+    pairs = [sorted((e.src_class, e.dst_class) for e in c.edges) for c in rep.cycles]
+    assert [("mmap-abba:lk", "mmap_lock"), ("mmap_lock", "mmap-abba:lk")] in pairs
+    assert "possible circular locking dependency detected" in lockdep.render(rep)
+
+
+def test_abba_between_two_reservation_locks_is_reported_at_class_level_like_lockdep():
+    # lockdep tracks lock classes: ww_mutex_lock(resv_b1, NULL) while holding resv_b0 (both
+    # reservation_ww_class_mutex) is "possible recursive locking"; with a ww_acquire_ctx as nest_lock it is silent
+    from dmabuf_check.traces import lockdep
+
+    _m, rep = lock_report("bug-submit-null-ctx", None)
+    text = lockdep.render(rep)
+    assert "WARNING: possible recursive locking detected" in text
+    assert " reservation_ww_class_mutex" in text and "reservation_ww_class_mutex:resv_b1" not in text
+    assert "dmabuf-check: lockdep sees one class here; the instances form an ABBA (resv_b" in text
+    assert "ACTUAL deadlock in this configuration" in text
+    _m, rep = lock_report("bug-ww-ignore-edeadlk", None)
+    text = lockdep.render(rep)
+    assert "every acquisition under a ww acquire context: lockdep reports nothing" in text
+    assert "-EDEADLK is not backed off (RESV-W2)" in text
+
+
+# ---- kernel config options -----------------------------------------------------------------------
+
+def test_config_dmabuf_move_notify_defaults_to_n_and_then_every_dynamic_map_pins():
+    # dma_buf_map_attachment() (v5.7-v6.x): "if (!IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY)) r = ops->pin(attach)";
+    # Kconfig DMABUF_MOVE_NOTIFY is "EXPERIMENTAL", default n
+    from dmabuf_check.registry import build as build_ref
+    from dmabuf_check.registry import resolve
+
+    m, _info, _props = build_ref(resolve("ttm-vram"), None, mix="dynamic=1")
+    assert m.params["config"] == "DMABUF_MOVE_NOTIFY=n"
+    assert any(a.name.startswith("map_dynamic") and "pins" in {e.target.decl.name for e in a.effects
+                                                               if hasattr(e, "target")} for a in m.actions)
+    bug = resolve("bug-move-no-notify")
+    m, _info, props = build_ref(bug, None, config="DMABUF_MOVE_NOTIFY=n")
+    assert explore(m, list(props)).ok  # pinned on map: the exporter cannot move a mapped buffer at all
+    m, _info, props = build_ref(bug, None)  # the bug's own check: DMABUF_MOVE_NOTIFY=y
+    assert m.params["config"] == "DMABUF_MOVE_NOTIFY=y"
+    assert {v.property for v in explore(m, list(props)).violated} == {"no-migration-while-mapped"}
+    with pytest.raises(ModelError, match="v3.3 has no option DMABUF_MOVE_NOTIFY"):
+        build(Design(name="old", ops=BASIC), "v3.3", mix="static=1", config="DMABUF_MOVE_NOTIFY=y")
+    with pytest.raises(ModelError, match=r"expected OPTION=y or OPTION=n, got 'DMABUF_MOVE_NOTIFY'"):
+        build(Design(name="new", ops=BASIC), "v6.16", mix="static=1", config="DMABUF_MOVE_NOTIFY")

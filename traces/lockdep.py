@@ -13,6 +13,8 @@ none for it). Everything printed comes from ``checker.locks.order.LockReport``.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from dmabuf_check.checker.locks.order import LockCycle, LockEdge, LockReport
 from dmabuf_check.checker.result import Counterexample
 
@@ -75,6 +77,32 @@ def _bares(e: LockEdge, level: str) -> tuple[str, str]:
     if level == "instance":
         return _bare(e.src_class, e.src), _bare(e.dst_class, e.dst)
     return e.src_class, e.dst_class
+
+
+def same_class(cyc: LockCycle, report: LockReport) -> str:
+    """An ABBA between two locks of one class, as lockdep sees it: lockdep tracks classes, not instances.
+
+    Without an acquire context (ww_mutex_lock(lock, NULL)) the second reservation lock taken while one
+    is held is lockdep's "possible recursive locking detected" on reservation_ww_class_mutex; with a
+    context on every acquisition (the ww_acquire_ctx is the nest_lock) lockdep says nothing, and the
+    deadlock can only come from a context that does not back off on -EDEADLK.
+    """
+    bare = [e for e in cyc.edges if not e.with_ctx]
+    abba = ", ".join(f"{e.src} -> {e.dst} by {_who(e)}" for e in cyc.edges)
+    if bare:
+        e = bare[0]
+        text = recursive(_class_edge(e), report)
+        return text + "\n" + "\n".join([
+            f"dmabuf-check: lockdep sees one class here; the instances form an ABBA ({abba})",
+            _verdict(cyc)])
+    return "\n".join(["", f"dmabuf-check: ABBA between locks of class {cyc.edges[0].src_class} ({abba}), every "
+                           "acquisition under a ww acquire context: lockdep reports nothing (the context is the "
+                           "nest_lock)", _verdict(cyc)])
+
+
+def _class_edge(e: LockEdge) -> LockEdge:
+    """The edge as lockdep names it: both ends by their class."""
+    return replace(e, src=e.src_class, dst=e.dst_class)
 
 
 def circular(cyc: LockCycle, report: LockReport) -> str:
@@ -259,7 +287,7 @@ def render(report: LockReport) -> str:
     """The whole report: every cycle, recursive locking, signalling waits, broken rules; or the all-clear."""
     parts: list[str] = []
     for cyc in report.cycles:
-        parts.append(circular(cyc, report))
+        parts.append(same_class(cyc, report) if cyc.level == "instance" else circular(cyc, report))
     for e in report.recursive:
         parts.append(recursive(e, report))
     for e in report.slow_holding:
@@ -277,8 +305,10 @@ def render(report: LockReport) -> str:
 
 def summary(report: LockReport) -> str:
     n_edges, n_locks = len(report.edges), len(report.locks)
+    primed = f", with the {len(report.primed)} dependencies dma_resv_lockdep() primes at boot" if report.primed else ""
     if report.clean:
-        return f"no lock-order cycle: {n_edges} edges over {n_locks} locks ({report.states:,} states explored)"
+        return (f"no lock-order cycle: {n_edges} edges over {n_locks} locks{primed} "
+                f"({report.states:,} states explored)")
     bits = []
     if report.cycles:
         bits.append(f"{len(report.cycles)} lock-order cycle{'s' if len(report.cycles) != 1 else ''}")
@@ -290,4 +320,4 @@ def summary(report: LockReport) -> str:
         bits.append(f"{len(report.signalling_waits)} fence wait(s) in a signalling section")
     if report.rule_breaks:
         bits.append(f"{len(report.rule_breaks)} edge(s) breaking a locking rule")
-    return f"{', '.join(bits)}: {n_edges} edges over {n_locks} locks ({report.states:,} states explored)"
+    return f"{', '.join(bits)}: {n_edges} edges over {n_locks} locks{primed} ({report.states:,} states explored)"

@@ -23,6 +23,9 @@ def add_args(p: argparse.ArgumentParser) -> None:
                         "(default: the design's own, else the newest)")
     p.add_argument("--mix", metavar="KINDS", help="importer mix for a design, e.g. static=1,dynamic=2")
     p.add_argument("--buffers", type=int, metavar="B", help="number of buffers for a design (1 or 2)")
+    p.add_argument("--config", metavar="OPT=y|n",
+                   help="kernel config options that change the protocol, e.g. DMABUF_MOVE_NOTIFY=y "
+                        "(default: the generation's Kconfig default, n for DMABUF_MOVE_NOTIFY)")
 
 
 def wants_design(args: argparse.Namespace) -> bool:
@@ -36,11 +39,12 @@ def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]
     if getattr(args, "liveness", False):
         raise ModelError("--liveness applies to r1; design models are checked for safety and deadlocks")
     ref = resolve(args.model)
-    model, _info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers)
+    model, _info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers,
+                                config=args.config)
     return model, select_design(props, args.property, ref.name)
 
 
 def reject_design_options(args: argparse.Namespace) -> None:
-    for flag in ("kernel", "mix", "buffers"):
+    for flag in ("kernel", "mix", "buffers", "config"):
         if getattr(args, flag, None) is not None:
             raise ModelError(f"--{flag} applies to designs, not to {args.model}")

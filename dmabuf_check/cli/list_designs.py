@@ -50,5 +50,6 @@ def run(args: argparse.Namespace, out: Console) -> None:
         for name, ref in registry.bugs().items():
             b = ref.bug
             assert b is not None
-            t.add_row(name, b.base, b.kind, b.change, f"{b.property} ({', '.join(b.rules)})", b.source)
+            change = b.change + (f" [--config {b.config}]" if b.config else "")
+            t.add_row(name, b.base, b.kind, change, f"{b.property} ({', '.join(b.rules)})", b.source)
         out.print(t)

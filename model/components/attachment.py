@@ -207,7 +207,8 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     unlocked_wrapper = p.locking == "all" and not dyn
     kernel = p.map_call + ("_unlocked" if unlocked_wrapper else "")
     cached = cached_at_attach(d, p, kind)
-    pin_on_map = placement.pin_sources(cx, d, p)["map_core"] and kind == "STATIC" and not cached
+    src = placement.pin_sources(cx, d, p)
+    pin_on_map = not cached and ((src["map_core"] and kind == "STATIC") or (src["map_dyn_core"] and dyn))
     # a non-p2p device cannot reach VRAM: the exporter moves the buffer to system memory first (under resv)
     may_migrate = _can_migrate(d, p) and kind != "P2P" and not cached and locked
     for migrating in (False, True) if may_migrate else (False,):
@@ -229,7 +230,7 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
             continue
         if migrating:
             placement.migrate(cx, d, p, prog, b, "SYS")
-        if pin_on_map:  # MAP-9 (>= 6.16): dma_buf_pin_on_map
+        if pin_on_map:  # MAP-9: dma_buf_pin_on_map (>= 6.16), or CONFIG_DMABUF_MOVE_NOTIFY=n (v5.7 on)
             exporter_op(cx, d, p, prog, b, "pin")
             prog.final(*_pins(cx, b, +1))
         if d.map_pins:
@@ -267,7 +268,7 @@ def _unmap(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
         return
     exporter_op(cx, d, p, prog, b, "unmap")
     pins = placement.pin_sources(cx, d, p)
-    if pins["map_core"] and kind == "STATIC":
+    if (pins["map_core"] and kind == "STATIC") or (pins["map_dyn_core"] and dyn):
         exporter_op(cx, d, p, prog, b, "unpin")
         prog.final(*_pins(cx, b, -1))
     if d.map_pins:

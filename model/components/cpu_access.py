@@ -163,9 +163,11 @@ def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
 
 def _mmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     ref, cmap, kind = cx.a("ref", b), cx.a("cmap", b), cx.a("kind")
+    # mmap(2) holds mmap_write_lock(mm) around f_op->mmap (mmap_region -> call_mmap -> dma_buf_mmap_internal):
+    # every lock the exporter's mmap takes is taken under mmap_lock (RESV-L2, DL-6)
     prog = Program(cx, f"mmap{_sfx(cx, b)}", "importers", kernel="dma_buf_mmap_internal",
-                      call="mmap(fd) -> vma{i}", meaning="map the buffer into user space (the VMA holds the file)",
-                      rule="REF-12", role="mmap", buffer=b)
+                   call="mmap(fd) -> vma{i}", meaning="map the buffer into user space (the VMA holds the file)",
+                   rule="REF-12", role="mmap", buffer=b, base_holds=("mmap_lock",))
     i = prog.i
     prog.pre = conj(kind[i] == "CPU", ref[i] == 1, cmap[i] == "NONE", cx.g("storage", b) != "UNALLOC")
     if p.mmap_under_resv:  # LOCK-8: v6.2-v6.5 dma_buf_mmap_internal() held resv around the exporter's mmap

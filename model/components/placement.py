@@ -36,6 +36,8 @@ def pin_sources(cx: BuildContext, d: Design, p: Profile) -> dict[str, bool]:
         "attach_op": "attach" in d.ops and d.ops["attach"].pins and bool(kinds & {"static", "dynamic", "p2p"}),
         "attach_core": dyn_exp and p.attach_maps_mismatched and "static" in kinds,
         "map_core": dyn_exp and p.pin_on_map and "static" in kinds,
+        # CONFIG_DMABUF_MOVE_NOTIFY=n: dma_buf_map_attachment() pins for a dynamic importer's every map too
+        "map_dyn_core": dyn_exp and not cx.info.facts.get("move_notify", True) and bool(kinds & {"dynamic", "p2p"}),
         "map_op": d.map_pins and bool(kinds & {"static", "dynamic", "p2p"}),
         "importer": dyn_exp and d.importer.pins and bool(kinds & {"dynamic", "p2p"}),
         "vmap": "vmap" in d.ops and d.ops["vmap"].pins and "cpu" in kinds and p.cpu_access,

@@ -63,6 +63,9 @@ def pin_count(m: Model, info: BuildInfo) -> Expr:
         if src["map_core"]:
             mp = var(m, "map", b, n)
             terms.append(count(_imp(m), lambda i: (mp[i] == 1) & (kind[i] == "STATIC"), "i"))
+        if src.get("map_dyn_core"):
+            mp = var(m, "map", b, n)
+            terms.append(count(_imp(m), lambda i: (mp[i] == 1) & (kind[i] != "STATIC") & (kind[i] != "CPU"), "i"))
         if src["map_op"]:
             mp = var(m, "map", b, n)
             terms.append(count(_imp(m), lambda i: conj(mp[i] == 1, *(kind[i] != k for k in cached)), "i"))

@@ -33,4 +33,5 @@ BUG = Bug(
     kernel=None,
     mix='dynamic=1',
     buffers=None,
+    config='DMABUF_MOVE_NOTIFY=y',  # with n the core pins every dynamic map: no mapped buffer moves
 )

@@ -34,4 +34,5 @@ BUG = Bug(
     kernel=None,
     mix='p2p=2',
     buffers=None,
+    config='DMABUF_MOVE_NOTIFY=y',  # with n the core pins every dynamic map: no mapped buffer moves
 )
