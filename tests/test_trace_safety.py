@@ -29,3 +29,21 @@ def test_a_trace_pointing_at_a_python_file_does_not_run_it(tmp_path, capsys, act
         assert code == 2
         err = capsys.readouterr().err
         assert "a trace's 'file' parameter is never loaded" in err and err.count("\n") == 1
+
+
+def test_a_trace_that_diverges_from_the_model_is_not_exported(tmp_path, capsys):
+    assert main(["check", "r1", "-n", "2", "--variant", "B4", "--trace-dir", str(tmp_path), "--quiet"]) == 1
+    (path,) = glob.glob(str(tmp_path / "*.json"))
+    data = json.loads(open(path).read())
+    step = data["steps"][2]
+    key = next(iter(step["changed"]))
+    step["state"][key] = "BOGUS" if isinstance(step["state"][key], str) else 7  # a state the model never reaches
+    with open(path, "w") as f:
+        json.dump(data, f)
+    capsys.readouterr()
+    for fmt in ("pytest", "kselftest", "svg"):
+        out = tmp_path / f"t.{fmt}"
+        assert main(["trace", "export", path, "--as", fmt, "-o", str(out)]) == 1
+        err = capsys.readouterr().err
+        assert "does not replay against the model, so it is not exported" in err and err.count("\n") == 1
+        assert not out.exists()

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -279,26 +280,100 @@ def loads(text: str, name: str = "trace") -> Trace:
     return from_json(data)
 
 
+class OutputError(ModelError):
+    """An output file cannot be written: one line, exit 2 (nothing half-written is left behind)."""
+
+
 def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` through a temporary file in the same directory and rename it into place.
 
     A reader (or a crash) never sees half a file: os.replace is atomic within a
-    file system, which is why the temporary file lives beside the target.
+    file system, which is why the temporary file lives beside the target. Only a
+    regular file is ever replaced: a device, pipe or socket (``/dev/null``,
+    ``/dev/stdout``) is written in place, a directory is refused.
     """
+    if not str(path):
+        raise OutputError("an output path is empty")
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        st = os.stat(target)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise OutputError(f"cannot write {target}: {e.strerror}") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise OutputError(f"cannot write {target}: it is a directory")
+    try:
+        if st is not None and not stat.S_ISREG(st.st_mode):
+            with open(target, "w", encoding="utf-8") as f:  # never rename over a device node
+                f.write(text)
+            return target
+        make_dirs(target.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name[:200]}.", suffix=".tmp", dir=target.parent)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, target)
+    except OSError as e:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return target
+
+
+def check_writable(flag: str, path: str | os.PathLike[str], *, directory: bool = False) -> None:
+    """Refuse an output path that can never be written, before any work (one line naming the option).
+
+    Missing directories are fine (they are created when the file is written); a file or directory in
+    the way, or a directory that cannot be written, is not.
+    """
+    if not str(path):
+        raise OutputError(f"{flag}: the path is empty")
+    p = Path(os.path.abspath(path))
+    if len(p.name.encode()) > 255:
+        raise OutputError(f"{flag} {path}: the file name is longer than 255 bytes")
+    try:
+        exists = p.exists()
+    except OSError as e:
+        raise OutputError(f"{flag} {path}: {e.strerror}") from None
+    if exists:
+        if directory and not p.is_dir():
+            raise OutputError(f"{flag} {path}: a file of that name exists (it needs a directory)")
+        if not directory and p.is_dir():
+            raise OutputError(f"{flag} {path}: it is a directory")
+        probe = p if directory else p.parent
+    else:
+        probe = p.parent
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise OutputError(f"{flag} {path}: {probe} is a file, not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise OutputError(f"{flag} {path}: cannot write in {probe}")
+
+
+def make_dirs(directory: str | os.PathLike[str]) -> Path:
+    """Create an output directory (and its parents); one line if a file is in the way or it cannot be."""
+    d = Path(directory)
+    try:
+        d.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise OutputError(f"cannot create directory {d}: a file of that name exists") from None
+    except NotADirectoryError:
+        raise OutputError(f"cannot create directory {d}: a part of the path is a file") from None
+    except OSError as e:
+        raise OutputError(f"cannot create directory {d}: {e.strerror or e}") from None
+    return d
 
 
 def save(trace: Trace, path: str | os.PathLike[str]) -> Path:

@@ -48,12 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 def add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--importers", "-n", type=positive_int, metavar="N",
                    help="number of importers (default 3; a design's own mix for designs)")
-    p.add_argument("--kind", default="dynamic", help="static or dynamic importers (default dynamic)")
+    p.add_argument("--kind", help="r1: static or dynamic importers (default dynamic); a design takes --mix")
     p.add_argument("--variant", metavar="B", help="a seeded-bug variant, e.g. B4 or signal-takes-lock")
 
 
 def build_model(args: argparse.Namespace):
     e = entry(args.model)
+    if args.kind is None:
+        args.kind = "dynamic"
     if args.kind not in e.kinds:
         raise ModelError(f"--kind must be one of {', '.join(e.kinds)}, not {args.kind!r}")
     design_args.reject_design_options(args)
@@ -81,11 +83,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         e, model = build_model(args)
         props = select(e, args.property, args.liveness)
+    from dmabuf_check.traces.format import check_writable
+
     for flag, path in (("--json", args.json), ("--sarif", args.sarif), ("--junit", args.junit)):
-        if path:  # fail on an unwritable path now, not after an hour of search
-            d = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(d) or not os.access(d, os.W_OK):
-                raise ModelError(f"cannot write {flag} file in {d}")
+        if path is not None:  # fail on an unwritable path now, not after an hour of search
+            check_writable(flag, path)
+    if args.trace_dir is not None:
+        check_writable("--trace-dir", args.trace_dir, directory=True)
     err = Console(stderr=True)
     out = console()
     limits = Limits(args.max_states, args.time_limit, args.max_memory or default_memory_limit_mb())

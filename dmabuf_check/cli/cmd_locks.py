@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import os
 
 from dmabuf_check.checker.explicit.search import Limits
 from dmabuf_check.checker.locks.order import LockReport, analyze
@@ -47,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
         raise ModelError(f"--larger must be 0 or more, got {args.larger}")
     model, props = _build(args)
     rules = load(args.rules, model)  # a bad rules file is rejected before any search
+    from dmabuf_check.traces.format import check_writable
+
     for flag, path in (("--json", args.json), ("--dot", args.dot), ("--svg", args.svg)):
-        if path:
-            d = os.path.dirname(os.path.abspath(path))
-            if not os.path.isdir(d) or not os.access(d, os.W_OK):
-                raise ModelError(f"cannot write {flag} file in {d}")
+        if path is not None:
+            check_writable(flag, path)
     deadlock_props = [p for p in props if p.kind == DEADLOCK or "deadlock" in p.id]
 
     def bigger(n: int):

@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     size = p.add_mutually_exclusive_group()
     size.add_argument("--importers", "-n", type=positive_int, metavar="N", help="number of importers (default 3)")
     size.add_argument("--all-n", action="store_true", help="prove for every number of importers")
-    p.add_argument("--kind", default="dynamic", help="static or dynamic importers (default dynamic)")
+    p.add_argument("--kind", help="r1: static or dynamic importers (default dynamic); a design takes --mix")
     p.add_argument("--variant", metavar="B", help="a seeded-bug variant, e.g. B4 or signal-takes-lock")
     design_args.add_args(p)
     p.add_argument("--engine", choices=ENGINES, help="bmc, kind (k-induction, default) or chc (Spacer)")
@@ -101,6 +101,8 @@ def _setup(args: argparse.Namespace) -> tuple[str, Callable[[int], Model] | None
     build: Callable[[int], Model] | None = None
     if args.model in MODELS:
         e = entry(args.model)
+        if args.kind is None:
+            args.kind = "dynamic"
         if args.kind not in e.kinds:
             raise ModelError(f"--kind must be one of {', '.join(e.kinds)}, not {args.kind!r}")
         design_args.reject_design_options(args)
@@ -133,10 +135,10 @@ def _setup(args: argparse.Namespace) -> tuple[str, Callable[[int], Model] | None
 def run(args: argparse.Namespace) -> int:
     title, build, model, props, catalog = _setup(args)
     user = load_lemmas(args.lemmas) if args.lemmas else None
-    if args.json:
-        d = os.path.dirname(os.path.abspath(args.json))
-        if not os.path.isdir(d) or not os.access(d, os.W_OK):
-            raise ModelError(f"cannot write --json file in {d}")
+    if args.json is not None:
+        from dmabuf_check.traces.format import check_writable
+
+        check_writable("--json", args.json)
     err = console(stderr=True)
     out = console()
     members = None if model is None else next((v.index.size for v in model.variables if v.index is not None), 0)

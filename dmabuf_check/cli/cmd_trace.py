@@ -133,7 +133,15 @@ def _render(trace: Trace, fmt: str) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from dmabuf_check.traces.replay import replay
+
     trace = load(args.file)
+    report = replay(trace)  # a test or chart of behaviour the model does not have would lie
+    if not report.ok:
+        _err(f"{args.file} does not replay against the model, so it is not exported: "
+             f"{'; '.join(report.summary().splitlines())} "
+             "(dmabuf-check trace replay shows where)")
+        return exitcodes.VIOLATED
     text = _render(trace, args.fmt)
     if args.output == "-":
         sys.stdout.write(text)

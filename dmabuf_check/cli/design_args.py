@@ -36,6 +36,8 @@ def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]
     if getattr(args, "variant", None):
         raise ModelError("--variant applies to r1; a seeded bug of a design is a design of its own "
                          "(dmabuf-check list --bugs)")
+    if getattr(args, "kind", None) is not None:
+        raise ModelError("--kind applies to r1; a design's importers are chosen with --mix (e.g. --mix static=1,dynamic=2)")
     if getattr(args, "liveness", False):
         raise ModelError("--liveness applies to r1; design models are checked for safety and deadlocks")
     ref = resolve(args.model)

@@ -4,4 +4,5 @@ OK = 0  # every selected property holds / proved / trace valid
 VIOLATED = 1  # a property is violated (or a replayed trace diverged)
 USAGE = 2  # bad usage, bad model, design, rule or trace file
 LIMIT = 3  # a resource limit (states, time, memory) or an unknown from a solver ended the run
+INTERNAL = 4  # a defect of dmabuf-check itself (never 1, which CI reads as a found bug)
 INTERRUPTED = 130  # Ctrl-C: partial figures are still printed and written

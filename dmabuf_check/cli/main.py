@@ -8,6 +8,7 @@ and a distinct exit code (see ``exitcodes``), never a traceback.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from dmabuf_check.cli import exitcodes
@@ -48,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return exitcodes.OK
+    except Exception as e:  # a defect of ours: one line and its own exit code, the traceback on request
+        if os.environ.get("DMABUF_CHECK_DEBUG"):
+            raise
+        sys.stderr.write(f"dmabuf-check: internal error: {type(e).__name__}: {e} (a bug in dmabuf-check; "
+                         "DMABUF_CHECK_DEBUG=1 shows the traceback)\n")
+        return exitcodes.INTERNAL
 
 
 if __name__ == "__main__":

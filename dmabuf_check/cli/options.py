@@ -33,8 +33,8 @@ def positive_float(text: str) -> float:
         x = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not x > 0:
-        raise argparse.ArgumentTypeError(f"expected a number above 0, got {text}")
+    if not x > 0 or x == float("inf"):  # nan fails the comparison; inf is no limit a solver or a clock can take
+        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text}")
     return x
 
 

@@ -1,0 +1,76 @@
+"""Output paths: every path a user can give is written, or refused in one line with exit 2; nothing is clobbered."""
+
+from __future__ import annotations
+
+import os
+import stat
+
+import pytest
+
+from dmabuf_check.cli import exitcodes
+from dmabuf_check.cli.main import main
+
+B4 = ["check", "r1", "-n", "2", "--variant", "B4", "--quiet"]
+
+
+def one_line_error(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("flag", ["--json", "--sarif", "--junit"])
+def test_an_output_that_is_a_directory_is_refused_before_the_search(tmp_path, capsys, flag):
+    assert main([*B4, flag, str(tmp_path)]) == exitcodes.USAGE
+    assert f"{flag} {tmp_path}: it is a directory" in one_line_error(capsys)
+
+
+def test_a_file_in_the_way_empty_names_and_long_names_are_refused(tmp_path, capsys):
+    f = tmp_path / "f"
+    f.write_text("keep me\n")
+    assert main([*B4, "--trace-dir", str(f)]) == exitcodes.USAGE
+    assert "a file of that name exists (it needs a directory)" in one_line_error(capsys)
+    assert main([*B4, "--json", str(f / "x.json")]) == exitcodes.USAGE
+    assert "is a file, not a directory" in one_line_error(capsys)
+    assert main([*B4, "--json", ""]) == exitcodes.USAGE
+    assert "--json: the path is empty" in one_line_error(capsys)
+    assert main([*B4, "--sarif", str(tmp_path / ("x" * 300))]) == exitcodes.USAGE
+    assert "longer than 255 bytes" in one_line_error(capsys)
+    assert f.read_text() == "keep me\n"
+
+
+def test_missing_directories_are_created(tmp_path, capsys):
+    out = tmp_path / "new" / "dir"
+    assert main([*B4, "--json", str(out / "v.json"), "--trace-dir", str(out / "traces")]) == exitcodes.VIOLATED
+    assert (out / "v.json").is_file() and len(list((out / "traces").glob("*.trace.json"))) == 1
+
+
+def test_a_device_node_is_written_in_place_never_replaced(capsys):
+    assert main([*B4, "--json", "/dev/null", "--sarif", "/dev/null"]) == exitcodes.VIOLATED
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)  # still the device, not a regular file renamed over it
+    assert not [n for n in os.listdir("/dev") if n.startswith(".null.")]
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_a_full_device_is_an_error_not_a_silent_success(capsys):
+    assert main([*B4, "--json", "/dev/full"]) == exitcodes.USAGE
+    assert "cannot write /dev/full: No space left on device" in one_line_error(capsys)
+
+
+def test_an_internal_error_has_its_own_exit_code_and_one_line(monkeypatch, capsys):
+    import dmabuf_check.cli.cmd_check as cmd_check
+
+    def broken(*_a, **_k):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(cmd_check, "check_model", broken)
+    assert main(["check", "r1", "-n", "1"]) == exitcodes.INTERNAL == 4
+    err = one_line_error(capsys)
+    assert err.startswith("dmabuf-check: internal error: RuntimeError: boom (a bug in dmabuf-check;")
+
+
+def test_an_infinite_timeout_is_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["prove", "r1", "-n", "1", "--timeout", "inf"])
+    assert e.value.code == exitcodes.USAGE
+    assert "expected a finite number above 0, got inf" in one_line_error(capsys)
