@@ -31,8 +31,8 @@ def run_cli(capsys, *argv):
         (["check", "r1", "--importers", "three"], "expected a whole number, got 'three'"),
         (["check", "r1", "--kind", "bogus"], "--kind must be one of static, dynamic, not 'bogus'"),
         (["check", "r1", "--kind", "static", "--variant", "B2"], "variant B2 (no-move-notify) is defined for dynamic"),
-        (["check", "r1", "--time-limit", "0"], "expected a number above 0"),
-        (["check", "r1", "--json", "/nonexistent-dir/x.json"], "cannot write --json file"),
+        (["check", "r1", "--time-limit", "0"], "expected a finite number above 0"),
+        (["check", "r1", "--json", "/dev/null/x.json"], "--json /dev/null/x.json: /dev/null is a file, not a directory"),
         (["frobnicate"], "invalid choice: 'frobnicate'"),
     ],
 )

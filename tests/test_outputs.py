@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import stat
 
 import pytest
@@ -74,3 +75,21 @@ def test_an_infinite_timeout_is_refused(capsys):
         main(["prove", "r1", "-n", "1", "--timeout", "inf"])
     assert e.value.code == exitcodes.USAGE
     assert "expected a finite number above 0, got inf" in one_line_error(capsys)
+
+
+def test_a_check_logs_progress_lines_when_stderr_is_a_log_file(capsys):
+    assert main(["check", "r1", "-n", "4", "--no-symmetry", "--progress-every", "0.05"]) == exitcodes.OK
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(re.fullmatch(r"dmabuf-check: states [\d,]+ +\([\d,]+/s\) +depth \d+ +frontier [\d,]+ +"
+                                      r"memory [\d,]+ MiB +[\d.]+ s", x) for x in lines), lines
+    assert main(["check", "r1", "-n", "4", "--no-symmetry", "--progress-every", "0.05", "--quiet"]) == exitcodes.OK
+    assert capsys.readouterr().err == ""
+
+
+def test_piped_output_follows_columns_and_has_no_trailing_blanks(monkeypatch, capsys):
+    monkeypatch.setenv("COLUMNS", "72")
+    assert main(["check", "r1", "-n", "2", "--variant", "B4", "--quiet"]) == exitcodes.VIOLATED
+    out = capsys.readouterr().out.splitlines()
+    assert out and max(len(x) for x in out) <= 72
+    assert [x for x in out if x != x.rstrip()] == []
+    assert not any("\x1b[" in x for x in out)  # no colour codes in a log

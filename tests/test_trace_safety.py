@@ -47,3 +47,37 @@ def test_a_trace_that_diverges_from_the_model_is_not_exported(tmp_path, capsys):
         err = capsys.readouterr().err
         assert "does not replay against the model, so it is not exported" in err and err.count("\n") == 1
         assert not out.exists()
+
+
+HOSTILE = 'x"""\nimport os; os.system("touch /tmp/pwned")\n"""*/ </text><script>alert(1)</script>\x00\x07 done'
+
+
+def test_hostile_text_in_a_trace_cannot_break_or_inject_into_an_export(tmp_path, capsys):
+    import ast
+    import shutil
+    import subprocess
+    import xml.etree.ElementTree as ET
+
+    from dmabuf_check.traces.export_kselftest import HEADER
+
+    assert main(["check", "r1", "-n", "2", "--variant", "B4", "--trace-dir", str(tmp_path), "--quiet"]) == 1
+    (path,) = glob.glob(str(tmp_path / "*.json"))
+    data = json.loads(open(path).read())
+    data["property"]["meaning"] = HOSTILE
+    data["property"]["source"] = HOSTILE
+    data["note"] = HOSTILE
+    with open(path, "w") as f:
+        json.dump(data, f)
+    out = {fmt: tmp_path / f"t.{fmt}" for fmt in ("pytest", "kselftest", "svg", "mermaid")}
+    for fmt, target in out.items():
+        assert main(["trace", "export", path, "--as", fmt, "-o", str(target)]) == 0, capsys.readouterr().err
+    tree = ast.parse(out["pytest"].read_text())  # still valid Python
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "system"]
+    assert calls == []  # the text stayed text
+    assert "\x00" not in out["kselftest"].read_text()
+    if shutil.which("gcc"):
+        r = subprocess.run(["gcc", "-fsyntax-only", "-Wall", "-Werror", "-I", str(HEADER.parent), "-x", "c",
+                            str(out["kselftest"])], capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    ET.parse(out["svg"])  # well-formed XML: no NUL, markup escaped
+    assert "<script>" not in out["svg"].read_text()

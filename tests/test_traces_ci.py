@@ -144,6 +144,7 @@ def test_check_command_writes_every_ci_output(tmp_path, capsys):
 
 
 def test_check_command_rejects_unwritable_outputs_before_searching(capsys, tmp_path):
-    code = main(["check", "r1", "-n", "2", "--sarif", str(tmp_path / "missing-dir" / "r.sarif")])
+    (tmp_path / "f").write_text("")
+    code = main(["check", "r1", "-n", "2", "--sarif", str(tmp_path / "f" / "r.sarif")])
     assert code == 2
-    assert "cannot write --sarif file" in capsys.readouterr().err
+    assert "is a file, not a directory" in capsys.readouterr().err

@@ -74,7 +74,7 @@ def test_write_is_atomic(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(fmt.os, "replace", boom)
-    with pytest.raises(OSError):
+    with pytest.raises(fmt.OutputError, match="No space left on device"):
         save(bfs_trace("B1", "static"), path)
     assert path.read_text() == before  # the old file is intact
     assert os.listdir(tmp_path) == ["t.json"]  # and no temporary file is left behind

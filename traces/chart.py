@@ -17,10 +17,9 @@ dashed replies, a lasso is a ``loop`` block, blocked calls end in ``-x``.
 from __future__ import annotations
 
 import textwrap
-from xml.sax.saxutils import escape
 
 from dmabuf_check.traces.explain import Explanation, explain
-from dmabuf_check.traces.format import Trace, lane_of
+from dmabuf_check.traces.format import Trace, lane_of, xml_escape
 from dmabuf_check.traces.render_calls import CallLine, blocked_calls, call_line
 
 LANE_W = 300
@@ -47,7 +46,7 @@ def _wrap(text: str, width: int) -> list[str]:
 
 def _text(x: float, y: float, lines: list[str], size: int = 12, fill: str = "#111111", weight: str = "normal",
           style: str = "normal", anchor: str = "start", step: int = LINE_H) -> str:
-    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if k == 0 else step}">{escape(t)}</tspan>'
+    spans = "".join(f'<tspan x="{x:.1f}" dy="{0 if k == 0 else step}">{xml_escape(t)}</tspan>'
                     for k, t in enumerate(lines))
     return (f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" fill="{fill}" font-weight="{weight}" '
             f'font-style="{style}" text-anchor="{anchor}">{spans}</text>')
@@ -86,7 +85,7 @@ def to_svg(trace: Trace, why: Explanation | None = None) -> str:
             loop_top = y - 6
         x0 = cx[lane] - LANE_W / 2 + 10
         color = _color(lane, lanes)
-        tip = escape(f"{n}. {st.actor}: {st.label}  " + ", ".join(f"{k}={v}" for k, v in st.changed.items()))
+        tip = xml_escape(f"{n}. {st.actor}: {st.label}  " + ", ".join(f"{k}={v}" for k, v in st.changed.items()))
         body.append(f'<g class="step" id="step-{n}"><title>{tip}</title>'
                     f'<rect x="{x0:.1f}" y="{y:.1f}" width="{LANE_W - 20}" height="{h}" rx="6" '
                     f'fill="#ffffff" stroke="{color}" stroke-width="1.6"/>')
@@ -181,7 +180,7 @@ def to_svg(trace: Trace, why: Explanation | None = None) -> str:
         '<?xml version="1.0" encoding="UTF-8"?>',
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans Mono, Menlo, Consolas, monospace">',
-        f"<title>{escape(title[0])}</title>",
+        f"<title>{xml_escape(title[0])}</title>",
         "<defs>",
         '<marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
         'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#888888"/></marker>',

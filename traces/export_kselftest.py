@@ -60,8 +60,10 @@ _CALL = re.compile(r"([A-Za-z_]\w*)\((.*)\)")
 
 
 def ascii_text(text: str) -> str:
-    """Kernel sources are ASCII: arrows become ->, anything else non-ASCII becomes '?'."""
-    return text.replace("→", "->").encode("ascii", "replace").decode("ascii")
+    """Kernel sources are ASCII: arrows become ->, anything else non-ASCII (and control characters but
+    newline and tab, NUL above all) becomes '?'."""
+    text = text.replace("→", "->").encode("ascii", "replace").decode("ascii")
+    return "".join(c if c >= " " or c in "\n\t" else "?" for c in text)
 
 
 def c_string(text: str) -> str:

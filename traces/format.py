@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import tempfile
 from dataclasses import dataclass, field
@@ -278,6 +279,17 @@ def loads(text: str, name: str = "trace") -> Trace:
                                       "(truncated; an interrupted write?)") from None
         raise CorruptTraceError(f"{name} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
     return from_json(data)
+
+
+_XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def xml_escape(text: str) -> str:
+    """Text for an XML document (SVG): markup escaped, and characters XML 1.0 cannot hold (NUL, other C0
+    controls) replaced, so a trace's free text can never make the document invalid."""
+    from xml.sax.saxutils import escape
+
+    return escape(_XML_BAD.sub("?", text), {'"': "&quot;"})
 
 
 class OutputError(ModelError):

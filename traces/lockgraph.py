@@ -9,9 +9,9 @@ picture alone says where every dependency comes from.
 from __future__ import annotations
 
 import math
-from xml.sax.saxutils import escape
 
 from dmabuf_check.checker.locks.order import LockEdge, LockReport
+from dmabuf_check.traces.format import xml_escape
 
 RED = "#c0392b"
 GREY = "#555555"
@@ -83,8 +83,8 @@ def to_svg(report: LockReport) -> str:
            f'<path d="M0,0 L10,5 L0,10 z" fill="{RED}"/></marker>',
            "</defs>",
            f'<rect width="{w}" height="{h}" fill="white"/>',
-           f'<text x="12" y="22" font-size="15" font-weight="bold">lock order: {escape(report.model)} '
-           f'{escape(", ".join(f"{k}={v}" for k, v in report.params.items() if v is not None))}</text>',
+           f'<text x="12" y="22" font-size="15" font-weight="bold">lock order: {xml_escape(report.model)} '
+           f'{xml_escape(", ".join(f"{k}={v}" for k, v in report.params.items() if v is not None))}</text>',
            f'<text x="12" y="40" fill="{GREY}">A -&gt; B: B taken while A held; red: in a cycle or breaking a rule '
            "(hover an edge for the trace that created it)</text>"]
     for (u, v), es in sorted(_class_edges(report).items()):
@@ -105,14 +105,14 @@ def to_svg(report: LockReport) -> str:
             lx, ly = 0.25 * sx + 0.5 * mx + 0.25 * ex, 0.25 * sy + 0.5 * my + 0.25 * ey  # on the curve
         color, marker = (RED, "r") if red else (GREY, "a")
         label = ", ".join(sorted({e.action for e in es}))
-        out.append(f'<g><title>{escape(_tooltip(es[0]))}</title>'
+        out.append(f'<g><title>{xml_escape(_tooltip(es[0]))}</title>'
                    f'<path d="{path}" fill="none" stroke="{color}" stroke-width="{2.5 if red else 1.5}" '
                    f'marker-end="url(#{marker})"/>'
                    f'<text x="{lx:.0f}" y="{ly + 4:.0f}" text-anchor="middle" fill="{color}" stroke="white" '
-                   f'stroke-width="4" paint-order="stroke">{escape(label)}</text></g>')
+                   f'stroke-width="4" paint-order="stroke">{xml_escape(label)}</text></g>')
     for name, (x, y) in pos.items():
         tw = 2 * _half(name)
         out.append(f'<g><rect x="{x - tw / 2:.0f}" y="{y - 14:.0f}" width="{tw}" height="28" rx="6" fill="#f4f6f8" '
-                   f'stroke="#2c3e50"/><text x="{x:.0f}" y="{y + 4:.0f}" text-anchor="middle">{escape(name)}</text></g>')
+                   f'stroke="#2c3e50"/><text x="{x:.0f}" y="{y + 4:.0f}" text-anchor="middle">{xml_escape(name)}</text></g>')
     out.append("</svg>")
     return "\n".join(out) + "\n"

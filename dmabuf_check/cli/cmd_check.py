@@ -42,6 +42,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per property)")
     p.add_argument("--calls", action="store_true", help="also print each counterexample as per-thread kernel API calls")
     p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="S",
+                   help="when stderr is not a terminal (a CI log), a progress line every S seconds (default 10)")
     p.set_defaults(run=run)
 
 
@@ -77,6 +79,21 @@ def _progress_line(p: Progress) -> Text:
                 f"memory {p.memory_mb:,.0f} MiB  {p.seconds:.1f} s")
 
 
+def log_progress(every: float):
+    """Progress for a log file (SPIN and Rumur print a line every so many states): one plain line on stderr
+    at most every ``every`` seconds, flushed, so a CI log shows the run is alive."""
+    import sys
+
+    last = [0.0]
+
+    def report(p: Progress) -> None:
+        if p.seconds - last[0] >= every:
+            last[0] = p.seconds
+            sys.stderr.write(f"dmabuf-check: {_progress_line(p).plain}\n")
+            sys.stderr.flush()
+    return report
+
+
 def run(args: argparse.Namespace) -> int:
     if design_args.wants_design(args):
         model, props = design_args.build_design(args)
@@ -100,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
                                  limits=limits, progress=lambda p: live.update(_progress_line(p)))
     else:
         result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
-                             limits=limits)
+                             limits=limits, progress=None if args.quiet else log_progress(args.progress_every))
     print_result(out, result, model, calls=args.calls, props=props)
     write_ci_outputs(args, result, model)
     return exit_code(result)

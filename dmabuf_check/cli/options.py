@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from rich.console import Console
@@ -38,7 +39,42 @@ def positive_float(text: str) -> float:
     return x
 
 
+class _StripTrailing:
+    """A text stream that drops trailing blanks from every line (rich pads table rows to the width):
+    output piped into a mail or a commit message passes checkpatch."""
+
+    def __init__(self, stream) -> None:
+        self.stream = stream
+        self.pending = ""
+
+    def write(self, text: str) -> int:
+        *lines, self.pending = (self.pending + text).split("\n")
+        for line in lines:
+            self.stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending.rstrip(" "))
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+
 def console(stderr: bool = False) -> Console:
-    """A rich console; when output is not a terminal, wide enough that tables do not fold ids."""
+    """A rich console; when output is not a terminal: as wide as $COLUMNS says (else 160, so tables do
+    not fold ids), no colour codes, no trailing blanks."""
     c = Console(stderr=stderr)
-    return c if c.is_terminal else Console(stderr=stderr, width=160)
+    if c.is_terminal:
+        return c
+    try:
+        width = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        width = 0
+    stream = sys.stderr if stderr else sys.stdout
+    return Console(file=_StripTrailing(stream), width=width if width >= 40 else 160, color_system=None)
