@@ -125,7 +125,7 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
         buffer.actions(cx, d, p, b)
         attachment.actions(cx, d, p, b)
         placement.actions(cx, d, p, b)
-        fence.job_actions(cx, p, b)
+        fence.job_actions(cx, d, p, b)
         signalling.actions(cx, d, p, b)
         cpu_access.actions(cx, d, p, b)
     ww.register(cx, d, p)

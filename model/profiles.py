@@ -39,6 +39,9 @@ class Profile:
     # RESV-A1 before v5.19: only a shared fence needs a slot (dma_resv_reserve_shared() before
     # dma_resv_add_shared_fence(), which BUG_ONs without one); dma_resv_add_excl_fence() needs none
     shared_only_slots: bool = False
+    # before v5.19, dma_resv_add_excl_fence() dropped every shared fence ("replaces all fences"): the new
+    # exclusive fence must depend on them, a waiter sees only it; v5.19's dma_resv_add_fence() keeps them
+    excl_replaces_shared: bool = False
     peer2peer: bool = True  # dma_buf_attach_ops.allow_peer2peer (DYN-10) exists: "dma-buf: add peer2peer flag", v5.8
     # lockdep annotations of fence signalling (5b91575f3093 "dma-fence: basic lockdep annotations",
     # ee3fa130ea12 "dma-fence: prime lockdep annotations", v5.9): signalling sections hold
@@ -72,7 +75,7 @@ _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusiv
              usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",
              vmap_lock="dma_buf.lock", mmap_under_resv=False, attach_maps_mismatched=True, pin_on_map=False,
              reserve_slots=True, refuse_attach_after_map=False, map_waits_kernel=False, shared_only_slots=True,
-             peer2peer=False, fence_annotations=False, lockdep_primed=PRIMED_EDGES_2019,
+             excl_replaces_shared=True, peer2peer=False, fence_annotations=False, lockdep_primed=PRIMED_EDGES_2019,
              config=(("DMABUF_MOVE_NOTIFY", False),)))
 # v5.8: allow_peer2peer ("dma-buf: add peer2peer flag", C. Koenig, drm-next for v5.8)
 _add(replace(PROFILES["v5.7"], name="v5.8", title="v5.8: v5.7 plus peer-to-peer attachments (allow_peer2peer)",

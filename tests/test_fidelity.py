@@ -276,3 +276,37 @@ def test_config_dmabuf_move_notify_defaults_to_n_and_then_every_dynamic_map_pins
         build(Design(name="old", ops=BASIC), "v3.3", mix="static=1", config="DMABUF_MOVE_NOTIFY=y")
     with pytest.raises(ModelError, match=r"expected OPTION=y or OPTION=n, got 'DMABUF_MOVE_NOTIFY'"):
         build(Design(name="new", ops=BASIC), "v6.16", mix="static=1", config="DMABUF_MOVE_NOTIFY")
+
+
+def test_v5_7_exclusive_fence_replaces_the_shared_ones():
+    # v5.7 dma_resv_add_excl_fence(): "fobj->shared_count = 0" after installing the exclusive fence: the
+    # readers' fences leave the resv while their jobs run; the writer's job must depend on them (implicit
+    # sync collects them first), so waiting on the exclusive fence still waits for the readers
+    from dmabuf_check.model.expr import forall
+    from dmabuf_check.properties.base import Property
+
+    from dmabuf_check.registry import build as build_ref
+    from dmabuf_check.registry import resolve
+
+    m, _info, props = build_ref(resolve("ttm-vram"), "v5.7", mix="dynamic=2")
+    dropped, job = m.variable("dropped"), m.variable("job")
+    idx = m.index_sets["importers"]
+    never = Property("never-dropped", "no shared fence is ever dropped", (), "test",
+                     build=lambda _m: forall(idx, lambda j: dropped[j] == "NO"))
+    r = explore(m, [never])
+    [v] = r.verdicts
+    assert v.status == "violated"  # reachable: a write added while a read runs
+    last = v.counterexample.steps[-1].state
+    k = next(n for n, x in enumerate(last["dropped"]) if x != "NO")
+    assert last["job"][k] == "READ"  # the reader still runs: only its fence left the resv
+    assert explore(m, list(props)).ok  # with implicit sync the contract holds
+    still_in_resv = Property("reader-visible", "", (), "test", build=lambda _m: forall(idx, lambda j: (
+        job[j] == "READ").implies(dropped[j] == "NO")))
+    m19, _i, _p = build_ref(resolve("ttm-vram"), "v5.19", mix="dynamic=2")
+    assert not any(x.name == "dropped" for x in m19.variables)  # dma_resv_add_fence() keeps every usage
+    assert explore(m, [still_in_resv]).verdicts[0].status == "violated"
+    # the exporter's own exclusive jobs (gem-prime renders with WRITE fences) replace readers' fences too,
+    # and run after them: every built-in design with fences keeps its contract under v5.7
+    for name in ("gem-prime", "system-heap", "ttm-evict"):
+        mm, _i, pp = build_ref(resolve(name), "v5.7")
+        assert explore(mm, list(pp)).ok, name

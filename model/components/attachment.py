@@ -301,7 +301,7 @@ def _submit(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, usage: s
     if not imp.reserve_before_add and slot:
         prog.unlock(lk, "dma_resv_unlock(dmabuf->resv) /* reservation dropped */")
         prog.lock(lk, "dma_resv_lock(dmabuf->resv, NULL)")
-    resv.add_fence(cx, prog, b, assign(job[i], fence.job_state_at_submit(cx, d, b, i, usage)), p=p, usage=usage)
+    resv.add_fence(cx, prog, b, assign(job[i], fence.job_state_at_submit(cx, d, p, b, i, usage)), p=p, usage=usage)
     prog.tag("access")
 
 

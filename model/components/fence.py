@@ -24,12 +24,13 @@ from __future__ import annotations
 
 from dmabuf_check.model.components.context import BuildContext
 from dmabuf_check.model.design import Design
-from dmabuf_check.model.expr import Expr, Param, conj, disj, exists, ite
-from dmabuf_check.model.lang import FenceSet, assign
-from dmabuf_check.model.profiles import Profile, usage_rank
+from dmabuf_check.model.expr import Expr, Param, conj, disj, exists, ite, lift
+from dmabuf_check.model.lang import FenceSet, assign, for_each, when
+from dmabuf_check.model.profiles import Profile, usage_rank, usage_rw
 from dmabuf_check.model.types import Enum
 
 EF_VALUES = ("NONE", "COPY", "JOB")
+DROPPED = ("NO", "EF1", "EF2", "IMP")  # who replaced a shared fence (v5.7): the exporter fence slot, or an importer
 
 
 def job_usages(cx: BuildContext, d: Design, p: Profile) -> tuple[str, ...]:
@@ -57,6 +58,11 @@ def usage_of(label: str) -> str:
 
 def declare(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     usages = job_usages(cx, d, p)
+    if usages and p.excl_replaces_shared and any(usage_rank(p, u) > 0 for u in usages):
+        cx.arr("dropped", b, Enum("dropped", *DROPPED), "NO", kernel="dma_resv_add_excl_fence(): shared_count = 0",
+               meaning="importer i's shared fence was dropped from the resv by a later exclusive fence (EF1/EF2: "
+                       "the exporter's fence in that slot, which runs after it; IMP: an importer's): its job still "
+                       "runs, waiters on the resv no longer see it", rule="RESV-U2")
     if usages:
         queued = [u + QUEUED for u in usages if u in IMPLICIT]
         cx.arr("job", b, Enum("job", "NONE", *usages, *queued), "NONE", kernel="dma_resv_add_fence(importer job)",
@@ -85,7 +91,44 @@ def job_pending_upto(cx: BuildContext, p: Profile, b: int, cls: str) -> Expr:
     job = cx.a("job", b)
     rank = usage_rank(p, cls)
     usages = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) <= rank]  # type: ignore[attr-defined]
-    return exists(cx.I, lambda j: disj(*(job[j] == u for u in usages)), "j")
+    return exists(cx.I, lambda j: conj(disj(*(job[j] == u for u in usages)), *_visible(cx, b, j)), "j")
+
+
+def _visible(cx: BuildContext, b: int, j) -> list[Expr]:
+    """The job's fence is still an entry of the resv (v5.7: not dropped by a later exclusive fence)."""
+    return [cx.a("dropped", b)[j] == "NO"] if cx.has("dropped", b) else []
+
+
+def dropped_by(cx: BuildContext, b: int, slot: str) -> Expr:
+    """Some job whose fence the exporter's fence in ``slot`` (EF1/EF2) replaced is still running."""
+    dropped = cx.a("dropped", b)
+    return exists(cx.I, lambda j: dropped[j] == slot, "j")
+
+
+def retag_dropped(cx: BuildContext, b: int, old: str, new: str) -> list:
+    """The exporter's fence moved slot (its older one signaled) or stopped covering the jobs it replaced."""
+    if not cx.has("dropped", b):
+        return []
+    dropped = cx.a("dropped", b)
+    return [for_each(cx.I, lambda j: [when(dropped[j] == old, dropped[j], new)])]
+
+
+def drop_shared(cx: BuildContext, p: Profile, b: int, usage: str, *, exporter: bool = False) -> list:
+    """v5.7 dma_resv_add_excl_fence(): every shared fence leaves the resv (the jobs themselves go on).
+
+    An exporter's fence (effects run after ``ef_add``: it sits in ef2 if ef2 is now taken) must run after
+    the jobs it replaced; an importer's exclusive job depends on them through its scheduler dependencies."""
+    if not cx.has("dropped", b) or usage_rank(p, usage) != 0:
+        return []
+    job, dropped = cx.a("job", b), cx.a("dropped", b)
+    shared = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) > 0]  # type: ignore[attr-defined]
+    if not exporter:
+        whos: list[tuple[Expr, str]] = [(lift(True), "IMP")]
+    else:
+        ef2 = cx.g("ef2", b)
+        whos = [(ef2 == "NONE", "EF1"), (ef2 != "NONE", "EF2")]
+    return [for_each(cx.I, lambda j: [when(disj(*(job[j] == u for u in shared)) & (dropped[j] == "NO") & c,
+                                           dropped[j], who) for c, who in whos])]
 
 
 def job_fences(cx: BuildContext, p: Profile, b: int, cls: str) -> FenceSet:
@@ -96,7 +139,8 @@ def job_fences(cx: BuildContext, p: Profile, b: int, cls: str) -> FenceSet:
         rank = usage_rank(p, cls)
         usages = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) <= rank]  # type: ignore[attr-defined]
         signal = cx.name("signal_job", b)
-        cx.fence_sets[key] = cx.m.fence_set(key, cx.I, lambda j: disj(*(job[j] == u for u in usages)), signal,
+        cx.fence_sets[key] = cx.m.fence_set(key, cx.I, lambda j: conj(disj(*(job[j] == u for u in usages)),
+                                                                      *_visible(cx, b, j)), signal,
                                             kernel="importer job dma_fence")
     return cx.fence_sets[key]
 
@@ -154,18 +198,21 @@ def running(job, j, usages: tuple[str, ...]) -> Expr:
     return disj(*(job[j] == u for u in usages))
 
 
-def job_state_at_submit(cx: BuildContext, d: Design, b: int, i: Param, usage: str) -> Expr | str:
-    """The job's state when its fence is added: queued behind conflicting jobs the scheduler must wait for
-    (drm_sched_job_add_implicit_dependencies), or running at once (no implicit sync, or nothing to wait for)."""
+def job_state_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, i: Param, usage: str) -> Expr | str:
+    """The job's state when its fence is added: queued behind the implicit fences the scheduler must wait
+    for (drm_sched_job_add_implicit_dependencies with dma_resv_usage_rw(): other devices' jobs and the
+    exporter's own fences), or running at once (no implicit sync, or nothing to wait for)."""
     job = cx.a("job", b)
     if usage not in IMPLICIT or not d.importer.implicit_sync or usage + QUEUED not in job.type.labels:  # type: ignore
         return usage
     deps = [u for c in _conflicts(usage) for u in (c, c + QUEUED)]
-    pending = exists(cx.I, lambda j: disj(*(job[j] == u for u in deps)), "j")  # job[i] is NONE: j is another
+    # the scheduler collects its dependencies from the resv: a fence dropped from it (v5.7) is not one
+    pending = exists(cx.I, lambda j: conj(disj(*(job[j] == u for u in deps)), *_visible(cx, b, j)), "j")
+    pending = pending | ef_pending_upto(cx, d, p, b, usage_rw(usage == "WRITE"))
     return ite(pending, usage + QUEUED, usage)
 
 
-def job_actions(cx: BuildContext, p: Profile, b: int) -> None:
+def job_actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     """The importer's device starts a queued job once its dependencies signaled, and completes a running one
     (FENCE-1: signaled once, for good)."""
     if not cx.has("job", b):
@@ -176,15 +223,24 @@ def job_actions(cx: BuildContext, p: Profile, b: int) -> None:
                         kernel="importer job dma_fence")
     labels = job.type.labels  # type: ignore[attr-defined]
     runs = [u for u in labels[1:] if not u.endswith(QUEUED)]
-    cx.m.action(cx.name("signal_job", b), disj(*(job[i] == u for u in runs)), [assign(job[i], "NONE")], params=(i,),
+    gone = [assign(cx.a("dropped", b)[i], "NO")] if cx.has("dropped", b) else []
+    cx.m.action(cx.name("signal_job", b), disj(*(job[i] == u for u in runs)), [assign(job[i], "NONE"), *gone],
+                params=(i,),
                 actor="hardware", signals=fs, kernel="dma_fence_signal", call="dma_fence_signal(job{i}_fence)",
                 meaning="importer i's DMA job completes and its fence signals", rule="FENCE-1")
     for u in IMPLICIT:
         if u + QUEUED not in labels:
             continue
         k = Param("i", cx.I)
-        deps = _conflicts(u)
-        busy = exists(cx.I, lambda j, deps=deps: running(job, j, deps), "j")
+        # a queued write also waits for queued reads (it may depend on them: a read queued behind an earlier
+        # write); a queued read waits only for running writes, so two queued jobs never wait for each other
+        deps = _conflicts(u) + (("READ" + QUEUED,) if u == "WRITE" and "READ" + QUEUED in labels else ())
+        exp = ef_pending_upto(cx, d, p, b, usage_rw(u == "WRITE"))  # the exporter's conflicting fences
+        if cx.has("dropped", b) and cx.has("ef1", b):  # a job an exporter fence replaced (v5.7) is older: no dep
+            dropped = cx.a("dropped", b)
+            exp = disj(((dropped[k] == "NO") | (dropped[k] == "IMP")) & exp,
+                       (dropped[k] == "EF2") & (cx.g("ef1", b) != "NONE"))
+        busy = exists(cx.I, lambda j, deps=deps: running(job, j, deps), "j") | exp
         cx.m.action(cx.name(f"run_job_{u.lower()}", b), (job[k] == u + QUEUED) & ~busy, [assign(job[k], u)],
                     params=(k,), actor="hardware", kernel="drm_sched_run_job",
                     call="drm_sched: job{i} runs (its dependencies signaled)",

@@ -116,7 +116,7 @@ def migrate(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, targ
     prog.alloc(mv.allocates, "allocate the new placement")
     if mv.pipelined and p.fences:
         prog.require(fence.ef_room(cx, b))
-        prog.do(*fence.ef_add(cx, b, "COPY"))
+        prog.do(*fence.ef_add(cx, b, "COPY"), *fence.drop_shared(cx, p, b, fence.ef_usage(d, "COPY"), exporter=True))
     prog.do(assign(storage, target)).tag("move")
 
 

@@ -19,6 +19,7 @@ itself, gets -EDEADLK, must drop everything and lock_slow the contended lock
 from __future__ import annotations
 
 from dmabuf_check.model.components.context import BuildContext, LockRes
+from dmabuf_check.model.components.fence import drop_shared
 from dmabuf_check.model.design import Design
 from dmabuf_check.model.expr import Expr, conj, count, disj, exists
 from dmabuf_check.model.lang import assign, when
@@ -74,9 +75,10 @@ def needs_slot(p: Profile, usage: str) -> bool:
     return p.reserve_slots and not (p.shared_only_slots and usage_rank(p, usage) == 0)
 
 
-def add_fence(cx: BuildContext, prog, b: int, *effects, p: Profile, usage: str) -> None:
+def add_fence(cx: BuildContext, prog, b: int, *effects, p: Profile, usage: str, exporter: bool = False) -> None:
     """dma_resv_add_fence: needs a slot reserved in this hold (RESV-A1), consumes it."""
     s = slots_of(cx, b)
+    effects = (*effects, *drop_shared(cx, p, b, usage, exporter=exporter))  # v5.7: exclusive replaces shared
     if not needs_slot(p, usage):  # v5.7's exclusive slot: always there, nothing reserved or consumed
         prog.tag("add_fence")
         prog.tag("add_excl")

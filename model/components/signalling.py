@@ -54,15 +54,21 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     if sig and sig.allocates:
         call = f"kmalloc({sig.allocates}); " + call
     # in seqno order: the older fence signals; a newer one that already signaled goes with it
-    act = cx.m.action(name, conj(ef1 != "NONE", *free),
-                      [assign(ef1, ite((ef2 == "COPY") | (ef2 == "JOB"), ef2, "NONE")), assign(ef2, "NONE")],
+    # v5.7: an exclusive fence replaced the shared ones in the resv, so its job runs after them (the driver
+    # collected them as dependencies first): it cannot signal while a job whose fence it dropped still runs
+    deps = [~fence.dropped_by(cx, b, "EF1")] if cx.has("dropped", b) else []
+    act = cx.m.action(name, conj(ef1 != "NONE", *free, *deps),
+                      [assign(ef1, ite((ef2 == "COPY") | (ef2 == "JOB"), ef2, "NONE")), assign(ef2, "NONE"),
+                       *fence.retag_dropped(cx, b, "EF2", "EF1")],
                       actor="signaller", signals=fs, kernel="dma_fence_signal", call=call,
                       meaning="the exporter's engine completes its oldest fence", rule="SIG-1",
                       acquires=acquires, holds=section)
     _record(cx, act, b, "signal")
     if sig is not None and not sig.in_order:  # two engines on one context: completion out of seqno order
-        act = cx.m.action(name + "_newer", conj(ef1 != "NONE", disj(ef2 == "COPY", ef2 == "JOB"), *free),
-                          [assign(ef2, ite(ef2 == "COPY", "COPY_DONE", "JOB_DONE"))], actor="signaller",
+        newer = [~fence.dropped_by(cx, b, "EF2")] if cx.has("dropped", b) else []
+        act = cx.m.action(name + "_newer", conj(ef1 != "NONE", disj(ef2 == "COPY", ef2 == "JOB"), *free, *newer),
+                          [assign(ef2, ite(ef2 == "COPY", "COPY_DONE", "JOB_DONE")),
+                           *fence.retag_dropped(cx, b, "EF2", "IMP")], actor="signaller",
                           kernel="dma_fence_signal", call=call + " /* the newer fence of the context */",
                           meaning="the exporter's newer fence completes before the older one", rule="FENCE-3",
                           acquires=acquires, holds=section)
@@ -106,4 +112,4 @@ def _exporter_submit(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
             prog.unlock(lk, "dma_resv_unlock(resv) /* reservation dropped */")
             prog.lock(lk, "dma_resv_lock(resv, NULL)")
     prog.require(fence.ef_room(cx, b))
-    resv.add_fence(cx, prog, b, *fence.ef_add(cx, b, "JOB"), p=p, usage=sub.usage)
+    resv.add_fence(cx, prog, b, *fence.ef_add(cx, b, "JOB"), p=p, usage=sub.usage, exporter=True)
