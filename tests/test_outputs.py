@@ -93,3 +93,9 @@ def test_piped_output_follows_columns_and_has_no_trailing_blanks(monkeypatch, ca
     assert out and max(len(x) for x in out) <= 72
     assert [x for x in out if x != x.rstrip()] == []
     assert not any("\x1b[" in x for x in out)  # no colour codes in a log
+
+
+def test_locks_logs_progress_too(capsys):
+    assert main(["locks", "r1", "-n", "4", "--no-symmetry", "--progress-every", "0.05"]) == exitcodes.OK
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(x.startswith("dmabuf-check: states ") for x in err), err

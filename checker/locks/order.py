@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from dmabuf_check.checker import paths
-from dmabuf_check.checker.explicit.search import Explorer, Limits
+from dmabuf_check.checker.explicit.search import Explorer, Limits, Progress
 from dmabuf_check.checker.locks.rules import RuleSet, rule_name
 from dmabuf_check.checker.result import VIOLATED, Counterexample
 from dmabuf_check.model.lang import Model
@@ -155,6 +155,7 @@ def analyze(
     limits: Limits | None = None,
     bigger: Callable[[int], Model] | None = None,
     max_extra_importers: int = 2,
+    progress: Callable[[Progress], None] | None = None,
 ) -> LockReport:
     """Explore ``model`` completely and build its lock-order report.
 
@@ -164,7 +165,7 @@ def analyze(
     """
     t0 = time.perf_counter()
     ex = Explorer(model, deadlock_properties, symmetry=symmetry, record_first=True)
-    result = ex.run(stop_at_first=False, limits=limits, exhaustive=True)
+    result = ex.run(stop_at_first=False, limits=limits, exhaustive=True, progress=progress)
     c = ex.c
     best: dict[tuple[str, str], tuple[int, int, bool, bool, bool, tuple[str, ...]]] = {}
     raw = _raw_edges(c, rules)

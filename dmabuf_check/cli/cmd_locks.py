@@ -10,7 +10,13 @@ from dmabuf_check.checker.explicit.search import Limits
 from dmabuf_check.checker.locks.order import LockReport, analyze
 from dmabuf_check.checker.locks.rules import load
 from dmabuf_check.cli import design_args, exitcodes
-from dmabuf_check.cli.cmd_check import add_model_args, build_model, default_memory_limit_mb, write_json_atomic
+from dmabuf_check.cli.cmd_check import (
+    add_model_args,
+    build_model,
+    default_memory_limit_mb,
+    log_progress,
+    write_json_atomic,
+)
 from dmabuf_check.cli.options import console, positive_float, positive_int
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import DEADLOCK
@@ -31,6 +37,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="for a cycle not reached here, also try up to K more importers (default 2; 0 to skip)")
     p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after storing N states (exit 3)")
     p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="S",
+                   help="a progress line on stderr every S seconds while exploring (default 10)")
     p.set_defaults(run=run, property=None, liveness=False)
 
 
@@ -61,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     can_grow = isinstance(model.params.get("importers"), int) and args.larger > 0 and not getattr(args, "mix", None)
     limits = Limits(args.max_states, args.time_limit, default_memory_limit_mb())
     report = analyze(model, deadlock_props, rules, symmetry=not args.no_symmetry, limits=limits,
-                     bigger=bigger if can_grow else None, max_extra_importers=args.larger)
+                     bigger=bigger if can_grow else None, max_extra_importers=args.larger,
+                     progress=None if args.quiet else log_progress(args.progress_every))
     from dmabuf_check.traces import lockdep, lockgraph  # rendering lives in traces/
     from dmabuf_check.traces.format import write_atomic
 
