@@ -84,10 +84,18 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
           config: str | None = None) -> tuple[Model, BuildInfo]:
     if not isinstance(d, Design):
         raise ModelError(f"DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
+    if not isinstance(d.kernel, str):
+        raise ModelError(f"design {d.name!r}: kernel: must be a protocol generation name (a string), "
+                         f"got {type(d.kernel).__name__}")
     if kernel is None and d.kernel not in PROFILES:
         validate(d, profile(None))  # reports the design's unknown kernel field
     p = kernel if isinstance(kernel, Profile) else profile(kernel or d.kernel)
-    validate(d, p)
+    try:
+        validate(d, p)
+    except ModelError:
+        raise
+    except Exception as e:  # a Design whose fields cannot even be read (a subclass with raising properties, ...)
+        raise ModelError(f"design {getattr(d, 'name', '?')!r}: reading it raised {type(e).__name__}: {e}") from None
     cfg = parse_config(p, config)
     chosen = resolve_mix(d, mix, importers)
     if chosen.get("p2p") and not p.peer2peer:

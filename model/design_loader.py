@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import types
 
 from dmabuf_check.model.design import Bug, Design
@@ -17,7 +18,10 @@ from dmabuf_check.model.types import ModelError
 
 
 def _one_line(text: object) -> str:
-    first = str(text).strip().splitlines()
+    try:
+        first = str(text).strip().splitlines()
+    except Exception:  # an exception whose __str__ raises
+        return "(unprintable)"
     return first[0] if first else ""
 
 
@@ -39,12 +43,19 @@ def load_design_file(path: str) -> tuple[Design, Bug | None, types.ModuleType]:
     name = "dmabuf_design_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
     mod = types.ModuleType(name)
     mod.__file__ = path
+    streams = (sys.stdin, sys.stdout, sys.stderr)
     try:
         exec(code, mod.__dict__)
     except ModelError as e:
         raise ModelError(f"{path}: {_one_line(e)}") from None
-    except (Exception, SystemExit) as e:  # a design file must never crash the command line
+    except KeyboardInterrupt:
+        raise
+    except BaseException as e:  # SystemExit, GeneratorExit, ...: a design file must never crash the command line
         raise ModelError(f"{path}: the design file raised {type(e).__name__} while loading: {_one_line(e)}") from None
+    finally:
+        sys.stdin, sys.stdout, sys.stderr = streams  # a design may rebind them; it may not take them away
+    if any(s is not None and s.closed for s in streams):
+        raise ModelError(f"{path}: the design file closed standard input, output or error while loading")
     return design_of(mod, path)
 
 
@@ -57,4 +68,21 @@ def design_of(mod: types.ModuleType, where: str) -> tuple[Design, Bug | None, ty
     bug = getattr(mod, "BUG", None)
     if bug is not None and not isinstance(bug, Bug):
         raise ModelError(f"{where}: BUG must be a dmabuf_check.model.design.Bug(...), got {type(bug).__name__}")
+    if bug is not None:
+        _check_bug(bug, where)
     return d, bug, mod
+
+
+def _check_bug(bug: Bug, where: str) -> None:
+    """The fields of BUG decide a check (its kernel, mix, buffers, config): wrong types are one line."""
+    for f in ("base", "change", "property", "source", "kind"):
+        if not isinstance(getattr(bug, f), str):
+            raise ModelError(f"{where}: BUG.{f} must be a string, got {type(getattr(bug, f)).__name__}")
+    if not isinstance(bug.rules, tuple) or not all(isinstance(r, str) for r in bug.rules):
+        raise ModelError(f"{where}: BUG.rules must be a tuple of rule ids (strings)")
+    for f in ("kernel", "mix", "config"):
+        v = getattr(bug, f)
+        if v is not None and not isinstance(v, str):
+            raise ModelError(f"{where}: BUG.{f} must be a string or None, got {type(v).__name__}")
+    if bug.buffers is not None and (isinstance(bug.buffers, bool) or not isinstance(bug.buffers, int)):
+        raise ModelError(f"{where}: BUG.buffers must be 1, 2 or None, got {bug.buffers!r}")

@@ -1,0 +1,2 @@
+# expect: the design file raised BaseException while loading: boom
+raise BaseException("boom")

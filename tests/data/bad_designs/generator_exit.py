@@ -1,0 +1,2 @@
+# expect: the design file raised GeneratorExit while loading: stop
+raise GeneratorExit("stop")
