@@ -310,3 +310,23 @@ def test_v5_7_exclusive_fence_replaces_the_shared_ones():
     for name in ("gem-prime", "system-heap", "ttm-evict"):
         mm, _i, pp = build_ref(resolve(name), "v5.7")
         assert explore(mm, list(pp)).ok, name
+
+
+def test_attach_time_cached_map_takes_resv_only_for_a_dynamic_exporter_before_v6_2():
+    # v5.7 dma_buf_dynamic_attach(): list_add under resv, unlock; then for a mismatched pair
+    # "if (dma_buf_is_dynamic(attach->dmabuf)) dma_resv_lock(...)" around map_dma_buf; from v6.2 always locked
+    from dmabuf_check.registry import build as build_ref
+    from dmabuf_check.registry import resolve
+
+    def cached_map_locked(name: str, kernel: str, mix: str) -> bool:
+        m, _info, _props = build_ref(resolve(name), kernel, mix=mix)
+        steps = [a for a in m.actions if a.name.startswith("attach_")]
+        assert any("/* list add */" in a.call and "resv" in a.acquires for a in steps)  # ATT-3 in every one
+        return any("/* the cached map */" in a.call and "resv" in a.acquires for a in steps)
+
+    # system-heap is a static exporter: a dynamic importer is the mismatched side
+    assert not cached_map_locked("system-heap", "v5.7", "dynamic=1")
+    assert not cached_map_locked("system-heap", "v5.19", "dynamic=1")
+    assert cached_map_locked("system-heap", "v6.2", "dynamic=1")
+    # ttm-vram is dynamic: its static importers' cached map is under resv in every generation that has it
+    assert cached_map_locked("ttm-vram", "v5.7", "static=1") and cached_map_locked("ttm-vram", "v6.2", "static=1")

@@ -137,7 +137,7 @@ def _attach(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
         refuse = [~exists(cx.I, lambda j: mp[j] == 1, "j")] if d.refuse_attach_after_map else []
         where = [storage == "VRAM"] if migrating else ([storage != "VRAM"] if cached and not dyn
                                                         and _can_migrate(d, p) else [])
-        prog.pre = conj(kvar[i] == kind, released == 0, ref[i] == 1, att[i] == 0, *refuse, *where)
+        prog.pre = conj(kvar[i] == kind, released == 0, ref[i] == 1, att[i] == 0, *refuse)
         with exporter_call(cx, d, p, prog, b, "attach") as op:  # ATT-2: called first, without resv
             if d.allocate == "attach":
                 placement.allocate(cx, d, prog, b, op.allocates if op else None)
@@ -147,6 +147,15 @@ def _attach(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
                 prog.final(*_pins(cx, b, +1))
         if p.fences:  # ATT-3: the attachment list is protected by resv, taken inside the call
             prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv) /* list add */")
+        if cached and p.fences:
+            # the cached map is a lock hold of its own (dma_buf_dynamic_attach unlocks after list_add); before
+            # the v6.2 locking convention it takes resv only for a dynamic exporter ("if
+            # (dma_buf_is_dynamic(attach->dmabuf)) dma_resv_lock(...)"), from v6.2 always
+            prog.unlock(resv.resv_of(cx, b), "dma_resv_unlock(dmabuf->resv) /* list add done */")
+            if p.locking == "all" or (d.dynamic and p.dynamic):
+                prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv) /* the cached map */")
+        if where:  # where the buffer lives decides the path, read when the cached map starts (under its lock)
+            prog.require(conj(*where))
         if cached:
             if migrating:  # a static importer cannot follow a move: bring the buffer to system memory first
                 placement.migrate(cx, d, p, prog, b, "SYS")
