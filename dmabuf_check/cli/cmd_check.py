@@ -12,11 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from dmabuf_check.checker.api import check_model
-from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits, Progress
+from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits
 from dmabuf_check.checker.result import HOLDS, VIOLATED, CheckResult
 from dmabuf_check.cli import design_args, exitcodes
-from dmabuf_check.cli.options import console, positive_float, positive_int
-from dmabuf_check.model.types import ModelError
+from dmabuf_check.cli.options import add_progress_args, console, log_progress, positive_float, positive_int, progress_text
 from dmabuf_check.registry import entry, select
 
 
@@ -41,9 +40,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log (one result per violated property)")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per property)")
     p.add_argument("--calls", action="store_true", help="also print each counterexample as per-thread kernel API calls")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
-    p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="S",
-                   help="when stderr is not a terminal (a CI log), a progress line every S seconds (default 10)")
+    add_progress_args(p, quiet="no progress display",
+                      every="when stderr is not a terminal (a CI log), a progress line every S seconds (default 10)")
     p.set_defaults(run=run)
 
 
@@ -56,11 +54,7 @@ def add_model_args(p: argparse.ArgumentParser) -> None:
 
 def build_model(args: argparse.Namespace):
     e = entry(args.model)
-    if args.kind is None:
-        args.kind = "dynamic"
-    if args.kind not in e.kinds:
-        raise ModelError(f"--kind must be one of {', '.join(e.kinds)}, not {args.kind!r}")
-    design_args.reject_design_options(args)
+    design_args.builtin_model_options(args, e.kinds)
     model = e.build(importers=args.importers if args.importers is not None else 3, kind=args.kind,
                     variant=args.variant)
     return e, model
@@ -72,26 +66,6 @@ def write_json_atomic(path: str, data: object) -> None:
 
     write_atomic(path, json.dumps(data, indent=1, default=str) + "\n")
 
-
-def _progress_line(p: Progress) -> Text:
-    rate = p.states / p.seconds if p.seconds > 0 else 0.0
-    return Text(f"states {p.states:,}  ({rate:,.0f}/s)  depth {p.depth}  frontier {p.frontier:,}  "
-                f"memory {p.memory_mb:,.0f} MiB  {p.seconds:.1f} s")
-
-
-def log_progress(every: float):
-    """Progress for a log file (SPIN and Rumur print a line every so many states): one plain line on stderr
-    at most every ``every`` seconds, flushed, so a CI log shows the run is alive."""
-    import sys
-
-    last = [0.0]
-
-    def report(p: Progress) -> None:
-        if p.seconds - last[0] >= every:
-            last[0] = p.seconds
-            sys.stderr.write(f"dmabuf-check: {_progress_line(p).plain}\n")
-            sys.stderr.flush()
-    return report
 
 
 def run(args: argparse.Namespace) -> int:
@@ -114,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
     if show:
         with Live(Text("compiling model ..."), console=err, refresh_per_second=4, transient=True) as live:
             result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
-                                 limits=limits, progress=lambda p: live.update(_progress_line(p)))
+                                 limits=limits, progress=lambda p: live.update(Text(progress_text(p))))
     else:
         result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
                              limits=limits, progress=None if args.quiet else log_progress(args.progress_every))

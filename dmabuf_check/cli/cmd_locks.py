@@ -10,14 +10,8 @@ from dmabuf_check.checker.explicit.search import Limits
 from dmabuf_check.checker.locks.order import LockReport, analyze
 from dmabuf_check.checker.locks.rules import load
 from dmabuf_check.cli import design_args, exitcodes
-from dmabuf_check.cli.cmd_check import (
-    add_model_args,
-    build_model,
-    default_memory_limit_mb,
-    log_progress,
-    write_json_atomic,
-)
-from dmabuf_check.cli.options import console, positive_float, positive_int
+from dmabuf_check.cli.cmd_check import add_model_args, build_model, default_memory_limit_mb, write_json_atomic
+from dmabuf_check.cli.options import add_progress_args, console, log_progress, positive_float, positive_int
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import DEADLOCK
 from dmabuf_check.registry import entry
@@ -37,9 +31,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="for a cycle not reached here, also try up to K more importers (default 2; 0 to skip)")
     p.add_argument("--max-states", type=positive_int, metavar="N", help="stop after storing N states (exit 3)")
     p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
-    p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="S",
-                   help="a progress line on stderr every S seconds while exploring (default 10)")
+    add_progress_args(p, quiet="no progress lines",
+                      every="a progress line on stderr every S seconds while exploring (default 10)")
     p.set_defaults(run=run, property=None, liveness=False)
 
 

@@ -101,11 +101,7 @@ def _setup(args: argparse.Namespace) -> tuple[str, Callable[[int], Model] | None
     build: Callable[[int], Model] | None = None
     if args.model in MODELS:
         e = entry(args.model)
-        if args.kind is None:
-            args.kind = "dynamic"
-        if args.kind not in e.kinds:
-            raise ModelError(f"--kind must be one of {', '.join(e.kinds)}, not {args.kind!r}")
-        design_args.reject_design_options(args)
+        design_args.builtin_model_options(args, e.kinds)
         e.build(importers=1, kind=args.kind, variant=args.variant)  # bad --variant/--kind: fail now
 
         def build(n: int) -> Model:  # the built-in model at any size

@@ -46,6 +46,16 @@ def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]
     return model, select_design(props, args.property, ref.name)
 
 
+def builtin_model_options(args: argparse.Namespace, kinds: tuple[str, ...]) -> None:
+    """The options of a built-in model (r1): --kind defaults to dynamic and must be one of its kinds; the
+    design options are refused."""
+    if args.kind is None:
+        args.kind = "dynamic"
+    if args.kind not in kinds:
+        raise ModelError(f"--kind must be one of {', '.join(kinds)}, not {args.kind!r}")
+    reject_design_options(args)
+
+
 def reject_design_options(args: argparse.Namespace) -> None:
     for flag in ("kernel", "mix", "buffers", "config"):
         if getattr(args, flag, None) is not None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 
 from dmabuf_check.cli import exitcodes
+
+if TYPE_CHECKING:  # the explorer is imported only by the commands that run it
+    from dmabuf_check.checker.explicit.search import Progress
 
 
 class Parser(argparse.ArgumentParser):
@@ -78,3 +83,28 @@ def console(stderr: bool = False) -> Console:
         width = 0
     stream = sys.stderr if stderr else sys.stdout
     return Console(file=_StripTrailing(stream), width=width if width >= 40 else 160, color_system=None)
+
+
+def add_progress_args(p: argparse.ArgumentParser, *, quiet: str, every: str) -> None:
+    """--quiet and --progress-every, shared by the commands that explore a state space."""
+    p.add_argument("--quiet", action="store_true", help=quiet)
+    p.add_argument("--progress-every", type=positive_float, default=10.0, metavar="S", help=every)
+
+
+def progress_text(p: Progress) -> str:
+    rate = p.states / p.seconds if p.seconds > 0 else 0.0
+    return (f"states {p.states:,}  ({rate:,.0f}/s)  depth {p.depth}  frontier {p.frontier:,}  "
+            f"memory {p.memory_mb:,.0f} MiB  {p.seconds:.1f} s")
+
+
+def log_progress(every: float) -> Callable[[Progress], None]:
+    """Progress for a log file (SPIN and Rumur print a line every so many states): one plain line on stderr
+    at most every ``every`` seconds, flushed, so a CI log shows the run is alive."""
+    last = [0.0]
+
+    def report(p: Progress) -> None:
+        if p.seconds - last[0] >= every:
+            last[0] = p.seconds
+            sys.stderr.write(f"dmabuf-check: {progress_text(p)}\n")
+            sys.stderr.flush()
+    return report

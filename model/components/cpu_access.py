@@ -59,7 +59,7 @@ def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         return
     if "vmap" in d.ops:
         _vmap(cx, d, p, b)
-        _vmap_again(cx, p, b)
+        _vmap_again(cx, d, p, b)
         _vunmap(cx, d, p, b)
         if d.vmap_counted:
             _vunmap_again(cx, d, p, b)
@@ -82,16 +82,30 @@ def _vmap_lock(cx: BuildContext, p: Profile, prog, b: int) -> None:
         prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv, NULL)")
 
 
-def _vmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
-    ref, cmap, kind = cx.a("ref", b), cx.a("cmap", b), cx.a("kind")
-    cnt, vaddr, storage = cx.g("vmap_cnt", b), cx.g("vaddr", b), cx.g("storage", b)
-    kernel = "dma_buf_vmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vmap"
-    prog = Program(cx, f"vmap{_sfx(cx, b)}", "importers", kernel=kernel, call=f"{kernel}(dmabuf, &map{{i}})",
-                      meaning="map the buffer into the kernel (the exporter's vmap runs for the first user)",
-                      rule="CPU-7", role="vmap", buffer=b)
+def _vmap_program(cx: BuildContext, d: Design, p: Profile, b: int, name: str, *, unmap: bool, meaning: str,
+                  note: str = "") -> Program:
+    """One path of dma_buf_vmap()/dma_buf_vunmap(): the call, the importer's precondition, the vmap lock."""
+    cmap, kind = cx.a("cmap", b), cx.a("kind")
+    base = "dma_buf_vunmap" if unmap else "dma_buf_vmap"
+    kernel = base + "_unlocked" if p.vmap_lock == "resv" else base
+    prog = Program(cx, f"{name}{_sfx(cx, b)}", "importers", kernel=kernel,
+                   call=f"{kernel}(dmabuf, &map{{i}})" + (f" /* {note} */" if note else ""),
+                   meaning=meaning, rule="CPU-7", role="vunmap" if unmap else "vmap", buffer=b)
     i = prog.i
-    prog.pre = conj(kind[i] == "CPU", ref[i] == 1, cmap[i] == "NONE")
+    if unmap:
+        holds = [cmap[i] == "VMAP"] if d.importer.balanced_vmap else [cmap[i] != "MMAP"]
+        prog.pre = conj(kind[i] == "CPU", cx.a("cpu", b)[i] == "NONE", *holds)
+    else:
+        prog.pre = conj(kind[i] == "CPU", cx.a("ref", b)[i] == 1, cmap[i] == "NONE")
     _vmap_lock(cx, p, prog, b)
+    return prog
+
+
+def _vmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
+    cmap = cx.a("cmap", b)
+    cnt, vaddr, storage = cx.g("vmap_cnt", b), cx.g("vaddr", b), cx.g("storage", b)
+    prog = _vmap_program(cx, d, p, b, "vmap", unmap=False,
+                         meaning="map the buffer into the kernel (the exporter's vmap runs for the first user)")
     prog.require(cnt == 0)  # dma_buf_vmap(): ops->vmap only for the first user (vmapping_counter == 0)
     with exporter_call(cx, d, p, prog, b, "vmap") as op:
         if d.allocate != "export":
@@ -101,54 +115,32 @@ def _vmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     first = cnt == 0
     if op is not None and op.pins and cx.has("pins", b):
         prog.final(when(first, cx.g("pins", b), cx.g("pins", b) + 1))
-    prog.final(when(first, vaddr, storage), assign(cnt, cnt + 1), assign(cmap[i], "VMAP"))
+    prog.final(when(first, vaddr, storage), assign(cnt, cnt + 1), assign(cmap[prog.i], "VMAP"))
 
 
-def _vmap_again(cx: BuildContext, p: Profile, b: int) -> None:
+def _vmap_again(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     """dma_buf_vmap() while the buffer is vmapped already: the counter goes up, the exporter is not called."""
-    ref, cmap, kind = cx.a("ref", b), cx.a("cmap", b), cx.a("kind")
     cnt = cx.g("vmap_cnt", b)
-    kernel = "dma_buf_vmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vmap"
-    prog = Program(cx, f"vmap_again{_sfx(cx, b)}", "importers", kernel=kernel,
-                   call=f"{kernel}(dmabuf, &map{{i}}) /* vmapping_counter > 0: the existing mapping */",
-                   meaning="map the buffer into the kernel: it is mapped already, the exporter is not called",
-                   rule="CPU-7", role="vmap", buffer=b)
-    i = prog.i
-    prog.pre = conj(kind[i] == "CPU", ref[i] == 1, cmap[i] == "NONE")
-    _vmap_lock(cx, p, prog, b)
+    prog = _vmap_program(cx, d, p, b, "vmap_again", unmap=False, note="vmapping_counter > 0: the existing mapping",
+                         meaning="map the buffer into the kernel: it is mapped already, the exporter is not called")
     prog.require(cnt > 0)
-    prog.final(assign(cnt, cnt + 1), assign(cmap[i], "VMAP"))
+    prog.final(assign(cnt, cnt + 1), assign(cx.a("cmap", b)[prog.i], "VMAP"))
 
 
 def _vunmap_again(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     """dma_buf_vunmap() by a user that is not the last: the counter goes down, the exporter is not called."""
-    cmap, cpu, kind = cx.a("cmap", b), cx.a("cpu", b), cx.a("kind")
     cnt = cx.g("vmap_cnt", b)
-    kernel = "dma_buf_vunmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vunmap"
-    prog = Program(cx, f"vunmap_again{_sfx(cx, b)}", "importers", kernel=kernel,
-                   call=f"{kernel}(dmabuf, &map{{i}}) /* other users remain */",
-                   meaning="drop a kernel mapping other users still share (the exporter's vunmap does not run)",
-                   rule="CPU-7", role="vunmap", buffer=b)
-    i = prog.i
-    holds = [cmap[i] == "VMAP"] if d.importer.balanced_vmap else [cmap[i] != "MMAP"]
-    prog.pre = conj(kind[i] == "CPU", cpu[i] == "NONE", *holds)
-    _vmap_lock(cx, p, prog, b)
+    prog = _vmap_program(cx, d, p, b, "vunmap_again", unmap=True, note="other users remain",
+                         meaning="drop a kernel mapping other users still share (the exporter's vunmap does not run)")
     prog.require(cnt > 1)
     prog.tag("vunmap")
-    prog.final(assign(cnt, cnt - 1), assign(cmap[i], "NONE"))
+    prog.final(assign(cnt, cnt - 1), assign(cx.a("cmap", b)[prog.i], "NONE"))
 
 
 def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
-    cmap, cpu, kind = cx.a("cmap", b), cx.a("cpu", b), cx.a("kind")
     cnt, vaddr = cx.g("vmap_cnt", b), cx.g("vaddr", b)
-    kernel = "dma_buf_vunmap_unlocked" if p.vmap_lock == "resv" else "dma_buf_vunmap"
-    prog = Program(cx, f"vunmap{_sfx(cx, b)}", "importers", kernel=kernel, call=f"{kernel}(dmabuf, &map{{i}})",
-                      meaning="drop the kernel mapping (the exporter's vunmap runs for the last user)",
-                      rule="CPU-7", role="vunmap", buffer=b)
-    i = prog.i
-    holds = [cmap[i] == "VMAP"] if d.importer.balanced_vmap else [cmap[i] != "MMAP"]
-    prog.pre = conj(kind[i] == "CPU", cpu[i] == "NONE", *holds)
-    _vmap_lock(cx, p, prog, b)
+    prog = _vmap_program(cx, d, p, b, "vunmap", unmap=True,
+                         meaning="drop the kernel mapping (the exporter's vunmap runs for the last user)")
     if d.vmap_counted:  # dma_buf_vunmap(): ops->vunmap only when the last user goes (--vmapping_counter == 0)
         prog.require(cnt <= 1)
     prog.tag("vunmap")
@@ -158,7 +150,7 @@ def _vunmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     if vop is not None and vop.pins and cx.has("pins", b):
         prog.final(when(last, cx.g("pins", b), cx.g("pins", b) - 1))
     # the core never lets the count go below zero (it BUG()s first, CPU-7): the property flags the call
-    prog.final(when(last, vaddr, "NONE"), when(cnt > 0, cnt, cnt - 1), assign(cmap[i], "NONE"))
+    prog.final(when(last, vaddr, "NONE"), when(cnt > 0, cnt, cnt - 1), assign(cx.a("cmap", b)[prog.i], "NONE"))
 
 
 def _mmap(cx: BuildContext, d: Design, p: Profile, b: int) -> None:

@@ -84,14 +84,28 @@ def ef_usage(d: Design, value: str) -> str:
     return d.submit.usage if d.submit else "WRITE"
 
 
+def job_in(job, j, labels) -> Expr:
+    """Importer j's job is in one of the states ``labels``."""
+    return disj(*(job[j] == u for u in labels))
+
+
+def _labels(p: Profile, job, keep) -> list[str]:
+    """The job states (queued or running) whose usage class passes ``keep(rank)``."""
+    return [u for u in job.type.labels[1:] if keep(usage_rank(p, usage_of(u)))]  # type: ignore[attr-defined]
+
+
+def _in_resv(cx: BuildContext, b: int, job, j, labels) -> Expr:
+    """Importer j's job is in one of ``labels`` and its fence is an entry of the resv."""
+    return conj(job_in(job, j, labels), *_visible(cx, b, j))
+
+
 def job_pending_upto(cx: BuildContext, p: Profile, b: int, cls: str) -> Expr:
     """Some importer job whose usage is ``cls`` or stronger is pending (what dma_resv_wait(cls) waits for)."""
     if not cx.has("job", b):
         return disj()
     job = cx.a("job", b)
-    rank = usage_rank(p, cls)
-    usages = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) <= rank]  # type: ignore[attr-defined]
-    return exists(cx.I, lambda j: conj(disj(*(job[j] == u for u in usages)), *_visible(cx, b, j)), "j")
+    usages = _labels(p, job, lambda r: r <= usage_rank(p, cls))
+    return exists(cx.I, lambda j: _in_resv(cx, b, job, j, usages), "j")
 
 
 def _visible(cx: BuildContext, b: int, j) -> list[Expr]:
@@ -121,13 +135,13 @@ def drop_shared(cx: BuildContext, p: Profile, b: int, usage: str, *, exporter: b
     if not cx.has("dropped", b) or usage_rank(p, usage) != 0:
         return []
     job, dropped = cx.a("job", b), cx.a("dropped", b)
-    shared = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) > 0]  # type: ignore[attr-defined]
+    shared = _labels(p, job, lambda r: r > 0)
     if not exporter:
         whos: list[tuple[Expr, str]] = [(lift(True), "IMP")]
     else:
         ef2 = cx.g("ef2", b)
         whos = [(ef2 == "NONE", "EF1"), (ef2 != "NONE", "EF2")]
-    return [for_each(cx.I, lambda j: [when(disj(*(job[j] == u for u in shared)) & (dropped[j] == "NO") & c,
+    return [for_each(cx.I, lambda j: [when(job_in(job, j, shared) & (dropped[j] == "NO") & c,
                                            dropped[j], who) for c, who in whos])]
 
 
@@ -136,12 +150,9 @@ def job_fences(cx: BuildContext, p: Profile, b: int, cls: str) -> FenceSet:
     key = f"{cx.name('job', b)}<={cls}"
     if key not in cx.fence_sets:
         job = cx.a("job", b)
-        rank = usage_rank(p, cls)
-        usages = [u for u in job.type.labels[1:] if usage_rank(p, usage_of(u)) <= rank]  # type: ignore[attr-defined]
-        signal = cx.name("signal_job", b)
-        cx.fence_sets[key] = cx.m.fence_set(key, cx.I, lambda j: conj(disj(*(job[j] == u for u in usages)),
-                                                                      *_visible(cx, b, j)), signal,
-                                            kernel="importer job dma_fence")
+        usages = _labels(p, job, lambda r: r <= usage_rank(p, cls))
+        cx.fence_sets[key] = cx.m.fence_set(key, cx.I, lambda j: _in_resv(cx, b, job, j, usages),
+                                            cx.name("signal_job", b), kernel="importer job dma_fence")
     return cx.fence_sets[key]
 
 
@@ -194,10 +205,6 @@ def _conflicts(usage: str) -> tuple[str, ...]:
     return IMPLICIT if usage == "WRITE" else ("WRITE",)
 
 
-def running(job, j, usages: tuple[str, ...]) -> Expr:
-    return disj(*(job[j] == u for u in usages))
-
-
 def job_state_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, i: Param, usage: str) -> Expr | str:
     """The job's state when its fence is added: queued behind the implicit fences the scheduler must wait
     for (drm_sched_job_add_implicit_dependencies with dma_resv_usage_rw(): other devices' jobs and the
@@ -207,7 +214,7 @@ def job_state_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, i: Para
         return usage
     deps = [u for c in _conflicts(usage) for u in (c, c + QUEUED)]
     # the scheduler collects its dependencies from the resv: a fence dropped from it (v5.7) is not one
-    pending = exists(cx.I, lambda j: conj(disj(*(job[j] == u for u in deps)), *_visible(cx, b, j)), "j")
+    pending = exists(cx.I, lambda j: _in_resv(cx, b, job, j, deps), "j")
     pending = pending | ef_pending_upto(cx, d, p, b, usage_rw(usage == "WRITE"))
     return ite(pending, usage + QUEUED, usage)
 
@@ -224,7 +231,7 @@ def job_actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     labels = job.type.labels  # type: ignore[attr-defined]
     runs = [u for u in labels[1:] if not u.endswith(QUEUED)]
     gone = [assign(cx.a("dropped", b)[i], "NO")] if cx.has("dropped", b) else []
-    cx.m.action(cx.name("signal_job", b), disj(*(job[i] == u for u in runs)), [assign(job[i], "NONE"), *gone],
+    cx.m.action(cx.name("signal_job", b), job_in(job, i, runs), [assign(job[i], "NONE"), *gone],
                 params=(i,),
                 actor="hardware", signals=fs, kernel="dma_fence_signal", call="dma_fence_signal(job{i}_fence)",
                 meaning="importer i's DMA job completes and its fence signals", rule="FENCE-1")
@@ -240,7 +247,7 @@ def job_actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
             dropped = cx.a("dropped", b)
             exp = disj(((dropped[k] == "NO") | (dropped[k] == "IMP")) & exp,
                        (dropped[k] == "EF2") & (cx.g("ef1", b) != "NONE"))
-        busy = exists(cx.I, lambda j, deps=deps: running(job, j, deps), "j") | exp
+        busy = exists(cx.I, lambda j, deps=deps: job_in(job, j, deps), "j") | exp
         cx.m.action(cx.name(f"run_job_{u.lower()}", b), (job[k] == u + QUEUED) & ~busy, [assign(job[k], u)],
                     params=(k,), actor="hardware", kernel="drm_sched_run_job",
                     call="drm_sched: job{i} runs (its dependencies signaled)",
