@@ -330,3 +330,22 @@ def test_attach_time_cached_map_takes_resv_only_for_a_dynamic_exporter_before_v6
     assert cached_map_locked("system-heap", "v6.2", "dynamic=1")
     # ttm-vram is dynamic: its static importers' cached map is under resv in every generation that has it
     assert cached_map_locked("ttm-vram", "v5.7", "static=1") and cached_map_locked("ttm-vram", "v6.2", "static=1")
+
+
+def test_signalling_rules_apply_before_the_lockdep_annotations_existed():
+    # SIG-3 is about what a fence signalling path does; v5.7 merely had no dma_fence_map to tell lockdep.
+    # The design fields that describe the path must still change the verdict there (no silent miss).
+    from dmabuf_check.model.design import Signalling, Submit
+
+    for kernel in ("v5.7", "v5.8", "v5.9", "v6.16"):
+        base = Design(name="sig", ops=BASIC, submit=Submit())
+        assert violated(base, kernel, "static=1") == set(), kernel
+        allocates = Design(name="sig-alloc", ops=BASIC, submit=Submit(), signalling=Signalling(allocates="GFP_KERNEL"))
+        assert "sig-no-alloc" in violated(allocates, kernel, "static=1"), kernel
+        waits = Design(name="sig-wait", ops=BASIC, submit=Submit(), signalling=Signalling(waits=True))
+        assert "sig-no-fence-wait" in violated(waits, kernel, "static=1"), kernel
+    from dmabuf_check.registry import build as build_ref
+    from dmabuf_check.registry import resolve
+
+    m, _info, props = build_ref(resolve("bug-signal-takes-resv"), "v5.7")
+    assert "sig-no-resv-lock" in {v.property for v in explore(m, list(props), stop_at_first=False).violated}

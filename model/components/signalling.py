@@ -63,7 +63,7 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
                       actor="signaller", signals=fs, kernel="dma_fence_signal", call=call,
                       meaning="the exporter's engine completes its oldest fence", rule="SIG-1",
                       acquires=acquires, holds=section)
-    _record(cx, act, b, "signal")
+    _record(cx, act, b, "signal", waits=bool(sig and sig.waits))
     if sig is not None and not sig.in_order:  # two engines on one context: completion out of seqno order
         newer = [~fence.dropped_by(cx, b, "EF2")] if cx.has("dropped", b) else []
         act = cx.m.action(name + "_newer", conj(ef1 != "NONE", disj(ef2 == "COPY", ef2 == "JOB"), *free, *newer),
@@ -72,16 +72,18 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
                           kernel="dma_fence_signal", call=call + " /* the newer fence of the context */",
                           meaning="the exporter's newer fence completes before the older one", rule="FENCE-3",
                           acquires=acquires, holds=section)
-        _record(cx, act, b, "signal")
+        _record(cx, act, b, "signal", waits=bool(sig and sig.waits))
 
 
-def _record(cx: BuildContext, act, b: int, role: str) -> None:
+def _record(cx: BuildContext, act, b: int, role: str, *, waits: bool = False) -> None:
     from dmabuf_check.model.components.context import StepInfo
 
     # the signaller is bound to run once a fence is published: it is "about to run" whenever enabled
     # or blocked, i.e. whenever the fence it signals is pending
     pending = cx.g("ef1", b) != "NONE"
-    cx.info.steps.append(StepInfo(act, pending, role, b, frozenset({"signalling"}), None))
+    # the tags say what the path does whatever lockdep is told: before v5.9 no dma_fence_map annotates it
+    tags = frozenset({"signalling"} | ({"fence_wait"} if waits else set()))
+    cx.info.steps.append(StepInfo(act, pending, role, b, tags, None))
 
 
 def _exporter_submit(cx: BuildContext, d: Design, p: Profile, b: int) -> None:

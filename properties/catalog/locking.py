@@ -67,7 +67,13 @@ def no_recursive_lock(m: Model, info: BuildInfo) -> Expr:
 
 
 def _in_signalling(s: StepInfo) -> bool:
-    return SIGNALLING in s.action.holds
+    """A step of a fence signalling path: tagged so by the builder (in every generation: SIG-3 is about what
+    the path does), or annotated for lockdep (dma_fence_begin_signalling, v5.9 on)."""
+    return "signalling" in s.tags or SIGNALLING in s.action.holds
+
+
+def _waits_in_signalling(s: StepInfo) -> bool:
+    return _in_signalling(s) and ("fence_wait" in s.tags or SIGNALLING in s.action.acquires)
 
 
 def sig_no_resv(m: Model, info: BuildInfo) -> Expr:
@@ -81,7 +87,7 @@ def sig_no_alloc(m: Model, info: BuildInfo) -> Expr:
 
 
 def sig_no_wait(m: Model, info: BuildInfo) -> Expr:
-    return ~_about_to(m, [s for s in info.steps if _in_signalling(s) and SIGNALLING in s.action.acquires])
+    return ~_about_to(m, [s for s in info.steps if _waits_in_signalling(s)])
 
 
 def ww_backoff(m: Model, info: BuildInfo) -> Expr:
@@ -117,7 +123,7 @@ RULES = (
     Rule("sig-no-fence-wait", "a fence signalling path does not wait on another fence", ("SIG-3", "DL-12"),
          "dma-fence.c __dma_fence_might_wait(); DOC 'fence signalling annotation'", sig_no_wait,
          applies=lambda p: p.fences,
-         present=_any(lambda info, s: _in_signalling(s) and SIGNALLING in s.action.acquires)),
+         present=_any(lambda info, s: _waits_in_signalling(s))),
     Rule("ww-backoff", "after -EDEADLK a ww transaction drops every lock before lock_slow", ("RESV-W2", "DL-5"),
          "dma_resv_lock() kernel-doc; Documentation/locking/ww-mutex-design.rst", ww_backoff,
          applies=lambda p: p.fences, present=lambda m, info: bool(info.with_tag("lock_slow_holding"))),
