@@ -27,6 +27,7 @@ from dmabuf_check.model.components.context import BuildInfo
 from dmabuf_check.model.compose import build as compose
 from dmabuf_check.model.design import Bug, Design
 from dmabuf_check.model.design_loader import design_of, load_design_file
+from dmabuf_check.model.driver import Driver
 from dmabuf_check.model.expr import lift
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.profiles import profile
@@ -34,6 +35,7 @@ from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties import r1 as r1_props
 from dmabuf_check.properties.base import LIVENESS, Property
 from dmabuf_check.properties.catalog import CATALOG, for_model
+from dmabuf_check.properties.kernel_objects import for_driver
 
 
 @dataclass(frozen=True)
@@ -81,9 +83,13 @@ def select(entry_: Entry, ids: list[str] | None, liveness: bool = False) -> tupl
 @dataclass(frozen=True)
 class DesignRef:
     name: str
-    design: Design
+    design: Design | Driver  # an exporter design, or a driver program
     source: str  # the file it is defined in
     bug: Bug | None = None
+
+    @property
+    def is_program(self) -> bool:
+        return isinstance(self.design, Driver)
 
 
 def _load_module(modname: str) -> DesignRef:
@@ -97,6 +103,7 @@ def builtin() -> dict[str, DesignRef]:
     from dmabuf_check.model import designs
 
     refs = [_load_module(f"dmabuf_check.model.designs.{m}") for m in designs.BUILTIN]
+    refs += [_load_module(f"dmabuf_check.model.designs.programs.{m}") for m in designs.PROGRAMS]
     return {r.name: r for r in refs}
 
 
@@ -140,6 +147,8 @@ def resolve(ref: str) -> DesignRef:
 def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, importers: int | None = None,
           buffers: int | None = None, config: str | None = None) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
     """The model of a design under a profile, and every catalog property that applies to it."""
+    if isinstance(ref.design, Driver):
+        return _build_program(ref, kernel, mix=mix, importers=importers, buffers=buffers, config=config)
     bug = ref.bug
     kernel = kernel or (bug.kernel if bug else None)
     if mix is None and importers is None and bug is not None:
@@ -154,6 +163,19 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
         m.params["file"] = ref.source
     _INFO[m] = info
     return m, info, for_model(m, info, profile(str(m.params["kernel"])))
+
+
+def _build_program(ref: DesignRef, kernel: str | None, **refused: object) -> tuple[Model, object, tuple[Property, ...]]:
+    """A driver program's model: its threads are written out, so importer and buffer options do not apply."""
+    for flag, v in refused.items():
+        if v is not None:
+            raise ModelError(f"--{flag} applies to exporter designs; driver program {ref.name} writes out its own "
+                             "threads and objects")
+    kernel = kernel or (ref.bug.kernel if ref.bug else None)
+    m, info = ref.design.build(kernel)
+    if ref.source and ref.name in _FILES:
+        m.params["file"] = ref.source
+    return m, info, for_driver(m, info)
 
 
 def select_design(props: tuple[Property, ...], ids: list[str] | None, name: str) -> tuple[Property, ...]:
@@ -178,8 +200,9 @@ def design_entry(name: str) -> Entry:
             # a trace names its design file only as a record: opening a trace must never run a file it points at
             raise ModelError(f"design {ref.name} is defined in {ref.source}, not in {file!r}: a trace's 'file' "
                              "parameter is never loaded (check the design file itself to rebuild it)")
-        r = ref
-        return build(r, kernel, mix=mix, importers=None if mix else importers, buffers=buffers, config=config)[0]
+        if isinstance(ref.design, Driver):
+            return _build_program(ref, kernel)[0]
+        return build(ref, kernel, mix=mix, importers=None if mix else importers, buffers=buffers, config=config)[0]
 
     def bound(r):
         fn = r.predicate
@@ -192,6 +215,8 @@ def design_entry(name: str) -> Entry:
             return fn(m, info) if r.present(m, info) else lift(True)
         return predicate
 
+    if isinstance(ref.design, Driver):  # its properties read the compiled program of the model they are given
+        return Entry(ref.name, ref.design.title or ref.name, rebuild, build(ref)[2], {}, ())
     # the properties of the design's default check, in catalog order
     _m, _info, default = build(ref)
     wanted = {p.id for p in default}

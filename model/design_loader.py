@@ -1,4 +1,4 @@
-"""Load a design file (``DESIGN = Design(...)``) and turn every way it can fail into one line.
+"""Load a design file (``DESIGN = Design(...)`` or ``DESIGN = Driver(...)``); every failure is one line.
 
 A design file is ordinary Python a driver author writes; a syntax error, an
 exception while it runs, or a missing or wrong ``DESIGN`` becomes a
@@ -14,6 +14,7 @@ import sys
 import types
 
 from dmabuf_check.model.design import Bug, Design
+from dmabuf_check.model.driver.program import Driver
 from dmabuf_check.model.types import ModelError
 
 
@@ -25,7 +26,7 @@ def _one_line(text: object) -> str:
     return first[0] if first else ""
 
 
-def load_design_file(path: str) -> tuple[Design, Bug | None, types.ModuleType]:
+def load_design_file(path: str) -> tuple[Design | Driver, Bug | None, types.ModuleType]:
     """Run the design file at ``path``; return its DESIGN, its BUG (seeded bugs only) and the module."""
     if not os.path.isfile(path):
         raise ModelError(f"design file {path} not found")
@@ -59,12 +60,15 @@ def load_design_file(path: str) -> tuple[Design, Bug | None, types.ModuleType]:
     return design_of(mod, path)
 
 
-def design_of(mod: types.ModuleType, where: str) -> tuple[Design, Bug | None, types.ModuleType]:
+def design_of(mod: types.ModuleType, where: str) -> tuple[Design | Driver, Bug | None, types.ModuleType]:
     d = getattr(mod, "DESIGN", None)
     if d is None:
-        raise ModelError(f"{where}: defines no DESIGN = Design(...)")
-    if not isinstance(d, Design):
-        raise ModelError(f"{where}: DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
+        d = getattr(mod, "DRIVER", None)
+    if d is None:
+        raise ModelError(f"{where}: defines no DESIGN = Design(...) and no DRIVER = Driver(...)")
+    if not isinstance(d, Design | Driver):
+        raise ModelError(f"{where}: DESIGN must be a dmabuf_check.model.design.Design(...) or a "
+                         f"dmabuf_check.model.driver.Driver(...), got {type(d).__name__}")
     bug = getattr(mod, "BUG", None)
     if bug is not None and not isinstance(bug, Bug):
         raise ModelError(f"{where}: BUG must be a dmabuf_check.model.design.Bug(...), got {type(bug).__name__}")

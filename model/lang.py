@@ -76,6 +76,7 @@ class FenceSet:
     pending: Callable[[Expr | None], Expr]
     signal: str
     kernel: str = "dma_fence"
+    signallers: tuple[str, ...] = ()  # the actors whose code signals it (one: the wait-for graph follows it)
 
 
 @dataclass(frozen=True, eq=False)

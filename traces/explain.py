@@ -242,10 +242,30 @@ EXPLAINERS: dict[str, Callable[[Trace, dict], Explanation | None]] = {
 }
 
 
+def _driver_program(t: Trace, s: dict) -> Explanation | None:
+    """A driver program's rule names the call that breaks it: say which thread is about to make it, and why."""
+    if "driver" not in t.params or t.property.kind != "invariant":
+        return None
+    from dmabuf_check.model.driver.compile import info_of
+
+    try:
+        judge = Judge.for_trace(t)
+        state = judge.c.layout.encode(s)
+        hits = [why for bad, why in info_of(judge.model).checks.get(t.property.id, []) if judge.predicate(bad)(state)]
+    except Exception:  # an explanation is a courtesy: the generic sentence stands in
+        return None
+    if not hits:
+        return None
+    more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
+    return Explanation(t.property.id, f"{hits[0]}{more}", step=len(t.steps))
+
+
 def explain(trace: Trace) -> Explanation:
     """What the final state (or the loop) of ``trace`` shows about its property."""
     fn = _lasso if trace.property.kind == "liveness" else EXPLAINERS.get(trace.property.id)
     found = fn(trace, trace.final) if fn else None
+    if found is None and fn is None:
+        found = _driver_program(trace, trace.final)
     if found is not None:
         return found
     meaning = trace.property.meaning or trace.property.id

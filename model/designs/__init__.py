@@ -5,4 +5,7 @@ checks a built-in design by name, ``dmabuf-check check path/to/design.py``
 any design file. The registry of names is ``dmabuf_check.registry``.
 """
 
+# Driver programs (``model.driver``): real code paths over kernel objects, in ``designs.programs``
+PROGRAMS = ()
+
 BUILTIN = ("ttm_vram", "gem_prime", "system_heap", "udmabuf", "vb2_camera", "rfc2011_reference", "ttm_evict")

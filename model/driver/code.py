@@ -1,0 +1,808 @@
+"""The kernel calls a driver program is written in, and what each one does and checks.
+
+A thread body is a Python function ``def body(k): ...`` that calls methods of
+``Code`` in the order the C code does: ``k.mutex_lock(lk)``,
+``k.kref_get(obj)``, ``k.dma_fence_signal(f)``, ``k.goto_if(cond, "err")``,
+``k.label("err")``. Each call becomes one instruction: one step of the
+thread, so another thread may run between any two calls (the kernel is
+preemptible and SMP) but not inside one. A call that can fail takes
+``fail="label"``: the checker explores both outcomes, the error one jumping
+to the label. Callback bodies (a fence callback, the release of the last
+reference, an exporter's dma_buf_ops) are inlined where the kernel calls
+them, in the caller's context, with the locks the kernel holds there.
+
+Every instruction records what it checks: a rule id and the condition under
+which the call, about to run, breaks that rule (a put without a reference,
+a sleeping call in atomic context, a use of freed memory). The properties
+of ``properties.kernel_objects`` are the negations of those conditions, so a
+counterexample ends in the state where the bad call is the thread's next step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from dmabuf_check.model.driver.objects import (
+    ALLOC,
+    ATOMIC_CONTEXTS,
+    FREED,
+    LIVE,
+    UNBORN,
+    Attachment,
+    Callback,
+    DmaBuf,
+    Fence,
+    KObject,
+    Lock,
+    Resv,
+    Slot,
+)
+from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
+from dmabuf_check.model.lang import Effect, assign
+from dmabuf_check.model.lockdep_names import reclaim_maps
+from dmabuf_check.model.types import ModelError
+
+DONE = "DONE"
+SLEEPING_GFP = ("GFP_KERNEL", "GFP_NOFS", "GFP_NOIO")
+GFPS = SLEEPING_GFP + ("GFP_ATOMIC", "GFP_NOWAIT")
+
+
+@dataclass
+class Alt:
+    """Another outcome of a call: taken when ``cond`` holds (an error return), jumping to ``goto``."""
+
+    suffix: str
+    cond: Expr
+    effects: list[Effect]
+    goto: str
+    text: str
+
+
+@dataclass
+class Ins:
+    """One call of one thread: one step (an action of the compiled model)."""
+
+    text: str
+    guard: Expr = field(default_factory=lambda: lift(True))  # the call blocks until this holds
+    effects: list[Effect] = field(default_factory=list)
+    goto: str | None = None  # unconditional successor label (None: the next call)
+    branch: tuple[Expr, str] | None = None  # (cond, label): jump when cond holds, else fall through
+    pc_value: Expr | None = None  # a computed successor (kref_put: the release block or past it)
+    alts: list[Alt] = field(default_factory=list)
+    checks: list[tuple[str, Expr, str]] = field(default_factory=list)  # (property id, bad condition, why)
+    acquires: tuple[str, ...] = ()
+    take: Lock | None = None  # static lockset: taken by the call's main outcome
+    drop: Lock | None = None
+    waits_lock: Lock | None = None
+    waits_fence: Fence | None = None
+    signals: Fence | None = None
+    sig_begin: bool = False
+    sig_end: bool = False
+    in_signalling: bool = False
+    owner: str = ""
+
+
+class Code:
+    """The builder a thread body writes on: one method per kernel call."""
+
+    def __init__(self, build: Any, thread: str, context: str):
+        # build: the model.driver.compile.DriverBuild of this pass (not imported: compile imports this module)
+        self.b = build
+        self.thread = thread
+        self.context = context
+        self.ins: list[Ins] = []
+        self.labels: dict[str, int] = {}
+        self._pending_labels: list[str] = []
+        self._pending_checks: list[tuple[str, Expr, str]] = []
+        self._scope: list[str] = []  # label prefixes of inlined bodies
+        self._owner: list[str] = [thread]  # whose references the calls take and drop
+        self._signalling = 0
+        self._inline_depth = 0
+        self._uid = 0
+
+    # ---- who runs -------------------------------------------------------
+    @property
+    def me(self) -> str:
+        return self.thread
+
+    @property
+    def owner(self) -> str:
+        return self._owner[-1]
+
+    def atomic(self) -> Expr:
+        """The thread may not sleep: IRQ/softirq context, a spinlock held, interrupts or preemption off."""
+        parts: list[Expr] = [lift(self.context in ATOMIC_CONTEXTS)]
+        parts += [lk.holder == self.me for lk in self.b.locks if not lk.sleeps]
+        for v in (self.b.irqoff.get(self.me), self.b.rcu.get(self.me)):
+            if v is not None:
+                parts.append(v > 0)
+        return disj(*parts)
+
+    # ---- control flow -----------------------------------------------------
+    def _lab(self, name: str) -> str:
+        if not isinstance(name, str) or not name:
+            raise ModelError(f"thread {self.thread}: a label is a non-empty string, got {name!r}")
+        return "/".join(self._scope + [name])
+
+    def label(self, name: str) -> None:
+        """``name:`` in C: the next call carries this label (a goto target)."""
+        full = self._lab(name)
+        if full in self.labels or full in self._pending_labels:
+            raise ModelError(f"thread {self.thread}: label {name!r} defined twice")
+        self._pending_labels.append(full)
+
+    def goto(self, name: str) -> None:
+        self._add(Ins(f"goto {name}", goto=self._lab(name)))
+
+    def goto_if(self, cond: object, name: str, text: str = "") -> None:
+        """``if (cond) goto name;`` -- cond reads object state (``fence.signaled``, ``slot.set``, ``obj.alive``)."""
+        self._add(Ins(text or f"if (...) goto {name}", branch=(lift(cond), self._lab(name))))
+
+    @contextmanager
+    def if_(self, cond: object, text: str = ""):
+        """``if (cond) { ... }`` around the calls of the with-block."""
+        end = self._fresh("endif")
+        self._add(Ins(text or "if (...)", branch=(~lift(cond), self._lab(end))))
+        yield
+        self.label(end)
+
+    def ret(self, value: object = 0) -> None:
+        """``return value;`` -- the thread ends (an inlined callback returns to its caller)."""
+        target = self._scope_end() if self._inline_depth else DONE
+        self._add(Ins(f"return {value}", goto=target))
+
+    def call(self, fn: Callable[..., None], *args: object) -> None:
+        """Call a helper function of the driver: its body is inlined here (labels local to the call)."""
+        self._inline(getattr(fn, "__name__", "fn"), lambda: fn(self, *args))
+
+    # ---- memory and references --------------------------------------------
+    def kzalloc(self, obj: KObject, gfp: str = "GFP_KERNEL", *, fail: str | None = None, initialised: bool = True,
+                text: str = "") -> None:
+        """``obj = kzalloc(sizeof(*obj), gfp); kref_init(&obj->ref);``: the caller owns the one reference.
+
+        ``initialised=False`` leaves the object being set up (ALLOC) until ``init(obj)``: another
+        thread reaching it before then uses an uninitialised object."""
+        self._obj(obj)
+        gfp = self._gfp(gfp)
+        held = self.b.held(self.owner, obj)
+        ins = Ins(text or f"{obj.name} = kzalloc({gfp})", owner=self.owner)
+        ins.checks.append(("kref-leak", disj(obj.life == ALLOC, obj.life == LIVE) & (held > 0),
+                           f"{obj.name} is overwritten while {self.owner} still holds a reference to it"))
+        ins.effects += [assign(obj.life, LIVE if initialised else ALLOC), assign(held, 1)]
+        if obj.refcounted:
+            ins.effects.append(assign(obj.count, 1))
+        self._alloc(ins, gfp)
+        if fail:
+            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), f"{obj.name} = kzalloc() -> NULL (-ENOMEM)"))
+        self._add(ins)
+
+    kmalloc = kzalloc
+
+    def init(self, obj: KObject, what: str = "") -> None:
+        """The object is fully set up (the last field written): others may use it from now on."""
+        self._obj(obj)
+        ins = Ins(what or f"init {obj.name}", owner=self.owner)
+        self._deref(ins, obj)
+        ins.effects.append(assign(obj.life, ite(obj.life == ALLOC, LIVE, obj.life)))
+        self._add(ins)
+
+    def kfree(self, obj: KObject, text: str = "") -> None:
+        self._obj(obj)
+        ins = Ins(text or f"kfree({obj.name})", owner=self.owner)
+        ins.checks.append(("double-free", obj.life == FREED, f"{obj.name} is freed a second time"))
+        ins.effects.append(assign(obj.life, ite(obj.life == UNBORN, UNBORN, FREED)))
+        held = self.b.held(self.owner, obj)
+        ins.effects.append(assign(held, 0))
+        self._add(ins)
+
+    def use(self, obj: KObject, what: str = "") -> None:
+        """A dereference of ``obj`` (reading or writing a field, calling through its ops)."""
+        self._obj(obj)
+        ins = Ins(what or f"use {obj.name}", owner=self.owner)
+        self._deref(ins, obj)
+        self._add(ins)
+
+    def kref_get(self, obj: KObject, text: str = "") -> None:
+        """``kref_get``: only valid on an object that already has a reference (refcount_t warns on 0)."""
+        self._ref(obj)
+        ins = Ins(text or f"kref_get({obj.name})", owner=self.owner)
+        self._deref(ins, obj)
+        ins.checks.append(("kref-get-zero", (obj.count == 0) & (obj.life != FREED) & (obj.life != UNBORN),
+                           f"{obj.name}'s count is 0: refcount_t: addition on 0; use-after-free"))
+        self._take_ref(ins, obj)
+        self._add(ins)
+
+    def kref_get_unless_zero(self, obj: KObject, *, fail: str, text: str = "") -> None:
+        """``if (!kref_get_unless_zero(&obj->ref)) goto fail;`` (memory must still be valid: a lookup lock or RCU)."""
+        self._ref(obj)
+        ins = Ins(text or f"kref_get_unless_zero({obj.name})", owner=self.owner, guard=obj.count > 0)
+        self._deref(ins, obj)
+        self._take_ref(ins, obj)
+        ins.alts.append(Alt("zero", obj.count == 0, [], self._lab(fail), f"kref_get_unless_zero({obj.name}) -> 0"))
+        self._add(ins)
+
+    def kref_put(self, obj: KObject, text: str = "") -> None:
+        """``kref_put``: drop the caller's reference; the last one runs the release and frees the memory."""
+        self._ref(obj)
+        held = self.b.held(self.owner, obj)
+        ins = Ins(text or f"kref_put({obj.name})", owner=self.owner)
+        self._deref(ins, obj)
+        ins.checks.append(("kref-underflow", (obj.count == 0) & (obj.life != UNBORN),
+                           f"{obj.name}'s count is already 0: refcount_t: underflow; use-after-free"))
+        ins.checks.append(("kref-put-noref", (held == 0) & (obj.count > 0),
+                           f"{self.owner} drops a reference to {obj.name} it does not hold"))
+        last = obj.count == 1
+        ins.effects += [assign(held, ite(held > 0, held - 1, 0)), assign(obj.count, ite(obj.count > 0, obj.count - 1, 0))]
+        self._release(ins, obj, last)
+
+    # the kernel's names for the same operations on the objects that have them
+    def dma_fence_get(self, f: Fence) -> None:
+        self.kref_get(f, f"dma_fence_get({f.name})")
+
+    def dma_fence_put(self, f: Fence) -> None:
+        self.kref_put(f, f"dma_fence_put({f.name})")
+
+    def get_file(self, obj: KObject) -> None:
+        self.kref_get(obj, f"get_file({obj.name})")
+
+    def fput(self, obj: KObject) -> None:
+        self.kref_put(obj, f"fput({obj.name})")
+
+    def get_dma_buf(self, buf: DmaBuf) -> None:
+        self.kref_get(buf, f"get_dma_buf({buf.name})")
+
+    def dma_buf_put(self, buf: DmaBuf) -> None:
+        self.kref_put(buf, f"dma_buf_put({buf.name})")
+
+    # ---- publication --------------------------------------------------------
+    def publish(self, slot: Slot, text: str = "") -> None:
+        """Hand the caller's reference to ``slot`` (fd_install, idr_alloc, list_add, a pointer store):
+        from now on any thread may find the object there, and userspace may close it."""
+        self._slot(slot)
+        obj = slot.obj
+        held = self.b.held(self.owner, obj)
+        ins = Ins(text or f"{_PUBLISH[slot.kind]}({slot.name}, {obj.name})", owner=self.owner)
+        self._deref(ins, obj)
+        if obj.refcounted or obj.kind == "mem":
+            ins.checks.append(("kref-put-noref", held == 0,
+                               f"{self.owner} hands {slot.name} a reference to {obj.name} it does not hold"))
+        ins.checks.append(("kref-leak", slot.v == 1,
+                           f"{slot.name} already holds a reference to {obj.name}: publishing again loses it"))
+        ins.effects += [assign(held, ite(held > 0, held - 1, 0)), assign(slot.v, 1)]
+        self._add(ins)
+
+    def fd_install(self, slot: Slot) -> None:
+        self.publish(slot, f"fd_install({slot.name}, {slot.obj.name})")
+
+    def lookup(self, slot: Slot, *, fail: str, text: str = "") -> None:
+        """Find the object in ``slot`` and take a reference (fget(fd), idr_find + kref_get under the lock);
+        an empty slot is the error return (-EBADF, -ENOENT)."""
+        self._slot(slot)
+        obj = slot.obj
+        ins = Ins(text or f"{obj.name} = {_LOOKUP[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
+        self._deref(ins, obj, slot.v == 1)
+        if obj.refcounted:
+            self._take_ref(ins, obj)
+        ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{_LOOKUP[slot.kind]}({slot.name}) -> not found"))
+        self._add(ins)
+
+    def peek(self, slot: Slot, *, fail: str, text: str = "") -> None:
+        """Find the object in ``slot`` without taking a reference (idr_find, list walk): the pointer is
+        borrowed, valid only while something else keeps the object alive."""
+        self._slot(slot)
+        ins = Ins(text or f"{slot.obj.name} = {_PEEK[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
+        self._deref(ins, slot.obj, slot.v == 1)
+        ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{_PEEK[slot.kind]}({slot.name}) -> NULL"))
+        self._add(ins)
+
+    def unpublish(self, slot: Slot, *, fail: str | None = None, text: str = "") -> None:
+        """Take the object out of ``slot`` (idr_remove, list_del, close_fd): its reference moves to the caller."""
+        self._slot(slot)
+        obj = slot.obj
+        held = self.b.held(self.owner, obj)
+        ins = Ins(text or f"{_REMOVE[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
+        ins.effects += [assign(slot.v, 0), assign(held, ite(held < obj.max_refs, held + 1, held))]
+        ins.checks.append(("kref-overflow", held >= obj.max_refs, f"{self.owner} holds more references to {obj.name} "
+                           f"than the model tracks ({obj.max_refs})"))
+        target = self._lab(fail) if fail else None
+        ins.alts.append(Alt("empty", slot.v == 0, [], target or self._next_label(), f"{_REMOVE[slot.kind]}({slot.name}) "
+                            "-> not found"))
+        self._add(ins)
+
+    def close(self, slot: Slot) -> None:
+        """Userspace ``close(fd)``: the fd's reference is dropped (the file's release runs on the last one)."""
+        end = self._fresh("closed")
+        self.unpublish(slot, fail=end, text=f"close({slot.name})")
+        self.kref_put(slot.obj, text=f"fput({slot.obj.name}) (close)")
+        self.label(end)
+
+    # ---- locks ---------------------------------------------------------------
+    def mutex_lock(self, lk: Lock, *, interruptible: bool = False, fail: str | None = None, text: str = "") -> None:
+        self._lock(lk, sleeps=True, text=text or f"mutex_lock{'_interruptible' if interruptible else ''}({lk.name})",
+                   fail=fail if interruptible else None, fail_text="-EINTR")
+
+    def mutex_lock_interruptible(self, lk: Lock, *, fail: str) -> None:
+        self.mutex_lock(lk, interruptible=True, fail=fail)
+
+    def mutex_trylock(self, lk: Lock, *, fail: str) -> None:
+        self._lock(lk, sleeps=False, text=f"mutex_trylock({lk.name})", fail=fail, fail_text="busy", trylock=True)
+
+    def mutex_unlock(self, lk: Lock) -> None:
+        self._unlock(lk, f"mutex_unlock({lk.name})")
+
+    def spin_lock(self, lk: Lock) -> None:
+        self._lock(lk, sleeps=False, text=f"spin_lock({lk.name})")
+
+    def spin_lock_irqsave(self, lk: Lock) -> None:
+        self._lock(lk, sleeps=False, text=f"spin_lock_irqsave({lk.name})", irqs=True)
+
+    spin_lock_irq = spin_lock_irqsave
+
+    def spin_lock_bh(self, lk: Lock) -> None:
+        self._lock(lk, sleeps=False, text=f"spin_lock_bh({lk.name})", bh=True)
+
+    def spin_unlock(self, lk: Lock) -> None:
+        self._unlock(lk, f"spin_unlock({lk.name})")
+
+    def spin_unlock_irqrestore(self, lk: Lock) -> None:
+        self._unlock(lk, f"spin_unlock_irqrestore({lk.name})", irqs=True)
+
+    spin_unlock_irq = spin_unlock_irqrestore
+
+    def spin_unlock_bh(self, lk: Lock) -> None:
+        self._unlock(lk, f"spin_unlock_bh({lk.name})", bh=True)
+
+    def lockdep_assert_held(self, lk: Lock) -> None:
+        ins = Ins(f"lockdep_assert_held({lk.name})", owner=self.owner)
+        ins.checks.append(("lockdep-assert-held", lk.holder != self.me, f"{self.me} does not hold {lk.name}"))
+        self._add(ins)
+
+    def rcu_read_lock(self) -> None:
+        v = self.b.counter(self.b.rcu, self.me, "rcu")
+        self._add(Ins("rcu_read_lock()", effects=[assign(v, ite(v < 3, v + 1, v))], owner=self.owner))
+
+    def rcu_read_unlock(self) -> None:
+        v = self.b.counter(self.b.rcu, self.me, "rcu")
+        self._add(Ins("rcu_read_unlock()", effects=[assign(v, ite(v > 0, v - 1, 0))], owner=self.owner))
+
+    def might_sleep(self, text: str = "might_sleep()") -> None:
+        """Any call that may sleep: msleep, wait_event, flush_work, synchronize_rcu, ..."""
+        ins = Ins(text, owner=self.owner)
+        self._sleep_check(ins, text)
+        self._add(ins)
+
+    msleep = might_sleep
+
+    def copy_from_user(self, text: str = "copy_from_user()") -> None:
+        """A user-memory access: it may fault, which sleeps and takes mmap_lock."""
+        ins = Ins(text, owner=self.owner, acquires=("mmap_lock",))
+        self._sleep_check(ins, text)
+        self._add(ins)
+
+    copy_to_user = copy_from_user
+
+    # ---- fences ----------------------------------------------------------------
+    def dma_fence_init(self, f: Fence, text: str = "") -> None:
+        """``dma_fence_init``: the fence is live, unsignaled, with one reference owned by the caller."""
+        self._obj(f)
+        held = self.b.held(self.owner, f)
+        ins = Ins(text or f"dma_fence_init({f.name})", owner=self.owner)
+        ins.checks.append(("kref-leak", (f.life == LIVE) & (held > 0),
+                           f"{f.name} is re-initialised while {self.owner} still holds a reference"))
+        ins.effects += [assign(f.life, LIVE), assign(f.count, 1), assign(held, 1), assign(f.signaled_v, 0),
+                        assign(f.error_v, 0)]
+        self._add(ins)
+
+    def dma_fence_set_error(self, f: Fence, errno: str = "-EIO") -> None:
+        ins = Ins(f"dma_fence_set_error({f.name}, {errno})", owner=self.owner)
+        self._deref(ins, f)
+        ins.checks.append(("fence-error-after-signal", f.signaled_v == 1,
+                           f"{f.name} is already signaled: its error is frozen (WARN_ON in dma_fence_set_error)"))
+        ins.effects.append(assign(f.error_v, ite(f.signaled_v == 1, f.error_v, 1)))
+        self._add(ins)
+
+    def dma_fence_signal(self, f: Fence) -> None:
+        """``dma_fence_signal``: under the fence lock (interrupts off) the fence signals and every armed
+        callback runs, in this thread's context; signaling is one-way (a second signal does nothing)."""
+        self._obj(f)
+        lk = f.lock
+        assert lk is not None
+        ins = self._lock_ins(lk, f"dma_fence_signal({f.name}): spin_lock_irqsave({lk.name})", irqs=True)
+        self._deref(ins, f)
+        ins.effects.append(assign(f.signaled_v, 1))
+        ins.signals = f
+        self._add(ins)
+        for cb in list(f.callbacks):
+            skip = self._fresh(f"nocb_{cb.name}")
+            self._add(Ins(f"{cb.name} armed?", branch=(cb.armed == 0, self._lab(skip)), effects=[],
+                          owner=self.owner))
+            self._run_callback(cb)
+            self.label(skip)
+        self._unlock(lk, f"dma_fence_signal({f.name}): spin_unlock_irqrestore({lk.name})", irqs=True)
+
+    def dma_fence_wait(self, f: Fence, *, intr: bool = False, fail: str | None = None) -> None:
+        """``dma_fence_wait``: sleep until the fence signals (interruptible: -ERESTARTSYS to ``fail``)."""
+        self._obj(f)
+        ins = Ins(f"dma_fence_wait({f.name})", owner=self.owner, guard=f.signaled_v == 1, waits_fence=f)
+        self._deref(ins, f)
+        self._sleep_check(ins, ins.text)
+        if self.b.fence_annotations:
+            ins.acquires = ("dma_fence_map",)
+        if self._signalling:
+            ins.checks.append(("sig-no-fence-wait", lift(True), "a fence signalling path waits on a fence"))
+        if intr and fail:
+            ins.alts.append(Alt("erestartsys", f.signaled_v == 0, [], self._lab(fail),
+                                f"dma_fence_wait({f.name}) -> -ERESTARTSYS"))
+        self._add(ins)
+
+    def dma_fence_add_callback(self, f: Fence, body: Callable[[Code], None], *, fail: str | None = None,
+                               name: str = "", pass_refs: tuple[KObject, ...] = ()) -> None:
+        """``dma_fence_add_callback(f, &cb, func)``: ``body`` will run inside dma_fence_signal(f), with the
+        fence lock held; -ENOENT (to ``fail``; ignored without it) if the fence already signaled.
+        ``pass_refs``: references the caller hands to the callback (it drops them when it runs)."""
+        self._obj(f)
+        cb = self.b.callback(f, name or getattr(body, "__name__", "cb"), body)
+        lk = f.lock
+        assert lk is not None
+        ins = self._lock_ins(lk, f"dma_fence_add_callback({f.name}, {cb.name})", irqs=True, keep=False)
+        self._deref(ins, f)
+        ins.checks.append(("fence-cb-twice", cb.armed == 1, f"{cb.name} is already on a fence (FENCE-6)"))
+        armed_ok = f.signaled_v == 0
+        ins.effects.append(assign(cb.armed, ite(armed_ok, 1, cb.armed)))
+        for obj in pass_refs:
+            mine, theirs = self.b.held(self.owner, obj), self.b.held(cb.name, obj)
+            ins.checks.append(("kref-put-noref", armed_ok & (mine == 0),
+                               f"{self.owner} hands {cb.name} a reference to {obj.name} it does not hold"))
+            ins.effects += [assign(mine, ite(armed_ok & (mine > 0), mine - 1, mine)),
+                            assign(theirs, ite(armed_ok & (theirs < obj.max_refs), theirs + 1, theirs))]
+        if fail:
+            ins.branch = (f.signaled_v == 1, self._lab(fail))
+        self._add(ins)
+
+    def dma_fence_remove_callback(self, f: Fence, body: Callable[[Code], None], *, name: str = "",
+                                  fail: str | None = None) -> None:
+        """``dma_fence_remove_callback``: false (to ``fail``) when the callback already ran."""
+        cb = self.b.callback(f, name or getattr(body, "__name__", "cb"), body)
+        lk = f.lock
+        assert lk is not None
+        ins = self._lock_ins(lk, f"dma_fence_remove_callback({f.name}, {cb.name})", irqs=True, keep=False)
+        self._deref(ins, f)
+        ins.effects.append(assign(cb.armed, 0))
+        if fail:
+            ins.branch = (cb.armed == 0, self._lab(fail))
+        self._add(ins)
+
+    def dma_fence_begin_signalling(self) -> None:
+        """Start of a fence signalling critical section (SIG-1): no allocation, resv lock or fence wait inside."""
+        self._signalling += 1
+        self._add(Ins("dma_fence_begin_signalling()", owner=self.owner, sig_begin=True))
+
+    def dma_fence_end_signalling(self) -> None:
+        if not self._signalling:
+            raise ModelError(f"thread {self.thread}: dma_fence_end_signalling() without dma_fence_begin_signalling()")
+        self._signalling -= 1
+        self._add(Ins("dma_fence_end_signalling()", owner=self.owner, sig_end=True))
+
+    # ---- reservation objects ----------------------------------------------------
+    def dma_resv_lock(self, r: Resv, *, interruptible: bool = False, fail: str | None = None) -> None:
+        text = f"dma_resv_lock{'_interruptible' if interruptible else ''}({r.name}, NULL)"
+        if self._signalling:
+            self._pending_checks.append(("sig-no-resv-lock", lift(True), "a fence signalling path takes a dma_resv lock"))
+        self._lock(r.lock, sleeps=True, text=text, fail=fail if interruptible else None, fail_text="-EINTR")
+
+    def dma_resv_unlock(self, r: Resv) -> None:
+        # debug kernels forget the reserved slots at unlock (dma_resv_reset_max_fences)
+        self._unlock(r.lock, f"dma_resv_unlock({r.name})", extra=[assign(r.reserved, 0)])
+
+    def dma_resv_reserve_fences(self, r: Resv, *, fail: str | None = None) -> None:
+        ins = Ins(f"dma_resv_reserve_fences({r.name}, 1)", owner=self.owner)
+        ins.checks.append(("resv-held", r.lock.holder != self.me, f"{self.me} does not hold {r.name}'s lock"))
+        ins.effects.append(assign(r.reserved, 1))
+        self._alloc(ins, "GFP_KERNEL")
+        if fail:
+            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_resv_reserve_fences() -> -ENOMEM"))
+        self._add(ins)
+
+    def dma_resv_add_fence(self, r: Resv, f: Fence, usage: str = "WRITE") -> None:
+        """Add ``f`` to the resv: the resv takes its own fence reference; a slot must be reserved in this
+        lock hold (RESV-A1); from here on, the fence's signalling path is a signalling section (SIG-2)."""
+        flag = self.b.resv_fence(r, f)
+        owner = f"resv:{r.name}"
+        held = self.b.held(owner, f)
+        ins = Ins(f"dma_resv_add_fence({r.name}, {f.name}, DMA_RESV_USAGE_{usage})", owner=self.owner)
+        self._deref(ins, f)
+        ins.checks.append(("resv-held", r.lock.holder != self.me, f"{self.me} does not hold {r.name}'s lock"))
+        ins.checks.append(("resv-reserve-before-add", r.reserved == 0,
+                           f"no fence slot reserved on {r.name} in this lock hold"))
+        ins.effects += [assign(r.reserved, 0), assign(flag, 1)]
+        ins.effects += [assign(held, ite(held < f.max_refs, held + 1, held)),
+                        assign(f.count, ite(f.count < f.max_refs, f.count + 1, f.count))]
+        self._add(ins)
+
+    def dma_resv_wait_timeout(self, r: Resv, *, intr: bool = False, fail: str | None = None) -> None:
+        """Wait for every fence added to the resv."""
+        fences = [f for f in self.b.fences if f.name in r.fences]
+        idle = conj(*[(r.fences[f.name] == 0) | (f.signaled_v == 1) for f in fences])
+        ins = Ins(f"dma_resv_wait_timeout({r.name})", owner=self.owner, guard=idle)
+        if len(fences) == 1:
+            ins.waits_fence = fences[0]
+        self._sleep_check(ins, ins.text)
+        if self.b.fence_annotations:
+            ins.acquires = ("dma_fence_map",)
+        if self._signalling:
+            ins.checks.append(("sig-no-fence-wait", lift(True), "a fence signalling path waits on a resv's fences"))
+        if intr and fail:
+            ins.alts.append(Alt("erestartsys", ~idle, [], self._lab(fail), "dma_resv_wait_timeout() -> -ERESTARTSYS"))
+        self._add(ins)
+
+    # ---- dma-buf ------------------------------------------------------------------
+    def dma_buf_export(self, buf: DmaBuf, *, fail: str | None = None) -> None:
+        """``dma_buf_export``: the buffer's file exists with one reference, the caller's (REF-1)."""
+        self._obj(buf)
+        held = self.b.held(self.owner, buf)
+        ins = Ins(f"{buf.name} = dma_buf_export()", owner=self.owner)
+        ins.effects += [assign(buf.life, LIVE), assign(buf.count, 1), assign(held, 1)]
+        self._alloc(ins, "GFP_KERNEL")
+        if fail:
+            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_buf_export() -> -ENOMEM"))
+        self._add(ins)
+
+    def dma_buf_fd(self, buf: DmaBuf, slot: Slot) -> None:
+        """``dma_buf_fd``: the fd takes over the caller's reference (REF-5)."""
+        if slot.obj is not buf:
+            raise ModelError(f"dma_buf_fd: slot {slot.name} holds {slot.obj.name}, not {buf.name}")
+        self.publish(slot, f"dma_buf_fd({buf.name}) -> {slot.name}")
+
+    def dma_buf_get(self, slot: Slot, *, fail: str) -> None:
+        self.lookup(slot, fail=fail, text=f"{slot.obj.name} = dma_buf_get({slot.name})")
+
+    def dma_buf_attach(self, att: Attachment, *, fail: str | None = None) -> None:
+        buf = att.buf
+        ins = Ins(f"{att.name} = dma_buf_attach({buf.name})", owner=self.owner)
+        self._deref(ins, buf)
+        ins.effects.append(assign(att.v, "ATTACHED"))
+        if fail:
+            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_buf_attach() -> -ENOMEM"))
+        self._add(ins)
+        self._op(buf, "attach")
+
+    def dma_buf_detach(self, att: Attachment) -> None:
+        buf = att.buf
+        ins = Ins(f"dma_buf_detach({buf.name}, {att.name})", owner=self.owner)
+        self._deref(ins, buf)
+        ins.checks.append(("detach-after-unmap", att.v == "MAPPED", f"{att.name} is still mapped"))
+        ins.effects.append(assign(att.v, "NONE"))
+        self._add(ins)
+        self._op(buf, "detach")
+
+    def dma_buf_map_attachment(self, att: Attachment, *, locked: bool = False, fail: str | None = None) -> None:
+        """``dma_buf_map_attachment_unlocked`` (the core takes the resv, v6.2+), or with ``locked`` the
+        locked form, whose caller must hold the resv (MAP-2); the exporter's map op runs under it."""
+        buf = att.buf
+        assert buf.resv is not None
+        if not locked:
+            self.dma_resv_lock(buf.resv)
+        ins = Ins(f"dma_buf_map_attachment{'' if locked else '_unlocked'}({att.name})", owner=self.owner)
+        self._deref(ins, buf)
+        ins.checks.append(("map-after-attach", att.v == "NONE", f"{att.name} is not attached"))
+        ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
+                           f"{self.me} maps {att.name} without holding {buf.resv.name}"))
+        ins.effects.append(assign(att.v, ite(att.v == "NONE", "NONE", "MAPPED")))
+        if fail:
+            ins.alts.append(Alt("err", lift(True), [], self._lab(fail), "dma_buf_map_attachment() -> ERR_PTR"))
+        self._add(ins)
+        self._op(buf, "map")
+        if not locked:
+            self.dma_resv_unlock(buf.resv)
+
+    def dma_buf_unmap_attachment(self, att: Attachment, *, locked: bool = False) -> None:
+        buf = att.buf
+        assert buf.resv is not None
+        if not locked:
+            self.dma_resv_lock(buf.resv)
+        ins = Ins(f"dma_buf_unmap_attachment{'' if locked else '_unlocked'}({att.name})", owner=self.owner)
+        self._deref(ins, buf)
+        ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
+                           f"{self.me} unmaps {att.name} without holding {buf.resv.name}"))
+        ins.effects.append(assign(att.v, ite(att.v == "MAPPED", "ATTACHED", att.v)))
+        self._add(ins)
+        self._op(buf, "unmap")
+        if not locked:
+            self.dma_resv_unlock(buf.resv)
+
+    def dma_buf_begin_cpu_access(self, buf: DmaBuf) -> None:
+        self.use(buf, f"dma_buf_begin_cpu_access({buf.name})")
+        self._op(buf, "begin_cpu_access")
+
+    def dma_buf_end_cpu_access(self, buf: DmaBuf) -> None:
+        self.use(buf, f"dma_buf_end_cpu_access({buf.name})")
+        self._op(buf, "end_cpu_access")
+
+    def dma_buf_vmap(self, buf: DmaBuf) -> None:
+        self.use(buf, f"dma_buf_vmap({buf.name})")
+        self._op(buf, "vmap")
+
+    def dma_buf_vunmap(self, buf: DmaBuf) -> None:
+        self.use(buf, f"dma_buf_vunmap({buf.name})")
+        self._op(buf, "vunmap")
+
+    # ---- internals ------------------------------------------------------------------
+    def _fresh(self, base: str) -> str:
+        self._uid += 1
+        return f"{base}#{self._uid}"
+
+    def _next_label(self) -> str:
+        name = self._fresh("next")
+        self._after_next = name
+        return self._lab(name)
+
+    def _scope_end(self) -> str:
+        return "/".join(self._scope + ["$end"])
+
+    def _add(self, ins: Ins) -> None:
+        ins.in_signalling = self._signalling > 0 or ins.sig_end
+        if not ins.owner:
+            ins.owner = self.owner
+        if self._pending_checks:
+            ins.checks.extend(self._pending_checks)
+            self._pending_checks = []
+        idx = len(self.ins)
+        for lab in self._pending_labels:
+            self.labels[lab] = idx
+        self._pending_labels = []
+        self.ins.append(ins)
+        after = getattr(self, "_after_next", None)
+        if after is not None:  # an alternative that continues with the next call
+            self._after_next = None
+            self.labels[self._lab(after)] = idx + 1
+
+    def _inline(self, name: str, write: Callable[[], None], owner: str | None = None) -> None:
+        if self._inline_depth > 8:
+            raise ModelError(f"thread {self.thread}: callbacks nest more than 8 deep at {name} (a release that "
+                             "drops a reference to itself?)")
+        self._scope.append(self._fresh(name))
+        self._inline_depth += 1
+        if owner:
+            self._owner.append(owner)
+        try:
+            write()
+            self.label("$end")
+        finally:
+            if owner:
+                self._owner.pop()
+            self._inline_depth -= 1
+            self._scope.pop()
+
+    def _run_callback(self, cb: Callback) -> None:
+        def write() -> None:
+            self._add(Ins(f"{cb.name}() [fence callback, {cb.fence.lock.name if cb.fence.lock else cb.fence.name} held]",
+                          effects=[assign(cb.armed, 0)]))
+            cb.body(self)
+            for obj in self.b.objects:  # a callback ends: references handed to it and not dropped are leaked
+                v = self.b.held_vars.get((cb.name, obj.name))
+                if v is not None:
+                    self._pending_checks.append(("kref-leak", v > 0, f"{cb.name} returns still holding a reference "
+                                                 f"to {obj.name}"))
+        self._inline(cb.name, write, owner=cb.name)
+
+    def _op(self, buf: DmaBuf, op: str) -> None:
+        body = buf.ops.get(op)
+        if body is not None:
+            self._inline(f"{buf.name}.{op}", lambda: body(self))
+
+    def _release(self, ins: Ins, obj: KObject, last: Expr) -> None:
+        """The put step, then (when it dropped the last reference) the release callback and the free."""
+        checks: list[tuple[str, Expr, str]] = []
+        if isinstance(obj, Fence) and obj.callbacks:
+            pending = disj(*[cb.armed == 1 for cb in obj.callbacks])
+            checks.append(("fence-release-pending-cb", last & (obj.signaled_v == 0) & pending,
+                           f"the last reference to {obj.name} goes while a callback is pending on it (FENCE-13)"))
+        if isinstance(obj, DmaBuf):
+            atts = [a for a in self.b.attachments if a.buf is obj]
+            if atts:
+                checks.append(("release-after-detach", last & disj(*[a.v != "NONE" for a in atts]),
+                               f"the last reference to {obj.name} goes while it is still attached (REF-9)"))
+        ins.checks.extend(checks)
+        body = obj.release if not isinstance(obj, DmaBuf) else obj.ops.get("release")
+        if body is None:  # no release callback: the memory goes in the same step
+            ins.effects.insert(0, assign(obj.life, ite(last, FREED, obj.life)))  # reads the count before the put
+            self._add(ins)
+            return
+        after = self._fresh("released")
+        ins.branch = (~last, self._lab(after))
+        self._add(ins)
+        self._inline(f"{obj.name}.release", lambda: body(self))
+        self._add(Ins(f"free {obj.name}", effects=[assign(obj.life, FREED)]))
+        self.label(after)
+
+    def _obj(self, obj: KObject) -> None:
+        if not isinstance(obj, KObject) or obj not in self.b.objects:
+            raise ModelError(f"thread {self.thread}: {obj!r} is not an object declared on this driver")
+
+    def _ref(self, obj: KObject) -> None:
+        self._obj(obj)
+        if not obj.refcounted:
+            raise ModelError(f"thread {self.thread}: {obj.name} is kmalloc'd memory, not refcounted (use kfree)")
+
+    def _slot(self, slot: Slot) -> None:
+        if not isinstance(slot, Slot) or slot not in self.b.slots:
+            raise ModelError(f"thread {self.thread}: {slot!r} is not a slot declared on this driver")
+
+    def _gfp(self, gfp: str) -> str:
+        if gfp not in GFPS:
+            raise ModelError(f"thread {self.thread}: GFP flags {gfp!r}: one of {', '.join(GFPS)}")
+        return gfp
+
+    def _deref(self, ins: Ins, obj: KObject, when: Expr | None = None) -> None:
+        """The call dereferences ``obj`` (when ``when`` holds: a lookup only if it finds the object)."""
+        w = lift(True) if when is None else when
+        ins.checks.append(("use-after-free", w & (obj.life == FREED), f"{obj.name} was freed"))
+        if self.me not in self.b.allocators.get(obj.name, ()):
+            ins.checks.append(("use-before-init", w & ((obj.life == UNBORN) | (obj.life == ALLOC)),
+                               f"{obj.name} is not set up yet"))
+
+    def _take_ref(self, ins: Ins, obj: KObject) -> None:
+        held = self.b.held(self.owner, obj)
+        ins.checks.append(("kref-overflow", (obj.count >= obj.max_refs) | (held >= obj.max_refs),
+                           f"more references to {obj.name} than the model tracks ({obj.max_refs})"))
+        ins.effects += [assign(obj.count, ite(obj.count < obj.max_refs, obj.count + 1, obj.count)),
+                        assign(held, ite(held < obj.max_refs, held + 1, held))]
+
+    def _alloc(self, ins: Ins, gfp: str) -> None:
+        ins.acquires = ins.acquires + reclaim_maps(gfp)
+        if gfp in SLEEPING_GFP:
+            self._sleep_check(ins, f"kmalloc({gfp})")
+            if self._signalling:
+                ins.checks.append(("sig-no-alloc", lift(True), f"a fence signalling path allocates with {gfp}"))
+
+    def _sleep_check(self, ins: Ins, what: str) -> None:
+        ins.checks.append(("sleep-in-atomic", self.atomic(), f"{what} may sleep, in atomic context"))
+
+    def _lock_ins(self, lk: Lock, text: str, *, irqs: bool = False, bh: bool = False, keep: bool = True) -> Ins:
+        if lk not in self.b.locks:
+            raise ModelError(f"thread {self.thread}: {lk.name} is not a lock declared on this driver")
+        ins = Ins(text, owner=self.owner, guard=lk.holder == "FREE", waits_lock=lk, acquires=(lk.name,))
+        self.b.note_acquire(self, ins, lk, irqs or bh)
+        if keep:
+            ins.effects.append(assign(lk.holder, self.me))
+            ins.take = lk
+            for flag, on in ((irqs, self.b.irqoff), (bh, self.b.irqoff)):
+                if flag:
+                    v = self.b.counter(on, self.me, "irqoff")
+                    ins.effects.append(assign(v, ite(v < 3, v + 1, v)))
+        return ins
+
+    def _lock(self, lk: Lock, *, sleeps: bool, text: str, fail: str | None = None, fail_text: str = "",
+              trylock: bool = False, irqs: bool = False, bh: bool = False) -> None:
+        ins = self._lock_ins(lk, text, irqs=irqs, bh=bh)
+        if sleeps:
+            self._sleep_check(ins, text)
+        if trylock:
+            ins.waits_lock = None  # a trylock never blocks
+            assert fail is not None
+            ins.alts.append(Alt("busy", lk.holder != "FREE", [], self._lab(fail), f"{text} -> 0"))
+        elif fail:
+            ins.alts.append(Alt("eintr", lift(True), [], self._lab(fail), f"{text} -> {fail_text}"))
+        self._add(ins)
+
+    def _unlock(self, lk: Lock, text: str, *, irqs: bool = False, bh: bool = False,
+                extra: list[Effect] | None = None) -> None:
+        ins = Ins(text, owner=self.owner, drop=lk)
+        ins.checks.append(("unlock-not-held", lk.holder != self.me, f"{self.me} does not hold {lk.name}"))
+        ins.effects.append(assign(lk.holder, ite(lk.holder == self.me, "FREE", lk.holder)))
+        ins.effects.extend(extra or [])
+        if irqs or bh:
+            v = self.b.counter(self.b.irqoff, self.me, "irqoff")
+            ins.effects.append(assign(v, ite(v > 0, v - 1, 0)))
+        self._add(ins)
+
+
+_PUBLISH = {"fd": "fd_install", "idr": "idr_alloc", "xarray": "xa_alloc", "list": "list_add", "ptr": "WRITE_ONCE"}
+_LOOKUP = {"fd": "fget", "idr": "idr_find+kref_get", "xarray": "xa_load+kref_get", "list": "list walk+kref_get",
+           "ptr": "READ_ONCE+kref_get"}
+_PEEK = {"fd": "fget_raw", "idr": "idr_find", "xarray": "xa_load", "list": "list walk", "ptr": "READ_ONCE"}
+_REMOVE = {"fd": "close_fd", "idr": "idr_remove", "xarray": "xa_erase", "list": "list_del", "ptr": "xchg(NULL)"}
+SLOT_KINDS = tuple(_PUBLISH)

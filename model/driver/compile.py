@@ -1,0 +1,435 @@
+"""Compile a driver program into an ordinary model of the modeling language.
+
+Each thread gets a program counter; each call of its body (``model.driver.code``)
+is one action guarded by the counter, so threads interleave between calls
+and nowhere else. The bodies run twice or more: a first pass discovers what
+later threads add (fence callbacks, which thread allocates what, which fences
+reach which resv, which locks are taken in IRQ context), and the final pass
+builds the model with all of it known, so a signal compiled before the
+callback was registered still runs that callback.
+
+The model carries everything the engines read (variables, actions with
+their lock metadata, lock and fence declarations, valid end states); the
+rule checks each call registered are kept in ``DriverInfo`` for
+``properties.kernel_objects``.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass, field
+
+from dmabuf_check.model.driver.code import DONE, Code, Ins
+from dmabuf_check.model.driver.objects import (
+    ATOMIC_CONTEXTS,
+    LIFE,
+    LIVE,
+    UNBORN,
+    Attachment,
+    Callback,
+    Fence,
+    KObject,
+    Lock,
+    Resv,
+    Slot,
+    SpinLock,
+    ident,
+)
+from dmabuf_check.model.expr import Expr, conj, ite, lift
+from dmabuf_check.model.lang import Model, Waits, assign
+from dmabuf_check.model.profiles import profile
+from dmabuf_check.model.types import BOOL, Enum, ModelError, Range
+
+MAX_PASSES = 5
+
+
+@dataclass
+class Plan:
+    """What one pass learned about the driver, for the next."""
+
+    callbacks: dict[tuple[str, str], object] = field(default_factory=dict)  # (fence, cb) -> body
+    allocators: dict[str, set[str]] = field(default_factory=dict)  # object -> threads that allocate it
+    resv_fences: dict[str, list[str]] = field(default_factory=dict)
+    counters: set[tuple[str, str]] = field(default_factory=set)  # (irqoff|rcu, thread)
+    lock_ctx: dict[str, set[str]] = field(default_factory=dict)  # lock -> contexts it is taken in
+    attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
+
+    def key(self) -> tuple:
+        return (tuple(sorted(self.callbacks)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.allocators.items())),
+                tuple(sorted((k, tuple(v)) for k, v in self.resv_fences.items())), tuple(sorted(self.counters)),
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())))
+
+
+@dataclass
+class DriverInfo:
+    """What the properties of a compiled driver need: every rule check, by property id."""
+
+    checks: dict[str, list[tuple[Expr, str]]] = field(default_factory=dict)
+    threads: tuple[str, ...] = ()
+    has_locks: bool = False
+    has_fences: bool = False
+
+    def add(self, rule: str, bad: Expr, why: str) -> None:
+        self.checks.setdefault(rule, []).append((bad, why))
+
+
+_INFO: weakref.WeakKeyDictionary[Model, DriverInfo] = weakref.WeakKeyDictionary()
+
+
+def info_of(model: Model) -> DriverInfo:
+    if model not in _INFO:
+        raise ModelError(f"model {model.name} was not compiled from a driver program")
+    return _INFO[model]
+
+
+class DriverBuild:
+    """One pass: the model under construction and the objects bound to its variables."""
+
+    def __init__(self, driver, kernel: str, plan: Plan):
+        self.d = driver
+        self.plan = plan
+        self.prof = profile(kernel)
+        self.fence_annotations = self.prof.fence_annotations
+        self.next_plan = Plan()
+        m = self.m = Model(driver.name, driver.title or driver.name, params={"kernel": self.prof.name})
+        self.threads = [t.name for t in driver.threads]
+        self.objects: list[KObject] = list(driver.objects)
+        self.fences = [o for o in self.objects if isinstance(o, Fence)]
+        self.locks: list[Lock] = list(driver.locks)
+        self.slots: list[Slot] = list(driver.slots)
+        self.attachments: list[Attachment] = list(driver.attachments)
+        self.resvs: list[Resv] = list(driver.resvs)
+        self.allocators = plan.allocators
+        self.held_vars: dict[tuple[str, str], Expr] = {}
+        self.irqoff: dict[str, Expr] = {}
+        self.rcu: dict[str, Expr] = {}
+        self.irq_used: dict[str, tuple[Expr, Expr]] = {}
+        self._fencesets: dict[str, object] = {}
+        self._signal_actions: dict[str, list[tuple[str, str]]] = {}
+        holder_t = Enum("holder", "FREE", *self.threads)
+        for r in self.resvs:
+            if r.lock not in self.locks:
+                self.locks.append(r.lock)
+        for f in self.fences:
+            if f.lock is None:
+                f.lock = SpinLock(f"{f.name}->lock", kernel="dma_fence.lock")
+            if f.lock not in self.locks:
+                self.locks.append(f.lock)
+        for lk in self.locks:
+            lk.holder = m.var(f"holder_{ident(lk.name)}", holder_t, "FREE", kernel=lk.kernel or lk.name,
+                              meaning=f"who holds {lk.name}", rule="LOCKDEP")
+            lk.decl = m.lock(lk.name, lk.holder, "FREE", {t: t for t in self.threads}, kernel=lk.kernel or lk.name,
+                             lock_class=lk.cls)
+        installed = {o.name: sum(1 for s in self.slots if s.obj is o and s.installed) for o in self.objects}
+        for o in self.objects:
+            init_count = len(o.owners) + installed[o.name]
+            if init_count > o.max_refs:
+                raise ModelError(f"{o.name}: {init_count} initial references, more than max_refs={o.max_refs}")
+            live = o.live or init_count > 0
+            o.life = m.var(f"life_{ident(o.name)}", Enum("life", *LIFE), LIVE if live else UNBORN,
+                           kernel=o.kernel or o.name, meaning=f"lifetime of {o.name}", rule="KOBJ-1")
+            o.count = (m.var(f"refs_{ident(o.name)}", Range(0, o.max_refs), init_count, kernel=f"{o.name} refcount",
+                             meaning=f"references to {o.name}", rule="KREF-1") if o.refcounted else lift(1))
+            for owner in dict.fromkeys(o.owners):
+                self.held(owner, o)
+            if isinstance(o, Fence):
+                o.signaled_v = m.var(f"signaled_{ident(o.name)}", BOOL, 0, kernel="DMA_FENCE_FLAG_SIGNALED_BIT",
+                                     meaning=f"{o.name} has signaled", rule="FENCE-1")
+                o.error_v = m.var(f"error_{ident(o.name)}", BOOL, 0, kernel="dma_fence.error",
+                                  meaning=f"an error is set on {o.name}", rule="FENCE-2")
+                o.callbacks = []
+        for s in self.slots:
+            s.v = m.var(f"slot_{ident(s.name)}", BOOL, int(s.installed), kernel=s.kind,
+                        meaning=f"{s.name} holds a reference to {s.obj.name}", rule="KREF-5")
+        for r in self.resvs:
+            r.reserved = m.var(f"reserved_{ident(r.name)}", BOOL, 0, kernel="dma_resv_reserve_fences",
+                               meaning=f"a fence slot is reserved on {r.name}", rule="RESV-A1")
+            r.fences = {}
+            for fname in plan.resv_fences.get(r.name, []):
+                self._resv_flag(r, fname)
+        for a in self.attachments:
+            a.v = m.var(f"att_{ident(a.name)}", Enum("att", "NONE", "ATTACHED", "MAPPED"), "NONE",
+                        kernel="struct dma_buf_attachment", meaning=f"{a.name}: attached, mapped", rule="ATT-7")
+        by_name = {f.name: f for f in self.fences}
+        for (fname, cbname), body in plan.callbacks.items():
+            if fname in by_name:
+                self.callback(by_name[fname], cbname, body)
+        for kind, t in sorted(plan.counters):
+            self.counter(self.irqoff if kind == "irqoff" else self.rcu, t, kind)
+        for lname, ctxs in plan.lock_ctx.items():
+            if ctxs & set(ATOMIC_CONTEXTS) and ctxs - set(ATOMIC_CONTEXTS):
+                self.irq_used[lname] = (
+                    m.var(f"irqsafe_{ident(lname)}", BOOL, 0, kernel="lockdep usage", meaning=f"{lname} was taken "
+                          "in IRQ context (IN-HARDIRQ/SOFTIRQ)", rule="LOCKDEP-4"),
+                    m.var(f"irqon_{ident(lname)}", BOOL, 0, kernel="lockdep usage", meaning=f"{lname} was taken "
+                          "with interrupts enabled (HARDIRQ/SOFTIRQ-ON)", rule="LOCKDEP-4"))
+
+    # ---- lazily declared state -------------------------------------------------
+    def held(self, owner: str, obj: KObject) -> Expr:
+        key = (owner, obj.name)
+        if key not in self.held_vars:
+            init = sum(1 for o in obj.owners if o == owner)
+            top = obj.max_refs if obj.refcounted else 1
+            self.held_vars[key] = self.m.var(f"ref_{ident(owner)}_{ident(obj.name)}", Range(0, top), init,
+                                             kernel=f"{owner}'s references to {obj.name}",
+                                             meaning=f"references to {obj.name} that {owner} holds", rule="KREF-3")
+        return self.held_vars[key]
+
+    def counter(self, table: dict[str, Expr], thread: str, kind: str) -> Expr:
+        if thread not in table:
+            table[thread] = self.m.var(f"{kind}_{ident(thread)}", Range(0, 3), 0, kernel=kind,
+                                       meaning=f"{thread}: nesting of {kind} sections", rule="CTX-1")
+        self.next_plan.counters.add((kind, thread))
+        return table[thread]
+
+    def callback(self, f: Fence, name: str, body) -> Callback:
+        self.next_plan.callbacks[(f.name, name)] = body
+        for cb in f.callbacks:
+            if cb.name == name:
+                return cb
+        cb = Callback(name, f, body)
+        cb.armed = self.m.var(f"cb_{ident(name)}", BOOL, 0, kernel="struct dma_fence_cb",
+                              meaning=f"{name} is registered on {f.name}", rule="FENCE-6")
+        f.callbacks.append(cb)
+        return cb
+
+    def _resv_flag(self, r: Resv, fname: str) -> Expr:
+        if fname not in r.fences:
+            r.fences[fname] = self.m.var(f"inresv_{ident(r.name)}_{ident(fname)}", BOOL, 0, kernel="dma_resv fences",
+                                         meaning=f"{fname} is in {r.name}", rule="RESV-A1")
+        return r.fences[fname]
+
+    def resv_fence(self, r: Resv, f: Fence) -> Expr:
+        self.next_plan.resv_fences.setdefault(r.name, [])
+        if f.name not in self.next_plan.resv_fences[r.name]:
+            self.next_plan.resv_fences[r.name].append(f.name)
+        return self._resv_flag(r, f.name)
+
+    def note_acquire(self, code: Code, ins: Ins, lk: Lock, disables: bool) -> None:
+        ctx = code.context if code.context in ATOMIC_CONTEXTS else "process"
+        self.next_plan.lock_ctx.setdefault(lk.name, set()).add(ctx)
+        if lk.name not in self.irq_used:
+            return
+        in_irq, irq_on = self.irq_used[lk.name]
+        if ctx in ATOMIC_CONTEXTS:
+            ins.effects.append(assign(in_irq, 1))
+        elif not disables:
+            off = self.irqoff.get(code.me)
+            enabled = lift(True) if off is None else off == 0
+            ins.effects.append(assign(irq_on, ite(enabled, 1, irq_on)))
+
+    # ---- the pass ----------------------------------------------------------------
+    def run(self) -> tuple[Model, DriverInfo]:
+        info = DriverInfo(threads=tuple(self.threads))
+        codes: list[tuple[object, Code]] = []
+        for t in self.d.threads:
+            k = Code(self, t.name, t.context)
+            t.body(k, *t.args)
+            if k._signalling:
+                raise ModelError(f"thread {t.name}: dma_fence_begin_signalling() without dma_fence_end_signalling()")
+            for ins in k.ins:  # who allocates what, and who attaches what (read by the next pass)
+                if "kzalloc" in ins.text or "dma_fence_init" in ins.text or "dma_buf_export" in ins.text:
+                    for obj in self.objects:
+                        if any(getattr(e.target, "decl", None) is getattr(obj.life, "decl", 0) for e in ins.effects
+                               if hasattr(e, "target")):
+                            self.next_plan.allocators.setdefault(obj.name, set()).add(t.name)
+                for a in self.attachments:
+                    if f"dma_buf_attach({a.buf.name})" in ins.text and ins.text.startswith(a.name):
+                        self.next_plan.attachers.setdefault(a.name, set()).add(ins.owner)
+            codes.append((t, k))
+        pcs = {}
+        for t, k in codes:
+            pcs[t.name] = self._emit(t, k, info)
+        self._end_checks(info, pcs)
+        info.has_locks = bool(self.locks)
+        info.has_fences = bool(self.fences)
+        return self.m, info
+
+    def _emit(self, t, k: Code, info: DriverInfo) -> Expr:
+        m, n = self.m, len(k.ins)
+        pending_end = list(k._pending_labels)
+        for lab in pending_end:
+            k.labels[lab] = n
+        k._pending_labels = []
+        if k._pending_checks:
+            raise ModelError(f"thread {t.name}: a check without a call after it (end the body with a call)")
+
+        def resolve(label: str | None, seen: frozenset = frozenset()) -> int:
+            if label == DONE:
+                return n
+            if label is None:
+                raise ModelError(f"thread {t.name}: internal: no label")
+            if label not in k.labels:
+                base = label.rsplit("/", 1)[-1]
+                if base == "$end":
+                    return n
+                raise ModelError(f"thread {t.name}: goto {base!r}, but no label {base!r} in its body")
+            return thread_through(k.labels[label], seen)
+
+        def thread_through(i: int, seen: frozenset = frozenset()) -> int:
+            """Skip unconditional gotos that do nothing (no state read or written, no check)."""
+            while i < n:
+                ins = k.ins[i]
+                if ins.goto is None or ins.effects or ins.checks or ins.alts or ins.branch or ins.take or ins.drop:
+                    return i
+                if i in seen:
+                    raise ModelError(f"thread {t.name}: a goto loop that does nothing ({ins.text})")
+                seen = seen | {i}
+                i = resolve(ins.goto, seen)
+            return n
+
+        live = [i for i in range(n) if thread_through(i) == i]
+        names = {i: f"L{i}" for i in live}
+        start = thread_through(0)
+        pc = m.var(f"pc_{ident(t.name)}", Enum(f"pc_{ident(t.name)}", *[names[i] for i in live], DONE),
+                   names.get(start, DONE), kernel=f"{t.name} ({t.context})",
+                   meaning=f"the next call of {t.name}", rule="")
+
+        def at_value(i: int) -> str:
+            return names[i] if i < n else DONE
+
+        def succ_of(i: int) -> list[int]:
+            ins = k.ins[i]
+            if ins.goto is not None:
+                return [resolve(ins.goto)]
+            out = [thread_through(i + 1)]
+            if ins.branch is not None:
+                out.append(resolve(ins.branch[1]))
+            return out
+
+        # static lockset per call (lockdep's held-lock stack; sparse requires it to agree at every join)
+        locksets: dict[int, tuple[Lock, ...]] = {start: ()}
+        work = [start] if start < n else []
+        while work:
+            i = work.pop()
+            ins, held = k.ins[i], locksets[i]
+            after = held
+            if ins.take is not None:
+                after = held + (ins.take,)
+            if ins.drop is not None and ins.drop in after:
+                idx = len(after) - 1 - after[::-1].index(ins.drop)
+                after = after[:idx] + after[idx + 1:]
+            nexts = [(j, after) for j in succ_of(i)] + [(resolve(a.goto), held) for a in ins.alts]
+            for j, ls in nexts:
+                if j >= n:
+                    continue
+                if j in locksets:
+                    if {x.name for x in locksets[j]} != {x.name for x in ls}:
+                        def show(s):
+                            return ", ".join(x.name for x in s) or "no lock"
+                        raise ModelError(f"thread {t.name}: '{k.ins[j].text}' is reached holding {show(locksets[j])} "
+                                         f"on one path and {show(ls)} on another (sparse: context imbalance); "
+                                         "give each path its own label")
+                    continue
+                locksets[j] = ls
+                work.append(j)
+
+        in_reclaim = t.context == "reclaim"
+        for i in live:
+            if i not in locksets:
+                continue  # unreachable code (after a return)
+            ins = k.ins[i]
+            at = pc == names[i]
+            held = tuple(x.name for x in locksets[i])
+            pseudo = (("fs_reclaim",) if in_reclaim else ()) + (
+                ("dma_fence_map",) if ins.in_signalling and self.fence_annotations and not ins.sig_begin else ())
+            holds = pseudo + held
+            if ins.goto is not None:
+                nxt: Expr = lift(at_value(resolve(ins.goto)))
+            elif ins.branch is not None:
+                nxt = ite(ins.branch[0], at_value(resolve(ins.branch[1])), at_value(thread_through(i + 1)))
+            else:
+                nxt = lift(at_value(thread_through(i + 1)))
+            effects = [assign(pc, nxt), *ins.effects]
+            name = f"{ident(t.name)}_{i}"
+            waits = None
+            if ins.waits_lock is not None:
+                waits = Waits(ins.waits_lock.decl, at)
+            elif ins.waits_fence is not None and ins.waits_fence.name in self._fencesets:
+                waits = Waits(self._fencesets[ins.waits_fence.name], at)
+            act = m.action(name, at & ins.guard, effects, actor=t.name, kernel=ins.text, call=ins.text,
+                           meaning=f"{t.name}: {ins.text}", acquires=ins.acquires, holds=holds, waits=waits)
+            if ins.signals is not None:
+                self._signal_actions.setdefault(ins.signals.name, []).append((act.name, t.name))
+            for rule, bad, why in ins.checks:
+                info.add(rule, at & bad, f"{t.name} at '{ins.text}': {why}")
+            for a in ins.alts:
+                m.action(f"{name}_{a.suffix}", at & a.cond, [assign(pc, at_value(resolve(a.goto))), *a.effects],
+                         actor=t.name, kernel=a.text, call=a.text, meaning=f"{t.name}: {a.text}", holds=holds)
+        return pc
+
+    def _end_checks(self, info: DriverInfo, pcs: dict[str, Expr]) -> None:
+        env = {t.name for t in self.d.threads if t.env}
+
+        def finished(name: str) -> Expr:
+            done = pcs[name] == DONE
+            if name in env:
+                init = self.m.variable(f"pc_{ident(name)}").init
+                done = done | (pcs[name] == init)
+            return done
+
+        all_done = conj(*[finished(t) for t in self.threads])
+        self.m.valid_end = all_done
+        for (owner, oname), v in self.held_vars.items():
+            if owner in pcs:
+                info.add("kref-leak", (pcs[owner] == DONE) & (v > 0),
+                         f"{owner} returns still holding a reference to {oname}")
+        for t in self.threads:
+            for lk in self.locks:
+                info.add("lock-held-at-exit", (pcs[t] == DONE) & (lk.holder == t),
+                         f"{t} returns holding {lk.name}")
+        for f in self.fences:
+            info.add("fence-signals", all_done & (f.life == LIVE) & (f.signaled_v == 0),
+                     f"every thread is done and {f.name} never signaled")
+        for lname, (in_irq, irq_on) in self.irq_used.items():
+            info.add("irq-inconsistent-lock", (in_irq == 1) & (irq_on == 1),
+                     f"{lname} is taken in IRQ context and elsewhere with interrupts enabled")
+        for a in self.attachments:
+            owners = sorted(self.plan.attachers.get(a.name, ()))
+            hv = [self.held_vars[(o, a.buf.name)] for o in owners if (o, a.buf.name) in self.held_vars]
+            if hv:
+                info.add("attach-holds-ref", (a.v != "NONE") & conj(*[v == 0 for v in hv]),
+                         f"{a.name} is attached while its importer holds no reference to {a.buf.name}")
+
+    def declare_fencesets(self) -> None:
+        """Fences some thread signals are waitable resources of the wait-for graph (declared before the
+        actions that wait on them; the signal action is named once the signalling thread is emitted)."""
+        for f in self.fences:
+            # bind this build's variables now: a later build rebinds the fence object to its own model
+            pending = (f.signaled_v == 0) & (f.life == LIVE)
+            fs = self.m.fence_set(f.name, None, (lambda p: lambda _j: p)(pending), signal="", kernel="dma_fence")
+            self._fencesets[f.name] = fs
+
+
+    def finish_fencesets(self) -> None:
+        for f in self.fences:
+            fs = self._fencesets[f.name]
+            sig = self._signal_actions.get(f.name, [])
+            if not sig:
+                self.m.fences.remove(fs)  # nobody signals it: waits on it show as stuck states, not wait-for edges
+                for a in self.m.actions:
+                    if a.waits is not None and a.waits.on is fs:
+                        a.waits = None
+                continue
+            fs.signal = sig[0][0]
+            fs.signallers = tuple(dict.fromkeys(t for _a, t in sig))
+
+
+def compile_driver(driver, kernel: str | None = None) -> tuple[Model, DriverInfo]:
+    """The model of ``driver`` under a kernel generation, and the checks its calls registered."""
+    kernel = kernel or driver.kernel
+    plan = Plan()
+    for _ in range(MAX_PASSES):
+        b = DriverBuild(driver, kernel, plan)
+        b.declare_fencesets()
+        m, info = b.run()
+        if b.next_plan.key() == plan.key():
+            b.finish_fencesets()
+            m.params["driver"] = driver.name
+            _INFO[m] = info
+            return m, info
+        plan = b.next_plan
+    raise ModelError(f"driver {driver.name}: callbacks keep registering new callbacks (more than {MAX_PASSES} levels)")
+
+

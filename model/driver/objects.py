@@ -1,0 +1,206 @@
+"""Kernel objects a driver program touches, with the state the kernel keeps for them.
+
+A driver declares its objects once (``Driver.kref``, ``Driver.mutex``, ...);
+each build of the driver binds them to the variables of a fresh model, so
+the same declarations serve every rebuild (trace replay, another kernel
+generation). What each object's calls do, and which rules they are checked
+against, lives in ``model.driver.code``.
+
+Lifetime (every object with memory): ``UNBORN`` (not allocated yet: a NULL
+pointer), ``ALLOC`` (allocated, being initialised by the thread that
+allocated it), ``LIVE``, ``FREED``. A refcounted object also has its count;
+who holds each reference is tracked per owner (a thread, a callback, a
+publication slot), so a put without a reference, a leaked reference and a
+get on zero are each a state the checker can name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from dmabuf_check.model.expr import Expr
+from dmabuf_check.model.types import ModelError
+
+UNBORN, ALLOC, LIVE, FREED = "UNBORN", "ALLOC", "LIVE", "FREED"
+LIFE = (UNBORN, ALLOC, LIVE, FREED)
+
+CONTEXTS = ("process", "irq", "softirq", "reclaim")  # a thread's execution context
+ATOMIC_CONTEXTS = ("irq", "softirq")
+
+Body = Callable[..., None]  # a code body: fn(k, *args) writes kernel calls on the builder k
+
+
+def _name_ok(name: object, what: str) -> str:
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_.>-" for c in name):
+        raise ModelError(f"{what} name must be a non-empty string of letters, digits, '_', '.', '->', got {name!r}")
+    return name
+
+
+def ident(name: str) -> str:
+    """A variable-safe spelling of an object name (``obj->lock`` -> ``obj__lock``)."""
+    return name.replace("->", "__").replace(".", "_").replace("-", "_")
+
+
+@dataclass(eq=False)
+class KObject:
+    """An object with memory and (for refcounted kinds) a reference count.
+
+    kind     -- "kref" (struct kref / refcount_t), "file" (a struct file: fget/fput),
+                "mem" (kmalloc'd, one owner, kfree), "fence" (struct dma_fence), "dma_buf"
+    live     -- it exists when the threads start; ``owners`` hold its initial references
+    release  -- the release callback body, run by whoever drops the last reference, before the memory is freed
+    max_refs -- the bound on the count the model tracks (a get beyond it is a reported overflow)
+    """
+
+    name: str
+    kind: str = "kref"
+    live: bool = False
+    owners: tuple[str, ...] = ()
+    release: Body | None = None
+    max_refs: int = 4
+    kernel: str = ""
+    # bound per build
+    life: Expr | None = field(default=None, repr=False)
+    count: Expr | None = field(default=None, repr=False)
+
+    @property
+    def refcounted(self) -> bool:
+        return self.kind != "mem"
+
+    # expressions a program may branch on (valid while a driver is being built)
+    @property
+    def alive(self) -> Expr:
+        return self._life() == LIVE
+
+    @property
+    def freed(self) -> Expr:
+        return self._life() == FREED
+
+    def _life(self) -> Expr:
+        if self.life is None:
+            raise ModelError(f"{self.name}: object state is read only while the driver is built (inside a thread body)")
+        return self.life
+
+
+@dataclass(eq=False)
+class Fence(KObject):
+    """A struct dma_fence: refcounted, signals once, may carry an error set before it signals.
+
+    ``lock`` is the spinlock passed to dma_fence_init (a driver's fence lock, shared by its
+    fences); None gives the fence a lock of its own.
+    """
+
+    lock: SpinLock | None = None
+    signaled_v: Expr | None = field(default=None, repr=False)
+    error_v: Expr | None = field(default=None, repr=False)
+    callbacks: list[Callback] = field(default_factory=list, repr=False)
+
+    @property
+    def signaled(self) -> Expr:
+        if self.signaled_v is None:
+            raise ModelError(f"{self.name}: fence state is read only while the driver is built")
+        return self.signaled_v == 1
+
+
+@dataclass(eq=False)
+class Callback:
+    """A struct dma_fence_cb registered on one fence: its body runs inside dma_fence_signal."""
+
+    name: str
+    fence: Fence
+    body: Body
+    armed: Expr | None = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class Lock:
+    """A kernel lock: a mutex (sleeps) or a spinlock (atomic while held)."""
+
+    name: str
+    sleeps: bool = True
+    lock_class: str = ""
+    kernel: str = ""
+    holder: Expr | None = field(default=None, repr=False)
+    decl: object = field(default=None, repr=False)  # the model's Lock declaration
+
+    @property
+    def cls(self) -> str:
+        return self.lock_class or self.name
+
+
+class Mutex(Lock):
+    pass
+
+
+@dataclass(eq=False)
+class SpinLock(Lock):
+    sleeps: bool = False
+
+
+@dataclass(eq=False)
+class Slot:
+    """A place that holds one reference to an object once it is published: an fd table entry
+    (fd_install), an idr/xarray entry, a list membership, a pointer field another thread reads."""
+
+    name: str
+    obj: KObject
+    kind: str = "fd"  # fd, idr, xarray, list, ptr
+    installed: bool = False  # holds the object's reference when the threads start
+    v: Expr | None = field(default=None, repr=False)
+
+    @property
+    def set(self) -> Expr:
+        if self.v is None:
+            raise ModelError(f"{self.name}: slot state is read only while the driver is built")
+        return self.v == 1
+
+
+@dataclass(eq=False)
+class Resv:
+    """A struct dma_resv: a ww_mutex (reservation_ww_class_mutex) and fence slots of four usages."""
+
+    name: str
+    lock: Mutex = field(init=False)
+    reserved: Expr | None = field(default=None, repr=False)
+    fences: dict[str, Expr] = field(default_factory=dict, repr=False)  # fence name -> "in the resv" flag
+
+    def __post_init__(self) -> None:
+        self.lock = Mutex(f"{self.name}", lock_class="reservation_ww_class_mutex", kernel="dma_resv_lock")
+
+
+@dataclass(eq=False)
+class DmaBuf(KObject):
+    """A struct dma_buf: a file (fget/fput through its fd), the exporter's dma_buf_ops as code bodies, a resv.
+
+    ``ops`` maps an op name (attach, detach, map, unmap, release, begin_cpu_access, end_cpu_access,
+    vmap, vunmap, mmap) to its body; a missing op does nothing. ``dynamic`` marks an exporter
+    with pin/unpin (its map is called with the resv held, DYN-1/LOCK-1).
+    """
+
+    kind: str = "dma_buf"
+    ops: dict[str, Body] = field(default_factory=dict)
+    resv: Resv | None = None
+    dynamic: bool = False
+
+
+@dataclass(eq=False)
+class Attachment:
+    """A struct dma_buf_attachment of one importer thread to one dma-buf: NONE, ATTACHED, MAPPED."""
+
+    name: str
+    buf: DmaBuf
+    dynamic: bool = False
+    v: Expr | None = field(default=None, repr=False)
+
+
+@dataclass
+class ThreadDecl:
+    """A thread of the driver: an ioctl, an IRQ handler, a work item, a shrinker, userspace."""
+
+    name: str
+    body: Body
+    context: str = "process"
+    env: bool = False  # an environment actor: may also never run (idle at the start is a valid end)
+    kernel: str = ""
+    args: tuple = ()

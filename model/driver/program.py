@@ -1,0 +1,202 @@
+"""``Driver``: a driver's kernel objects and its code paths, as a driver author writes them.
+
+    from dmabuf_check.model.driver import Driver
+
+    d = Driver("my-gem", follows="drivers/gpu/drm/drm_prime.c")
+    obj = d.kref("gem", live=True, owners=("ioctl",))
+    handle = d.slot("handle", obj, kind="idr")
+    lock = d.mutex("file->table_lock")
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.mutex_lock(lock)
+        k.publish(handle)          # idr_alloc: the handle now owns the reference
+        k.mutex_unlock(lock)
+
+    @d.userspace("close")
+    def close(k):
+        k.mutex_lock(lock)
+        k.unpublish(handle, fail="out")
+        k.mutex_unlock(lock)
+        k.kref_put(obj)
+        k.ret()
+        k.label("out")
+        k.mutex_unlock(lock)
+
+    DESIGN = d
+
+A file that defines ``DESIGN`` (or ``DRIVER``) as a ``Driver`` is checked like
+any design: ``dmabuf-check check my_driver.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dmabuf_check.model.driver.code import SLOT_KINDS
+from dmabuf_check.model.driver.objects import (
+    CONTEXTS,
+    Attachment,
+    Body,
+    DmaBuf,
+    Fence,
+    KObject,
+    Lock,
+    Mutex,
+    Resv,
+    Slot,
+    SpinLock,
+    ThreadDecl,
+    _name_ok,
+)
+from dmabuf_check.model.types import ModelError
+
+KINDS = ("kref", "file", "mem")
+
+
+class Driver:
+    """A driver program: kernel objects and the threads whose code paths use them."""
+
+    def __init__(self, name: str, *, follows: str = "", kernel: str = "v6.16", title: str = ""):
+        self.name = _name_ok(name, "driver")
+        self.follows = follows
+        self.kernel = kernel
+        self.title = title
+        self.objects: list[KObject] = []
+        self.locks: list[Lock] = []
+        self.slots: list[Slot] = []
+        self.resvs: list[Resv] = []
+        self.attachments: list[Attachment] = []
+        self.threads: list[ThreadDecl] = []
+        self._names: set[str] = set()
+        self.kinds: tuple[str, ...] = ()  # importer kinds: a design's; a driver names its threads instead
+
+    # ---- objects ----------------------------------------------------------------
+    def _new(self, name: str, what: str) -> str:
+        _name_ok(name, what)
+        if name in self._names:
+            raise ModelError(f"driver {self.name}: {name!r} declared twice")
+        self._names.add(name)
+        return name
+
+    def kref(self, name: str, *, kind: str = "kref", live: bool = False, owners: tuple[str, ...] = (),
+             release: Body | None = None, max_refs: int = 4, kernel: str = "") -> KObject:
+        """A refcounted object (struct kref / refcount_t; ``kind="file"``: a struct file, ``"mem"``: plain
+        kmalloc'd memory with one owner). ``live`` objects exist at the start, their references held by
+        ``owners`` (thread names); otherwise a thread creates it with ``kzalloc``."""
+        if kind not in KINDS:
+            raise ModelError(f"object {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        o = KObject(self._new(name, "object"), kind=kind, live=live, owners=tuple(owners), release=release,
+                    max_refs=self._max(name, max_refs), kernel=kernel)
+        self.objects.append(o)
+        return o
+
+    def mem(self, name: str, *, live: bool = False, owner: str | None = None, kernel: str = "") -> KObject:
+        return self.kref(name, kind="mem", live=live, owners=(owner,) if owner else (), max_refs=1, kernel=kernel)
+
+    def fence(self, name: str, *, lock: SpinLock | None = None, live: bool = False, owners: tuple[str, ...] = (),
+              max_refs: int = 4) -> Fence:
+        """A struct dma_fence; ``lock`` is the spinlock given to dma_fence_init (shared by a driver's fences)."""
+        if lock is not None and lock not in self.locks:
+            raise ModelError(f"fence {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
+        f = Fence(self._new(name, "fence"), kind="fence", live=live, owners=tuple(owners),
+                  max_refs=self._max(name, max_refs), lock=lock, kernel="struct dma_fence")
+        self.objects.append(f)
+        return f
+
+    def dma_buf(self, name: str, *, ops: dict[str, Callable] | None = None, dynamic: bool = False,
+                live: bool = False, owners: tuple[str, ...] = (), max_refs: int = 4) -> DmaBuf:
+        """A struct dma_buf with the exporter's ``ops`` (bodies run where the core calls them) and its resv."""
+        ops = dict(ops or {})
+        known = ("attach", "detach", "map", "unmap", "release", "begin_cpu_access", "end_cpu_access", "vmap",
+                 "vunmap", "mmap")
+        for op in ops:
+            if op not in known:
+                raise ModelError(f"dma_buf {name}: unknown op {op!r}; dma_buf_ops here: {', '.join(known)}")
+        resv = Resv(f"{name}.resv")
+        self._new(resv.name, "resv")
+        self.resvs.append(resv)
+        b = DmaBuf(self._new(name, "dma_buf"), live=live, owners=tuple(owners), max_refs=self._max(name, max_refs),
+                   ops=ops, resv=resv, dynamic=dynamic, kernel="struct dma_buf")
+        self.objects.append(b)
+        return b
+
+    def attachment(self, name: str, buf: DmaBuf) -> Attachment:
+        if buf not in self.objects or not isinstance(buf, DmaBuf):
+            raise ModelError(f"attachment {name}: {getattr(buf, 'name', buf)!r} is not a dma_buf of this driver")
+        a = Attachment(self._new(name, "attachment"), buf)
+        self.attachments.append(a)
+        return a
+
+    def resv(self, name: str) -> Resv:
+        r = Resv(self._new(name, "resv"))
+        self.resvs.append(r)
+        return r
+
+    def mutex(self, name: str, *, lock_class: str = "") -> Mutex:
+        lk = Mutex(self._new(name, "lock"), lock_class=lock_class, kernel="struct mutex")
+        self.locks.append(lk)
+        return lk
+
+    def spinlock(self, name: str, *, lock_class: str = "") -> SpinLock:
+        lk = SpinLock(self._new(name, "lock"), lock_class=lock_class, kernel="spinlock_t")
+        self.locks.append(lk)
+        return lk
+
+    def slot(self, name: str, obj: KObject, *, kind: str = "fd", installed: bool = False) -> Slot:
+        """Where a published reference lives: an fd, an idr/xarray handle, a list, a pointer field."""
+        if kind not in SLOT_KINDS:
+            raise ModelError(f"slot {name}: kind must be one of {', '.join(SLOT_KINDS)}, got {kind!r}")
+        if obj not in self.objects:
+            raise ModelError(f"slot {name}: {getattr(obj, 'name', obj)!r} is not an object of this driver")
+        s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed)
+        self.slots.append(s)
+        return s
+
+    # ---- threads ------------------------------------------------------------------
+    def thread(self, name: str, *, context: str = "process", args: tuple = (), env: bool = False,
+               kernel: str = "") -> Callable[[Body], Body]:
+        """Decorator: ``body(k, *args)`` is a thread (an ioctl, a work item, an IRQ handler with
+        ``context="irq"``, a shrinker with ``context="reclaim"``)."""
+        if context not in CONTEXTS:
+            raise ModelError(f"thread {name}: context must be one of {', '.join(CONTEXTS)}, got {context!r}")
+
+        def add(body: Body) -> Body:
+            if not callable(body):
+                raise ModelError(f"thread {name}: its body must be a function of the builder")
+            self.threads.append(ThreadDecl(self._new(name, "thread"), body, context, env, kernel, tuple(args)))
+            return body
+        return add
+
+    def irq(self, name: str, **kw) -> Callable[[Body], Body]:
+        return self.thread(name, context="irq", **kw)
+
+    def userspace(self, name: str, **kw) -> Callable[[Body], Body]:
+        """An environment thread: userspace that may run its calls at any moment, or never."""
+        return self.thread(name, env=True, **kw)
+
+    def shrinker(self, name: str, **kw) -> Callable[[Body], Body]:
+        """Reclaim calling the driver's shrinker (under fs_reclaim), at any moment or never."""
+        return self.thread(name, context="reclaim", env=True, **kw)
+
+    # ---- building -----------------------------------------------------------------
+    def _max(self, name: str, n: object) -> int:
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 8:
+            raise ModelError(f"{name}: max_refs must be 1..8, got {n!r}")
+        return n
+
+    def validate(self) -> None:
+        if not self.threads:
+            raise ModelError(f"driver {self.name}: no threads (declare code paths with @driver.thread)")
+        names = {t.name for t in self.threads}
+        for o in self.objects:
+            for owner in o.owners:
+                if owner not in names:
+                    raise ModelError(f"{o.name}: owner {owner!r} is not a thread of this driver")
+
+    def build(self, kernel: str | None = None):
+        """The model and the checks of this driver under a kernel generation (``model.driver.compile``)."""
+        from dmabuf_check.model.driver.compile import compile_driver
+
+        self.validate()
+        return compile_driver(self, kernel)

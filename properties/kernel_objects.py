@@ -1,0 +1,119 @@
+"""Rules of kernel objects, checked wherever a driver program uses those objects.
+
+No property is written per driver: every call of a driver program registers
+the condition under which it would break a rule (``model.driver.code``),
+and each rule below is "no thread is ever about to make such a call" (or,
+for end-state rules, "no final state is like this"). A rule appears in a
+driver's check only if some call of the driver can break it, so no property
+is checked vacuously. The rule ids (KOBJ-, KREF-, CTX-, LOCKDEP-) are
+described in ``kernel_rules.md``; the dma-buf ones in ``rules.md``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dmabuf_check.model.driver.compile import DriverInfo, info_of
+from dmabuf_check.model.expr import disj, lift
+from dmabuf_check.model.lang import Model
+from dmabuf_check.properties import waitfor
+from dmabuf_check.properties.base import DEADLOCK, INVARIANT, Property
+
+
+@dataclass(frozen=True)
+class ObjectRule:
+    id: str
+    meaning: str
+    rules: tuple[str, ...]
+    source: str
+    kind: str = INVARIANT
+
+
+RULES: tuple[ObjectRule, ...] = (
+    ObjectRule("use-after-free", "no call dereferences an object whose memory was freed", ("KOBJ-1", "REF-6"),
+               "KASAN 'slab-use-after-free'; Documentation/core-api/kref.rst"),
+    ObjectRule("use-before-init", "no thread but its creator uses an object before it is set up (published too early)",
+               ("KOBJ-2",), "Documentation/core-api/kref.rst; fd_install() kernel-doc (install last)"),
+    ObjectRule("double-free", "no object's memory is freed twice", ("KOBJ-3",), "KASAN 'double-free'; mm/slub.c"),
+    ObjectRule("kref-get-zero", "no reference is taken on an object whose count already dropped to zero",
+               ("KREF-2", "REF-14"), "lib/refcount.c 'refcount_t: addition on 0; use-after-free'"),
+    ObjectRule("kref-underflow", "no reference is dropped from a count that is already zero", ("KREF-2",),
+               "lib/refcount.c 'refcount_t: underflow; use-after-free'"),
+    ObjectRule("kref-put-noref", "no thread drops or hands off a reference it does not hold", ("KREF-3", "REF-5"),
+               "Documentation/core-api/kref.rst rules 1-2"),
+    ObjectRule("kref-leak", "no thread or callback ends holding a reference it took, and none is overwritten",
+               ("KREF-4",), "Documentation/core-api/kref.rst; kmemleak"),
+    ObjectRule("kref-overflow", "no object gets more references than the model tracks (a get in a loop without a put)",
+               ("KREF-4",), "lib/refcount.c 'refcount_t: saturated'"),
+    ObjectRule("sleep-in-atomic", "nothing that may sleep runs in atomic context (spinlock held, IRQs off, IRQ "
+               "context, RCU read side, a fence callback)", ("CTX-1", "FENCE-6"),
+               "kernel/sched/core.c __might_sleep() 'BUG: sleeping function called from invalid context'"),
+    ObjectRule("unlock-not-held", "no thread releases a lock it does not hold", ("LOCKDEP-1",),
+               "kernel/locking/lockdep.c 'WARNING: bad unlock balance detected!'"),
+    ObjectRule("lock-held-at-exit", "no thread returns holding a lock", ("LOCKDEP-2",),
+               "kernel/locking/lockdep.c 'lock held when returning to user space!'"),
+    ObjectRule("lockdep-assert-held", "every lockdep_assert_held() finds its lock held by the caller", ("LOCKDEP-3",),
+               "include/linux/lockdep.h lockdep_assert_held()"),
+    ObjectRule("irq-inconsistent-lock", "no lock is taken both in IRQ context and elsewhere with interrupts enabled",
+               ("LOCKDEP-4", "FENCE-6"), "kernel/locking/lockdep.c 'inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage'"),
+    ObjectRule("fence-error-after-signal", "an error is set on a fence only before it signals", ("FENCE-2",),
+               "include/linux/dma-fence.h dma_fence_set_error() WARN_ON"),
+    ObjectRule("fence-cb-twice", "a dma_fence_cb is on at most one fence at a time", ("FENCE-6",),
+               "drivers/dma-buf/dma-fence.c dma_fence_add_callback()"),
+    ObjectRule("fence-release-pending-cb", "the last reference of an unsignaled fence does not go while a callback "
+               "is pending on it", ("FENCE-13",), "drivers/dma-buf/dma-fence.c dma_fence_release()"),
+    ObjectRule("fence-signals", "when every thread is done, every live fence has signaled (no fence is left "
+               "unsignaled on an error path)", ("SIG-1", "MEM-3", "DL-10"),
+               "dma-fence.c DOC 'Indefinite DMA Fences'; Documentation/driver-api/dma-buf.rst"),
+    ObjectRule("resv-held", "fences are reserved and added, and attachments mapped, only with the resv lock held",
+               ("RESV-A1", "MAP-2", "LOCK-1"), "drivers/dma-buf/dma-resv.c dma_resv_assert_held()"),
+    ObjectRule("resv-reserve-before-add", "a fence is added to a resv only into a slot reserved in the same lock hold",
+               ("RESV-A1", "DL-17"), "drivers/dma-buf/dma-resv.c dma_resv_add_fence() (BUG_ON with debug)"),
+    ObjectRule("map-after-attach", "an attachment is mapped only while attached", ("MAP-1", "MAP-13"),
+               "drivers/dma-buf/dma-buf.c dma_buf_map_attachment()"),
+    ObjectRule("detach-after-unmap", "an attachment is detached only after it is unmapped", ("ATT-7",),
+               "drivers/dma-buf/dma-buf.c dma_buf_detach()"),
+    ObjectRule("attach-holds-ref", "an importer holds a dma-buf reference for as long as it is attached", ("REF-10",),
+               "dma-buf.c DOC 'dma buf device access'; drm_prime.c lifetime DOC"),
+    ObjectRule("release-after-detach", "a dma-buf is released only after every attachment is gone", ("REF-9",),
+               "drivers/dma-buf/dma-buf.c dma_buf_release() WARN_ON"),
+    ObjectRule("sig-no-alloc", "a fence signalling path does not allocate memory that may enter reclaim",
+               ("SIG-3", "MEM-1", "DL-3"), "dma-fence.c DOC 'fence cross-driver contract'"),
+    ObjectRule("sig-no-fence-wait", "a fence signalling path does not wait on another fence", ("SIG-3", "DL-12"),
+               "dma-fence.c __dma_fence_might_wait(); DOC 'fence signalling annotation'"),
+    ObjectRule("sig-no-resv-lock", "a fence signalling path takes no dma_resv lock", ("SIG-3", "DL-8"),
+               "dma-fence.c DOC 'fence cross-driver contract'"),
+    ObjectRule("no-fence-wait-deadlock", "no cycle in the wait-for graph (waiter -> fence or lock -> holder or "
+               "signaller)", ("DL-1", "DL-13"), "dma-fence.c DOC 'fence cross-driver contract'"),
+    ObjectRule("no-stuck-state", "every state where no thread can move has every thread returned",
+               ("DL-1", "LOCKDEP-5"), "kernel/hung_task.c 'task blocked for more than 120 seconds'", kind=DEADLOCK),
+)
+
+BY_ID = {r.id: r for r in RULES}
+
+
+def _predicate(rule_id: str):
+    def build(m: Model):
+        info = info_of(m)
+        bad = [b for b, _why in info.checks.get(rule_id, [])]
+        return ~disj(*bad) if bad else lift(True)
+    return build
+
+
+def for_driver(model: Model, info: DriverInfo) -> tuple[Property, ...]:
+    """The rules some call of this driver can break, in catalog order, plus its deadlock checks."""
+    out = []
+    for r in RULES:
+        if r.id == "no-stuck-state":
+            out.append(Property(r.id, r.meaning, r.rules, r.source, kind=DEADLOCK))
+        elif r.id == "no-fence-wait-deadlock":
+            if model.locks:
+                out.append(Property(r.id, r.meaning, r.rules, r.source, build=waitfor.no_cycle))
+        elif info.checks.get(r.id):
+            out.append(Property(r.id, r.meaning, r.rules, r.source, build=_predicate(r.id)))
+    return tuple(out)
+
+
+def why(model: Model, rule_id: str) -> list[str]:
+    """The calls that can break ``rule_id`` in this driver, one line each (for explanations)."""
+    return [w for _b, w in info_of(model).checks.get(rule_id, [])]
