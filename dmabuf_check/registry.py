@@ -113,6 +113,12 @@ def bugs() -> dict[str, DesignRef]:
 
     mods = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
     refs = [_load_module(f"dmabuf_check.model.designs.bugs.{m}") for m in mods]
+    from dmabuf_check.model import designs
+
+    for m in designs.PROGRAMS:  # a driver program module lists its seeded bugs: BUGS = {name: Bug}
+        mod = importlib.import_module(f"dmabuf_check.model.designs.programs.{m}")
+        for variant, bug in mod.BUGS.items():
+            refs.append(DesignRef(f"bug-{variant}", mod.make(variant), os.path.abspath(mod.__file__ or m), bug))
     return {r.name: r for r in refs}
 
 

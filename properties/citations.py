@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from dmabuf_check.model.profiles import PROFILES
 from dmabuf_check.properties import r1
 from dmabuf_check.properties.catalog import CATALOG
+from dmabuf_check.properties.kernel_objects import RULES as OBJECT_RULES
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,7 @@ class Citation:
     meaning: str
     rules: tuple[str, ...]
     source: str
-    where: str  # "r1" (the reference model) or "designs"
+    where: str  # "r1" (the reference model), "designs" or "driver programs"
     generations: tuple[str, ...]  # the profiles a design check includes it under (r1: none)
 
 
@@ -29,6 +30,8 @@ def all_citations() -> list[Citation]:
     for r in CATALOG:
         gens = tuple(name for name, prof in PROFILES.items() if r.applies(prof))
         out.append(Citation(r.id, r.meaning, r.rules, r.source, "designs", gens))
+    for o in OBJECT_RULES:  # every generation: a driver program's calls carry these checks
+        out.append(Citation(o.id, o.meaning, o.rules, o.source, "driver programs", tuple(PROFILES)))
     return out
 
 

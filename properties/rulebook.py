@@ -49,7 +49,9 @@ class Section:
 
 
 def _read() -> str:
-    return (files("dmabuf_check.properties") / "rules.md").read_text(encoding="utf-8")
+    """The dma-buf catalog, then the general kernel-object rules driver programs are checked against."""
+    here = files("dmabuf_check.properties")
+    return "\n".join((here / name).read_text(encoding="utf-8") for name in ("rules.md", "kernel_rules.md"))
 
 
 def parse(text: str) -> tuple[dict[str, RuleText], dict[str, Section]]:

@@ -34,13 +34,16 @@ def _wrap(text: str, indent: str = "  ") -> str:
     return "\n".join(out)
 
 
+def _where(c: Citation) -> str:
+    if c.where == "r1":
+        return "R1 reference model"
+    if c.where == "driver programs":
+        return "driver programs, wherever the objects appear"
+    return "designs under " + ", ".join(c.generations) if c.generations else "designs (no generation)"
+
+
 def _checked_by(cites: list[Citation]) -> list[str]:
-    lines = []
-    for c in cites:
-        where = "R1 reference model" if c.where == "r1" else (
-            "designs under " + ", ".join(c.generations) if c.generations else "designs (no generation)")
-        lines.append(f"  {c.property}: {c.meaning} [{where}]")
-    return lines
+    return [f"  {c.property}: {c.meaning} [{_where(c)}]" for c in cites]
 
 
 def rule_text(r: rulebook.RuleText) -> str:
@@ -79,8 +82,7 @@ def explain(ident: str) -> tuple[str, dict[str, object]]:
     if props:
         texts, rules = [], []
         for c in props:
-            where = "R1 reference model" if c.where == "r1" else "designs under " + ", ".join(c.generations)
-            texts.append(f"{c.property}: {c.meaning}\n  [{where}]\n  source: {c.source}")
+            texts.append(f"{c.property}: {c.meaning}\n  [{_where(c)}]\n  source: {c.source}")
         seen = list(dict.fromkeys(rid for c in props for rid in c.rules))
         for rid in seen:
             rr = rulebook.lookup(rid)

@@ -41,6 +41,10 @@ def run(args: argparse.Namespace, out: Console) -> None:
             t.add_column(col, overflow="fold")
         for name, ref in registry.builtin().items():
             d = ref.design
+            if ref.is_program:  # a driver program names its threads instead of an importer mix
+                threads = ", ".join(t.name for t in d.threads)
+                t.add_row(name, d.kernel, "program", f"threads: {threads}", d.follows)
+                continue
             t.add_row(name, d.kernel, ", ".join(d.kinds), ",".join(f"{k}={n}" for k, n in d.mix.items()), d.follows)
         out.print(t)
     if args.bugs:

@@ -6,6 +6,6 @@ any design file. The registry of names is ``dmabuf_check.registry``.
 """
 
 # Driver programs (``model.driver``): real code paths over kernel objects, in ``designs.programs``
-PROGRAMS = ()
+PROGRAMS = ("export_fd", "gem_handles", "dmabuf_file", "fence_refs", "sched_fence_cb", "fence_locks")
 
 BUILTIN = ("ttm_vram", "gem_prime", "system_heap", "udmabuf", "vb2_camera", "rfc2011_reference", "ttm_evict")

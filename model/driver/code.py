@@ -82,6 +82,7 @@ class Ins:
     sig_begin: bool = False
     sig_end: bool = False
     in_signalling: bool = False
+    in_release: bool = False  # part of a release that runs only when a put drops the last reference
     owner: str = ""
 
 
@@ -100,6 +101,7 @@ class Code:
         self._scope: list[str] = []  # label prefixes of inlined bodies
         self._owner: list[str] = [thread]  # whose references the calls take and drop
         self._signalling = 0
+        self._releasing = 0
         self._inline_depth = 0
         self._uid = 0
 
@@ -258,20 +260,24 @@ class Code:
         self.kref_put(buf, f"dma_buf_put({buf.name})")
 
     # ---- publication --------------------------------------------------------
-    def publish(self, slot: Slot, text: str = "") -> None:
+    def publish(self, slot: Slot, text: str = "", *, fail: str | None = None) -> None:
         """Hand the caller's reference to ``slot`` (fd_install, idr_alloc, list_add, a pointer store):
-        from now on any thread may find the object there, and userspace may close it."""
+        from now on any thread may find the object there, and userspace may close it. With ``fail``
+        the call can fail (dma_buf_fd: -EMFILE, idr_alloc: -ENOMEM) and the reference stays the caller's."""
         self._slot(slot)
         obj = slot.obj
         held = self.b.held(self.owner, obj)
         ins = Ins(text or f"{_PUBLISH[slot.kind]}({slot.name}, {obj.name})", owner=self.owner)
         self._deref(ins, obj)
-        if obj.refcounted or obj.kind == "mem":
+        if slot.holds_ref:
             ins.checks.append(("kref-put-noref", held == 0,
                                f"{self.owner} hands {slot.name} a reference to {obj.name} it does not hold"))
-        ins.checks.append(("kref-leak", slot.v == 1,
-                           f"{slot.name} already holds a reference to {obj.name}: publishing again loses it"))
-        ins.effects += [assign(held, ite(held > 0, held - 1, 0)), assign(slot.v, 1)]
+            ins.checks.append(("kref-leak", slot.v == 1,
+                               f"{slot.name} already holds a reference to {obj.name}: publishing again loses it"))
+            ins.effects.append(assign(held, ite(held > 0, held - 1, 0)))
+        ins.effects.append(assign(slot.v, 1))
+        if fail:
+            ins.alts.append(Alt("fail", lift(True), [], self._lab(fail), f"{ins.text} -> error"))
         self._add(ins)
 
     def fd_install(self, slot: Slot) -> None:
@@ -304,9 +310,11 @@ class Code:
         obj = slot.obj
         held = self.b.held(self.owner, obj)
         ins = Ins(text or f"{_REMOVE[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
-        ins.effects += [assign(slot.v, 0), assign(held, ite(held < obj.max_refs, held + 1, held))]
-        ins.checks.append(("kref-overflow", held >= obj.max_refs, f"{self.owner} holds more references to {obj.name} "
-                           f"than the model tracks ({obj.max_refs})"))
+        ins.effects.append(assign(slot.v, 0))
+        if slot.holds_ref:
+            ins.effects.append(assign(held, ite(held < obj.max_refs, held + 1, held)))
+            ins.checks.append(("kref-overflow", held >= obj.max_refs, f"{self.owner} holds more references to "
+                               f"{obj.name} than the model tracks ({obj.max_refs})"))
         target = self._lab(fail) if fail else None
         ins.alts.append(Alt("empty", slot.v == 0, [], target or self._next_label(), f"{_REMOVE[slot.kind]}({slot.name}) "
                             "-> not found"))
@@ -350,7 +358,9 @@ class Code:
     def spin_unlock_irqrestore(self, lk: Lock) -> None:
         self._unlock(lk, f"spin_unlock_irqrestore({lk.name})", irqs=True)
 
-    spin_unlock_irq = spin_unlock_irqrestore
+    def spin_unlock_irq(self, lk: Lock) -> None:
+        """Unlock and enable interrupts unconditionally (unlike irqrestore: an outer irq-off section ends too)."""
+        self._unlock(lk, f"spin_unlock_irq({lk.name})", irqs=True, irq_on=True)
 
     def spin_unlock_bh(self, lk: Lock) -> None:
         self._unlock(lk, f"spin_unlock_bh({lk.name})", bh=True)
@@ -376,13 +386,42 @@ class Code:
 
     msleep = might_sleep
 
-    def copy_from_user(self, text: str = "copy_from_user()") -> None:
-        """A user-memory access: it may fault, which sleeps and takes mmap_lock."""
+    def copy_from_user(self, text: str = "copy_from_user()", *, fail: str | None = None) -> None:
+        """A user-memory access: it may fault, which sleeps and takes mmap_lock; -EFAULT to ``fail``."""
         ins = Ins(text, owner=self.owner, acquires=("mmap_lock",))
         self._sleep_check(ins, text)
+        if fail:
+            ins.alts.append(Alt("efault", lift(True), [], self._lab(fail), f"{text} -> -EFAULT"))
         self._add(ins)
 
-    copy_to_user = copy_from_user
+    def copy_to_user(self, text: str = "copy_to_user()", *, fail: str | None = None) -> None:
+        self.copy_from_user(text, fail=fail)
+
+    def may_goto(self, name: str, text: str) -> None:
+        """An outcome the program does not control (userspace passed a bad argument, a device error):
+        the checker explores both jumping to ``name`` and going on."""
+        ins = Ins(text, owner=self.owner)
+        ins.alts.append(Alt("yes", lift(True), [], self._lab(name), f"{text}: yes"))
+        self._add(ins)
+
+    def queue_work(self, work: str) -> None:
+        """``queue_work``: the work item ``work`` (a ``Driver.work`` thread) will run in process context."""
+        flag = self.b.work_flag(work)
+        self._add(Ins(f"queue_work({work})", effects=[assign(flag, 1)], owner=self.owner))
+
+    def work_starts(self, work: str) -> None:
+        """(the first step of a work item: it runs once queued)"""
+        flag = self.b.work_flag(work)
+        self._add(Ins(f"{work}() runs", guard=flag == 1, effects=[assign(flag, 0)], owner=self.owner))
+
+    def dma_resv_trylock(self, r: Resv, *, fail: str | None = None) -> None:
+        """``dma_resv_trylock``; without ``fail`` the caller knows nobody else can hold it (a fresh object)."""
+        if fail is None:
+            ins = self._lock_ins(r.lock, f"dma_resv_trylock({r.name})")
+            ins.waits_lock = None
+            self._add(ins)
+            return
+        self._lock(r.lock, sleeps=False, text=f"dma_resv_trylock({r.name})", fail=fail, fail_text="busy", trylock=True)
 
     # ---- fences ----------------------------------------------------------------
     def dma_fence_init(self, f: Fence, text: str = "") -> None:
@@ -415,12 +454,7 @@ class Code:
         ins.effects.append(assign(f.signaled_v, 1))
         ins.signals = f
         self._add(ins)
-        for cb in list(f.callbacks):
-            skip = self._fresh(f"nocb_{cb.name}")
-            self._add(Ins(f"{cb.name} armed?", branch=(cb.armed == 0, self._lab(skip)), effects=[],
-                          owner=self.owner))
-            self._run_callback(cb)
-            self.label(skip)
+        self._callbacks(f)
         self._unlock(lk, f"dma_fence_signal({f.name}): spin_unlock_irqrestore({lk.name})", irqs=True)
 
     def dma_fence_wait(self, f: Fence, *, intr: bool = False, fail: str | None = None) -> None:
@@ -442,14 +476,27 @@ class Code:
                                name: str = "", pass_refs: tuple[KObject, ...] = ()) -> None:
         """``dma_fence_add_callback(f, &cb, func)``: ``body`` will run inside dma_fence_signal(f), with the
         fence lock held; -ENOENT (to ``fail``; ignored without it) if the fence already signaled.
-        ``pass_refs``: references the caller hands to the callback (it drops them when it runs)."""
+        ``pass_refs``: references the caller hands to the callback (it drops them when it runs).
+        The first callback enables signaling: the fence's enable_signaling op runs under its lock (FENCE-8)."""
         self._obj(f)
         cb = self.b.callback(f, name or getattr(body, "__name__", "cb"), body)
         lk = f.lock
         assert lk is not None
-        ins = self._lock_ins(lk, f"dma_fence_add_callback({f.name}, {cb.name})", irqs=True, keep=False)
+        text = f"dma_fence_add_callback({f.name}, {cb.name})"
+        enable = f.enable_signaling
+        ins = self._lock_ins(lk, text if enable is None else f"{text}: spin_lock_irqsave({lk.name})", irqs=True,
+                             keep=enable is not None)
         self._deref(ins, f)
         ins.checks.append(("fence-cb-twice", cb.armed == 1, f"{cb.name} is already on a fence (FENCE-6)"))
+        if enable is not None:
+            self._add(ins)
+            with self.if_((f.enabled_v == 0) & (f.signaled_v == 0), text=f"{f.name}: signaling enabled?"):
+                self._add(Ins(f"{f.name}->ops->enable_signaling()", effects=[assign(f.enabled_v, 1)]))
+                self._inline(f"{f.name}.enable_signaling", lambda: enable(self))
+            ins = Ins(f"{text}: list_add; spin_unlock_irqrestore({lk.name})", owner=self.owner, drop=lk)
+            ins.effects.append(assign(lk.holder, "FREE"))
+            v = self.b.counter(self.b.irqoff, self.me, "irqoff")
+            ins.effects.append(assign(v, ite(v > 0, v - 1, 0)))
         armed_ok = f.signaled_v == 0
         ins.effects.append(assign(cb.armed, ite(armed_ok, 1, cb.armed)))
         for obj in pass_refs:
@@ -461,6 +508,19 @@ class Code:
         if fail:
             ins.branch = (f.signaled_v == 1, self._lab(fail))
         self._add(ins)
+
+    def dma_fence_signal_locked(self, f: Fence) -> None:
+        """``dma_fence_signal_locked``: the caller holds the fence lock; callbacks run here, under it."""
+        self._obj(f)
+        lk = f.lock
+        assert lk is not None
+        ins = Ins(f"dma_fence_signal_locked({f.name})", owner=self.owner)
+        self._deref(ins, f)
+        ins.checks.append(("lockdep-assert-held", lk.holder != self.me, f"{self.me} does not hold {lk.name}"))
+        ins.effects.append(assign(f.signaled_v, 1))
+        ins.signals = f
+        self._add(ins)
+        self._callbacks(f)
 
     def dma_fence_remove_callback(self, f: Fence, body: Callable[[Code], None], *, name: str = "",
                                   fail: str | None = None) -> None:
@@ -539,22 +599,30 @@ class Code:
         self._add(ins)
 
     # ---- dma-buf ------------------------------------------------------------------
-    def dma_buf_export(self, buf: DmaBuf, *, fail: str | None = None) -> None:
-        """``dma_buf_export``: the buffer's file exists with one reference, the caller's (REF-1)."""
+    def dma_buf_export(self, buf: DmaBuf, *, priv: KObject | None = None, fail: str | None = None) -> None:
+        """``dma_buf_export``: the buffer's file exists with one reference, the caller's (REF-1); ``priv``
+        (exp_info.priv) now belongs to the buffer: its release op frees it."""
         self._obj(buf)
         held = self.b.held(self.owner, buf)
-        ins = Ins(f"{buf.name} = dma_buf_export()", owner=self.owner)
+        ins = Ins(f"{buf.name} = dma_buf_export({'priv=' + priv.name if priv else ''})", owner=self.owner)
         ins.effects += [assign(buf.life, LIVE), assign(buf.count, 1), assign(held, 1)]
+        if priv is not None:
+            self._obj(priv)
+            mine, its = self.b.held(self.owner, priv), self.b.held(buf.name, priv)
+            self._deref(ins, priv)
+            ins.checks.append(("kref-put-noref", mine == 0, f"{self.owner} hands {buf.name} {priv.name}, which it "
+                               "does not own"))
+            ins.effects += [assign(mine, ite(mine > 0, mine - 1, 0)), assign(its, 1)]
         self._alloc(ins, "GFP_KERNEL")
         if fail:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_buf_export() -> -ENOMEM"))
         self._add(ins)
 
-    def dma_buf_fd(self, buf: DmaBuf, slot: Slot) -> None:
-        """``dma_buf_fd``: the fd takes over the caller's reference (REF-5)."""
+    def dma_buf_fd(self, buf: DmaBuf, slot: Slot, *, fail: str | None = None) -> None:
+        """``dma_buf_fd``: the fd takes over the caller's reference (REF-5); -EMFILE (to ``fail``) leaves it."""
         if slot.obj is not buf:
             raise ModelError(f"dma_buf_fd: slot {slot.name} holds {slot.obj.name}, not {buf.name}")
-        self.publish(slot, f"dma_buf_fd({buf.name}) -> {slot.name}")
+        self.publish(slot, f"dma_buf_fd({buf.name}) -> {slot.name}", fail=fail)
 
     def dma_buf_get(self, slot: Slot, *, fail: str) -> None:
         self.lookup(slot, fail=fail, text=f"{slot.obj.name} = dma_buf_get({slot.name})")
@@ -644,6 +712,7 @@ class Code:
 
     def _add(self, ins: Ins) -> None:
         ins.in_signalling = self._signalling > 0 or ins.sig_end
+        ins.in_release = self._releasing > 0
         if not ins.owner:
             ins.owner = self.owner
         if self._pending_checks:
@@ -675,6 +744,14 @@ class Code:
                 self._owner.pop()
             self._inline_depth -= 1
             self._scope.pop()
+
+    def _callbacks(self, f: Fence) -> None:
+        for cb in list(f.callbacks):
+            skip = self._fresh(f"nocb_{cb.name}")
+            self._add(Ins(f"{cb.name} armed?", branch=(cb.armed == 0, self._lab(skip)), effects=[],
+                          owner=self.owner))
+            self._run_callback(cb)
+            self.label(skip)
 
     def _run_callback(self, cb: Callback) -> None:
         def write() -> None:
@@ -714,8 +791,11 @@ class Code:
         after = self._fresh("released")
         ins.branch = (~last, self._lab(after))
         self._add(ins)
-        self._inline(f"{obj.name}.release", lambda: body(self))
+        self._releasing += 1
+        # the release drops what the object itself holds (its references to sub-objects)
+        self._inline(f"{obj.name}.release", lambda: body(self), owner=obj.name)
         self._add(Ins(f"free {obj.name}", effects=[assign(obj.life, FREED)]))
+        self._releasing -= 1
         self.label(after)
 
     def _obj(self, obj: KObject) -> None:
@@ -788,7 +868,7 @@ class Code:
             ins.alts.append(Alt("eintr", lift(True), [], self._lab(fail), f"{text} -> {fail_text}"))
         self._add(ins)
 
-    def _unlock(self, lk: Lock, text: str, *, irqs: bool = False, bh: bool = False,
+    def _unlock(self, lk: Lock, text: str, *, irqs: bool = False, bh: bool = False, irq_on: bool = False,
                 extra: list[Effect] | None = None) -> None:
         ins = Ins(text, owner=self.owner, drop=lk)
         ins.checks.append(("unlock-not-held", lk.holder != self.me, f"{self.me} does not hold {lk.name}"))
@@ -796,7 +876,9 @@ class Code:
         ins.effects.extend(extra or [])
         if irqs or bh:
             v = self.b.counter(self.b.irqoff, self.me, "irqoff")
-            ins.effects.append(assign(v, ite(v > 0, v - 1, 0)))
+            ins.effects.append(assign(v, 0 if irq_on else ite(v > 0, v - 1, 0)))
+            if irq_on:  # lockdep marks every lock still held as taken with interrupts on (mark_held_locks)
+                ins.effects.extend(self.b.mark_held_irq_on(self.me, exclude=lk))
         self._add(ins)
 
 

@@ -67,6 +67,7 @@ class DriverInfo:
 
     checks: dict[str, list[tuple[Expr, str]]] = field(default_factory=dict)
     threads: tuple[str, ...] = ()
+    release_steps: set[str] = field(default_factory=set)  # actions of a release: dead where no put is the last
     has_locks: bool = False
     has_fences: bool = False
 
@@ -139,6 +140,9 @@ class DriverBuild:
                 o.error_v = m.var(f"error_{ident(o.name)}", BOOL, 0, kernel="dma_fence.error",
                                   meaning=f"an error is set on {o.name}", rule="FENCE-2")
                 o.callbacks = []
+                if o.enable_signaling is not None:
+                    o.enabled_v = m.var(f"swsig_{ident(o.name)}", BOOL, 0, kernel="DMA_FENCE_FLAG_ENABLE_SIGNAL_BIT",
+                                        meaning=f"signaling is enabled on {o.name}", rule="FENCE-8")
         for s in self.slots:
             s.v = m.var(f"slot_{ident(s.name)}", BOOL, int(s.installed), kernel=s.kind,
                         meaning=f"{s.name} holds a reference to {s.obj.name}", rule="KREF-5")
@@ -175,6 +179,14 @@ class DriverBuild:
                                              kernel=f"{owner}'s references to {obj.name}",
                                              meaning=f"references to {obj.name} that {owner} holds", rule="KREF-3")
         return self.held_vars[key]
+
+    def work_flag(self, work: str) -> Expr:
+        if work not in {t.name for t in self.d.threads}:
+            raise ModelError(f"queue_work({work}): no work item {work!r} (declare it with @driver.work)")
+        name = f"queued_{ident(work)}"
+        if not any(v.name == name for v in self.m.variables):
+            return self.m.var(name, BOOL, 0, kernel="work_struct pending", meaning=f"{work} is queued", rule="")
+        return self.m.variable(name).ref()
 
     def counter(self, table: dict[str, Expr], thread: str, kind: str) -> Expr:
         if thread not in table:
@@ -218,6 +230,15 @@ class DriverBuild:
             off = self.irqoff.get(code.me)
             enabled = lift(True) if off is None else off == 0
             ins.effects.append(assign(irq_on, ite(enabled, 1, irq_on)))
+
+    def mark_held_irq_on(self, thread: str, exclude: Lock) -> list:
+        """Interrupts come back on: every irq-tracked lock the thread still holds gets HARDIRQ-ON usage."""
+        out = []
+        for lk in self.locks:
+            if lk is not exclude and lk.name in self.irq_used:
+                _in_irq, irq_on = self.irq_used[lk.name]
+                out.append(assign(irq_on, ite(lk.holder == thread, 1, irq_on)))
+        return out
 
     # ---- the pass ----------------------------------------------------------------
     def run(self) -> tuple[Model, DriverInfo]:
@@ -350,6 +371,8 @@ class DriverBuild:
                 waits = Waits(self._fencesets[ins.waits_fence.name], at)
             act = m.action(name, at & ins.guard, effects, actor=t.name, kernel=ins.text, call=ins.text,
                            meaning=f"{t.name}: {ins.text}", acquires=ins.acquires, holds=holds, waits=waits)
+            if ins.in_release:
+                info.release_steps.update([name] + [f"{name}_{a.suffix}" for a in ins.alts])
             if ins.signals is not None:
                 self._signal_actions.setdefault(ins.signals.name, []).append((act.name, t.name))
             for rule, bad, why in ins.checks:
@@ -361,12 +384,15 @@ class DriverBuild:
 
     def _end_checks(self, info: DriverInfo, pcs: dict[str, Expr]) -> None:
         env = {t.name for t in self.d.threads if t.env}
+        work = {t.name for t in self.d.threads if t.work}
 
         def finished(name: str) -> Expr:
             done = pcs[name] == DONE
             if name in env:
-                init = self.m.variable(f"pc_{ident(name)}").init
-                done = done | (pcs[name] == init)
+                idle = pcs[name] == self.m.variable(f"pc_{ident(name)}").init
+                if name in work:  # a queued work item still has to run
+                    idle = idle & (self.work_flag(name) == 0)
+                done = done | idle
             return done
 
         all_done = conj(*[finished(t) for t in self.threads])

@@ -92,6 +92,8 @@ class Fence(KObject):
     """
 
     lock: SpinLock | None = None
+    enable_signaling: Body | None = None  # dma_fence_ops.enable_signaling, run once under the fence lock (FENCE-8)
+    enabled_v: Expr | None = field(default=None, repr=False)
     signaled_v: Expr | None = field(default=None, repr=False)
     error_v: Expr | None = field(default=None, repr=False)
     callbacks: list[Callback] = field(default_factory=list, repr=False)
@@ -147,6 +149,7 @@ class Slot:
     obj: KObject
     kind: str = "fd"  # fd, idr, xarray, list, ptr
     installed: bool = False  # holds the object's reference when the threads start
+    holds_ref: bool = True  # False: a list the object's release unlinks it from (db_list), no reference
     v: Expr | None = field(default=None, repr=False)
 
     @property
@@ -204,3 +207,4 @@ class ThreadDecl:
     env: bool = False  # an environment actor: may also never run (idle at the start is a valid end)
     kernel: str = ""
     args: tuple = ()
+    work: bool = False  # a work item: idle at the start only while it is not queued

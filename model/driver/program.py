@@ -69,6 +69,7 @@ class Driver:
         self.attachments: list[Attachment] = []
         self.threads: list[ThreadDecl] = []
         self._names: set[str] = set()
+        self.holders: list[str] = []  # long-lived holders of references (the device, a job): never dropped
         self.kinds: tuple[str, ...] = ()  # importer kinds: a design's; a driver names its threads instead
 
     # ---- objects ----------------------------------------------------------------
@@ -95,12 +96,14 @@ class Driver:
         return self.kref(name, kind="mem", live=live, owners=(owner,) if owner else (), max_refs=1, kernel=kernel)
 
     def fence(self, name: str, *, lock: SpinLock | None = None, live: bool = False, owners: tuple[str, ...] = (),
-              max_refs: int = 4) -> Fence:
-        """A struct dma_fence; ``lock`` is the spinlock given to dma_fence_init (shared by a driver's fences)."""
+              max_refs: int = 4, release: Body | None = None, enable_signaling: Body | None = None) -> Fence:
+        """A struct dma_fence; ``lock`` is the spinlock given to dma_fence_init (shared by a driver's fences);
+        ``release`` and ``enable_signaling`` are its dma_fence_ops, as bodies run where the core calls them."""
         if lock is not None and lock not in self.locks:
             raise ModelError(f"fence {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
         f = Fence(self._new(name, "fence"), kind="fence", live=live, owners=tuple(owners),
-                  max_refs=self._max(name, max_refs), lock=lock, kernel="struct dma_fence")
+                  max_refs=self._max(name, max_refs), lock=lock, kernel="struct dma_fence", release=release,
+                  enable_signaling=enable_signaling)
         self.objects.append(f)
         return f
 
@@ -133,6 +136,12 @@ class Driver:
         self.resvs.append(r)
         return r
 
+    def holder(self, name: str) -> str:
+        """A long-lived holder of references that no thread of the model drops (a job, the device, a
+        file that outlives the run): name it in an object's ``owners``."""
+        self.holders.append(self._new(name, "holder"))
+        return name
+
     def mutex(self, name: str, *, lock_class: str = "") -> Mutex:
         lk = Mutex(self._new(name, "lock"), lock_class=lock_class, kernel="struct mutex")
         self.locks.append(lk)
@@ -143,13 +152,15 @@ class Driver:
         self.locks.append(lk)
         return lk
 
-    def slot(self, name: str, obj: KObject, *, kind: str = "fd", installed: bool = False) -> Slot:
-        """Where a published reference lives: an fd, an idr/xarray handle, a list, a pointer field."""
+    def slot(self, name: str, obj: KObject, *, kind: str = "fd", installed: bool = False,
+             holds_ref: bool = True) -> Slot:
+        """Where a published reference lives: an fd, an idr/xarray handle, a list, a pointer field
+        (``holds_ref=False``: a list that holds no reference, the object's release unlinks it)."""
         if kind not in SLOT_KINDS:
             raise ModelError(f"slot {name}: kind must be one of {', '.join(SLOT_KINDS)}, got {kind!r}")
         if obj not in self.objects:
             raise ModelError(f"slot {name}: {getattr(obj, 'name', obj)!r} is not an object of this driver")
-        s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed)
+        s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed, holds_ref=holds_ref)
         self.slots.append(s)
         return s
 
@@ -175,6 +186,18 @@ class Driver:
         """An environment thread: userspace that may run its calls at any moment, or never."""
         return self.thread(name, env=True, **kw)
 
+    def work(self, name: str, **kw) -> Callable[[Body], Body]:
+        """A work item: it runs in process context once some call does ``k.queue_work(name)``."""
+        def add(body: Body) -> Body:
+            def run(k, *args):
+                k.work_starts(name)
+                body(k, *args)
+            run.__name__ = getattr(body, "__name__", name)
+            self.thread(name, env=True, **kw)(run)
+            self.threads[-1].work = True
+            return body
+        return add
+
     def shrinker(self, name: str, **kw) -> Callable[[Body], Body]:
         """Reclaim calling the driver's shrinker (under fs_reclaim), at any moment or never."""
         return self.thread(name, context="reclaim", env=True, **kw)
@@ -188,11 +211,12 @@ class Driver:
     def validate(self) -> None:
         if not self.threads:
             raise ModelError(f"driver {self.name}: no threads (declare code paths with @driver.thread)")
-        names = {t.name for t in self.threads}
+        names = {t.name for t in self.threads} | {o.name for o in self.objects} | set(self.holders)
         for o in self.objects:
             for owner in o.owners:
                 if owner not in names:
-                    raise ModelError(f"{o.name}: owner {owner!r} is not a thread of this driver")
+                    raise ModelError(f"{o.name}: owner {owner!r} is not a thread, an object or a holder of this driver "
+                                     "(declare long-lived holders with driver.holder(name))")
 
     def build(self, kernel: str | None = None):
         """The model and the checks of this driver under a kernel generation (``model.driver.compile``)."""
