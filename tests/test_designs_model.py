@@ -46,10 +46,15 @@ def test_signalling_path_runs_inside_the_fence_signalling_section():
 
 @pytest.mark.parametrize("name", sorted(builtin()))
 def test_lock_metadata_names_only_known_locks(name):
-    model, _info, _props = build_ref(builtin()[name])
+    model, info, _props = build_ref(builtin()[name])
     known = {lk.name for lk in model.locks} | set(TRANSIENT) | set(PRIMED_ORDER)
+    # a driver program's release inlined at a put that is never the last one is dead code: if it ran, it
+    # would take the lock again (that is why the fixed program holds its own reference there)
+    dead = getattr(info, "release_steps", set())
     for a in model.actions:
         assert set(a.acquires) <= known and set(a.holds) <= known, a.name
+        if a.name in dead:
+            continue
         held = [h for h in a.holds if h != "dma_fence_map"]
         assert len(held) == len(set(held)), f"{a.name} holds a lock twice"
 

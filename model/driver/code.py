@@ -659,12 +659,20 @@ class Code:
         ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
                            f"{self.me} maps {att.name} without holding {buf.resv.name}"))
         ins.effects.append(assign(att.v, ite(att.v == "NONE", "NONE", "MAPPED")))
+        failed = self._fresh("map_failed") if fail and not locked else None  # the core unlocks before returning
         if fail:
-            ins.alts.append(Alt("err", lift(True), [], self._lab(fail), "dma_buf_map_attachment() -> ERR_PTR"))
+            ins.alts.append(Alt("err", lift(True), [], self._lab(failed or fail), "dma_buf_map_attachment() -> ERR_PTR"))
         self._add(ins)
         self._op(buf, "map")
         if not locked:
             self.dma_resv_unlock(buf.resv)
+        if failed:
+            done = self._fresh("mapped")
+            self.goto(done)
+            self.label(failed)
+            self.dma_resv_unlock(buf.resv)
+            self.goto(fail)  # type: ignore[arg-type]
+            self.label(done)
 
     def dma_buf_unmap_attachment(self, att: Attachment, *, locked: bool = False) -> None:
         buf = att.buf

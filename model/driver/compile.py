@@ -122,7 +122,7 @@ class DriverBuild:
                               meaning=f"who holds {lk.name}", rule="LOCKDEP")
             lk.decl = m.lock(lk.name, lk.holder, "FREE", {t: t for t in self.threads}, kernel=lk.kernel or lk.name,
                              lock_class=lk.cls)
-        installed = {o.name: sum(1 for s in self.slots if s.obj is o and s.installed) for o in self.objects}
+        installed = {o.name: sum(1 for s in self.slots if s.obj is o and s.installed and s.holds_ref) for o in self.objects}
         for o in self.objects:
             init_count = len(o.owners) + installed[o.name]
             if init_count > o.max_refs:

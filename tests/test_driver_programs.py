@@ -1,0 +1,692 @@
+"""Driver programs: each kernel-object rule is found where a program breaks it and holds where it does not.
+
+Every concept gets a buggy and a fixed program of its own: the buggy one is reported by the rule's
+property (bound automatically, never written for the test) with its exact shortest length, the fixed
+one holds every property and every action fires. The seeded-bug library of real kernel bugs is checked
+the same way against its fixed programs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from dmabuf_check.checker.explicit.search import explore
+from dmabuf_check.model.designs import PROGRAMS
+from dmabuf_check.model.driver import Driver
+from dmabuf_check.model.types import ModelError
+from dmabuf_check.properties.kernel_objects import BY_ID, for_driver
+from dmabuf_check.registry import build, bugs, builtin
+
+
+def run(d: Driver, kernel: str | None = None):
+    m, info = d.build(kernel)
+    r = explore(m, for_driver(m, info), symmetry=False, stop_at_first=False)
+    assert r.complete
+    violated = {v.property: v.counterexample.length for v in r.violated}
+    vacuous = [a for a in r.vacuous if a not in info.release_steps]
+    return violated, vacuous, r.states, m
+
+
+def holds(d: Driver, kernel: str | None = None) -> int:
+    violated, vacuous, states, _m = run(d, kernel)
+    assert violated == {}
+    assert vacuous == []
+    return states
+
+
+# ---- one buggy and one fixed program per concept ------------------------------------------------
+
+def lookup_race(bug: bool) -> Driver:
+    """A lookup under a lock racing with the last put, whose release unlinks under that lock."""
+    d = Driver("lookup-race")
+    lk = d.mutex("list_lock")
+
+    def release(k):
+        k.mutex_lock(lk)
+        k.unpublish(lst, fail="gone")
+        k.label("gone")
+        k.mutex_unlock(lk)
+
+    obj = d.kref("obj", live=True, owners=("owner",), release=release)
+    lst = d.slot("list", obj, kind="list", installed=True, holds_ref=False)
+
+    @d.thread("owner")
+    def owner(k):
+        k.kref_put(obj)
+
+    @d.thread("finder")
+    def finder(k):
+        k.mutex_lock(lk)
+        k.peek(lst, fail="out")
+        if bug:
+            k.kref_get(obj)
+        else:
+            k.kref_get_unless_zero(obj, fail="out")
+        k.mutex_unlock(lk)
+        k.use(obj, "obj->field")
+        k.kref_put(obj)
+        k.ret()
+        k.label("out")
+        k.mutex_unlock(lk)
+
+    return d
+
+
+def test_get_on_zero_is_reported_and_get_unless_zero_under_the_lookup_lock_holds():
+    violated, _vac, _s, _m = run(lookup_race(True))
+    assert violated["kref-get-zero"] == 3  # owner's last put, then finder locks, finds it: about to kref_get
+    assert holds(lookup_race(False)) == 31
+
+
+def double_put(bug: bool) -> Driver:
+    d = Driver("double-put")
+    obj = d.kref("obj", live=True, owners=("t", "other"))
+
+    @d.thread("t")
+    def t(k):
+        k.kref_put(obj)
+        if bug:
+            k.kref_put(obj)
+
+    @d.thread("other")
+    def other(k):
+        k.use(obj)
+        k.kref_put(obj)
+
+    return d
+
+
+def test_a_second_put_is_a_put_without_reference_then_an_underflow():
+    violated, *_ = run(double_put(True))
+    assert violated["kref-put-noref"] == 1
+    assert violated["kref-underflow"] == 3  # t's two puts free it under other, whose put then finds 0
+    assert violated["use-after-free"] == 2
+    assert holds(double_put(False)) == 6
+
+
+def alloc_paths(bug: str | None) -> Driver:
+    d = Driver("alloc-paths")
+    buf = d.mem("buf")
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.kzalloc(buf, fail="enomem")
+        k.may_goto("einval", "if (args->flags & ~VALID)")
+        k.use(buf, "fill buf")
+        k.kfree(buf)
+        k.ret(0)
+        k.label("einval")
+        if bug != "leak":
+            k.kfree(buf)
+        if bug == "double":
+            k.kfree(buf)
+        k.label("enomem")
+
+    return d
+
+
+def test_error_paths_leak_or_double_free():
+    assert run(alloc_paths("leak"))[0] == {"kref-leak": 2}
+    assert run(alloc_paths("double"))[0] == {"double-free": 3}
+    assert holds(alloc_paths(None)) == 7
+
+
+def atomic_paths(bug: str | None) -> Driver:
+    d = Driver("atomic")
+    spin = d.spinlock("dev->lock")
+    mtx = d.mutex("dev->mutex")
+    f = d.fence("f", live=True, owners=(d.holder("ring"),))
+    g = d.fence("g", live=True, owners=(d.holder("ring2"),))
+    mem = d.mem("entry")
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        if bug == "mutex-under-spin":
+            k.spin_lock(spin)
+            k.mutex_lock(mtx)
+            k.mutex_unlock(mtx)
+            k.spin_unlock(spin)
+        else:
+            k.mutex_lock(mtx)
+            k.spin_lock(spin)
+            k.spin_unlock(spin)
+            k.mutex_unlock(mtx)
+
+    def cb(k):
+        if bug == "wait-in-callback":
+            k.dma_fence_wait(g)
+
+    @d.thread("waiter")
+    def waiter(k):
+        k.dma_fence_add_callback(f, cb, fail="done")
+        k.label("done")
+
+    @d.irq("irq")
+    def irq(k):
+        k.kzalloc(mem, "GFP_KERNEL" if bug == "gfp-kernel-in-irq" else "GFP_ATOMIC", fail="out")
+        k.kfree(mem)
+        k.label("out")
+        k.dma_fence_signal(g)
+        k.dma_fence_signal(f)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,length", [("mutex-under-spin", 1), ("gfp-kernel-in-irq", 0), ("wait-in-callback", 7)])
+def test_sleeping_calls_in_atomic_context(bug, length):
+    violated, *_ = run(atomic_paths(bug))
+    assert violated["sleep-in-atomic"] == length
+
+
+def test_the_same_calls_in_process_context_hold():
+    assert holds(atomic_paths(None)) == 150
+
+
+def lock_balance(bug: str | None) -> Driver:
+    d = Driver("lock-balance")
+    lk = d.mutex("lk")
+    other = d.mutex("other")
+
+    @d.thread("t")
+    def t(k):
+        k.mutex_lock(lk)
+        k.may_goto("err", "if (err)")
+        k.lockdep_assert_held(other if bug == "assert" else lk)
+        k.mutex_unlock(lk)
+        k.ret(0)
+        k.label("err")
+        if bug == "unlock-other":
+            k.mutex_unlock(other)
+        if bug != "keep":
+            k.mutex_unlock(lk)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop,length", [("keep", "lock-held-at-exit", 2), ("unlock-other", "unlock-not-held", 2),
+                                             ("assert", "lockdep-assert-held", 2)])
+def test_lock_balance_rules(bug, prop, length):
+    assert run(lock_balance(bug))[0][prop] == length
+
+
+def test_balanced_locking_holds():
+    assert holds(lock_balance(None)) == 6
+
+
+def nested_irq(bug: bool) -> Driver:
+    d = Driver("nested-irq")
+    outer = d.spinlock("list_lock")
+    inner = d.spinlock("obj->lock")
+
+    @d.thread("debugfs")
+    def debugfs(k):
+        k.spin_lock_irq(outer)
+        if bug:  # spin_unlock_irq re-enables interrupts while list_lock is still held
+            k.spin_lock_irq(inner)
+            k.spin_unlock_irq(inner)
+        else:
+            k.spin_lock(inner)
+            k.spin_unlock(inner)
+        k.spin_unlock_irq(outer)
+
+    @d.irq("irq")
+    def irq(k):
+        k.spin_lock(outer)
+        k.spin_unlock(outer)
+        k.spin_lock(inner)
+        k.spin_unlock(inner)
+
+    return d
+
+
+def test_interrupts_enabled_under_an_irq_safe_lock_is_inconsistent_lock_state():
+    assert run(nested_irq(True))[0]["irq-inconsistent-lock"] == 5  # marked at the inner unlock, seen in the IRQ
+    assert holds(nested_irq(False)) == 21
+
+
+def fence_rules(bug: str | None) -> Driver:
+    d = Driver("fence-rules")
+    f = d.fence("job")
+
+    def done(k):
+        pass
+
+    @d.thread("submit")
+    def submit(k):
+        k.dma_fence_init(f)
+        k.dma_fence_add_callback(f, done, fail="signaled")
+        if bug == "cb-twice":
+            k.dma_fence_add_callback(f, done, fail="signaled")
+        k.label("signaled")
+        k.may_goto("error", "if (ring full)")
+        k.dma_fence_signal(f)
+        if bug == "error-after-signal":
+            k.dma_fence_set_error(f, "-ETIMEDOUT")
+        k.dma_fence_put(f)
+        k.ret(0)
+        k.label("error")
+        if bug != "no-signal-on-error":
+            k.dma_fence_set_error(f, "-ENOMEM")
+            k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop,length", [("cb-twice", "fence-cb-twice", 2),
+                                             ("error-after-signal", "fence-error-after-signal", 7),
+                                             ("no-signal-on-error", "fence-release-pending-cb", 3)])
+def test_fence_rules(bug, prop, length):
+    assert run(fence_rules(bug))[0][prop] == length
+
+
+def test_fence_rules_hold_when_every_path_signals_once():
+    assert holds(fence_rules(None)) == 16
+
+
+def unsignaled_at_end(bug: bool) -> Driver:
+    d = Driver("unsignaled")
+    f = d.fence("out_fence", live=True, owners=(d.holder("sync_file"),))
+
+    @d.thread("submit")
+    def submit(k):
+        k.may_goto("err", "if (drm_sched_job_arm() fails)")
+        k.dma_fence_signal(f)
+        k.ret(0)
+        k.label("err")
+        if not bug:
+            k.dma_fence_set_error(f, "-ECANCELED")
+            k.dma_fence_signal(f)
+
+    return d
+
+
+def test_a_published_fence_left_unsignaled_on_an_error_path():
+    assert run(unsignaled_at_end(True))[0] == {"fence-signals": 1}
+    assert holds(unsignaled_at_end(False)) == 8
+
+
+def resv_rules(bug: str | None) -> Driver:
+    d = Driver("resv-rules")
+    r = d.resv("bo->resv")
+    f = d.fence("job", live=True, owners=("submit",))
+
+    @d.thread("submit")
+    def submit(k):
+        if bug != "unlocked":
+            k.dma_resv_lock(r)
+        if bug not in ("no-reserve", "reserve-then-unlock"):
+            k.dma_resv_reserve_fences(r, fail="unlock")
+        if bug == "reserve-then-unlock":
+            k.dma_resv_reserve_fences(r, fail="unlock")
+            k.dma_resv_unlock(r)
+            k.dma_resv_lock(r)
+        k.dma_resv_add_fence(r, f, "WRITE")
+        k.label("unlock")
+        if bug != "unlocked":
+            k.dma_resv_unlock(r)
+        k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    @d.thread("waiter")
+    def waiter(k):
+        k.dma_resv_wait_timeout(r)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop,length", [("no-reserve", "resv-reserve-before-add", 1),
+                                             ("reserve-then-unlock", "resv-reserve-before-add", 4),
+                                             ("unlocked", "resv-held", 0)])
+def test_resv_rules(bug, prop, length):
+    assert run(resv_rules(bug))[0][prop] == length
+
+
+def test_reserve_and_add_in_one_lock_hold_holds():
+    assert holds(resv_rules(None)) == 26
+
+
+def importer(bug: str | None) -> Driver:
+    d = Driver("importer")
+    buf = d.dma_buf("buf", live=True, owners=("imp", d.holder("exporter")))
+    att = d.attachment("att", buf)
+
+    @d.thread("imp")
+    def imp(k):
+        k.dma_buf_attach(att, fail="out")
+        if bug == "map-before-attach":
+            k.dma_buf_detach(att)
+            k.dma_buf_map_attachment(att)
+            k.ret()
+        k.dma_buf_map_attachment(att, fail="detach")
+        if bug == "detach-mapped":
+            k.dma_buf_detach(att)
+            k.ret()
+        if bug == "put-attached":
+            k.dma_buf_put(buf)
+            k.ret()
+        k.dma_buf_unmap_attachment(att)
+        k.label("detach")
+        k.dma_buf_detach(att)
+        k.label("out")
+        k.dma_buf_put(buf)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop,length", [("map-before-attach", "map-after-attach", 3),
+                                             ("detach-mapped", "detach-after-unmap", 4),
+                                             ("put-attached", "attach-holds-ref", 5)])
+def test_attachment_bracketing(bug, prop, length):
+    assert run(importer(bug))[0][prop] == length
+
+
+def test_the_importer_protocol_holds():
+    assert holds(importer(None)) == 11
+
+
+def signalling_path(bug: str | None) -> Driver:
+    d = Driver("signalling")
+    r = d.resv("bo->resv")
+    f = d.fence("hw", live=True, owners=(d.holder("ring"),))
+    g = d.fence("other", live=True, owners=(d.holder("ring2"),))
+    mem = d.mem("tmp")
+
+    @d.thread("done_work")
+    def done_work(k):
+        k.dma_fence_begin_signalling()
+        if bug == "alloc":
+            k.kzalloc(mem, "GFP_KERNEL", fail="sig")
+            k.kfree(mem)
+        if bug == "wait":
+            k.dma_fence_wait(g)
+        if bug == "resv":
+            k.dma_resv_lock(r)
+            k.dma_resv_unlock(r)
+        k.label("sig")
+        k.dma_fence_signal(f)
+        k.dma_fence_end_signalling()
+
+    @d.thread("other_ring")
+    def other_ring(k):
+        k.dma_fence_signal(g)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop", [("alloc", "sig-no-alloc"), ("wait", "sig-no-fence-wait"),
+                                      ("resv", "sig-no-resv-lock")])
+def test_signalling_sections(bug, prop):
+    assert run(signalling_path(bug))[0][prop] == 1
+
+
+def test_signalling_section_rules_hold_for_every_generation():
+    for kernel in ("v5.7", "v6.16"):  # tagged by the builder, so they hold before v5.9's annotations too
+        assert holds(signalling_path(None), kernel) == 15
+    _v, _vac, _s, m = run(signalling_path("wait"), "v5.7")
+    assert "dma_fence_map" not in {a for act in m.actions for a in act.acquires}  # no lockdep map before v5.9
+    assert run(signalling_path("wait"), "v5.7")[0]["sig-no-fence-wait"] == 1
+
+
+def abba(bug: bool) -> Driver:
+    d = Driver("abba")
+    a = d.mutex("a")
+    b = d.mutex("b")
+
+    @d.thread("t1")
+    def t1(k):
+        k.mutex_lock(a)
+        k.mutex_lock(b)
+        k.mutex_unlock(b)
+        k.mutex_unlock(a)
+
+    @d.thread("t2")
+    def t2(k):
+        first, second = (b, a) if bug else (a, b)
+        k.mutex_lock(first)
+        k.mutex_lock(second)
+        k.mutex_unlock(second)
+        k.mutex_unlock(first)
+
+    return d
+
+
+def test_abba_is_a_wait_for_cycle_and_a_lockdep_cycle():
+    from dmabuf_check.checker.locks.order import analyze
+    from dmabuf_check.checker.locks.rules import RuleSet
+
+    violated, *_ = run(abba(True))
+    assert violated["no-fence-wait-deadlock"] == 2 and violated["no-stuck-state"] == 2
+    m, _info = abba(True).build()
+    report = analyze(m, [], RuleSet())
+    assert [sorted(e.src for e in c.edges) for c in report.cycles] == [["a", "b"]]
+    assert holds(abba(False)) == 16
+    m, _info = abba(False).build()
+    assert analyze(m, [], RuleSet()).cycles == []
+
+
+# ---- the seeded-bug library ----------------------------------------------------------------------
+
+PROGRAM_BUGS = [(name, ref) for name, ref in bugs().items() if ref.is_program]
+
+
+def test_the_library_has_the_programs_and_their_bugs():
+    assert len(PROGRAM_BUGS) == 24
+    assert {ref.bug.base for _n, ref in PROGRAM_BUGS} == {builtin()[n].name for n in builtin() if builtin()[n].is_program}
+    for _name, ref in PROGRAM_BUGS:
+        assert ref.bug.property in BY_ID
+        assert any(c.isdigit() for c in ref.bug.source[:12]), f"{ref.name} names no commit"
+
+
+@pytest.mark.parametrize("module", PROGRAMS)
+def test_every_fixed_program_holds_with_no_vacuous_action(module):
+    mod = importlib.import_module(f"dmabuf_check.model.designs.programs.{module}")
+    holds(mod.DESIGN)
+
+
+# shortest counterexample of each seeded bug, by the property its BUG names (measured; pinned)
+LENGTHS = {
+    "bug-dma-buf-fd-trace": 8, "bug-gntdev-exp-after-fd": 7, "bug-habanalabs-export-after-fd": 7,
+    "bug-fastrpc-put-after-fd": 6, "bug-udmabuf-fd-fail-leak": 6, "bug-vfio-fd-fail-double-free": 8,
+    "bug-gem-change-handle-race": 1, "bug-prime-mmap-ttm-uaf": 0, "bug-shmem-mmap-errant-put": 1,
+    "bug-shmem-mmap-dmabuf-errant-put": 1, "bug-dmabuf-release-in-fops": 2, "bug-dmabuf-export-init-order": 5,
+    "bug-amdkfd-put-before-wait": 4, "bug-sched-add-deps-double-put": 3, "bug-amdgpu-fence-to-handle-leak": 2,
+    "bug-syncobj-find-fence-leak": 2, "bug-sync-file-merge-leak": 3, "bug-fence-unwrap-merge-leak": 3,
+    "bug-sched-kill-enoent-leak": 6, "bug-sched-kill-cb-deadlock": 5, "bug-sw-sync-recursive-signal": 6,
+    "bug-panthor-fence-lock-irq": 3, "bug-fence-array-lock-inversion": 13, "bug-ttm-transfer-resv-leak": 2,
+}
+
+
+@pytest.mark.parametrize("name", sorted(LENGTHS))
+def test_each_seeded_program_bug_is_found_by_its_property(name):
+    ref = bugs()[name]
+    m, _info, props = build(ref)
+    r = explore(m, [p for p in props if p.id == ref.bug.property], symmetry=False)
+    (v,) = r.violated
+    assert v.counterexample.length == LENGTHS[name]
+
+
+# ---- no parameter is inert -------------------------------------------------------------------------
+
+def fingerprint(d: Driver) -> tuple:
+    """The model's shape and what exploring it finds: a parameter that changes neither is inert."""
+    from dmabuf_check.checker.z3.model_text import show_expr
+
+    m, info = d.build()
+    r = explore(m, for_driver(m, info), symmetry=False, stop_at_first=False)
+    return (tuple((a.name, a.call, a.acquires, a.holds, show_expr(a.guard),
+                   tuple(show_expr(e.value) for e in a.effects if hasattr(e, "value"))) for a in m.actions),
+            tuple(v.name for v in m.variables), tuple(sorted((k, len(v)) for k, v in info.checks.items())),
+            r.states, r.transitions, tuple(sorted(v.property for v in r.violated)))
+
+
+def one_call(call, objects=lambda d: {}):
+    def make(**kw) -> Driver:
+        d = Driver("probe")
+        objs = objects(d)
+
+        @d.thread("t", context=kw.pop("context", "process"))
+        def t(k):
+            call(k, objs, **kw)
+            k.use(objs["obj"], "the call succeeded")  # so that an error path jumps past something
+            k.label("err")
+
+        return d
+    return make
+
+
+def _objs(d):
+    obj = d.kref("obj", live=True, owners=("t",))
+    return {"obj": obj, "mem": d.mem("mem"), "lk": d.mutex("lk"), "f": d.fence("f", live=True, owners=("t",)),
+            "slot": d.slot("slot", obj, kind="idr"), "r": d.resv("r"),
+            "buf": d.dma_buf("buf", live=True, owners=("t",))}
+
+
+PARAMS = [
+    ("kzalloc fail", lambda k, o, **kw: k.kzalloc(o["mem"], **kw), {"fail": "err"}),
+    ("kzalloc gfp", lambda k, o, **kw: k.kzalloc(o["mem"], **kw), {"gfp": "GFP_ATOMIC"}),
+    ("kzalloc initialised", lambda k, o, **kw: (k.kzalloc(o["mem"], **kw), k.init(o["mem"])), {"initialised": False}),
+    ("publish fail", lambda k, o, **kw: k.publish(o["slot"], **kw), {"fail": "err"}),
+    ("lookup fail", lambda k, o, **kw: k.lookup(o["slot"], fail="err", **kw), {"text": "idr_find"}),
+    ("mutex interruptible", lambda k, o, **kw: (k.mutex_lock(o["lk"], **kw), k.mutex_unlock(o["lk"])),
+     {"interruptible": True, "fail": "err"}),
+    ("fence wait intr", lambda k, o, **kw: k.dma_fence_wait(o["f"], **kw), {"intr": True, "fail": "err"}),
+    ("add_callback fail", lambda k, o, **kw: k.dma_fence_add_callback(o["f"], lambda k: None, **kw), {"fail": "err"}),
+    ("add_callback pass_refs", lambda k, o, **kw: k.dma_fence_add_callback(o["f"], lambda k: None, **kw),
+     {"pass_refs": "f"}),
+    ("copy_to_user fail", lambda k, o, **kw: k.copy_to_user(**kw), {"fail": "err"}),
+    ("reserve fail", lambda k, o, **kw: (k.dma_resv_lock(o["r"]), k.dma_resv_reserve_fences(o["r"], **kw),
+                                         k.dma_resv_unlock(o["r"])), {"fail": "err"}),
+    ("dma_buf_fd fail", lambda k, o, **kw: k.dma_buf_fd(o["buf"], k.b.d.slots[-1], **kw), {"fail": "err"}),
+    ("context", lambda k, o, **kw: k.might_sleep(), {"context": "irq"}),
+]
+
+
+@pytest.mark.parametrize("what,call,kw", PARAMS, ids=[p[0] for p in PARAMS])
+def test_no_call_parameter_is_inert(what, call, kw):
+    def objs(d):
+        o = _objs(d)
+        d.slot("fd", o["buf"], kind="fd")
+        return o
+
+    make = one_call(call, objs)
+    if "pass_refs" in kw:
+        def with_refs(k, o, **_):
+            k.dma_fence_add_callback(o["f"], lambda k: k.dma_fence_put(o["f"]), pass_refs=(o["f"],))
+        make2 = one_call(with_refs, objs)
+        assert fingerprint(make()) != fingerprint(make2())
+        return
+    assert fingerprint(make()) != fingerprint(make(**kw)), what
+
+
+def test_object_declaration_options_change_the_model():
+    def base(**kw):
+        d = Driver("decl")
+        lk = d.spinlock("shared")
+        f = d.fence("f", live=True, owners=("t",), **kw.get("fence", {}))
+        obj = d.kref("obj", live=True, owners=("t",), **kw.get("obj", {}))
+        s = d.slot("s", obj, kind="list", **kw.get("slot", {}))
+
+        @d.thread("t")
+        def t(k):
+            k.publish(s)
+            k.dma_fence_add_callback(f, lambda k: None)
+            k.dma_fence_put(f)
+
+        del lk
+        return d
+
+    plain = fingerprint(base())
+    assert fingerprint(base(slot={"holds_ref": False})) != plain
+    assert fingerprint(base(fence={"release": lambda k: k.might_sleep()})) != plain
+    assert fingerprint(base(fence={"enable_signaling": lambda k: None})) != plain
+
+
+# ---- mistakes in a program are one line ------------------------------------------------------------
+
+def test_program_mistakes_are_model_errors_naming_the_thread():
+    d = Driver("bad")
+    lk = d.mutex("lk")
+
+    @d.thread("t")
+    def t(k):
+        k.mutex_lock(lk)
+        k.goto("nowhere")
+
+    with pytest.raises(ModelError, match="thread t: goto 'nowhere', but no label 'nowhere'"):
+        d.build()
+
+    d = Driver("imbalance")
+    lk = d.mutex("lk")
+
+    @d.thread("t")
+    def t2(k):
+        k.may_goto("join", "if (x)")
+        k.mutex_lock(lk)
+        k.label("join")
+        k.mutex_unlock(lk)
+
+    with pytest.raises(ModelError, match="context imbalance"):
+        d.build()
+    with pytest.raises(ModelError, match="context must be one of"):
+        Driver("x").thread("t", context="nmi")
+    with pytest.raises(ModelError, match="declared twice"):
+        d2 = Driver("x")
+        d2.mutex("a")
+        d2.spinlock("a")
+    d3 = Driver("x")
+    d3.kref("o", live=True, owners=("nobody",))
+    d3.thread("t")(lambda k: None)
+    with pytest.raises(ModelError, match="owner 'nobody' is not a thread, an object or a holder"):
+        d3.build()
+    d4 = Driver("x")
+
+    @d4.thread("t")
+    def t4(k):
+        k.dma_fence_end_signalling()
+
+    with pytest.raises(ModelError, match="without dma_fence_begin_signalling"):
+        d4.build()
+
+
+def test_a_driver_file_checks_from_the_command_line(tmp_path, capsys):
+    from tests.test_cli import run_cli
+
+    src = tmp_path / "my_driver.py"
+    src.write_text(
+        "from dmabuf_check.model.driver import Driver\n"
+        "d = Driver('my-driver')\n"
+        "obj = d.kref('obj', live=True, owners=('t',))\n"
+        "@d.thread('t')\n"
+        "def t(k):\n"
+        "    k.kref_put(obj)\n"
+        "    k.use(obj, 'obj->size')\n"
+        "DESIGN = d\n")
+    code, out, _err = run_cli(capsys, "check", str(src), "--trace-dir", str(tmp_path / "traces"))
+    assert code == 1
+    assert "why: t at 'obj->size': obj was freed" in out
+    (trace,) = (tmp_path / "traces").iterdir()
+    code, out, _err = run_cli(capsys, "trace", "replay", str(trace))
+    assert code == 0 and "replay ok" in out
+    code, _out, err = run_cli(capsys, "check", str(src), "--mix", "static=1")
+    assert code == 2 and "--mix applies to exporter designs" in err
+
+
+def test_the_tutorial_program_behaves_as_docs_programs_md_says(tmp_path):
+    """docs/programs.md: the udmabuf export path leaks on dma_buf_fd failure; the fixed paths hold."""
+    import os
+    import re
+    import runpy
+
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "programs.md"), encoding="utf-8").read()
+    blocks = re.findall(r"```python\n(.*?)```", doc, re.S)
+    src = tmp_path / "my_udmabuf.py"
+    src.write_text(blocks[0])
+    violated, vacuous, _states, _m = run(runpy.run_path(str(src))["DESIGN"])
+    assert violated == {"kref-leak": 4} and vacuous == []
+    body = blocks[0]
+    start, end = body.index("    k.kzalloc(priv"), body.index("@d.userspace")
+    src.write_text(body[:start] + blocks[1] + "\n" + body[end:])
+    assert holds(runpy.run_path(str(src))["DESIGN"]) == 25
