@@ -225,6 +225,15 @@ def disj(*parts: object) -> Expr:
     return out
 
 
+def any_of(parts: list[Expr]) -> Expr:
+    """``disj`` as a balanced tree: a disjunction of thousands of conditions (wait-for cycles, the calls
+    of a program) stays shallow enough for the type checker and the code generators' recursion."""
+    if len(parts) <= 8:
+        return disj(*parts)
+    mid = len(parts) // 2
+    return Op("or", (any_of(parts[:mid]), any_of(parts[mid:])))
+
+
 @dataclass(eq=False)
 class Variable:
     """A state variable declaration (one slot, or one slot per index member)."""

@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dmabuf_check.model.driver.compile import DriverInfo, info_of
-from dmabuf_check.model.expr import disj, lift
+from dmabuf_check.model.expr import any_of, lift
 from dmabuf_check.model.lang import Model
 from dmabuf_check.properties import waitfor
-from dmabuf_check.properties.base import DEADLOCK, INVARIANT, Property
+from dmabuf_check.properties.base import DEADLOCK, INVARIANT, LIVENESS, Property
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,8 @@ RULES: tuple[ObjectRule, ...] = (
                "drivers/dma-buf/dma-buf.c dma_buf_detach()"),
     ObjectRule("attach-holds-ref", "an importer holds a dma-buf reference for as long as it is attached", ("REF-10",),
                "dma-buf.c DOC 'dma buf device access'; drm_prime.c lifetime DOC"),
+    ObjectRule("pin-balance", "every dma_buf_unpin balances an earlier dma_buf_pin of the same attachment", ("DYN-4",),
+               "include/linux/dma-buf.h dma_buf_ops.pin/unpin; drivers/dma-buf/dma-buf.c dma_buf_unpin()"),
     ObjectRule("release-after-detach", "a dma-buf is released only after every attachment is gone", ("REF-9",),
                "drivers/dma-buf/dma-buf.c dma_buf_release() WARN_ON"),
     ObjectRule("sig-no-alloc", "a fence signalling path does not allocate memory that may enter reclaim",
@@ -87,6 +89,9 @@ RULES: tuple[ObjectRule, ...] = (
                "signaller)", ("DL-1", "DL-13"), "dma-fence.c DOC 'fence cross-driver contract'"),
     ObjectRule("no-stuck-state", "every state where no thread can move has every thread returned",
                ("DL-1", "LOCKDEP-5"), "kernel/hung_task.c 'task blocked for more than 120 seconds'", kind=DEADLOCK),
+    ObjectRule("fence-eventually-signals", "every live fence eventually signals (or is freed unpublished), "
+               "under weak fairness of the kernel threads", ("FENCE-LIVE-1", "MEM-3", "DL-10"),
+               "dma-fence.c DOC 'Indefinite DMA Fences'; Documentation/driver-api/dma-buf.rst", kind=LIVENESS),
 )
 
 BY_ID = {r.id: r for r in RULES}
@@ -96,8 +101,12 @@ def _predicate(rule_id: str):
     def build(m: Model):
         info = info_of(m)
         bad = [b for b, _why in info.checks.get(rule_id, [])]
-        return ~disj(*bad) if bad else lift(True)
+        return ~any_of(bad) if bad else lift(True)
     return build
+
+
+def _fences_signal(m: Model):
+    return [(p, q) for _name, p, q in info_of(m).liveness]
 
 
 def for_driver(model: Model, info: DriverInfo) -> tuple[Property, ...]:
@@ -106,6 +115,10 @@ def for_driver(model: Model, info: DriverInfo) -> tuple[Property, ...]:
     for r in RULES:
         if r.id == "no-stuck-state":
             out.append(Property(r.id, r.meaning, r.rules, r.source, kind=DEADLOCK))
+        elif r.kind == LIVENESS:
+            if info.liveness:  # checked only with --liveness (it needs the whole state graph)
+                out.append(Property(r.id, r.meaning, r.rules, r.source, kind=LIVENESS, leads_to=_fences_signal,
+                                    fairness=info.fair))
         elif r.id == "no-fence-wait-deadlock":
             if model.locks:
                 out.append(Property(r.id, r.meaning, r.rules, r.source, build=waitfor.no_cycle))

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dmabuf_check.model.expr import Expr, MemberConst, Var, conj, disj, subst
+from dmabuf_check.model.expr import Expr, MemberConst, Var, any_of, conj, subst
 from dmabuf_check.model.lang import Action, FenceSet, Lock, Model
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def candidate_cycles(model: Model) -> list[list[Edge]]:
 
 def no_cycle(model: Model) -> Expr:
     """The predicate: no candidate cycle has all its edges present."""
-    return ~disj(*(conj(*(e.cond for e in cyc)) for cyc in candidate_cycles(model)))
+    return ~any_of([conj(*(e.cond for e in cyc)) for cyc in candidate_cycles(model)])
 
 
 def state_graph(model: Model, holds) -> nx.DiGraph:

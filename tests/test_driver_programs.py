@@ -11,18 +11,23 @@ from __future__ import annotations
 import importlib
 
 import pytest
-
 from dmabuf_check.checker.explicit.search import explore
 from dmabuf_check.model.designs import PROGRAMS
 from dmabuf_check.model.driver import Driver
 from dmabuf_check.model.types import ModelError
+from dmabuf_check.properties.base import LIVENESS
 from dmabuf_check.properties.kernel_objects import BY_ID, for_driver
-from dmabuf_check.registry import build, bugs, builtin
+
+from dmabuf_check.registry import bugs, build, builtin
+
+
+def safety(m, info):
+    return [p for p in for_driver(m, info) if p.kind != LIVENESS]  # liveness is checked on the state graph
 
 
 def run(d: Driver, kernel: str | None = None):
     m, info = d.build(kernel)
-    r = explore(m, for_driver(m, info), symmetry=False, stop_at_first=False)
+    r = explore(m, safety(m, info), symmetry=False, stop_at_first=False)
     assert r.complete
     violated = {v.property: v.counterexample.length for v in r.violated}
     vacuous = [a for a in r.vacuous if a not in info.release_steps]
@@ -473,7 +478,7 @@ PROGRAM_BUGS = [(name, ref) for name, ref in bugs().items() if ref.is_program]
 
 
 def test_the_library_has_the_programs_and_their_bugs():
-    assert len(PROGRAM_BUGS) == 24
+    assert len(PROGRAM_BUGS) == 40
     assert {ref.bug.base for _n, ref in PROGRAM_BUGS} == {builtin()[n].name for n in builtin() if builtin()[n].is_program}
     for _name, ref in PROGRAM_BUGS:
         assert ref.bug.property in BY_ID
@@ -491,21 +496,41 @@ LENGTHS = {
     "bug-dma-buf-fd-trace": 8, "bug-gntdev-exp-after-fd": 7, "bug-habanalabs-export-after-fd": 7,
     "bug-fastrpc-put-after-fd": 6, "bug-udmabuf-fd-fail-leak": 6, "bug-vfio-fd-fail-double-free": 8,
     "bug-gem-change-handle-race": 1, "bug-prime-mmap-ttm-uaf": 0, "bug-shmem-mmap-errant-put": 1,
-    "bug-shmem-mmap-dmabuf-errant-put": 1, "bug-dmabuf-release-in-fops": 2, "bug-dmabuf-export-init-order": 5,
-    "bug-amdkfd-put-before-wait": 4, "bug-sched-add-deps-double-put": 3, "bug-amdgpu-fence-to-handle-leak": 2,
-    "bug-syncobj-find-fence-leak": 2, "bug-sync-file-merge-leak": 3, "bug-fence-unwrap-merge-leak": 3,
-    "bug-sched-kill-enoent-leak": 6, "bug-sched-kill-cb-deadlock": 5, "bug-sw-sync-recursive-signal": 6,
-    "bug-panthor-fence-lock-irq": 3, "bug-fence-array-lock-inversion": 13, "bug-ttm-transfer-resv-leak": 2,
+    "bug-shmem-mmap-dmabuf-errant-put": 1, "bug-dmabuf-release-in-fops": 5, "bug-dmabuf-debugfs-inode-uaf": 4,
+    "bug-dmabuf-release-null-fsdata": 3, "bug-dmabuf-export-init-order": 5, "bug-amdkfd-put-before-wait": 4,
+    "bug-sched-add-deps-double-put": 3, "bug-amdgpu-fence-to-handle-leak": 2, "bug-syncobj-find-fence-leak": 2,
+    "bug-sync-file-merge-leak": 3, "bug-fence-unwrap-merge-leak": 3, "bug-sched-kill-enoent-leak": 6,
+    "bug-sched-kill-cb-deadlock": 5, "bug-sw-sync-recursive-signal": 6, "bug-panthor-fence-lock-irq": 3,
+    "bug-fence-array-lock-inversion": 13, "bug-ttm-transfer-resv-leak": 2, "bug-i915-fd-install-before-use": 7,
+    "bug-msm-submit-fence-leak": 2, "bug-syncobj-find-fence-uaf": 8, "bug-sched-kill-no-ref": 10,
+    "bug-vmwgfx-release-under-fman": 6, "bug-pvr-release-takes-queue-lock": 5, "bug-sw-sync-release-unlocked": 5,
+    "bug-xe-attach-before-init": 3, "bug-xe-bo-retry-uaf": 4, "bug-nouveau-import-double-free": 5,
+    "bug-umem-double-unpin": 5, "bug-nouveau-prime-underflow": 2, "bug-vgem-release-timer-sync-irq": 3,
+    "bug-fence-array-signaled-no-progress": 5,  # a fair lasso: the poller spins forever
 }
 
 
 @pytest.mark.parametrize("name", sorted(LENGTHS))
 def test_each_seeded_program_bug_is_found_by_its_property(name):
+    from dmabuf_check.checker.api import check_model
+    from dmabuf_check.checker.explicit.search import Limits
+
     ref = bugs()[name]
     m, _info, props = build(ref)
-    r = explore(m, [p for p in props if p.id == ref.bug.property], symmetry=False)
+    r = check_model(m, [p for p in props if p.id == ref.bug.property], symmetry=False, limits=Limits())
     (v,) = r.violated
     assert v.counterexample.length == LENGTHS[name]
+
+
+def test_the_fixed_programs_hold_under_liveness_too():
+    from dmabuf_check.checker.api import check_model
+    from dmabuf_check.checker.explicit.search import Limits
+
+    for module in ("fence_array_poll", "vgem_fence", "sched_fence_cb"):
+        mod = importlib.import_module(f"dmabuf_check.model.designs.programs.{module}")
+        m, info = mod.DESIGN.build()
+        live = [p for p in for_driver(m, info) if p.kind == LIVENESS]
+        assert live and check_model(m, live, symmetry=False, limits=Limits()).ok, module
 
 
 # ---- no parameter is inert -------------------------------------------------------------------------
@@ -515,7 +540,7 @@ def fingerprint(d: Driver) -> tuple:
     from dmabuf_check.checker.z3.model_text import show_expr
 
     m, info = d.build()
-    r = explore(m, for_driver(m, info), symmetry=False, stop_at_first=False)
+    r = explore(m, safety(m, info), symmetry=False, stop_at_first=False)
     return (tuple((a.name, a.call, a.acquires, a.holds, show_expr(a.guard),
                    tuple(show_expr(e.value) for e in a.effects if hasattr(e, "value"))) for a in m.actions),
             tuple(v.name for v in m.variables), tuple(sorted((k, len(v)) for k, v in info.checks.items())),
@@ -690,3 +715,42 @@ def test_the_tutorial_program_behaves_as_docs_programs_md_says(tmp_path):
     start, end = body.index("    k.kzalloc(priv"), body.index("@d.userspace")
     src.write_text(body[:start] + blocks[1] + "\n" + body[end:])
     assert holds(runpy.run_path(str(src))["DESIGN"]) == 25
+
+
+def retry_loop(bug: bool) -> Driver:
+    d = Driver("retry-loop")
+    lk = d.mutex("ring->lock")
+    f = d.fence("job", live=True, owners=(d.holder("sync_file"),))
+
+    @d.thread("worker")
+    def worker(k):
+        k.label("retry")
+        k.mutex_trylock(lk, fail="retry")  # spins while the holder waits for the fence
+        k.dma_fence_signal(f)
+        k.mutex_unlock(lk)
+
+    @d.thread("holder")
+    def holder(k):
+        k.mutex_lock(lk)
+        if bug:
+            k.dma_fence_wait(f)
+            k.mutex_unlock(lk)
+        else:
+            k.mutex_unlock(lk)
+            k.dma_fence_wait(f)
+
+    return d
+
+
+def test_a_livelock_the_safety_checks_cannot_see_is_a_fair_lasso():
+    from dmabuf_check.checker.api import check_model
+    from dmabuf_check.checker.explicit.search import Limits
+
+    def check(d):
+        m, info = d.build()
+        return check_model(m, for_driver(m, info), symmetry=False, stop_at_first=False, limits=Limits())
+
+    r = check(retry_loop(True))
+    assert [(v.property, v.counterexample.length, v.counterexample.loop is not None) for v in r.violated] == [
+        ("fence-eventually-signals", 2, True)]  # the retry loop is always enabled: no stuck state, no wait cycle
+    assert check(retry_loop(False)).ok

@@ -13,7 +13,7 @@ import argparse
 
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
-from dmabuf_check.properties.base import Property
+from dmabuf_check.properties.base import LIVENESS, Property
 from dmabuf_check.registry import build, is_design, resolve, select_design
 
 
@@ -38,11 +38,16 @@ def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]
                          "(dmabuf-check list --bugs)")
     if getattr(args, "kind", None) is not None:
         raise ModelError("--kind applies to r1; a design's importers are chosen with --mix (e.g. --mix static=1,dynamic=2)")
-    if getattr(args, "liveness", False):
-        raise ModelError("--liveness applies to r1; design models are checked for safety and deadlocks")
     ref = resolve(args.model)
+    liveness = getattr(args, "liveness", False)
+    if liveness and not ref.is_program:
+        raise ModelError("--liveness applies to r1 and driver programs; exporter designs are checked for safety "
+                         "and deadlocks")
     model, _info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers,
                                 config=args.config)
+    if not liveness and not args.property:  # liveness needs the whole state graph: opt-in, as for r1
+        own = ref.bug.property if ref.bug else None  # (a seeded liveness bug is checked by its own property)
+        props = tuple(p for p in props if p.kind != LIVENESS or p.id == own)
     return model, select_design(props, args.property, ref.name)
 
 

@@ -83,6 +83,8 @@ class Ins:
     sig_end: bool = False
     in_signalling: bool = False
     in_release: bool = False  # part of a release that runs only when a put drops the last reference
+    allocates: KObject | None = None  # the object this call creates (its thread may set it up unpublished)
+    attaches: Attachment | None = None  # the attachment this call creates (its owner must hold the buffer)
     owner: str = ""
 
 
@@ -102,6 +104,7 @@ class Code:
         self._owner: list[str] = [thread]  # whose references the calls take and drop
         self._signalling = 0
         self._releasing = 0
+        self._work_end: str | None = None  # a work item's return goes here (its "running" flag is cleared)
         self._inline_depth = 0
         self._uid = 0
 
@@ -153,7 +156,7 @@ class Code:
 
     def ret(self, value: object = 0) -> None:
         """``return value;`` -- the thread ends (an inlined callback returns to its caller)."""
-        target = self._scope_end() if self._inline_depth else DONE
+        target = self._scope_end() if self._inline_depth else (self._work_end or DONE)
         self._add(Ins(f"return {value}", goto=target))
 
     def call(self, fn: Callable[..., None], *args: object) -> None:
@@ -162,7 +165,7 @@ class Code:
 
     # ---- memory and references --------------------------------------------
     def kzalloc(self, obj: KObject, gfp: str = "GFP_KERNEL", *, fail: str | None = None, initialised: bool = True,
-                text: str = "") -> None:
+                kref_init: bool = True, text: str = "") -> None:
         """``obj = kzalloc(sizeof(*obj), gfp); kref_init(&obj->ref);``: the caller owns the one reference.
 
         ``initialised=False`` leaves the object being set up (ALLOC) until ``init(obj)``: another
@@ -170,18 +173,27 @@ class Code:
         self._obj(obj)
         gfp = self._gfp(gfp)
         held = self.b.held(self.owner, obj)
-        ins = Ins(text or f"{obj.name} = kzalloc({gfp})", owner=self.owner)
+        ins = Ins(text or f"{obj.name} = kzalloc({gfp})", owner=self.owner, allocates=obj)
         ins.checks.append(("kref-leak", disj(obj.life == ALLOC, obj.life == LIVE) & (held > 0),
                            f"{obj.name} is overwritten while {self.owner} still holds a reference to it"))
-        ins.effects += [assign(obj.life, LIVE if initialised else ALLOC), assign(held, 1)]
-        if obj.refcounted:
-            ins.effects.append(assign(obj.count, 1))
+        ins.effects += [assign(obj.life, LIVE if initialised else ALLOC), assign(held, 1 if kref_init else 0)]
+        if obj.refcounted:  # kref_init=False: the count is still 0 until something initialises it
+            ins.effects.append(assign(obj.count, 1 if kref_init else 0))
         self._alloc(ins, gfp)
         if fail:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), f"{obj.name} = kzalloc() -> NULL (-ENOMEM)"))
         self._add(ins)
 
     kmalloc = kzalloc
+
+    def kref_init(self, obj: KObject, text: str = "") -> None:
+        """``kref_init``: an object allocated with ``kref_init=False`` gets its one reference, the caller's."""
+        self._ref(obj)
+        held = self.b.held(self.owner, obj)
+        ins = Ins(text or f"kref_init({obj.name})", owner=self.owner)
+        self._deref(ins, obj)
+        ins.effects += [assign(obj.count, 1), assign(held, 1)]
+        self._add(ins)
 
     def init(self, obj: KObject, what: str = "") -> None:
         """The object is fully set up (the last field written): others may use it from now on."""
@@ -304,6 +316,15 @@ class Code:
         ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{_PEEK[slot.kind]}({slot.name}) -> NULL"))
         self._add(ins)
 
+    def use_slot(self, slot: Slot, what: str = "") -> None:
+        """Dereference the pointer in ``slot`` without checking it (``dentry->d_fsdata->...``): an empty
+        slot is a NULL pointer dereference."""
+        self._slot(slot)
+        ins = Ins(what or f"{slot.name}->...", owner=self.owner)
+        ins.checks.append(("use-before-init", slot.v == 0, f"{slot.name} is not set yet (NULL pointer dereference)"))
+        self._deref(ins, slot.obj, slot.v == 1)
+        self._add(ins)
+
     def unpublish(self, slot: Slot, *, fail: str | None = None, text: str = "") -> None:
         """Take the object out of ``slot`` (idr_remove, list_del, close_fd): its reference moves to the caller."""
         self._slot(slot)
@@ -315,9 +336,9 @@ class Code:
             ins.effects.append(assign(held, ite(held < obj.max_refs, held + 1, held)))
             ins.checks.append(("kref-overflow", held >= obj.max_refs, f"{self.owner} holds more references to "
                                f"{obj.name} than the model tracks ({obj.max_refs})"))
-        target = self._lab(fail) if fail else None
-        ins.alts.append(Alt("empty", slot.v == 0, [], target or self._next_label(), f"{_REMOVE[slot.kind]}({slot.name}) "
-                            "-> not found"))
+        if fail:  # without it the caller knows the object is there
+            ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{_REMOVE[slot.kind]}({slot.name}) "
+                                "-> not found"))
         self._add(ins)
 
     def close(self, slot: Slot) -> None:
@@ -410,9 +431,60 @@ class Code:
         self._add(Ins(f"queue_work({work})", effects=[assign(flag, 1)], owner=self.owner))
 
     def work_starts(self, work: str) -> None:
-        """(the first step of a work item: it runs once queued)"""
-        flag = self.b.work_flag(work)
-        self._add(Ins(f"{work}() runs", guard=flag == 1, effects=[assign(flag, 0)], owner=self.owner))
+        """(the first step of a work item: it runs once queued; a ``return`` in its body ends the run)"""
+        flag, running = self.b.work_flag(work), self.b.work_running(work)
+        self._work_end = self._lab(self._fresh("work_done"))
+        self._add(Ins(f"{work}() runs", guard=flag == 1, effects=[assign(flag, 0), assign(running, 1)],
+                      owner=self.owner))
+
+    def work_ends(self, work: str) -> None:
+        end = self._work_end
+        self._work_end = None
+        self._pending_labels.append(end)
+        self._add(Ins(f"{work}() returns", effects=[assign(self.b.work_running(work), 0)], owner=self.owner))
+
+    def flush_work(self, work: str, *, irqsafe: bool = False, cancel: bool = False, text: str = "") -> None:
+        """Wait until the work item (or timer callback) ``work`` has run and is idle (flush_work); with
+        ``cancel`` a pending run is dropped and only a running one is waited for (cancel_work_sync,
+        timer_delete_sync). It sleeps, except for an IRQ-safe timer."""
+        flag, running = self.b.work_flag(work), self.b.work_running(work)
+        idle = (running == 0) if cancel else (flag == 0) & (running == 0)
+        ins = Ins(text or f"{'cancel_work_sync' if cancel else 'flush_work'}({work})", owner=self.owner, guard=idle)
+        if cancel:
+            ins.effects.append(assign(flag, 0))
+        if not irqsafe:
+            self._sleep_check(ins, ins.text)
+        self._add(ins)
+
+    def timer_delete_sync(self, timer: str, *, irqsafe: bool = False) -> None:
+        """``timer_delete_sync``: deactivate the timer and wait for a running callback; legal in IRQ
+        context only for a TIMER_IRQSAFE timer."""
+        self.flush_work(timer, irqsafe=irqsafe, cancel=True, text=f"timer_delete_sync({timer})")
+
+    def dma_buf_pin(self, att: Attachment, *, fail: str | None = None) -> None:
+        """``dma_buf_pin``: a dynamic importer pins the backing storage (DYN-2: with the resv held)."""
+        buf = att.buf
+        pins = self.b.pin_count(att)
+        ins = Ins(f"dma_buf_pin({att.name})", owner=self.owner)
+        self._deref(ins, buf)
+        assert buf.resv is not None
+        ins.checks.append(("resv-held", buf.resv.lock.holder != self.me, f"{self.me} pins without holding {buf.resv.name}"))
+        ins.effects.append(assign(pins, ite(pins < 2, pins + 1, pins)))
+        if fail:
+            ins.alts.append(Alt("err", lift(True), [], self._lab(fail), "dma_buf_pin() -> error"))
+        self._add(ins)
+
+    def dma_buf_unpin(self, att: Attachment) -> None:
+        buf = att.buf
+        pins = self.b.pin_count(att)
+        ins = Ins(f"dma_buf_unpin({att.name})", owner=self.owner)
+        self._deref(ins, buf)
+        assert buf.resv is not None
+        ins.checks.append(("resv-held", buf.resv.lock.holder != self.me, f"{self.me} unpins without holding "
+                           f"{buf.resv.name}"))
+        ins.checks.append(("pin-balance", pins == 0, f"{att.name} is not pinned: the exporter's pin count underflows"))
+        ins.effects.append(assign(pins, ite(pins > 0, pins - 1, 0)))
+        self._add(ins)
 
     def dma_resv_trylock(self, r: Resv, *, fail: str | None = None) -> None:
         """``dma_resv_trylock``; without ``fail`` the caller knows nobody else can hold it (a fresh object)."""
@@ -428,7 +500,7 @@ class Code:
         """``dma_fence_init``: the fence is live, unsignaled, with one reference owned by the caller."""
         self._obj(f)
         held = self.b.held(self.owner, f)
-        ins = Ins(text or f"dma_fence_init({f.name})", owner=self.owner)
+        ins = Ins(text or f"dma_fence_init({f.name})", owner=self.owner, allocates=f)
         ins.checks.append(("kref-leak", (f.life == LIVE) & (held > 0),
                            f"{f.name} is re-initialised while {self.owner} still holds a reference"))
         ins.effects += [assign(f.life, LIVE), assign(f.count, 1), assign(held, 1), assign(f.signaled_v, 0),
@@ -604,7 +676,8 @@ class Code:
         (exp_info.priv) now belongs to the buffer: its release op frees it."""
         self._obj(buf)
         held = self.b.held(self.owner, buf)
-        ins = Ins(f"{buf.name} = dma_buf_export({'priv=' + priv.name if priv else ''})", owner=self.owner)
+        ins = Ins(f"{buf.name} = dma_buf_export({'priv=' + priv.name if priv else ''})", owner=self.owner,
+                  allocates=buf)
         ins.effects += [assign(buf.life, LIVE), assign(buf.count, 1), assign(held, 1)]
         if priv is not None:
             self._obj(priv)
@@ -629,7 +702,7 @@ class Code:
 
     def dma_buf_attach(self, att: Attachment, *, fail: str | None = None) -> None:
         buf = att.buf
-        ins = Ins(f"{att.name} = dma_buf_attach({buf.name})", owner=self.owner)
+        ins = Ins(f"{att.name} = dma_buf_attach({buf.name})", owner=self.owner, attaches=att)
         self._deref(ins, buf)
         ins.effects.append(assign(att.v, "ATTACHED"))
         if fail:
@@ -710,11 +783,6 @@ class Code:
         self._uid += 1
         return f"{base}#{self._uid}"
 
-    def _next_label(self) -> str:
-        name = self._fresh("next")
-        self._after_next = name
-        return self._lab(name)
-
     def _scope_end(self) -> str:
         return "/".join(self._scope + ["$end"])
 
@@ -731,10 +799,6 @@ class Code:
             self.labels[lab] = idx
         self._pending_labels = []
         self.ins.append(ins)
-        after = getattr(self, "_after_next", None)
-        if after is not None:  # an alternative that continues with the next call
-            self._after_next = None
-            self.labels[self._lab(after)] = idx + 1
 
     def _inline(self, name: str, write: Callable[[], None], owner: str | None = None) -> None:
         if self._inline_depth > 8:

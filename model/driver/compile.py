@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from dmabuf_check.model.driver.code import DONE, Code, Ins
 from dmabuf_check.model.driver.objects import (
     ATOMIC_CONTEXTS,
+    FREED,
     LIFE,
     LIVE,
     UNBORN,
@@ -68,6 +69,8 @@ class DriverInfo:
     checks: dict[str, list[tuple[Expr, str]]] = field(default_factory=dict)
     threads: tuple[str, ...] = ()
     release_steps: set[str] = field(default_factory=set)  # actions of a release: dead where no put is the last
+    liveness: list[tuple[str, Expr, Expr]] = field(default_factory=list)  # (fence, pending, resolved)
+    fair: tuple[str, ...] = ()  # actions under weak fairness: every kernel thread's (userspace may never act)
     has_locks: bool = False
     has_fences: bool = False
 
@@ -107,6 +110,7 @@ class DriverBuild:
         self.rcu: dict[str, Expr] = {}
         self.irq_used: dict[str, tuple[Expr, Expr]] = {}
         self._fencesets: dict[str, object] = {}
+        self._idle_vars: dict[str, Expr] = {}
         self._signal_actions: dict[str, list[tuple[str, str]]] = {}
         holder_t = Enum("holder", "FREE", *self.threads)
         for r in self.resvs:
@@ -188,6 +192,22 @@ class DriverBuild:
             return self.m.var(name, BOOL, 0, kernel="work_struct pending", meaning=f"{work} is queued", rule="")
         return self.m.variable(name).ref()
 
+    def work_running(self, name: str) -> Expr:
+        """Whether the work item is inside its body (set when it starts, cleared when it returns)."""
+        self.work_flag(name)
+        key = f"running_{ident(name)}"
+        if key not in self._idle_vars:
+            self._idle_vars[key] = self.m.var(key, BOOL, 0, kernel="work running", meaning=f"{name} is running",
+                                              rule="")
+        return self._idle_vars[key]
+
+    def pin_count(self, att: Attachment) -> Expr:
+        name = f"pins_{ident(att.name)}"
+        if not any(v.name == name for v in self.m.variables):
+            return self.m.var(name, Range(0, 2), 0, kernel="dma_buf pin count", meaning=f"pins of {att.name}",
+                              rule="DYN-4")
+        return self.m.variable(name).ref()
+
     def counter(self, table: dict[str, Expr], thread: str, kind: str) -> Expr:
         if thread not in table:
             table[thread] = self.m.var(f"{kind}_{ident(thread)}", Range(0, 3), 0, kernel=kind,
@@ -250,14 +270,10 @@ class DriverBuild:
             if k._signalling:
                 raise ModelError(f"thread {t.name}: dma_fence_begin_signalling() without dma_fence_end_signalling()")
             for ins in k.ins:  # who allocates what, and who attaches what (read by the next pass)
-                if "kzalloc" in ins.text or "dma_fence_init" in ins.text or "dma_buf_export" in ins.text:
-                    for obj in self.objects:
-                        if any(getattr(e.target, "decl", None) is getattr(obj.life, "decl", 0) for e in ins.effects
-                               if hasattr(e, "target")):
-                            self.next_plan.allocators.setdefault(obj.name, set()).add(t.name)
-                for a in self.attachments:
-                    if f"dma_buf_attach({a.buf.name})" in ins.text and ins.text.startswith(a.name):
-                        self.next_plan.attachers.setdefault(a.name, set()).add(ins.owner)
+                if ins.allocates is not None:
+                    self.next_plan.allocators.setdefault(ins.allocates.name, set()).add(t.name)
+                if ins.attaches is not None:
+                    self.next_plan.attachers.setdefault(ins.attaches.name, set()).add(ins.owner)
             codes.append((t, k))
         pcs = {}
         for t, k in codes:
@@ -408,6 +424,11 @@ class DriverBuild:
         for f in self.fences:
             info.add("fence-signals", all_done & (f.life == LIVE) & (f.signaled_v == 0),
                      f"every thread is done and {f.name} never signaled")
+        for f in self.fences:  # liveness: a live unsignaled fence is eventually signaled (or freed unpublished)
+            info.liveness.append((f.name, (f.life == LIVE) & (f.signaled_v == 0),
+                                  (f.signaled_v == 1) | (f.life == FREED)))
+        kernel = {t.name for t in self.d.threads if not t.env or t.work}
+        info.fair = tuple(a.name for a in self.m.actions if a.actor in kernel)
         for lname, (in_irq, irq_on) in self.irq_used.items():
             info.add("irq-inconsistent-lock", (in_irq == 1) & (irq_on == 1),
                      f"{lname} is taken in IRQ context and elsewhere with interrupts enabled")

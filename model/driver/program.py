@@ -192,6 +192,7 @@ class Driver:
             def run(k, *args):
                 k.work_starts(name)
                 body(k, *args)
+                k.work_ends(name)
             run.__name__ = getattr(body, "__name__", name)
             self.thread(name, env=True, **kw)(run)
             self.threads[-1].work = True
