@@ -181,7 +181,10 @@ def _build_program(ref: DesignRef, kernel: str | None, **refused: object) -> tup
     m, info = ref.design.build(kernel)
     if ref.source and ref.name in _FILES:
         m.params["file"] = ref.source
-    return m, info, for_driver(m, info)
+    _INFO[m] = info  # type: ignore[assignment]
+    # the default check: every safety rule; liveness (the whole state graph) only where a seeded bug is one
+    own = ref.bug.property if ref.bug else None
+    return m, info, tuple(p for p in for_driver(m, info) if p.kind != LIVENESS or p.id == own)
 
 
 def select_design(props: tuple[Property, ...], ids: list[str] | None, name: str) -> tuple[Property, ...]:
@@ -222,7 +225,8 @@ def design_entry(name: str) -> Entry:
         return predicate
 
     if isinstance(ref.design, Driver):  # its properties read the compiled program of the model they are given
-        return Entry(ref.name, ref.design.title or ref.name, rebuild, build(ref)[2], {}, ())
+        m, info = ref.design.build()
+        return Entry(ref.name, ref.design.title or ref.name, rebuild, for_driver(m, info), {}, ())
     # the properties of the design's default check, in catalog order
     _m, _info, default = build(ref)
     wanted = {p.id for p in default}

@@ -14,6 +14,7 @@ import argparse
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import LIVENESS, Property
+from dmabuf_check.properties.kernel_objects import for_driver
 from dmabuf_check.registry import build, is_design, resolve, select_design
 
 
@@ -43,11 +44,12 @@ def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]
     if liveness and not ref.is_program:
         raise ModelError("--liveness applies to r1 and driver programs; exporter designs are checked for safety "
                          "and deadlocks")
-    model, _info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers,
-                                config=args.config)
-    if not liveness and not args.property:  # liveness needs the whole state graph: opt-in, as for r1
-        own = ref.bug.property if ref.bug else None  # (a seeded liveness bug is checked by its own property)
-        props = tuple(p for p in props if p.kind != LIVENESS or p.id == own)
+    model, info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers,
+                               config=args.config)
+    if ref.is_program and (liveness or args.property):  # liveness needs the whole state graph: opt-in, as for r1
+        props = for_driver(model, info)
+        if not liveness and not args.property:
+            props = tuple(p for p in props if p.kind != LIVENESS)
     return model, select_design(props, args.property, ref.name)
 
 

@@ -124,7 +124,7 @@ BUGS = {
         "recursive lock in a fence release"),
     "pvr-release-takes-queue-lock": Bug(
         NAME, "the fence release takes queue->lock synchronously; the queue drops fences holding it",
-        "no-fence-wait-deadlock", ("LOCKDEP-5",),
+        "no-fence-wait-deadlock", ("DL-1", "LOCKDEP-5"),
         "df1a1ed5e1bd 'drm/imagination: avoid deadlock on fence release' (CVE-2025-21911)",
         "recursive lock in a fence release"),
     "sw-sync-release-unlocked": Bug(

@@ -65,7 +65,7 @@ DESIGN = make()
 
 BUGS = {
     "i915-fd-install-before-use": Bug(
-        NAME, "fd_install(out_fence_fd) before the last use of the fence", "use-after-free", ("KOBJ-2", "REF-5"),
+        NAME, "fd_install(out_fence_fd) before the last use of the fence", "use-after-free", ("KOBJ-1", "KOBJ-2", "REF-5"),
         "251e8c5b1b1f 'drm/i915: Move fd_install after last use of fence'", "publication/close race"),
     "msm-submit-fence-leak": Bug(
         NAME, "the error path after the job's fence exists never drops it", "kref-leak", ("KREF-4",),
