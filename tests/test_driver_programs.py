@@ -755,3 +755,31 @@ def test_a_livelock_the_safety_checks_cannot_see_is_a_fair_lasso():
     assert [(v.property, v.counterexample.length, v.counterexample.loop is not None) for v in r.violated] == [
         ("fence-eventually-signals", 2, True)]  # the retry loop is always enabled: no stuck state, no wait cycle
     assert check(retry_loop(False)).ok
+
+
+def unlocked_map(dynamic: bool) -> Driver:
+    d = Driver("map-generations")
+    buf = d.dma_buf("buf", live=True, owners=("imp",))
+    att = d.attachment("att", buf, dynamic=dynamic)
+
+    @d.thread("imp")
+    def imp(k):
+        k.dma_buf_attach(att)
+        k.dma_buf_map_attachment(att)  # no resv taken by the caller
+        k.dma_buf_unmap_attachment(att)
+        k.dma_buf_detach(att)
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_the_core_map_path_follows_the_generation():
+    # v6.2+: the _unlocked call takes the resv itself (MAP-2), so the caller is fine, and the lock shows
+    m, _info = unlocked_map(False).build("v6.16")
+    assert [a.call for a in m.actions][1:3] == ["dma_resv_lock(buf.resv, NULL)", "dma_buf_map_attachment_unlocked(att)"]
+    assert holds(unlocked_map(True), "v6.16") == 10
+    # v5.7-v6.1: the core takes nothing; a static importer needs no resv, a dynamic one must hold it (LOCK-1)
+    m, _info = unlocked_map(False).build("v5.19")
+    assert [a.call for a in m.actions][1] == "dma_buf_map_attachment(att)"
+    assert holds(unlocked_map(False), "v5.19") == 6
+    assert run(unlocked_map(True), "v5.19")[0] == {"resv-held": 1}  # attach, then about to map unlocked

@@ -719,25 +719,37 @@ class Code:
         self._add(ins)
         self._op(buf, "detach")
 
+    def _core_map_locking(self, att: Attachment, locked: bool) -> tuple[bool, bool, str]:
+        """What the core does around map/unmap in this generation: (it takes the resv itself, the caller
+        must hold it, the call's name). v6.2+ (LOCK-1, MAP-2): map/unmap need the resv, the _unlocked
+        variants take it; v5.7-v6.1: only a dynamic attachment needs it (dma_resv_assert_held), the core
+        takes nothing; before: no resv rule at all."""
+        loc = self.b.prof.locking
+        if loc == "all":
+            return (not locked, True, "dma_buf_map_attachment" + ("" if locked else "_unlocked"))
+        return (False, loc == "dynamic" and att.dynamic, self.b.prof.map_call)
+
     def dma_buf_map_attachment(self, att: Attachment, *, locked: bool = False, fail: str | None = None) -> None:
-        """``dma_buf_map_attachment_unlocked`` (the core takes the resv, v6.2+), or with ``locked`` the
-        locked form, whose caller must hold the resv (MAP-2); the exporter's map op runs under it."""
+        """Map the attachment; the exporter's map op runs inside. ``locked``: the caller holds the resv
+        (the locked call of v6.2+; in older generations the same call, made under the resv)."""
         buf = att.buf
         assert buf.resv is not None
-        if not locked:
+        core_locks, needs_resv, call = self._core_map_locking(att, locked)
+        if core_locks:
             self.dma_resv_lock(buf.resv)
-        ins = Ins(f"dma_buf_map_attachment{'' if locked else '_unlocked'}({att.name})", owner=self.owner)
+        ins = Ins(f"{call}({att.name})", owner=self.owner)
         self._deref(ins, buf)
         ins.checks.append(("map-after-attach", att.v == "NONE", f"{att.name} is not attached"))
-        ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
-                           f"{self.me} maps {att.name} without holding {buf.resv.name}"))
+        if needs_resv:
+            ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
+                               f"{self.me} maps {att.name} without holding {buf.resv.name}"))
         ins.effects.append(assign(att.v, ite(att.v == "NONE", "NONE", "MAPPED")))
-        failed = self._fresh("map_failed") if fail and not locked else None  # the core unlocks before returning
+        failed = self._fresh("map_failed") if fail and core_locks else None  # the core unlocks before returning
         if fail:
-            ins.alts.append(Alt("err", lift(True), [], self._lab(failed or fail), "dma_buf_map_attachment() -> ERR_PTR"))
+            ins.alts.append(Alt("err", lift(True), [], self._lab(failed or fail), f"{call}() -> ERR_PTR"))
         self._add(ins)
         self._op(buf, "map")
-        if not locked:
+        if core_locks:
             self.dma_resv_unlock(buf.resv)
         if failed:
             done = self._fresh("mapped")
@@ -750,16 +762,19 @@ class Code:
     def dma_buf_unmap_attachment(self, att: Attachment, *, locked: bool = False) -> None:
         buf = att.buf
         assert buf.resv is not None
-        if not locked:
+        core_locks, needs_resv, call = self._core_map_locking(att, locked)
+        call = call.replace("map_attachment", "unmap_attachment").replace("get_scatterlist", "put_scatterlist")
+        if core_locks:
             self.dma_resv_lock(buf.resv)
-        ins = Ins(f"dma_buf_unmap_attachment{'' if locked else '_unlocked'}({att.name})", owner=self.owner)
+        ins = Ins(f"{call}({att.name})", owner=self.owner)
         self._deref(ins, buf)
-        ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
-                           f"{self.me} unmaps {att.name} without holding {buf.resv.name}"))
+        if needs_resv:
+            ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
+                               f"{self.me} unmaps {att.name} without holding {buf.resv.name}"))
         ins.effects.append(assign(att.v, ite(att.v == "MAPPED", "ATTACHED", att.v)))
         self._add(ins)
         self._op(buf, "unmap")
-        if not locked:
+        if core_locks:
             self.dma_resv_unlock(buf.resv)
 
     def dma_buf_begin_cpu_access(self, buf: DmaBuf) -> None:

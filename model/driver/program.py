@@ -124,10 +124,11 @@ class Driver:
         self.objects.append(b)
         return b
 
-    def attachment(self, name: str, buf: DmaBuf) -> Attachment:
+    def attachment(self, name: str, buf: DmaBuf, *, dynamic: bool = False) -> Attachment:
+        """An importer's attachment; ``dynamic`` for dma_buf_dynamic_attach (importer_ops with move_notify)."""
         if buf not in self.objects or not isinstance(buf, DmaBuf):
             raise ModelError(f"attachment {name}: {getattr(buf, 'name', buf)!r} is not a dma_buf of this driver")
-        a = Attachment(self._new(name, "attachment"), buf)
+        a = Attachment(self._new(name, "attachment"), buf, dynamic=dynamic)
         self.attachments.append(a)
         return a
 

@@ -92,6 +92,7 @@ BUGS = {
         "a37eef63bc9e 'drm/syncobj: Fix use-after-free'", "reference dropped too early"),
     "sched-kill-no-ref": Bug(
         NAME, "chain the kill callback on entity->last_scheduled without a reference of its own",
-        "use-after-free", ("KOBJ-1", "FENCE-6", "KREF-3"), "b3af84383e7a 'drm/scheduler: fix fence ref counting' (CVE-2022-49829)",
+        "use-after-free", ("KOBJ-1", "FENCE-6", "KREF-3"),
+        "b3af84383e7a 'drm/scheduler: fix fence ref counting' (CVE-2022-49829)",
         "fence reference"),
 }
