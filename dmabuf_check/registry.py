@@ -84,8 +84,10 @@ def select(entry_: Entry, ids: list[str] | None, liveness: bool = False) -> tupl
 class DesignRef:
     name: str
     design: Design | Driver  # an exporter design, or a driver program
-    source: str  # the file it is defined in
+    source: str  # the file it is defined in (absolute: what reports point at)
     bug: Bug | None = None
+    given: str = ""  # a design file: the path as the user gave it (what a trace records, with the digest)
+    digest: str = ""  # a design file: sha256 of its content
 
     @property
     def is_program(self) -> bool:
@@ -137,10 +139,28 @@ def is_design(ref: str) -> bool:
     return ref.endswith(".py") or ref in builtin() or ref in bugs() or ref in _FILES
 
 
+def file_digest(path: str) -> str:
+    import hashlib
+
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError as e:
+        raise ModelError(f"cannot read design file {path}: {e.strerror}") from None
+
+
+def _record_file(m: Model, ref: DesignRef) -> None:
+    """A model built from a design file records it by content and by the path the user gave, never by an
+    absolute path of this machine (a trace travels)."""
+    if ref.given and ref.name in _FILES:
+        m.params["file"] = ref.given
+        m.params["file_sha256"] = ref.digest
+
+
 def resolve(ref: str) -> DesignRef:
     if ref.endswith(".py"):
         d, bug, _ = load_design_file(ref)
-        r = DesignRef(d.name, d, os.path.abspath(ref), bug)
+        r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref, digest=file_digest(ref))
         _FILES[d.name] = r
         return r
     for table in (builtin(), bugs(), _FILES):
@@ -165,8 +185,7 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
         config = bug.config
     m, info = compose(ref.design, kernel, mix=mix, importers=importers, buffers=buffers, source=ref.source,
                       config=config)
-    if ref.source and ref.name in _FILES:
-        m.params["file"] = ref.source
+    _record_file(m, ref)
     _INFO[m] = info
     return m, info, for_model(m, info, profile(str(m.params["kernel"])))
 
@@ -179,8 +198,7 @@ def _build_program(ref: DesignRef, kernel: str | None, **refused: object) -> tup
                              "threads and objects")
     kernel = kernel or (ref.bug.kernel if ref.bug else None)
     m, info = ref.design.build(kernel)
-    if ref.source and ref.name in _FILES:
-        m.params["file"] = ref.source
+    _record_file(m, ref)
     _INFO[m] = info  # type: ignore[assignment]
     # the default check: every safety rule; liveness (the whole state graph) only where a seeded bug is one
     own = ref.bug.property if ref.bug else None
@@ -203,12 +221,18 @@ def design_entry(name: str) -> Entry:
 
     def rebuild(kernel: str | None = None, mix: str | None = None, buffers: int | None = None,
                 file: str | None = None, importers: int | None = None, config: str | None = None,
-                **_: object) -> Model:
+                file_sha256: str | None = None, **_: object) -> Model:
         """Rebuild from a model's parameters (trace tools), or from checker.api.check's keywords."""
-        if file and os.path.abspath(file) != ref.source:
-            # a trace names its design file only as a record: opening a trace must never run a file it points at
-            raise ModelError(f"design {ref.name} is defined in {ref.source}, not in {file!r}: a trace's 'file' "
-                             "parameter is never loaded (check the design file itself to rebuild it)")
+        if file is not None:
+            # a trace names its design file only as a record: opening a trace never runs a file it points at.
+            # The file it was recorded from must have been loaded by the user (--model-file), with that content.
+            if not ref.digest:
+                raise ModelError(f"design {ref.name} is built in, not the file {file!r}: a trace's 'file' parameter "
+                                 "is never loaded (check the design file itself to rebuild it)")
+            if file_sha256 != ref.digest:
+                raise ModelError(f"the trace was recorded from {file} with sha256 {str(file_sha256)[:12]}..., but "
+                                 f"{ref.given} now has {ref.digest[:12]}...: a trace's 'file' parameter is never "
+                                 "loaded; check the changed file again")
         if isinstance(ref.design, Driver):
             return _build_program(ref, kernel)[0]
         return build(ref, kernel, mix=mix, importers=None if mix else importers, buffers=buffers, config=config)[0]

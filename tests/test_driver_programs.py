@@ -678,6 +678,10 @@ def test_program_mistakes_are_model_errors_naming_the_thread():
 
 
 def test_a_driver_file_checks_from_the_command_line(tmp_path, capsys):
+    import hashlib
+    import json
+
+    from dmabuf_check import registry
     from tests.test_cli import run_cli
 
     src = tmp_path / "my_driver.py"
@@ -694,8 +698,27 @@ def test_a_driver_file_checks_from_the_command_line(tmp_path, capsys):
     assert code == 1
     assert "why: t at 'obj->size': obj was freed" in out
     (trace,) = (tmp_path / "traces").iterdir()
-    code, out, _err = run_cli(capsys, "trace", "replay", str(trace))
+    params = json.loads(trace.read_text())["params"]
+    # the file by the path as given and by content, never by an absolute path of this machine
+    assert params["file"] == str(src) and params["file_sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
+    registry._FILES.clear()  # as in a fresh process: nothing loaded
+    code, _out, err = run_cli(capsys, "trace", "replay", str(trace))
+    assert code == 2 and f"pass --model-file {src} to load it (a trace never runs a file by itself)" in err
+    code, out, _err = run_cli(capsys, "trace", "replay", str(trace), "--model-file", str(src))
     assert code == 0 and "replay ok" in out
+    out_test = tmp_path / "regress" / "test_regress.py"
+    code, _out, _err = run_cli(capsys, "trace", "export", str(trace), "--model-file", str(src), "--as", "pytest",
+                               "-o", str(out_test))
+    assert code == 0 and "MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), '../my_driver.py')" \
+        in out_test.read_text()
+    registry._FILES.clear()
+    ns: dict = {"__file__": str(out_test)}
+    exec(compile(out_test.read_text(), str(out_test), "exec"), ns)
+    next(v for k, v in ns.items() if k.startswith("test_"))()  # the exported test loads the file and passes
+    src.write_text(src.read_text() + "# changed\n")
+    registry._FILES.clear()
+    code, _out, err = run_cli(capsys, "trace", "replay", str(trace), "--model-file", str(src))
+    assert code == 2 and "check the changed file again" in err
     code, _out, err = run_cli(capsys, "check", str(src), "--mix", "static=1")
     assert code == 2 and "--mix applies to exporter designs" in err
 

@@ -51,6 +51,9 @@ def build_model(name: str, params: dict[str, object]) -> Model:
     try:
         e = entry(name)
     except ModelError as err:
+        if "file" in params:  # recorded from a user's design file: only the user may load it
+            raise UnknownModelError(f"the trace was recorded from the design file {params['file']}: pass "
+                                    f"--model-file {params['file']} to load it (a trace never runs a file by itself)") from None
         raise UnknownModelError(f"trace names {err}") from None
     try:
         return e.build(**params)

@@ -38,8 +38,11 @@ def _comment(text: str) -> str:
     return " ".join(text.split())
 
 
-def to_pytest(trace: Trace) -> str:
-    """The text of a self-contained pytest module replaying ``trace``."""
+def to_pytest(trace: Trace, model_file: str | None = None) -> str:
+    """The text of a self-contained pytest module replaying ``trace``.
+
+    ``model_file``: for a trace of a user's design or driver file, that file's path relative to where the
+    test is written (the test loads it; the registry checks its sha256 against the trace's)."""
     kind = find_property(trace.model, trace.property.id).kind
     why = explain(trace)
     states = trace.states()
@@ -65,9 +68,12 @@ def to_pytest(trace: Trace) -> str:
     out = [
         doc.replace("\\", "\\\\"),
         "",
+        *(["import os", ""] if model_file else []),
         "from dmabuf_check.model.pycompile import Compiled",
-        "from dmabuf_check.registry import entry",
+        "from dmabuf_check.registry import entry" + (", resolve" if model_file else ""),
         "",
+        *([f"MODEL_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), {model_file!r})"] if model_file
+          else []),
         f"MODEL = {trace.model!r}",
         f"PARAMS = {trace.params!r}",
         f"PROPERTY = {trace.property.id!r}",
@@ -82,6 +88,8 @@ def to_pytest(trace: Trace) -> str:
         "",
         "",
         f"def {test_name(trace)}():",
+        *(["    resolve(MODEL_FILE)  # the file the trace was recorded from; its content must be the recorded one"]
+          if model_file else []),
         "    e = entry(MODEL)",
         "    model = e.build(**PARAMS)",
         "    c = Compiled(model)",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable
 
@@ -51,6 +52,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("--as", dest="fmt", required=True, choices=FORMATS, help="output format")
     e.add_argument("-o", "--output", required=True, metavar="OUT", help="output file ('-' for standard output)")
     e.set_defaults(run=run, action=_export)
+    for sp in (r, s, k, e):
+        sp.add_argument("--model-file", metavar="PATH",
+                        help="the design or driver file the trace was recorded from: a trace never loads a file "
+                             "by itself; its content must match the sha256 the trace recorded")
 
 
 def _err(msg: str) -> None:
@@ -61,6 +66,12 @@ def run(args: argparse.Namespace) -> int:
     """Dispatch to the trace action; every unusable input is one line on stderr and exit code 2."""
     action: Callable[[argparse.Namespace], int] = args.action
     try:
+        if getattr(args, "model_file", None):
+            from dmabuf_check.registry import resolve
+
+            if not args.model_file.endswith(".py"):
+                raise ModelError(f"--model-file {args.model_file}: a design or driver file ends in .py")
+            resolve(args.model_file)  # the user's explicit consent to run it; a trace never names it for us
         return action(args)
     except TraceError as e:
         _err(str(e))
@@ -110,11 +121,11 @@ def _shrink(args: argparse.Namespace) -> int:
     return exitcodes.OK
 
 
-def _render(trace: Trace, fmt: str) -> str:
+def _render(trace: Trace, fmt: str, model_file: str | None = None) -> str:
     if fmt == "pytest":
         from dmabuf_check.traces.export_pytest import to_pytest
 
-        return to_pytest(trace)
+        return to_pytest(trace, model_file)
     if fmt == "kselftest":
         from dmabuf_check.traces.export_kselftest import to_kselftest
 
@@ -142,7 +153,11 @@ def _export(args: argparse.Namespace) -> int:
              f"{'; '.join(report.summary().splitlines())} "
              "(dmabuf-check trace replay shows where)")
         return exitcodes.VIOLATED
-    text = _render(trace, args.fmt)
+    model_file = None
+    if "file" in trace.params and args.model_file:  # the test loads the design file, relative to where it lives
+        here = os.getcwd() if args.output == "-" else os.path.dirname(os.path.abspath(args.output))
+        model_file = os.path.relpath(os.path.abspath(args.model_file), here)
+    text = _render(trace, args.fmt, model_file)
     if args.output == "-":
         sys.stdout.write(text)
         return exitcodes.OK
