@@ -25,6 +25,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from benchmarks.bench_designs import table  # noqa: E402 - one table renderer for the benchmarks
 
 PAIRS = [  # (as a design, design options, as a program)
     ("system-heap", ["--mix", "static=1"], "system-heap-paths"),
@@ -52,14 +53,6 @@ def measure(name: str, extra: list[str] = ()) -> dict:
             "explore_s": round(explore, 3), "compile_s": round(t["compile_seconds"], 3), "wall_s": round(wall, 2),
             "states_per_s": int(r["states"] / explore) if explore > 0 else 0, "peak_mib": round(r["peak_memory_mb"], 1),
             "verdict": r["verdict"], "violated": ", ".join(violated), "steps": lengths[0] if lengths else ""}
-
-
-def table(rows: list[dict], cols: list[str]) -> str:
-    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for r in rows:
-        lines.append("| " + " | ".join(f"{r[c]:,}" if isinstance(r[c], int) and not isinstance(r[c], bool)
-                                         else str(r[c]) for c in cols) + " |")
-    return "\n".join(lines)
 
 
 def main() -> int:

@@ -11,22 +11,17 @@ described in ``kernel_rules.md``; the dma-buf ones in ``rules.md``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from dmabuf_check.model.driver.compile import DriverInfo, info_of
 from dmabuf_check.model.expr import any_of, lift
 from dmabuf_check.model.lang import Model
 from dmabuf_check.properties import waitfor
 from dmabuf_check.properties.base import DEADLOCK, INVARIANT, LIVENESS, Property
+from dmabuf_check.properties.catalog.base import Rule
 
 
-@dataclass(frozen=True)
-class ObjectRule:
-    id: str
-    meaning: str
-    rules: tuple[str, ...]
-    source: str
-    kind: str = INVARIANT
+def ObjectRule(id: str, meaning: str, rules: tuple[str, ...], source: str, kind: str = INVARIANT) -> Rule:  # noqa: N802
+    """A kernel-object rule: a catalog ``Rule`` whose predicate comes from the calls of a driver program."""
+    return Rule(id, meaning, rules, source, kind=kind)
 
 
 RULES: tuple[ObjectRule, ...] = (
@@ -79,6 +74,10 @@ RULES: tuple[ObjectRule, ...] = (
                "include/linux/dma-buf.h dma_buf_ops.pin/unpin; drivers/dma-buf/dma-buf.c dma_buf_unpin()"),
     ObjectRule("release-after-detach", "a dma-buf is released only after every attachment is gone", ("REF-9",),
                "drivers/dma-buf/dma-buf.c dma_buf_release() WARN_ON"),
+    ObjectRule("ww-backoff", "after -EDEADLK a ww transaction drops every lock before dma_resv_lock_slow",
+               ("RESV-W2", "DL-5"), "dma_resv_lock() kernel-doc; Documentation/locking/ww-mutex-design.rst"),
+    ObjectRule("ww-acquire-ctx", "a ww acquire context is initialised before its first lock and finished only "
+               "after its last unlock, one per thread", ("RESV-W5",), "Documentation/locking/ww-mutex-design.rst"),
     ObjectRule("sig-no-alloc", "a fence signalling path does not allocate memory that may enter reclaim",
                ("SIG-3", "MEM-1", "DL-3"), "dma-fence.c DOC 'fence cross-driver contract'"),
     ObjectRule("sig-no-fence-wait", "a fence signalling path does not wait on another fence", ("SIG-3", "DL-12"),

@@ -46,6 +46,7 @@ from dmabuf_check.model.lockdep_names import reclaim_maps
 from dmabuf_check.model.types import ModelError
 
 DONE = "DONE"
+WW_CTX = Lock("ww_acquire", sleeps=False, lock_class="reservation_ww_class_acquire")  # lockdep's acquire-context map
 SLEEPING_GFP = ("GFP_KERNEL", "GFP_NOFS", "GFP_NOIO")
 GFPS = SLEEPING_GFP + ("GFP_ATOMIC", "GFP_NOWAIT")
 
@@ -59,6 +60,7 @@ class Alt:
     effects: list[Effect]
     goto: str
     text: str
+    needs_ww: bool = False  # -EDEADLK: only where the context already holds a ww lock (else never, so left out)
 
 
 @dataclass
@@ -77,6 +79,7 @@ class Ins:
     take: Lock | None = None  # static lockset: taken by the call's main outcome
     drop: Lock | None = None
     waits_lock: Lock | None = None
+    wait_when: Expr | None = None  # blocked on waits_lock only while this holds (ww: a dying context is not)
     waits_fence: Fence | None = None
     signals: Fence | None = None
     sig_begin: bool = False
@@ -619,15 +622,79 @@ class Code:
         self._add(Ins("dma_fence_end_signalling()", owner=self.owner, sig_end=True))
 
     # ---- reservation objects ----------------------------------------------------
-    def dma_resv_lock(self, r: Resv, *, interruptible: bool = False, fail: str | None = None) -> None:
-        text = f"dma_resv_lock{'_interruptible' if interruptible else ''}({r.name}, NULL)"
+    def dma_resv_lock(self, r: Resv, *, ctx: bool = False, interruptible: bool = False, fail: str | None = None,
+                      edeadlk: str | None = None) -> None:
+        """``dma_resv_lock(obj, NULL)``, or with the thread's ww acquire context (``ctx=True``): wait-die
+        (RESV-W1), a younger context that would wait for an older one's lock while holding others gets
+        -EDEADLK, to the ``edeadlk`` label (the backoff: unlock everything, then dma_resv_lock_slow)."""
+        text = f"dma_resv_lock{'_interruptible' if interruptible else ''}({r.name}, {'&ctx' if ctx else 'NULL'})"
         if self._signalling:
             self._pending_checks.append(("sig-no-resv-lock", lift(True), "a fence signalling path takes a dma_resv lock"))
-        self._lock(r.lock, sleeps=True, text=text, fail=fail if interruptible else None, fail_text="-EINTR")
+        if not ctx:
+            self._lock(r.lock, sleeps=True, text=text, fail=fail if interruptible else None, fail_text="-EINTR")
+            return
+        stamp, acquired = self.b.ww(self.me)
+        ins = self._lock_ins(r.lock, text)
+        self._sleep_check(ins, text)
+        ins.checks.append(("ww-acquire-ctx", stamp == 0, f"{self.me} locks {r.name} with a context it has not "
+                           "initialised (ww_acquire_init)"))
+        held_ww = self.b.ww_held(r)
+        ins.effects += [assign(acquired, ite(acquired < 3, acquired + 1, acquired)), assign(held_ww, 1)]
+        die = self.b.ww_dies(self.me, r)
+        ins.wait_when = ~die
+        # without edeadlk the error is ignored: the call returns without the lock and the code goes on
+        target = self._lab(edeadlk) if edeadlk else self._lab(self._fresh("ignored"))
+        ins.alts.append(Alt("edeadlk", die, [], target, f"{text} -> -EDEADLK", needs_ww=True))
+        if interruptible and fail:
+            ins.alts.append(Alt("eintr", lift(True), [], self._lab(fail), f"{text} -> -EINTR"))
+        self._add(ins)
+        if not edeadlk:
+            self._pending_labels.append(target)  # the ignored error goes on with the next call
+
+    def dma_resv_lock_slow(self, r: Resv) -> None:
+        """``dma_resv_lock_slow``: after -EDEADLK, with every other lock of the context dropped, sleep until the
+        contended lock is free (no -EDEADLK): RESV-W2."""
+        stamp, acquired = self.b.ww(self.me)
+        text = f"dma_resv_lock_slow({r.name}, &ctx)"
+        ins = self._lock_ins(r.lock, text)
+        self._sleep_check(ins, text)
+        ins.checks.append(("ww-backoff", acquired > 0, f"{self.me} calls dma_resv_lock_slow still holding ww locks of "
+                           "its context (RESV-W2: release every lock first)"))
+        ins.checks.append(("ww-acquire-ctx", stamp == 0, f"{self.me} has no acquire context"))
+        held_ww = self.b.ww_held(r)
+        ins.effects += [assign(acquired, ite(acquired < 3, acquired + 1, acquired)), assign(held_ww, 1)]
+        self._add(ins)
+
+    def ww_acquire_init(self) -> None:
+        """``ww_acquire_init(&ctx, &reservation_ww_class)``: a new, younger ticket for this thread."""
+        stamp, _acquired = self.b.ww(self.me)
+        clock = self.b.ww_clock()
+        top = self.b.ww_top()
+        ins = Ins("ww_acquire_init(&ctx, &reservation_ww_class)", owner=self.owner, acquires=("ww_acquire",),
+                  take=WW_CTX)
+        ins.checks.append(("ww-acquire-ctx", stamp != 0, f"{self.me} already has an active acquire context"))
+        # the ticket first, then the clock (effects are sequential)
+        ins.effects += [assign(stamp, ite(clock < top, clock + 1, clock)), assign(clock, stamp)]
+        self._add(ins)
+
+    def ww_acquire_fini(self) -> None:
+        stamp, acquired = self.b.ww(self.me)
+        ins = Ins("ww_acquire_fini(&ctx)", owner=self.owner, drop=WW_CTX)
+        ins.checks.append(("ww-acquire-ctx", acquired > 0, f"{self.me} finishes its acquire context with ww locks "
+                           "still held"))
+        ins.effects.append(assign(stamp, 0))
+        self._add(ins)
 
     def dma_resv_unlock(self, r: Resv) -> None:
         # debug kernels forget the reserved slots at unlock (dma_resv_reset_max_fences)
-        self._unlock(r.lock, f"dma_resv_unlock({r.name})", extra=[assign(r.reserved, 0)])
+        extra = [assign(r.reserved, 0)]
+        if self.me in self.b.ww_threads:  # a lock taken with the context leaves it
+            _stamp, acquired = self.b.ww(self.me)
+            held_ww = self.b.ww_held(r)
+            mine = (held_ww == 1) & (r.lock.holder == self.me)
+            extra = [assign(acquired, ite(mine & (acquired > 0), acquired - 1, acquired)),
+                     assign(held_ww, ite(mine, 0, held_ww)), *extra]
+        self._unlock(r.lock, f"dma_resv_unlock({r.name})", extra=extra)
 
     def dma_resv_reserve_fences(self, r: Resv, *, fail: str | None = None) -> None:
         ins = Ins(f"dma_resv_reserve_fences({r.name}, 1)", owner=self.owner)
@@ -777,21 +844,22 @@ class Code:
         if core_locks:
             self.dma_resv_unlock(buf.resv)
 
+    def _buf_call(self, buf: DmaBuf, op: str) -> None:
+        """A core call that dereferences the buffer and runs the exporter's op of the same name."""
+        self.use(buf, f"dma_buf_{op}({buf.name})")
+        self._op(buf, op)
+
     def dma_buf_begin_cpu_access(self, buf: DmaBuf) -> None:
-        self.use(buf, f"dma_buf_begin_cpu_access({buf.name})")
-        self._op(buf, "begin_cpu_access")
+        self._buf_call(buf, "begin_cpu_access")
 
     def dma_buf_end_cpu_access(self, buf: DmaBuf) -> None:
-        self.use(buf, f"dma_buf_end_cpu_access({buf.name})")
-        self._op(buf, "end_cpu_access")
+        self._buf_call(buf, "end_cpu_access")
 
     def dma_buf_vmap(self, buf: DmaBuf) -> None:
-        self.use(buf, f"dma_buf_vmap({buf.name})")
-        self._op(buf, "vmap")
+        self._buf_call(buf, "vmap")
 
     def dma_buf_vunmap(self, buf: DmaBuf) -> None:
-        self.use(buf, f"dma_buf_vunmap({buf.name})")
-        self._op(buf, "vunmap")
+        self._buf_call(buf, "vunmap")
 
     # ---- internals ------------------------------------------------------------------
     def _fresh(self, base: str) -> str:
@@ -959,8 +1027,8 @@ class Code:
                 extra: list[Effect] | None = None) -> None:
         ins = Ins(text, owner=self.owner, drop=lk)
         ins.checks.append(("unlock-not-held", lk.holder != self.me, f"{self.me} does not hold {lk.name}"))
+        ins.effects.extend(extra or [])  # before the holder changes: they may read who holds the lock
         ins.effects.append(assign(lk.holder, ite(lk.holder == self.me, "FREE", lk.holder)))
-        ins.effects.extend(extra or [])
         if irqs or bh:
             v = self.b.counter(self.b.irqoff, self.me, "irqoff")
             ins.effects.append(assign(v, 0 if irq_on else ite(v > 0, v - 1, 0)))

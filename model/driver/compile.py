@@ -36,7 +36,7 @@ from dmabuf_check.model.driver.objects import (
     SpinLock,
     ident,
 )
-from dmabuf_check.model.expr import Expr, conj, ite, lift
+from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
 from dmabuf_check.model.lang import Model, Waits, assign
 from dmabuf_check.model.profiles import profile
 from dmabuf_check.model.types import BOOL, Enum, ModelError, Range
@@ -54,12 +54,13 @@ class Plan:
     counters: set[tuple[str, str]] = field(default_factory=set)  # (irqoff|rcu, thread)
     lock_ctx: dict[str, set[str]] = field(default_factory=dict)  # lock -> contexts it is taken in
     attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
+    ww_threads: set[str] = field(default_factory=set)  # threads with a ww acquire context
 
     def key(self) -> tuple:
         return (tuple(sorted(self.callbacks)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.allocators.items())),
                 tuple(sorted((k, tuple(v)) for k, v in self.resv_fences.items())), tuple(sorted(self.counters)),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
-                tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())))
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)))
 
 
 @dataclass
@@ -69,6 +70,7 @@ class DriverInfo:
     checks: dict[str, list[tuple[Expr, str]]] = field(default_factory=dict)
     threads: tuple[str, ...] = ()
     release_steps: set[str] = field(default_factory=set)  # actions of a release: dead where no put is the last
+    imbalances: list[str] = field(default_factory=list)  # joins where paths hold different locks
     liveness: list[tuple[str, Expr, Expr]] = field(default_factory=list)  # (fence, pending, resolved)
     fair: tuple[str, ...] = ()  # actions under weak fairness: every kernel thread's (userspace may never act)
     has_locks: bool = False
@@ -111,6 +113,12 @@ class DriverBuild:
         self.irq_used: dict[str, tuple[Expr, Expr]] = {}
         self._fencesets: dict[str, object] = {}
         self._idle_vars: dict[str, Expr] = {}
+        self.ww_threads = sorted(plan.ww_threads)
+        self._ww: dict[str, tuple[Expr, Expr]] = {}
+        self._ww_held: dict[str, Expr] = {}
+        self._ww_clock: Expr | None = None
+        for t in self.ww_threads:  # every context's stamp exists before any lock compares with it
+            self.ww(t)
         self._signal_actions: dict[str, list[tuple[str, str]]] = {}
         holder_t = Enum("holder", "FREE", *self.threads)
         for r in self.resvs:
@@ -207,6 +215,41 @@ class DriverBuild:
             return self.m.var(name, Range(0, 2), 0, kernel="dma_buf pin count", meaning=f"pins of {att.name}",
                               rule="DYN-4")
         return self.m.variable(name).ref()
+
+    # ---- ww acquire contexts (wait-die stamps) -------------------------------------
+    def ww_top(self) -> int:
+        return max(1, len(self.ww_threads))
+
+    def ww_clock(self) -> Expr:
+        if self._ww_clock is None:
+            self._ww_clock = self.m.var("ww_stamp_clock", Range(0, self.ww_top()), 0, kernel="reservation_ww_class "
+                                        "stamp", meaning="the last ticket handed out by ww_acquire_init", rule="RESV-W1")
+        return self._ww_clock
+
+    def ww(self, thread: str) -> tuple[Expr, Expr]:
+        """The thread's context: its stamp (0: none; smaller: older) and how many ww locks it holds."""
+        self.next_plan.ww_threads.add(thread)
+        if thread not in self._ww:
+            top = self.ww_top()
+            self._ww[thread] = (
+                self.m.var(f"ww_stamp_{ident(thread)}", Range(0, top), 0, kernel="ww_acquire_ctx.stamp",
+                           meaning=f"{thread}'s acquire context (0: none)", rule="RESV-W1"),
+                self.m.var(f"ww_acquired_{ident(thread)}", Range(0, 3), 0, kernel="ww_acquire_ctx.acquired",
+                           meaning=f"ww locks {thread} holds in its context", rule="RESV-W2"))
+        return self._ww[thread]
+
+    def ww_held(self, r) -> Expr:
+        if r.name not in self._ww_held:
+            self._ww_held[r.name] = self.m.var(f"ww_ctx_{ident(r.name)}", BOOL, 0, kernel="ww_mutex.ctx",
+                                               meaning=f"{r.name} is held with an acquire context", rule="RESV-W1")
+        return self._ww_held[r.name]
+
+    def ww_dies(self, thread: str, r) -> Expr:
+        """Wait-die: ``thread`` gets -EDEADLK on ``r`` when an older context holds it and it holds ww locks."""
+        stamp, acquired = self.ww(thread)
+        older = [(r.lock.holder == u) & (self.ww(u)[0] > 0) & (self.ww(u)[0] < stamp) & (self.ww_held(r) == 1)
+                 for u in self.ww_threads if u != thread]
+        return (acquired > 0) & disj(*older) if older else lift(False)
 
     def counter(self, table: dict[str, Expr], thread: str, kind: str) -> Expr:
         if thread not in table:
@@ -347,17 +390,21 @@ class DriverBuild:
             if ins.drop is not None and ins.drop in after:
                 idx = len(after) - 1 - after[::-1].index(ins.drop)
                 after = after[:idx] + after[idx + 1:]
-            nexts = [(j, after) for j in succ_of(i)] + [(resolve(a.goto), held) for a in ins.alts]
+            nexts = [(j, after) for j in succ_of(i)] + [(resolve(a.goto), held) for a in ins.alts
+                                                        if not (a.needs_ww and not _holds_ww(held))]
             for j, ls in nexts:
                 if j >= n:
                     continue
                 if j in locksets:
                     if {x.name for x in locksets[j]} != {x.name for x in ls}:
-                        def show(s):
-                            return ", ".join(x.name for x in s) or "no lock"
-                        raise ModelError(f"thread {t.name}: '{k.ins[j].text}' is reached holding {show(locksets[j])} "
-                                         f"on one path and {show(ls)} on another (sparse: context imbalance); "
-                                         "give each path its own label")
+                        # paths join holding different locks (sparse: "context imbalance"): lockdep's metadata
+                        # keeps what every path holds; the dynamic checks see what each one really does
+                        common = tuple(x for x in locksets[j] if x in ls)
+                        info.imbalances.append(f"{t.name}: '{k.ins[j].text}' is reached holding different locks "
+                                               "on different paths (sparse: context imbalance)")
+                        if common != locksets[j]:
+                            locksets[j] = common
+                            work.append(j)
                     continue
                 locksets[j] = ls
                 work.append(j)
@@ -382,7 +429,7 @@ class DriverBuild:
             name = f"{ident(t.name)}_{i}"
             waits = None
             if ins.waits_lock is not None:
-                waits = Waits(ins.waits_lock.decl, at)
+                waits = Waits(ins.waits_lock.decl, at if ins.wait_when is None else at & ins.wait_when)
             elif ins.waits_fence is not None and ins.waits_fence.name in self._fencesets:
                 waits = Waits(self._fencesets[ins.waits_fence.name], at)
             act = m.action(name, at & ins.guard, effects, actor=t.name, kernel=ins.text, call=ins.text,
@@ -394,6 +441,8 @@ class DriverBuild:
             for rule, bad, why in ins.checks:
                 info.add(rule, at & bad, f"{t.name} at '{ins.text}': {why}")
             for a in ins.alts:
+                if a.needs_ww and not _holds_ww(locksets[i]):
+                    continue  # the first lock of a transaction never dies (it holds no other ww lock)
                 m.action(f"{name}_{a.suffix}", at & a.cond, [assign(pc, at_value(resolve(a.goto))), *a.effects],
                          actor=t.name, kernel=a.text, call=a.text, meaning=f"{t.name}: {a.text}", holds=holds)
         return pc
@@ -461,6 +510,10 @@ class DriverBuild:
                 continue
             fs.signal = sig[0][0]
             fs.signallers = tuple(dict.fromkeys(t for _a, t in sig))
+
+
+def _holds_ww(lockset) -> bool:
+    return any(x.cls == "reservation_ww_class_mutex" for x in lockset)
 
 
 def compile_driver(driver, kernel: str | None = None) -> tuple[Model, DriverInfo]:
