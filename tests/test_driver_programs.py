@@ -879,3 +879,28 @@ def test_lockdep_sees_ww_nesting_with_a_context_and_abba_without():
     m, _info = ww_pair("null-ctx").build()
     (cyc,) = analyze(m, [], RuleSet()).cycles
     assert cyc.level == "instance" and {e.src for e in cyc.edges} == {"bo_a.resv", "bo_b.resv"}
+
+
+def test_a_proposed_core_change_is_checked_against_an_existing_program():
+    """ead6680f354f ('dma-buf: fix UAF in dma_buf_fd() tracepoint') was a bug of the core itself: written
+    as a change of dma_buf_fd() over the fixed export program, the checker finds it; the fix holds."""
+    from dmabuf_check.model.designs.programs import export_fd
+
+    def traced(after: bool):
+        d = export_fd.make()
+
+        @d.core("dma_buf_fd")
+        def dma_buf_fd(k, buf, slot, *, fail, default):
+            if not after:
+                k.use(buf, "DMA_BUF_TRACE(dma_buf_fd, dmabuf) before fd_install")
+            default()  # get_unused_fd_flags() + fd_install(): the fd is live from here
+            if after:
+                k.use(buf, "DMA_BUF_TRACE(dma_buf_fd, dmabuf): spin_lock(&dmabuf->name_lock)")
+
+        return d
+
+    violated, *_ = run(traced(True))
+    assert violated == {"use-after-free": 9}  # userspace closes the new fd and the release runs first
+    assert holds(traced(False)) == 37
+    with pytest.raises(ModelError, match="core call 'dma_buf_frob': one of"):
+        Driver("x").core("dma_buf_frob")

@@ -107,6 +107,7 @@ class Code:
         self._owner: list[str] = [thread]  # whose references the calls take and drop
         self._signalling = 0
         self._releasing = 0
+        self._in_core = False
         self._work_end: str | None = None  # a work item's return goes here (its "running" flag is cleared)
         self._inline_depth = 0
         self._uid = 0
@@ -519,6 +520,11 @@ class Code:
         self._add(ins)
 
     def dma_fence_signal(self, f: Fence) -> None:
+        self._core('dma_fence_signal',
+                   lambda: self._core_dma_fence_signal(f),
+                   f)
+
+    def _core_dma_fence_signal(self, f: Fence) -> None:
         """``dma_fence_signal``: under the fence lock (interrupts off) the fence signals and every armed
         callback runs, in this thread's context; signaling is one-way (a second signal does nothing)."""
         self._obj(f)
@@ -706,6 +712,11 @@ class Code:
         self._add(ins)
 
     def dma_resv_add_fence(self, r: Resv, f: Fence, usage: str = "WRITE") -> None:
+        self._core('dma_resv_add_fence',
+                   lambda: self._core_dma_resv_add_fence(r, f, usage),
+                   r, f, usage)
+
+    def _core_dma_resv_add_fence(self, r: Resv, f: Fence, usage: str = "WRITE") -> None:
         """Add ``f`` to the resv: the resv takes its own fence reference; a slot must be reserved in this
         lock hold (RESV-A1); from here on, the fence's signalling path is a signalling section (SIG-2)."""
         flag = self.b.resv_fence(r, f)
@@ -759,6 +770,11 @@ class Code:
         self._add(ins)
 
     def dma_buf_fd(self, buf: DmaBuf, slot: Slot, *, fail: str | None = None) -> None:
+        self._core('dma_buf_fd',
+                   lambda: self._core_dma_buf_fd(buf, slot, fail=fail),
+                   buf, slot, fail=fail)
+
+    def _core_dma_buf_fd(self, buf: DmaBuf, slot: Slot, *, fail: str | None = None) -> None:
         """``dma_buf_fd``: the fd takes over the caller's reference (REF-5); -EMFILE (to ``fail``) leaves it."""
         if slot.obj is not buf:
             raise ModelError(f"dma_buf_fd: slot {slot.name} holds {slot.obj.name}, not {buf.name}")
@@ -768,6 +784,11 @@ class Code:
         self.lookup(slot, fail=fail, text=f"{slot.obj.name} = dma_buf_get({slot.name})")
 
     def dma_buf_attach(self, att: Attachment, *, fail: str | None = None) -> None:
+        self._core('dma_buf_attach',
+                   lambda: self._core_dma_buf_attach(att, fail=fail),
+                   att, fail=fail)
+
+    def _core_dma_buf_attach(self, att: Attachment, *, fail: str | None = None) -> None:
         buf = att.buf
         ins = Ins(f"{att.name} = dma_buf_attach({buf.name})", owner=self.owner, attaches=att)
         self._deref(ins, buf)
@@ -778,6 +799,11 @@ class Code:
         self._op(buf, "attach")
 
     def dma_buf_detach(self, att: Attachment) -> None:
+        self._core('dma_buf_detach',
+                   lambda: self._core_dma_buf_detach(att),
+                   att)
+
+    def _core_dma_buf_detach(self, att: Attachment) -> None:
         buf = att.buf
         ins = Ins(f"dma_buf_detach({buf.name}, {att.name})", owner=self.owner)
         self._deref(ins, buf)
@@ -797,6 +823,11 @@ class Code:
         return (False, loc == "dynamic" and att.dynamic, self.b.prof.map_call)
 
     def dma_buf_map_attachment(self, att: Attachment, *, locked: bool = False, fail: str | None = None) -> None:
+        self._core('dma_buf_map_attachment',
+                   lambda: self._core_dma_buf_map_attachment(att, locked=locked, fail=fail),
+                   att, locked=locked, fail=fail)
+
+    def _core_dma_buf_map_attachment(self, att: Attachment, *, locked: bool = False, fail: str | None = None) -> None:
         """Map the attachment; the exporter's map op runs inside. ``locked``: the caller holds the resv
         (the locked call of v6.2+; in older generations the same call, made under the resv)."""
         buf = att.buf
@@ -827,6 +858,11 @@ class Code:
             self.label(done)
 
     def dma_buf_unmap_attachment(self, att: Attachment, *, locked: bool = False) -> None:
+        self._core('dma_buf_unmap_attachment',
+                   lambda: self._core_dma_buf_unmap_attachment(att, locked=locked),
+                   att, locked=locked)
+
+    def _core_dma_buf_unmap_attachment(self, att: Attachment, *, locked: bool = False) -> None:
         buf = att.buf
         assert buf.resv is not None
         core_locks, needs_resv, call = self._core_map_locking(att, locked)
@@ -862,6 +898,28 @@ class Code:
         self._buf_call(buf, "vunmap")
 
     # ---- internals ------------------------------------------------------------------
+    def _core(self, name: str, default: Callable[[], None], *args: object, **kwargs: object) -> None:
+        """A call of the dma-buf core: the driver may replace it (``Driver.core``) to check a proposed change of
+        the core; the replacement gets the call's arguments and ``default``, the built-in body."""
+        override = self.b.d.core_calls.get(name)
+        if override is None or self._in_core:
+            default()
+            return
+        caller = list(self._scope)
+
+        def builtin() -> None:  # the built-in body resolves its labels (fail=...) where the call was written
+            inner, self._scope = self._scope, caller
+            try:
+                default()
+            finally:
+                self._scope = inner
+
+        self._in_core = True  # the replacement's own calls of the same name are the built-in ones
+        try:
+            self._inline(f"core.{name}", lambda: override(self, *args, default=builtin, **kwargs))
+        finally:
+            self._in_core = False
+
     def _fresh(self, base: str) -> str:
         self._uid += 1
         return f"{base}#{self._uid}"

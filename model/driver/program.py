@@ -52,6 +52,8 @@ from dmabuf_check.model.driver.objects import (
 from dmabuf_check.model.types import ModelError
 
 KINDS = ("kref", "file", "mem")
+CORE_CALLS = ("dma_fence_signal", "dma_resv_add_fence", "dma_buf_fd", "dma_buf_attach", "dma_buf_detach",
+              "dma_buf_map_attachment", "dma_buf_unmap_attachment")
 
 
 class Driver:
@@ -70,6 +72,7 @@ class Driver:
         self.threads: list[ThreadDecl] = []
         self._names: set[str] = set()
         self.holders: list[str] = []  # long-lived holders of references (the device, a job): never dropped
+        self.core_calls: dict[str, Body] = {}  # dma-buf core calls replaced by a proposed change (Driver.core)
         self.kinds: tuple[str, ...] = ()  # importer kinds: a design's; a driver names its threads instead
 
     # ---- objects ----------------------------------------------------------------
@@ -203,6 +206,20 @@ class Driver:
     def shrinker(self, name: str, **kw) -> Callable[[Body], Body]:
         """Reclaim calling the driver's shrinker (under fs_reclaim), at any moment or never."""
         return self.thread(name, context="reclaim", env=True, **kw)
+
+    def core(self, name: str) -> Callable[[Body], Body]:
+        """Decorator: replace one call of the dma-buf core, to check a proposed change of dma-buf.c against
+        this driver. ``body(k, *args, default, **kwargs)`` gets the call's arguments and ``default()``, the
+        built-in body (call it to wrap the change around the current core)."""
+        if name not in CORE_CALLS:
+            raise ModelError(f"core call {name!r}: one of {', '.join(CORE_CALLS)}")
+
+        def add(body: Body) -> Body:
+            if not callable(body):
+                raise ModelError(f"core call {name}: the replacement must be a function of the builder")
+            self.core_calls[name] = body
+            return body
+        return add
 
     # ---- building -----------------------------------------------------------------
     def _max(self, name: str, n: object) -> int:
