@@ -84,6 +84,8 @@ RULES: tuple[ObjectRule, ...] = (
                "dma-fence.c __dma_fence_might_wait(); DOC 'fence signalling annotation'"),
     ObjectRule("sig-no-resv-lock", "a fence signalling path takes no dma_resv lock", ("SIG-3", "DL-8"),
                "dma-fence.c DOC 'fence cross-driver contract'"),
+    ObjectRule("driver-assert", "no WARN_ON/BUG_ON of the driver fires, and no counter of the driver runs out of its "
+               "range", ("DRV-1",), "include/asm-generic/bug.h WARN_ON(), BUG_ON()"),
     ObjectRule("no-fence-wait-deadlock", "no cycle in the wait-for graph (waiter -> fence or lock -> holder or "
                "signaller)", ("DL-1", "DL-13"), "dma-fence.c DOC 'fence cross-driver contract'"),
     ObjectRule("no-stuck-state", "every state where no thread can move has every thread returned",

@@ -478,7 +478,7 @@ PROGRAM_BUGS = [(name, ref) for name, ref in bugs().items() if ref.is_program]
 
 
 def test_the_library_has_the_programs_and_their_bugs():
-    assert len(PROGRAM_BUGS) == 41  # 40 distinct kernel fixes, and one design-library bug also written as code paths
+    assert len(PROGRAM_BUGS) == 44  # 43 distinct kernel fixes, and one design-library bug also written as code paths
     assert {ref.bug.base for _n, ref in PROGRAM_BUGS} == {builtin()[n].name for n in builtin() if builtin()[n].is_program}
     for _name, ref in PROGRAM_BUGS:
         assert ref.bug.property in BY_ID
@@ -508,6 +508,7 @@ LENGTHS = {
     "bug-umem-double-unpin": 5, "bug-nouveau-prime-underflow": 2, "bug-vgem-release-timer-sync-irq": 3,
     "bug-fence-array-signaled-no-progress": 5,  # a fair lasso: the poller spins forever
     "bug-heap-importer-put-while-attached": 13,
+    "bug-udmabuf-seal-check-race": 5, "bug-dma-heap-add-race": 13, "bug-sched-entity-idle-complete-once": 16,
 }
 
 
@@ -904,3 +905,53 @@ def test_a_proposed_core_change_is_checked_against_an_existing_program():
     assert holds(traced(False)) == 37
     with pytest.raises(ModelError, match="core call 'dma_buf_frob': one of"):
         Driver("x").core("dma_buf_frob")
+
+
+def rcu_reader(bug: str | None) -> Driver:
+    """A reader of an RCU-published fence pointer racing with its replacement (dma_fence_get_rcu_safe)."""
+    d = Driver("rcu-reader")
+    f = d.fence("excl", live=True, owners=("gpu",))
+    ptr = d.slot("resv->fence_excl", f, kind="ptr", installed=True)
+
+    @d.thread("reader", kernel="dma_resv_get_excl_unlocked()")
+    def reader(k):
+        k.rcu_read_lock()
+        k.peek(ptr, fail="none", text="fence = rcu_dereference(resv->fence_excl)")
+        if bug == "get-not-rcu":
+            k.dma_fence_get(f)
+        else:
+            k.dma_fence_get_rcu(f, fail="none")
+        k.rcu_read_unlock()
+        if bug == "use-after-unlock":
+            k.dma_fence_put(f)
+            k.use(f, "fence->seqno (after rcu_read_unlock, no reference)")
+            k.ret()
+        k.dma_fence_wait(f)
+        k.dma_fence_put(f)
+        k.ret()
+        k.label("none")
+        k.rcu_read_unlock()
+
+    @d.thread("writer", kernel="dma_resv_add_excl_fence(): replace, then put the old fence")
+    def writer(k):
+        k.unpublish(ptr, text="RCU_INIT_POINTER(resv->fence_excl, new)")
+        k.dma_fence_put(f)
+
+    @d.irq("gpu")
+    def gpu(k):
+        k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop,length", [("get-not-rcu", "kref-get-zero", 7),
+                                             ("use-after-unlock", "use-after-free", 10)])
+def test_rcu_readers_need_get_rcu_and_a_reference_after_the_read_side(bug, prop, length):
+    assert run(rcu_reader(bug))[0][prop] == length
+
+
+def test_an_rcu_reader_with_dma_fence_get_rcu_holds():
+    m, _info = rcu_reader(None).build()
+    assert "rcu_grace_period" in {a.name for a in m.actions}  # fences are kfree_rcu'd once RCU readers exist
+    assert holds(rcu_reader(None)) == 92

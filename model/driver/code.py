@@ -29,12 +29,15 @@ from dmabuf_check.model.driver.objects import (
     ALLOC,
     ATOMIC_CONTEXTS,
     FREED,
+    GRACE,
     LIVE,
     UNBORN,
     Attachment,
     Callback,
+    Completion,
     DmaBuf,
     Fence,
+    Field,
     KObject,
     Lock,
     Resv,
@@ -167,6 +170,58 @@ class Code:
         """Call a helper function of the driver: its body is inlined here (labels local to the call)."""
         self._inline(getattr(fn, "__name__", "fn"), lambda: fn(self, *args))
 
+    # ---- driver state, assertions, completions ------------------------------
+    def set(self, f: Field, value: object, text: str = "") -> None:
+        """``obj->field = value`` (one atomic store)."""
+        self._field(f)
+        self._add(Ins(text or f"{f.name} = ...", effects=[assign(f.value, value)], owner=self.owner))
+
+    def inc(self, f: Field, text: str = "") -> None:
+        """``atomic_inc`` / ``++``: beyond the field's bound is a model error (raise max_value)."""
+        self._field(f)
+        ins = Ins(text or f"atomic_inc(&{f.name})", effects=[assign(f.value, ite(f.value < f.max_value, f.value + 1,
+                                                                                 f.value))], owner=self.owner)
+        ins.checks.append(("driver-assert", f.value >= f.max_value, f"{f.name} would exceed {f.max_value} (raise "
+                           "max_value, or a count runs away)"))
+        self._add(ins)
+
+    def dec(self, f: Field, *, zero: str | None = None, text: str = "") -> None:
+        """``atomic_dec``; with ``zero`` it is ``if (atomic_dec_and_test(&f)) goto zero``."""
+        self._field(f)
+        ins = Ins(text or f"atomic_dec{'_and_test' if zero else ''}(&{f.name})",
+                  effects=[assign(f.value, ite(f.value > 0, f.value - 1, 0))], owner=self.owner)
+        ins.checks.append(("driver-assert", f.value == 0, f"{f.name} is decremented below 0"))
+        if zero:
+            ins.branch = (f.value == 1, self._lab(zero))
+        self._add(ins)
+
+    def warn_on(self, cond: object, text: str) -> None:
+        """``WARN_ON(cond)`` / ``BUG_ON(cond)``: the driver's own assertion, a property of the check."""
+        ins = Ins(text, owner=self.owner)
+        ins.checks.append(("driver-assert", lift(cond), f"{text} fires"))
+        self._add(ins)
+
+    bug_on = warn_on
+
+    def complete(self, c: Completion, *, all: bool = False) -> None:  # noqa: A002 - complete_all
+        done = self._completion(c)
+        value = 3 if all else ite(done < 2, done + 1, done)
+        self._add(Ins(f"complete{'_all' if all else ''}(&{c.name})", effects=[assign(done, value)], owner=self.owner))
+
+    def complete_all(self, c: Completion) -> None:
+        self.complete(c, all=True)
+
+    def wait_for_completion(self, c: Completion) -> None:
+        """Sleep until ``c`` is completed; a complete() lets one waiter through, complete_all() all of them."""
+        done = self._completion(c)
+        ins = Ins(f"wait_for_completion(&{c.name})", guard=done > 0, owner=self.owner,
+                  effects=[assign(done, ite(done == 3, 3, done - 1))])
+        self._sleep_check(ins, ins.text)
+        self._add(ins)
+
+    def reinit_completion(self, c: Completion) -> None:
+        self._add(Ins(f"reinit_completion(&{c.name})", effects=[assign(self._completion(c), 0)], owner=self.owner))
+
     # ---- memory and references --------------------------------------------
     def kzalloc(self, obj: KObject, gfp: str = "GFP_KERNEL", *, fail: str | None = None, initialised: bool = True,
                 kref_init: bool = True, text: str = "") -> None:
@@ -210,11 +265,27 @@ class Code:
     def kfree(self, obj: KObject, text: str = "") -> None:
         self._obj(obj)
         ins = Ins(text or f"kfree({obj.name})", owner=self.owner)
-        ins.checks.append(("double-free", obj.life == FREED, f"{obj.name} is freed a second time"))
+        ins.checks.append(("double-free", (obj.life == FREED) | (obj.life == GRACE), f"{obj.name} is freed a second "
+                           "time"))
         ins.effects.append(assign(obj.life, ite(obj.life == UNBORN, UNBORN, FREED)))
         held = self.b.held(self.owner, obj)
         ins.effects.append(assign(held, 0))
         self._add(ins)
+
+    def kfree_rcu(self, obj: KObject, text: str = "") -> None:
+        """``kfree_rcu``: freed after a grace period; RCU readers already inside a read-side section may still
+        read it (KOBJ-1), anyone else may not."""
+        self._obj(obj)
+        self.b.uses_grace()
+        ins = Ins(text or f"kfree_rcu({obj.name})", owner=self.owner)
+        ins.checks.append(("double-free", (obj.life == FREED) | (obj.life == GRACE), f"{obj.name} is freed a second "
+                           "time"))
+        ins.effects += [assign(obj.life, ite(obj.life == UNBORN, UNBORN, GRACE)), assign(self.b.held(self.owner, obj), 0)]
+        self._add(ins)
+
+    def dma_fence_get_rcu(self, f: Fence, *, fail: str) -> None:
+        """``dma_fence_get_rcu``: under rcu_read_lock, a reference unless the count already dropped to 0."""
+        self.kref_get_unless_zero(f, fail=fail, text=f"dma_fence_get_rcu({f.name})")
 
     def use(self, obj: KObject, what: str = "") -> None:
         """A dereference of ``obj`` (reading or writing a field, calling through its ops)."""
@@ -397,6 +468,7 @@ class Code:
 
     def rcu_read_lock(self) -> None:
         v = self.b.counter(self.b.rcu, self.me, "rcu")
+        self.b.uses_grace()
         self._add(Ins("rcu_read_lock()", effects=[assign(v, ite(v < 3, v + 1, v))], owner=self.owner))
 
     def rcu_read_unlock(self) -> None:
@@ -997,8 +1069,9 @@ class Code:
                                f"the last reference to {obj.name} goes while it is still attached (REF-9)"))
         ins.checks.extend(checks)
         body = obj.release if not isinstance(obj, DmaBuf) else obj.ops.get("release")
+        gone = GRACE if self.b.rcu_frees(obj) else FREED
         if body is None:  # no release callback: the memory goes in the same step
-            ins.effects.insert(0, assign(obj.life, ite(last, FREED, obj.life)))  # reads the count before the put
+            ins.effects.insert(0, assign(obj.life, ite(last, gone, obj.life)))  # reads the count before the put
             self._add(ins)
             return
         after = self._fresh("released")
@@ -1007,7 +1080,7 @@ class Code:
         self._releasing += 1
         # the release drops what the object itself holds (its references to sub-objects)
         self._inline(f"{obj.name}.release", lambda: body(self), owner=obj.name)
-        self._add(Ins(f"free {obj.name}", effects=[assign(obj.life, FREED)]))
+        self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
         self._releasing -= 1
         self.label(after)
 
@@ -1019,6 +1092,16 @@ class Code:
         self._obj(obj)
         if not obj.refcounted:
             raise ModelError(f"thread {self.thread}: {obj.name} is kmalloc'd memory, not refcounted (use kfree)")
+
+    def _field(self, f: Field) -> None:
+        if not isinstance(f, Field) or f not in self.b.d.fields:
+            raise ModelError(f"thread {self.thread}: {f!r} is not a field declared on this driver")
+
+    def _completion(self, c: Completion) -> Expr:
+        if not isinstance(c, Completion) or c not in self.b.d.completions:
+            raise ModelError(f"thread {self.thread}: {c!r} is not a completion declared on this driver")
+        assert c.done is not None
+        return c.done
 
     def _slot(self, slot: Slot) -> None:
         if not isinstance(slot, Slot) or slot not in self.b.slots:
@@ -1032,7 +1115,10 @@ class Code:
     def _deref(self, ins: Ins, obj: KObject, when: Expr | None = None) -> None:
         """The call dereferences ``obj`` (when ``when`` holds: a lookup only if it finds the object)."""
         w = lift(True) if when is None else when
-        ins.checks.append(("use-after-free", w & (obj.life == FREED), f"{obj.name} was freed"))
+        rcu = self.b.rcu.get(self.me)
+        unprotected = (obj.life == GRACE) if rcu is None else (obj.life == GRACE) & (rcu == 0)
+        ins.checks.append(("use-after-free", w & ((obj.life == FREED) | unprotected),
+                           f"{obj.name} was freed (or is kfree_rcu'd and this is no RCU read-side section)"))
         if self.me not in self.b.allocators.get(obj.name, ()):
             ins.checks.append(("use-before-init", w & ((obj.life == UNBORN) | (obj.life == ALLOC)),
                                f"{obj.name} is not set up yet"))

@@ -23,6 +23,7 @@ from dmabuf_check.model.driver.code import DONE, Code, Ins
 from dmabuf_check.model.driver.objects import (
     ATOMIC_CONTEXTS,
     FREED,
+    GRACE,
     LIFE,
     LIVE,
     UNBORN,
@@ -55,12 +56,13 @@ class Plan:
     lock_ctx: dict[str, set[str]] = field(default_factory=dict)  # lock -> contexts it is taken in
     attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
     ww_threads: set[str] = field(default_factory=set)  # threads with a ww acquire context
+    rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
 
     def key(self) -> tuple:
         return (tuple(sorted(self.callbacks)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.allocators.items())),
                 tuple(sorted((k, tuple(v)) for k, v in self.resv_fences.items())), tuple(sorted(self.counters)),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
-                tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)))
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)), self.rcu)
 
 
 @dataclass
@@ -164,6 +166,12 @@ class DriverBuild:
             r.fences = {}
             for fname in plan.resv_fences.get(r.name, []):
                 self._resv_flag(r, fname)
+        for fl in driver.fields:
+            fl.v = m.var(f"field_{ident(fl.name)}", BOOL if fl.max_value == 1 else Range(0, fl.max_value), fl.init,
+                         kernel=fl.kernel or fl.name, meaning=f"driver state {fl.name}", rule="")
+        for c in driver.completions:
+            c.done = m.var(f"done_{ident(c.name)}", Range(0, 3), 0, kernel="struct completion.done",
+                           meaning=f"{c.name}: completions not yet consumed (3: complete_all)", rule="")
         for a in self.attachments:
             a.v = m.var(f"att_{ident(a.name)}", Enum("att", "NONE", "ATTACHED", "MAPPED"), "NONE",
                         kernel="struct dma_buf_attachment", meaning=f"{a.name}: attached, mapped", rule="ATT-7")
@@ -199,6 +207,13 @@ class DriverBuild:
         if not any(v.name == name for v in self.m.variables):
             return self.m.var(name, BOOL, 0, kernel="work_struct pending", meaning=f"{work} is queued", rule="")
         return self.m.variable(name).ref()
+
+    def uses_grace(self) -> None:
+        self.next_plan.rcu = True
+
+    def rcu_frees(self, obj: KObject) -> bool:
+        """A fence's memory goes through kfree_rcu (dma_fence_free), which matters once the driver has RCU readers."""
+        return isinstance(obj, Fence) and self.plan.rcu
 
     def work_running(self, name: str) -> Expr:
         """Whether the work item is inside its body (set when it starts, cleared when it returns)."""
@@ -321,6 +336,8 @@ class DriverBuild:
         pcs = {}
         for t, k in codes:
             pcs[t.name] = self._emit(t, k, info)
+        if self.plan.rcu:
+            self._grace_period()
         self._end_checks(info, pcs)
         info.has_locks = bool(self.locks)
         info.has_fences = bool(self.fences)
@@ -447,6 +464,15 @@ class DriverBuild:
                          actor=t.name, kernel=a.text, call=a.text, meaning=f"{t.name}: {a.text}", holds=holds)
         return pc
 
+    def _grace_period(self) -> None:
+        """RCU: once no thread is inside a read-side section, every kfree_rcu'd object is really freed."""
+        pending = [o for o in self.objects]
+        quiet = conj(*[v == 0 for v in self.rcu.values()])
+        self.m.action("rcu_grace_period", quiet & disj(*[o.life == GRACE for o in pending]),
+                      [assign(o.life, ite(o.life == GRACE, FREED, o.life)) for o in pending], actor="rcu",
+                      kernel="an RCU grace period ends", call="rcu: grace period (call_rcu callbacks run)",
+                      meaning="kfree_rcu'd memory is freed once no reader is inside rcu_read_lock()")
+
     def _end_checks(self, info: DriverInfo, pcs: dict[str, Expr]) -> None:
         env = {t.name for t in self.d.threads if t.env}
         work = {t.name for t in self.d.threads if t.work}
@@ -473,6 +499,14 @@ class DriverBuild:
         for f in self.fences:
             info.add("fence-signals", all_done & (f.life == LIVE) & (f.signaled_v == 0),
                      f"every thread is done and {f.name} never signaled")
+        for cond, text in self.d.invariants:
+            try:
+                bad = ~lift(cond())
+            except ModelError:
+                raise
+            except Exception as e:  # a user's lambda: one line, never a traceback
+                raise ModelError(f"invariant {text!r}: building its condition raised {type(e).__name__}: {e}") from None
+            info.add("driver-assert", bad, f"the invariant '{text}' does not hold")
         for f in self.fences:  # liveness: a live unsignaled fence is eventually signaled (or freed unpublished)
             info.liveness.append((f.name, (f.life == LIVE) & (f.signaled_v == 0),
                                   (f.signaled_v == 1) | (f.life == FREED)))

@@ -23,7 +23,8 @@ from dmabuf_check.model.expr import Expr
 from dmabuf_check.model.types import ModelError
 
 UNBORN, ALLOC, LIVE, FREED = "UNBORN", "ALLOC", "LIVE", "FREED"
-LIFE = (UNBORN, ALLOC, LIVE, FREED)
+GRACE = "GRACE"  # kfree_rcu'd: readers inside an RCU read-side section may still touch it until a grace period
+LIFE = (UNBORN, ALLOC, LIVE, GRACE, FREED)
 
 CONTEXTS = ("process", "irq", "softirq", "reclaim")  # a thread's execution context
 ATOMIC_CONTEXTS = ("irq", "softirq")
@@ -75,7 +76,7 @@ class KObject:
 
     @property
     def freed(self) -> Expr:
-        return self._life() == FREED
+        return (self._life() == FREED) | (self._life() == GRACE)
 
     def _life(self) -> Expr:
         if self.life is None:
@@ -157,6 +158,36 @@ class Slot:
         if self.v is None:
             raise ModelError(f"{self.name}: slot state is read only while the driver is built")
         return self.v == 1
+
+
+@dataclass(eq=False)
+class Field:
+    """Driver state a program reads and writes: a flag (``max_value=1``) or a bounded counter (an atomic_t,
+    a pending count, a sealed bit). Reads happen in ``goto_if``/``if_`` conditions and assertions."""
+
+    name: str
+    max_value: int = 1
+    init: int = 0
+    kernel: str = ""
+    v: Expr | None = field(default=None, repr=False)
+
+    @property
+    def value(self) -> Expr:
+        if self.v is None:
+            raise ModelError(f"{self.name}: a field is read only while the driver is built")
+        return self.v
+
+    @property
+    def is_set(self) -> Expr:
+        return self.value != 0
+
+
+@dataclass(eq=False)
+class Completion:
+    """A struct completion: complete() lets one waiter through, complete_all() every waiter from then on."""
+
+    name: str
+    done: Expr | None = field(default=None, repr=False)
 
 
 @dataclass(eq=False)

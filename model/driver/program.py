@@ -38,8 +38,10 @@ from dmabuf_check.model.driver.objects import (
     CONTEXTS,
     Attachment,
     Body,
+    Completion,
     DmaBuf,
     Fence,
+    Field,
     KObject,
     Lock,
     Mutex,
@@ -70,6 +72,9 @@ class Driver:
         self.resvs: list[Resv] = []
         self.attachments: list[Attachment] = []
         self.threads: list[ThreadDecl] = []
+        self.fields: list[Field] = []
+        self.completions: list[Completion] = []
+        self.invariants: list[tuple[Callable[[], object], str]] = []
         self._names: set[str] = set()
         self.holders: list[str] = []  # long-lived holders of references (the device, a job): never dropped
         self.core_calls: dict[str, Body] = {}  # dma-buf core calls replaced by a proposed change (Driver.core)
@@ -145,6 +150,28 @@ class Driver:
         file that outlives the run): name it in an object's ``owners``."""
         self.holders.append(self._new(name, "holder"))
         return name
+
+    def field(self, name: str, *, max_value: int = 1, init: int = 0, kernel: str = "") -> Field:
+        """Driver state the code paths share: a flag (``max_value=1``) or a counter up to ``max_value``."""
+        if isinstance(max_value, bool) or not isinstance(max_value, int) or not 1 <= max_value <= 15:
+            raise ModelError(f"field {name}: max_value must be 1..15, got {max_value!r}")
+        if isinstance(init, bool) or not isinstance(init, int) or not 0 <= init <= max_value:
+            raise ModelError(f"field {name}: init must be 0..{max_value}, got {init!r}")
+        f = Field(self._new(name, "field"), max_value, init, kernel)
+        self.fields.append(f)
+        return f
+
+    def invariant(self, cond: Callable[[], object], text: str) -> None:
+        """A condition the driver keeps in every state (what a WARN_ON wherever it could break would say):
+        ``cond`` builds it from fields and object states, e.g. ``lambda: ~(sealed.is_set & pinned.is_set)``."""
+        if not callable(cond):
+            raise ModelError(f"invariant {text!r}: give a function that builds the condition (lambda: ...)")
+        self.invariants.append((cond, text))
+
+    def completion(self, name: str) -> Completion:
+        c = Completion(self._new(name, "completion"))
+        self.completions.append(c)
+        return c
 
     def mutex(self, name: str, *, lock_class: str = "") -> Mutex:
         lk = Mutex(self._new(name, "lock"), lock_class=lock_class, kernel="struct mutex")
