@@ -1117,8 +1117,8 @@ class Code:
         w = lift(True) if when is None else when
         rcu = self.b.rcu.get(self.me)
         unprotected = (obj.life == GRACE) if rcu is None else (obj.life == GRACE) & (rcu == 0)
-        ins.checks.append(("use-after-free", w & ((obj.life == FREED) | unprotected),
-                           f"{obj.name} was freed (or is kfree_rcu'd and this is no RCU read-side section)"))
+        why = f"{obj.name} was freed" + (" (or kfree_rcu'd, outside an RCU read-side section)" if self.b.plan.rcu else "")
+        ins.checks.append(("use-after-free", w & ((obj.life == FREED) | unprotected), why))
         if self.me not in self.b.allocators.get(obj.name, ()):
             ins.checks.append(("use-before-init", w & ((obj.life == UNBORN) | (obj.life == ALLOC)),
                                f"{obj.name} is not set up yet"))
