@@ -49,7 +49,7 @@ def reclaim_maps(gfp: str | None) -> tuple[str, ...]:
     """What lockdep records for an allocation (mm/page_alloc.c fs_reclaim_acquire()): with __GFP_FS the
     fs_reclaim map (the mmu-notifier map under it is primed); GFP_NOFS/NOIO may still reclaim, so only the
     mmu_notifier_invalidate_range_start map; GFP_ATOMIC enters no reclaim."""
-    if gfp in (None, "GFP_ATOMIC"):
+    if gfp in (None, "GFP_ATOMIC", "GFP_NOWAIT"):  # no __GFP_DIRECT_RECLAIM: __need_reclaim() is false
         return ()
     return ("mmu_notifier",) if gfp in ("GFP_NOFS", "GFP_NOIO") else ("fs_reclaim",)
 

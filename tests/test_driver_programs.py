@@ -955,3 +955,38 @@ def test_an_rcu_reader_with_dma_fence_get_rcu_holds():
     m, _info = rcu_reader(None).build()
     assert "rcu_grace_period" in {a.name for a in m.actions}  # fences are kfree_rcu'd once RCU readers exist
     assert holds(rcu_reader(None)) == 92
+
+
+def shrinker_vs_allocation(bug: bool) -> Driver:
+    """An allocation that may enter reclaim while holding the lock the driver's shrinker takes (DL-7)."""
+    d = Driver("shrinker")
+    lk = d.mutex("dev->lru_lock")
+    obj = d.mem("bo")
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.mutex_lock(lk)
+        k.kzalloc(obj, "GFP_KERNEL" if bug else "GFP_NOWAIT", fail="unlock")
+        k.kfree(obj)
+        k.label("unlock")
+        k.mutex_unlock(lk)
+
+    @d.shrinker("scan")
+    def scan(k):
+        k.mutex_trylock(lk, fail="busy") if not bug else k.mutex_lock(lk)
+        k.mutex_unlock(lk)
+        k.label("busy")
+
+    return d
+
+
+def test_reclaim_calling_a_shrinker_is_a_lock_cycle_through_fs_reclaim():
+    from dmabuf_check.checker.locks.order import analyze
+    from dmabuf_check.checker.locks.rules import RuleSet
+
+    m, _info = shrinker_vs_allocation(True).build()
+    (cyc,) = analyze(m, [], RuleSet()).cycles
+    assert sorted((e.src, e.dst) for e in cyc.edges) == [("dev->lru_lock", "fs_reclaim"), ("fs_reclaim", "dev->lru_lock")]
+    m, _info = shrinker_vs_allocation(False).build()  # GFP_NOWAIT enters no reclaim; the shrinker only trylocks
+    assert analyze(m, [], RuleSet()).cycles == []
+    assert holds(shrinker_vs_allocation(False)) == 17

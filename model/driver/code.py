@@ -567,6 +567,7 @@ class Code:
         if fail is None:
             ins = self._lock_ins(r.lock, f"dma_resv_trylock({r.name})")
             ins.waits_lock = None
+            ins.acquires = ()  # lockdep records no dependency for a trylock
             self._add(ins)
             return
         self._lock(r.lock, sleeps=False, text=f"dma_resv_trylock({r.name})", fail=fail, fail_text="busy", trylock=True)
@@ -1160,7 +1161,8 @@ class Code:
         if sleeps:
             self._sleep_check(ins, text)
         if trylock:
-            ins.waits_lock = None  # a trylock never blocks
+            ins.waits_lock = None  # a trylock never blocks, and lockdep records no dependency for it
+            ins.acquires = tuple(a for a in ins.acquires if a != lk.name)
             assert fail is not None
             ins.alts.append(Alt("busy", lk.holder != "FREE", [], self._lab(fail), f"{text} -> 0"))
         elif fail:
