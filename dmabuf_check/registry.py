@@ -198,6 +198,7 @@ def _build_program(ref: DesignRef, kernel: str | None, **refused: object) -> tup
                              "threads and objects")
     kernel = kernel or (ref.bug.kernel if ref.bug else None)
     m, info = ref.design.build(kernel)
+    m.source = ref.source  # reports (SARIF regions) point at the calls in this file
     _record_file(m, ref)
     _INFO[m] = info  # type: ignore[assignment]
     # the default check: every safety rule; liveness (the whole state graph) only where a seeded bug is one

@@ -697,9 +697,13 @@ def test_a_driver_file_checks_from_the_command_line(tmp_path, capsys):
         "    k.kref_put(obj)\n"
         "    k.use(obj, 'obj->size')\n"
         "DESIGN = d\n")
-    code, out, _err = run_cli(capsys, "check", str(src), "--trace-dir", str(tmp_path / "traces"))
+    code, out, _err = run_cli(capsys, "check", str(src), "--trace-dir", str(tmp_path / "traces"),
+                              "--sarif", str(tmp_path / "out.sarif"))
     assert code == 1
-    assert "why: t at 'obj->size': obj was freed" in out
+    assert "why: t at 'obj->size' (" in out and "my_driver.py:7): obj was freed" in out  # the call's line
+    (res,) = json.loads((tmp_path / "out.sarif").read_text())["runs"][0]["results"]
+    loc = res["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"].endswith("my_driver.py") and loc["region"] == {"startLine": 7}
     (trace,) = (tmp_path / "traces").iterdir()
     params = json.loads(trace.read_text())["params"]
     # the file by the path as given and by content, never by an absolute path of this machine

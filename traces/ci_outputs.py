@@ -134,7 +134,16 @@ def write_json_verdict(path: str | os.PathLike[str], result: CheckResult,
 
 
 def _action_line(model: Model, action: str) -> int | None:
-    """The line of the model source that declares ``action`` (where a reader goes to fix it)."""
+    """The line of the model source that declares ``action`` (where a reader goes to fix it); for a driver
+    program, the line of the call the action runs."""
+    from dmabuf_check.model.driver.compile import info_of
+
+    try:
+        where = info_of(model).where.get(action)
+    except ModelError:
+        where = None
+    if where is not None and os.path.abspath(where[0]) == os.path.abspath(model.source or ""):
+        return where[1]
     try:
         text = Path(model.source).read_text()
     except OSError:
@@ -143,14 +152,42 @@ def _action_line(model: Model, action: str) -> int | None:
     return text.count("\n", 0, m.start()) + 1 if m else None
 
 
-def _location(uri: str, line: int | None, message: str = "") -> dict[str, object]:
-    phys: dict[str, object] = {"artifactLocation": {"uri": uri, "uriBaseId": "SRCROOT"}}
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _artifact(source: str) -> tuple[str, str | None]:
+    """A model file as SARIF names it: relative to the working directory (SRCROOT: the checkout a CI job runs
+    in, so code scanning finds the user's design file), else to dmabuf-check's own package (built-in
+    models), else an absolute file URI."""
+    if not source:
+        return "", None
+    full = Path(source).resolve()
+    for base, name in ((Path.cwd().resolve(), "SRCROOT"), (PACKAGE_ROOT, "DMABUF_CHECK")):
+        try:
+            return full.relative_to(base).as_posix(), name
+        except ValueError:
+            continue
+    return full.as_uri(), None
+
+
+def _location(uri: str, line: int | None, message: str = "", base: str | None = "SRCROOT") -> dict[str, object]:
+    art: dict[str, object] = {"uri": uri}
+    if base:
+        art["uriBaseId"] = base
+    phys: dict[str, object] = {"artifactLocation": art}
     if line:
         phys["region"] = {"startLine": line}
     loc: dict[str, object] = {"physicalLocation": phys}
     if message:
         loc["message"] = {"text": message}
     return loc
+
+
+def _culprit(m: Model, why, uri: str, base: str | None) -> dict[str, object] | None:
+    """A driver program's violation is the call a thread is about to make: its line in the model's file."""
+    if why.where is None or os.path.abspath(why.where[0]) != os.path.abspath(m.source or ""):
+        return None
+    return _location(uri, why.where[1], base=base)
 
 
 def rule_help(prop: str, meaning: str, rule_ids: Sequence[str]) -> dict[str, str]:
@@ -175,7 +212,7 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
           model: Model | None = None) -> dict[str, object]:
     """A SARIF 2.1.0 log: one rule per checked property, one result per violated property."""
     m = _model(result, model)
-    uri = model_source(m)
+    uri, base = _artifact(m.source) if m.source else (model_source(m), "SRCROOT")
     try:
         catalog = {p.id: p for p in entry(m.name).properties}
     except ModelError:
@@ -203,7 +240,7 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
         flows = []
         for lane in trace.actors():
             locs = [{"location": _location(uri, _action_line(m, s.action),
-                                           f"{n}. {call_line(n, s, states[n - 1]).text()}"),
+                                           f"{n}. {call_line(n, s, states[n - 1]).text()}", base),
                      "executionOrder": n, "nestingLevel": 0}
                     for n, s in enumerate(trace.steps, 1) if lane_of(s.actor) == lane]
             if locs:
@@ -213,7 +250,8 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
             "ruleIndex": index.get(prop, 0),
             "level": "error",
             "message": {"text": f"{prop} violated after {trace.length} steps in {trace.title()}: {why.text}"},
-            "locations": [_location(uri, _action_line(m, blame) if blame else None)],
+            "locations": [_culprit(m, why, uri, base) or _location(uri, _action_line(m, blame) if blame else None,
+                                                                     base=base)],
             "codeFlows": [{"message": {"text": f"counterexample, {trace.length} steps"}, "threadFlows": flows}],
             "properties": {"steps": trace.length, "lasso": trace.is_lasso},
         }
@@ -225,7 +263,8 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": TOOL, "version": tool_version(), "informationUri": INFO_URI, "rules": rules}},
-            "originalUriBaseIds": {"SRCROOT": {"uri": Path(__file__).resolve().parent.parent.as_uri() + "/"}},
+            "originalUriBaseIds": {"SRCROOT": {"uri": Path.cwd().resolve().as_uri() + "/"},
+                                   "DMABUF_CHECK": {"uri": PACKAGE_ROOT.as_uri() + "/"}},
             "invocations": [{"executionSuccessful": result.complete,
                              **({"exitCodeDescription": result.stop_reason} if result.stop_reason else {})}],
             "results": results,

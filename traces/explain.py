@@ -23,6 +23,7 @@ class Explanation:
     text: str
     importers: list[int] = field(default_factory=list)  # the importers the violation is about
     step: int | None = None  # the step that broke the property, when one stands out
+    where: tuple[str, int] | None = None  # a driver program: the source line of the call that breaks the rule
 
 
 def _get(state: dict[str, object], name: str, member: int | None = None) -> object:
@@ -251,13 +252,15 @@ def _driver_program(t: Trace, s: dict) -> Explanation | None:
     try:
         judge = Judge.for_trace(t)
         state = judge.c.layout.encode(s)
-        hits = [why for bad, why in info_of(judge.model).checks.get(t.property.id, []) if judge.predicate(bad)(state)]
+        info = info_of(judge.model)
+        hits = [(why, info.check_where.get(id(bad))) for bad, why in info.checks.get(t.property.id, [])
+                if judge.predicate(bad)(state)]
     except Exception:  # an explanation is a courtesy: the generic sentence stands in
         return None
     if not hits:
         return None
     more = f" (and {len(hits) - 1} more)" if len(hits) > 1 else ""
-    return Explanation(t.property.id, f"{hits[0]}{more}", step=len(t.steps))
+    return Explanation(t.property.id, f"{hits[0][0]}{more}", step=len(t.steps), where=hits[0][1])
 
 
 def explain(trace: Trace) -> Explanation:

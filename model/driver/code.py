@@ -20,6 +20,8 @@ counterexample ends in the state where the bad call is the thread's next step.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -89,6 +91,7 @@ class Ins:
     sig_end: bool = False
     in_signalling: bool = False
     in_release: bool = False  # part of a release that runs only when a put drops the last reference
+    where: tuple[str, int] | None = None  # the line of the driver's source that makes the call
     allocates: KObject | None = None  # the object this call creates (its thread may set it up unpublished)
     attaches: Attachment | None = None  # the attachment this call creates (its owner must hold the buffer)
     owner: str = ""
@@ -1001,6 +1004,7 @@ class Code:
         return "/".join(self._scope + ["$end"])
 
     def _add(self, ins: Ins) -> None:
+        ins.where = _caller()
         ins.in_signalling = self._signalling > 0 or ins.sig_end
         ins.in_release = self._releasing > 0
         if not ins.owner:
@@ -1181,6 +1185,17 @@ class Code:
             if irq_on:  # lockdep marks every lock still held as taken with interrupts on (mark_held_locks)
                 ins.effects.extend(self.b.mark_held_irq_on(self.me, exclude=lk))
         self._add(ins)
+
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller() -> tuple[str, int] | None:
+    """The first frame outside this package: the line of the driver program that wrote the call."""
+    f = sys._getframe(2)
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HERE:
+        f = f.f_back
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
 
 
 _PUBLISH = {"fd": "fd_install", "idr": "idr_alloc", "xarray": "xa_alloc", "list": "list_add", "ptr": "WRITE_ONCE"}

@@ -73,13 +73,17 @@ class DriverInfo:
     threads: tuple[str, ...] = ()
     release_steps: set[str] = field(default_factory=set)  # actions of a release: dead where no put is the last
     imbalances: list[str] = field(default_factory=list)  # joins where paths hold different locks
+    where: dict[str, tuple[str, int]] = field(default_factory=dict)  # action -> (file, line) of its call
+    check_where: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(bad condition) -> the call's line
     liveness: list[tuple[str, Expr, Expr]] = field(default_factory=list)  # (fence, pending, resolved)
     fair: tuple[str, ...] = ()  # actions under weak fairness: every kernel thread's (userspace may never act)
     has_locks: bool = False
     has_fences: bool = False
 
-    def add(self, rule: str, bad: Expr, why: str) -> None:
+    def add(self, rule: str, bad: Expr, why: str, where: tuple[str, int] | None = None) -> None:
         self.checks.setdefault(rule, []).append((bad, why))
+        if where is not None:
+            self.check_where[id(bad)] = where
 
 
 _INFO: weakref.WeakKeyDictionary[Model, DriverInfo] = weakref.WeakKeyDictionary()
@@ -455,8 +459,13 @@ class DriverBuild:
                 info.release_steps.update([name] + [f"{name}_{a.suffix}" for a in ins.alts])
             if ins.signals is not None:
                 self._signal_actions.setdefault(ins.signals.name, []).append((act.name, t.name))
+            loc = f" ({_short(ins.where[0])}:{ins.where[1]})" if ins.where else ""
+            if ins.where:
+                info.where[name] = ins.where
+                for a in ins.alts:
+                    info.where[f"{name}_{a.suffix}"] = ins.where
             for rule, bad, why in ins.checks:
-                info.add(rule, at & bad, f"{t.name} at '{ins.text}': {why}")
+                info.add(rule, at & bad, f"{t.name} at '{ins.text}'{loc}: {why}", ins.where)
             for a in ins.alts:
                 if a.needs_ww and not _holds_ww(locksets[i]):
                     continue  # the first lock of a transaction never dies (it holds no other ww lock)
@@ -544,6 +553,20 @@ class DriverBuild:
                 continue
             fs.signal = sig[0][0]
             fs.signallers = tuple(dict.fromkeys(t for _a, t in sig))
+
+
+def _short(path: str) -> str:
+    """A source path as a reader of any machine can follow it: relative to the working directory or the
+    package when it is under one, else the file's name."""
+    import os
+
+    full = os.path.abspath(path)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for base in (os.getcwd(), root):
+        rel = os.path.relpath(full, base)
+        if not rel.startswith(".."):
+            return rel
+    return os.path.basename(full)
 
 
 def _holds_ww(lockset) -> bool:
