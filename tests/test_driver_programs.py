@@ -994,3 +994,51 @@ def test_reclaim_calling_a_shrinker_is_a_lock_cycle_through_fs_reclaim():
     m, _info = shrinker_vs_allocation(False).build()  # GFP_NOWAIT enters no reclaim; the shrinker only trylocks
     assert analyze(m, [], RuleSet()).cycles == []
     assert holds(shrinker_vs_allocation(False)) == 17
+
+
+def move_notify(bug: str | None) -> Driver:
+    """An exporter moving a buffer notifies a dynamic importer, whose move_notify runs under the resv (DYN-8)."""
+    d = Driver("move-notify")
+    buf = d.dma_buf("vram_bo", live=True, owners=("importer", d.holder("exporter_gem")), dynamic=True)
+    stale = d.field("importer->mapping_valid", init=0)
+
+    def invalidate(k):  # the importer's move_notify: drop its mapping, remap later
+        if bug == "unmap-unlocked-in-notify":
+            k.dma_buf_unmap_attachment(att)  # the _unlocked form takes the resv the exporter holds (DL-14c)
+        else:
+            k.set(stale, 0, "mark the mapping invalid; unmap/remap under the resv later")
+
+    att = d.attachment("importer_att", buf, dynamic=True, move_notify=invalidate)
+
+    @d.thread("importer", kernel="a dynamic importer")
+    def importer(k):
+        k.dma_buf_attach(att)
+        k.dma_resv_lock(buf.resv)
+        k.dma_buf_map_attachment(att, locked=True)
+        k.set(stale, 1, "the mapping is valid")
+        k.dma_resv_unlock(buf.resv)
+        k.dma_resv_lock(buf.resv)
+        k.dma_buf_unmap_attachment(att, locked=True)
+        k.dma_resv_unlock(buf.resv)
+        k.dma_buf_detach(att)
+        k.dma_buf_put(buf)
+
+    @d.thread("evict", kernel="ttm_bo_evict(): move the buffer")
+    def evict(k):
+        if bug != "notify-without-resv":
+            k.dma_resv_lock(buf.resv)
+        k.dma_buf_move_notify(buf)
+        if bug != "notify-without-resv":
+            k.dma_resv_unlock(buf.resv)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop,length", [("unmap-unlocked-in-notify", "no-fence-wait-deadlock", 4),
+                                             ("notify-without-resv", "resv-held", 0)])
+def test_move_notify_runs_the_importers_callback_under_the_resv(bug, prop, length):
+    assert run(move_notify(bug))[0][prop] == length
+
+
+def test_move_notify_with_an_invalidating_importer_holds():
+    assert holds(move_notify(None)) == 53

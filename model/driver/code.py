@@ -552,6 +552,26 @@ class Code:
         if fail:
             ins.alts.append(Alt("err", lift(True), [], self._lab(fail), "dma_buf_pin() -> error"))
         self._add(ins)
+        self._op(buf, "pin")
+
+    def dma_buf_move_notify(self, buf: DmaBuf) -> None:
+        """``dma_buf_move_notify``: the exporter (holding the resv, MIG-5/DYN-8) tells every dynamic attachment
+        that its mapping is going away; each importer's move_notify body runs here, under that resv."""
+        assert buf.resv is not None
+        ins = Ins(f"dma_buf_move_notify({buf.name})", owner=self.owner)
+        self._deref(ins, buf)
+        ins.checks.append(("resv-held", buf.resv.lock.holder != self.me, f"{self.me} calls dma_buf_move_notify "
+                           f"without holding {buf.resv.name} (dma_resv_assert_held)"))
+        self._add(ins)
+        for att in self.b.attachments:
+            if att.buf is not buf or att.move_notify is None:
+                continue
+            skip = self._fresh(f"not_attached_{att.name}")
+            self._add(Ins(f"list_for_each_entry(attach): {att.name} attached?", branch=(att.v == "NONE",
+                          self._lab(skip)), owner=self.owner))
+            body = att.move_notify
+            self._inline(f"{att.name}.move_notify", lambda body=body: body(self))
+            self.label(skip)
 
     def dma_buf_unpin(self, att: Attachment) -> None:
         buf = att.buf
@@ -564,6 +584,7 @@ class Code:
         ins.checks.append(("pin-balance", pins == 0, f"{att.name} is not pinned: the exporter's pin count underflows"))
         ins.effects.append(assign(pins, ite(pins > 0, pins - 1, 0)))
         self._add(ins)
+        self._op(buf, "unpin")
 
     def dma_resv_trylock(self, r: Resv, *, fail: str | None = None) -> None:
         """``dma_resv_trylock``; without ``fail`` the caller knows nobody else can hold it (a fresh object)."""

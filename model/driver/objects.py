@@ -225,6 +225,7 @@ class Attachment:
     name: str
     buf: DmaBuf
     dynamic: bool = False
+    move_notify: Body | None = None  # dma_buf_attach_ops.move_notify: runs inside dma_buf_move_notify(), resv held
     v: Expr | None = field(default=None, repr=False)
 
 

@@ -120,7 +120,7 @@ class Driver:
         """A struct dma_buf with the exporter's ``ops`` (bodies run where the core calls them) and its resv."""
         ops = dict(ops or {})
         known = ("attach", "detach", "map", "unmap", "release", "begin_cpu_access", "end_cpu_access", "vmap",
-                 "vunmap", "mmap")
+                 "vunmap", "mmap", "pin", "unpin")
         for op in ops:
             if op not in known:
                 raise ModelError(f"dma_buf {name}: unknown op {op!r}; dma_buf_ops here: {', '.join(known)}")
@@ -132,11 +132,14 @@ class Driver:
         self.objects.append(b)
         return b
 
-    def attachment(self, name: str, buf: DmaBuf, *, dynamic: bool = False) -> Attachment:
-        """An importer's attachment; ``dynamic`` for dma_buf_dynamic_attach (importer_ops with move_notify)."""
+    def attachment(self, name: str, buf: DmaBuf, *, dynamic: bool = False, move_notify: Body | None = None) -> Attachment:
+        """An importer's attachment; ``dynamic`` for dma_buf_dynamic_attach, whose importer ops' ``move_notify``
+        body runs inside the exporter's dma_buf_move_notify(), with the resv held (DYN-8)."""
         if buf not in self.objects or not isinstance(buf, DmaBuf):
             raise ModelError(f"attachment {name}: {getattr(buf, 'name', buf)!r} is not a dma_buf of this driver")
-        a = Attachment(self._new(name, "attachment"), buf, dynamic=dynamic)
+        if move_notify is not None and not dynamic:
+            raise ModelError(f"attachment {name}: move_notify belongs to a dynamic attachment (dynamic=True)")
+        a = Attachment(self._new(name, "attachment"), buf, dynamic=dynamic, move_notify=move_notify)
         self.attachments.append(a)
         return a
 
