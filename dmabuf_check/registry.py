@@ -26,7 +26,7 @@ from dmabuf_check.model import r1
 from dmabuf_check.model.components.context import BuildInfo
 from dmabuf_check.model.compose import build as compose
 from dmabuf_check.model.design import Bug, Design
-from dmabuf_check.model.design_loader import design_of, load_design_file
+from dmabuf_check.model.design_loader import UserModel, design_of, load_design_file
 from dmabuf_check.model.driver import Driver
 from dmabuf_check.model.expr import lift
 from dmabuf_check.model.lang import Model
@@ -83,7 +83,7 @@ def select(entry_: Entry, ids: list[str] | None, liveness: bool = False) -> tupl
 @dataclass(frozen=True)
 class DesignRef:
     name: str
-    design: Design | Driver  # an exporter design, or a driver program
+    design: Design | Driver | UserModel  # an exporter design, a driver program, or a model written directly
     source: str  # the file it is defined in (absolute: what reports point at)
     bug: Bug | None = None
     given: str = ""  # a design file: the path as the user gave it (what a trace records, with the digest)
@@ -92,6 +92,10 @@ class DesignRef:
     @property
     def is_program(self) -> bool:
         return isinstance(self.design, Driver)
+
+    @property
+    def is_user_model(self) -> bool:
+        return isinstance(self.design, UserModel)
 
 
 def _load_module(modname: str) -> DesignRef:
@@ -175,6 +179,9 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
     """The model of a design under a profile, and every catalog property that applies to it."""
     if isinstance(ref.design, Driver):
         return _build_program(ref, kernel, mix=mix, importers=importers, buffers=buffers, config=config)
+    if isinstance(ref.design, UserModel):
+        return _build_user_model(ref, kernel=kernel, mix=mix, buffers=buffers, config=config,
+                                 importers=importers)
     bug = ref.bug
     kernel = kernel or (bug.kernel if bug else None)
     if mix is None and importers is None and bug is not None:
@@ -204,6 +211,27 @@ def _build_program(ref: DesignRef, kernel: str | None, **refused: object) -> tup
     # the default check: every safety rule; liveness (the whole state graph) only where a seeded bug is one
     own = ref.bug.property if ref.bug else None
     return m, info, tuple(p for p in for_driver(m, info) if p.kind != LIVENESS or p.id == own)
+
+
+def _user_properties(ref: DesignRef) -> tuple[Property, ...]:
+    props = ref.design.properties  # type: ignore[union-attr]
+    try:
+        props = tuple(props)  # type: ignore[arg-type]
+    except TypeError:
+        raise ModelError(f"{ref.source}: PROPERTIES must be a list of Property(...), got {type(props).__name__}") from None
+    for p in props:
+        if not isinstance(p, Property):
+            raise ModelError(f"{ref.source}: PROPERTIES must hold Property(...) objects, got {type(p).__name__}")
+    return props
+
+
+def _build_user_model(ref: DesignRef, **params: object) -> tuple[Model, None, tuple[Property, ...]]:
+    """A model written in the modeling language: its own build(**params), its own properties."""
+    given = {k: v for k, v in params.items() if v is not None}
+    m = ref.design.build(**given)  # type: ignore[union-attr]
+    m.source = m.source or ref.source
+    _record_file(m, ref)
+    return m, None, _user_properties(ref)
 
 
 def select_design(props: tuple[Property, ...], ids: list[str] | None, name: str) -> tuple[Property, ...]:
@@ -236,6 +264,9 @@ def design_entry(name: str) -> Entry:
                                  "loaded; check the changed file again")
         if isinstance(ref.design, Driver):
             return _build_program(ref, kernel)[0]
+        if isinstance(ref.design, UserModel):
+            return _build_user_model(ref, kernel=kernel, mix=mix, buffers=buffers, config=config,
+                                     importers=importers)[0]
         return build(ref, kernel, mix=mix, importers=None if mix else importers, buffers=buffers, config=config)[0]
 
     def bound(r):
@@ -249,6 +280,8 @@ def design_entry(name: str) -> Entry:
             return fn(m, info) if r.present(m, info) else lift(True)
         return predicate
 
+    if isinstance(ref.design, UserModel):
+        return Entry(ref.name, ref.design.title or ref.name, rebuild, _user_properties(ref), {}, ())
     if isinstance(ref.design, Driver):  # its properties read the compiled program of the model they are given
         m, info = ref.design.build()
         return Entry(ref.name, ref.design.title or ref.name, rebuild, for_driver(m, info), {}, ())

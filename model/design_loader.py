@@ -12,9 +12,12 @@ import hashlib
 import os
 import sys
 import types
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from dmabuf_check.model.design import Bug, Design
 from dmabuf_check.model.driver.program import Driver
+from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
 
 
@@ -26,7 +29,7 @@ def _one_line(text: object) -> str:
     return first[0] if first else ""
 
 
-def load_design_file(path: str) -> tuple[Design | Driver, Bug | None, types.ModuleType]:
+def load_design_file(path: str) -> tuple[Design | Driver | UserModel, Bug | None, types.ModuleType]:
     """Run the design file at ``path``; return its DESIGN, its BUG (seeded bugs only) and the module."""
     if not os.path.isfile(path):
         raise ModelError(f"design file {path} not found")
@@ -60,11 +63,54 @@ def load_design_file(path: str) -> tuple[Design | Driver, Bug | None, types.Modu
     return design_of(mod, path)
 
 
-def design_of(mod: types.ModuleType, where: str) -> tuple[Design | Driver, Bug | None, types.ModuleType]:
+@dataclass
+class UserModel:
+    """A file written directly in the modeling language: ``MODEL = Model(...)`` or ``build(**params)``, with
+    ``PROPERTIES`` (checked by the registry: properties live a layer above the model)."""
+
+    name: str
+    make: Callable[..., Model]
+    properties: object
+    title: str = ""
+    kinds: tuple[str, ...] = ()
+
+    def build(self, **params: object) -> Model:
+        try:
+            m = self.make(**params)
+        except ModelError:
+            raise
+        except TypeError as e:
+            raise ModelError(f"model {self.name}: build() does not take these parameters: {_one_line(e)}") from None
+        except Exception as e:  # a user's build(): one line, never a traceback
+            raise ModelError(f"model {self.name}: build() raised {type(e).__name__}: {_one_line(e)}") from None
+        if not isinstance(m, Model):
+            raise ModelError(f"model {self.name}: build() must return a Model, got {type(m).__name__}")
+        return m
+
+
+def _user_model(mod: types.ModuleType, where: str) -> UserModel | None:
+    model, make = getattr(mod, "MODEL", None), getattr(mod, "build", None)
+    if model is None and not callable(make):
+        return None
+    if model is not None and not isinstance(model, Model):
+        raise ModelError(f"{where}: MODEL must be a dmabuf_check.model.lang.Model(...), got {type(model).__name__}")
+    if not hasattr(mod, "PROPERTIES"):
+        raise ModelError(f"{where}: defines a model but no PROPERTIES = [Property(...), ...] to check")
+    if model is not None:
+        name = model.name
+        return UserModel(name, lambda **_: model, mod.PROPERTIES, model.title)
+    probe = UserModel("build", make, mod.PROPERTIES).build()
+    return UserModel(probe.name, make, mod.PROPERTIES, probe.title)
+
+
+def design_of(mod: types.ModuleType, where: str) -> tuple[Design | Driver | UserModel, Bug | None, types.ModuleType]:
     d = getattr(mod, "DESIGN", None)
     if d is None:
         d = getattr(mod, "DRIVER", None)
     if d is None:
+        user = _user_model(mod, where)
+        if user is not None:
+            return user, None, mod
         raise ModelError(f"{where}: defines no DESIGN = Design(...) and no DRIVER = Driver(...)")
     if not isinstance(d, Design | Driver):
         raise ModelError(f"{where}: DESIGN must be a dmabuf_check.model.design.Design(...) or a "
