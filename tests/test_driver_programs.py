@@ -1042,3 +1042,67 @@ def test_move_notify_runs_the_importers_callback_under_the_resv(bug, prop, lengt
 
 def test_move_notify_with_an_invalidating_importer_holds():
     assert holds(move_notify(None)) == 53
+
+
+def test_environment_actors_switched_on_find_what_hand_written_ones_do():
+    """userspace_closes_fds() and list_readers() stand in for the hand-written close and debugfs threads."""
+    d = Driver("env-export")
+    priv = d.mem("priv")
+    buf = d.dma_buf("buf", ops={"release": lambda k: k.kfree(priv)})
+    fd = d.slot("fd", buf, kind="fd")
+    lock = d.mutex("exp_list_lock")
+    exported = d.slot("exp_list", priv, kind="list", holds_ref=False, lock=lock)
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.kzalloc(priv, initialised=False, fail="out")
+        k.dma_buf_export(buf, priv=priv, fail="free")
+        k.mutex_lock(lock)
+        k.publish(exported, "list_add(&priv->next, &exp_list)")  # before priv is set up: readers see it
+        k.mutex_unlock(lock)
+        k.init(priv)
+        k.dma_buf_fd(buf, fd, fail="put")
+        k.ret(0)
+        k.label("put")
+        k.dma_buf_put(buf)
+        k.ret(-1)
+        k.label("free")
+        k.kfree(priv)
+        k.label("out")
+
+    d.userspace_closes_fds()
+    d.list_readers()
+    assert [t.name for t in d.threads] == ["ioctl", "close_fd", "read_exp_list"]
+    violated, *_ = run(d)
+    assert violated["use-before-init"] == 6  # the reader finds priv before init()
+    assert violated["use-after-free"] == 10  # dma_buf_fd fails: the release frees priv still on the list
+
+
+def test_the_gpu_actor_runs_a_job_after_its_dependencies():
+    d = Driver("gpu-job")
+    dep = d.fence("dep", live=True, owners=("dep_job",))
+    out = d.fence("out", live=True, owners=("job", "waiter"))
+    d.gpu("dep_job", signals=dep)
+    d.gpu("job", signals=out, after=(dep,))
+
+    @d.thread("waiter")
+    def waiter(k):
+        k.dma_fence_wait(out)
+        k.dma_fence_put(out)
+
+    violated, *_ = run(d)
+    assert violated == {"use-after-free": 3}  # dep_job dropped its only reference: job waits on freed memory
+    d2 = Driver("gpu-job")
+    dep = d2.fence("dep", live=True, owners=("dep_job", "job"))
+    out = d2.fence("out", live=True, owners=("job", "waiter"))
+    d2.gpu("dep_job", signals=dep)
+
+    @d2.thread("job")
+    def job(k):
+        k.dma_fence_wait(dep)
+        k.dma_fence_put(dep)
+        k.dma_fence_signal(out)
+        k.dma_fence_put(out)
+
+    d2.thread("waiter")(waiter)
+    assert holds(d2) > 0

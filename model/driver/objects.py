@@ -151,6 +151,7 @@ class Slot:
     kind: str = "fd"  # fd, idr, xarray, list, ptr
     installed: bool = False  # holds the object's reference when the threads start
     holds_ref: bool = True  # False: a list the object's release unlinks it from (db_list), no reference
+    lock: Lock | None = None  # the lock readers of the slot take (Driver.list_readers)
     v: Expr | None = field(default=None, repr=False)
 
     @property

@@ -187,14 +187,16 @@ class Driver:
         return lk
 
     def slot(self, name: str, obj: KObject, *, kind: str = "fd", installed: bool = False,
-             holds_ref: bool = True) -> Slot:
+             holds_ref: bool = True, lock: Lock | None = None) -> Slot:
         """Where a published reference lives: an fd, an idr/xarray handle, a list, a pointer field
         (``holds_ref=False``: a list that holds no reference, the object's release unlinks it)."""
         if kind not in SLOT_KINDS:
             raise ModelError(f"slot {name}: kind must be one of {', '.join(SLOT_KINDS)}, got {kind!r}")
         if obj not in self.objects:
             raise ModelError(f"slot {name}: {getattr(obj, 'name', obj)!r} is not an object of this driver")
-        s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed, holds_ref=holds_ref)
+        if lock is not None and lock not in self.locks:
+            raise ModelError(f"slot {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
+        s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed, holds_ref=holds_ref, lock=lock)
         self.slots.append(s)
         return s
 
@@ -250,6 +252,47 @@ class Driver:
             self.core_calls[name] = body
             return body
         return add
+
+    # ---- environment actors a driver switches on ---------------------------------------
+    def userspace_closes_fds(self) -> None:
+        """Userspace may close every fd the driver publishes, at any moment (one ``close`` thread per fd slot)."""
+        for s in list(self.slots):
+            if s.kind != "fd":
+                continue
+
+            def close(k, s=s):
+                k.close(s)
+            self.thread(f"close_{s.name}", env=True, kernel=f"userspace: close({s.name})")(close)
+
+    def list_readers(self) -> None:
+        """A reader walks every published list (and pointer) slot under its lock and dereferences what it finds
+        (debugfs, sysfs stats, a lookup): one thread per slot declared with ``lock=``."""
+        for s in list(self.slots):
+            if s.lock is None or s.kind not in ("list", "ptr", "idr", "xarray"):
+                continue
+
+            def reader(k, s=s):
+                k.mutex_lock(s.lock) if s.lock.sleeps else k.spin_lock(s.lock)
+                k.peek(s, fail="empty")
+                k.use(s.obj, f"reader: {s.obj.name}->...")
+                k.label("empty")
+                k.mutex_unlock(s.lock) if s.lock.sleeps else k.spin_unlock(s.lock)
+            self.thread(f"read_{s.name}", env=True, kernel=f"a reader of {s.name}")(reader)
+
+    def gpu(self, name: str, *, signals: Fence, after: tuple[Fence, ...] = (), drops_ref: bool = True) -> None:
+        """The GPU scheduler's run/complete path for one job: once every fence in ``after`` has signaled the job
+        runs, and its fence ``signals`` from the completion interrupt (dropping the scheduler's reference)."""
+        for f in (signals, *after):
+            if not isinstance(f, Fence) or f not in self.objects:
+                raise ModelError(f"gpu {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
+
+        def job(k):
+            for dep in after:
+                k.dma_fence_wait(dep)  # drm_sched: the job's dependencies (the scheduler thread waits via callbacks)
+            k.dma_fence_signal(signals)
+            if drops_ref:
+                k.dma_fence_put(signals)
+        self.thread(name, context="irq" if not after else "process", kernel="drm_sched run_job + completion")(job)
 
     # ---- building -----------------------------------------------------------------
     def _max(self, name: str, n: object) -> int:
