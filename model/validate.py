@@ -151,6 +151,13 @@ def _op(c: _Checker, d: Design, key: str, op: object) -> None:
     c.gfp(f"{field}.allocates", op.allocates)
     c.is_bool(f"{field}.pins", op.pins, "MIG-4")
     c.is_bool(f"{field}.faults", op.faults, "RESV-L2")
+    # a flag the op cannot honour is refused, never silently ignored (it would change no state and no verdict)
+    if op.pins and key not in ("attach", "vmap"):
+        hint = " (a static exporter whose map pins: Design.map_pins)" if key == "map" else ""
+        c.fail(f"{field}.pins", f"only attach (pinned until detach) and vmap (until vunmap) pin{hint}", "MIG-4")
+    if op.waits and key == "release":
+        c.fail(f"{field}.waits", "the release waits for nothing in this model (the buffer's fences are done when its "
+               "last reference goes); describe the wait on Move or Submit", "REF-8")
 
 
 def _ops(c: _Checker, d: Design, p: Profile) -> None:

@@ -168,3 +168,36 @@ def test_python_api_and_saved_traces_of_a_design(tmp_path, capsys):
     (trace,) = list(tmp_path.glob("*.trace.json"))
     report = replay_file(trace)
     assert report.ok, report
+
+
+def test_no_op_flag_is_inert():
+    """Every Op field on every op changes the design's model, or the design is refused in one line naming it."""
+    from dataclasses import replace as rep
+
+    from dmabuf_check.checker.z3.model_text import show_expr
+    from dmabuf_check.model.design import OPS
+    from dmabuf_check.model.types import ModelError
+    from dmabuf_check.model.validate import validate
+
+    def shape(d):
+        m, _info = build(d, mix="static=1,cpu=1")
+        return (tuple((a.name, a.call, a.acquires, a.holds, show_expr(a.guard)) for a in m.actions),
+                tuple(v.name for v in m.variables))
+
+    ops = {op: Op() for op in OPS if op not in ("pin", "unpin")}
+    base = Design(name="probe", locks=("lk",), ops=ops, kinds=("static", "cpu"), mix={"static": 1, "cpu": 1})
+    plain = shape(base)
+    refused = []
+    for op in ops:
+        for field, value in (("locks", ("lk",)), ("waits", "WRITE"), ("allocates", "GFP_KERNEL"), ("pins", True),
+                             ("faults", True)):
+            d = rep(base, ops={**ops, op: rep(ops[op], **{field: value})})
+            try:
+                validate(d, profile("v6.16"))
+            except ModelError as e:
+                assert f"ops['{op}'].{field}" in str(e) and "\n" not in str(e)
+                refused.append((op, field))
+                continue
+            assert shape(d) != plain, f"Op({field}=...) on {op} changes nothing"
+    assert sorted(refused) == sorted([(op, "pins") for op in ops if op not in ("attach", "vmap")]
+                                     + [("release", "waits")])

@@ -66,8 +66,11 @@ def cached_at_attach(d: Design, p: Profile, kind: str) -> bool:
 
 
 def exporter_op(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, name: str) -> Op | None:
-    """Run the exporter's callback ``name`` with nothing inside: its locks, a fault, its waits, unlock."""
+    """Run the exporter's callback ``name`` with no core work inside: its locks, a fault, its waits, its
+    allocation, unlock."""
     with exporter_call(cx, d, p, prog, b, name) as op:
+        if op is not None and op.allocates:
+            prog.alloc(op.allocates, f"{name}: kmalloc({op.allocates})")
         return op
 
 

@@ -73,6 +73,8 @@ def add_release_call(cx: BuildContext, d: Design, prog, b: int, last: bool) -> N
     prog.do(*release_effects(cx, b))
     if rel and rel.allocates:
         prog.alloc(rel.allocates)
+    if rel and rel.faults:
+        prog.fault("release: copy_to_user()")
 
 
 def lock_for(cx: BuildContext, name: str, b: int):
