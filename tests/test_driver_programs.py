@@ -1106,3 +1106,20 @@ def test_the_gpu_actor_runs_a_job_after_its_dependencies():
 
     d2.thread("waiter")(waiter)
     assert holds(d2) > 0
+
+
+def test_a_mistake_in_a_thread_body_is_one_line_naming_the_line(tmp_path, capsys):
+    from tests.test_cli import run_cli
+
+    src = tmp_path / "typo.py"
+    src.write_text("from dmabuf_check.model.driver import Driver\n"
+                   "d = Driver('typo')\n"
+                   "obj = d.kref('obj', live=True, owners=('t',))\n"
+                   "@d.thread('t')\n"
+                   "def t(k):\n"
+                   "    k.kref_put(obj)\n"
+                   "    k.kref_putt(obj)\n"
+                   "DESIGN = d\n")
+    code, _out, err = run_cli(capsys, "check", str(src))
+    assert code == 2 and err.count("\n") == 1
+    assert "thread t: its body raised AttributeError at" in err and "typo.py:7" in err and "kref_putt" in err

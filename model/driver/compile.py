@@ -16,6 +16,7 @@ rule checks each call registered are kept in ``DriverInfo`` for
 
 from __future__ import annotations
 
+import os
 import weakref
 from dataclasses import dataclass, field
 
@@ -43,6 +44,7 @@ from dmabuf_check.model.profiles import profile
 from dmabuf_check.model.types import BOOL, Enum, ModelError, Range
 
 MAX_PASSES = 5
+_HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 @dataclass
@@ -328,7 +330,21 @@ class DriverBuild:
         codes: list[tuple[object, Code]] = []
         for t in self.d.threads:
             k = Code(self, t.name, t.context)
-            t.body(k, *t.args)
+            try:
+                t.body(k, *t.args)
+            except ModelError:
+                raise
+            except RecursionError:
+                raise ModelError(f"thread {t.name}: its body recurses without end (a callback that calls itself?)") \
+                    from None
+            except Exception as e:  # the driver author's own code: one line naming where, never a traceback
+                tb = e.__traceback__
+                where = ""
+                while tb is not None:
+                    if os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) != _HERE:
+                        where = f" at {_short(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+                    tb = tb.tb_next
+                raise ModelError(f"thread {t.name}: its body raised {type(e).__name__}{where}: {e}") from None
             if k._signalling:
                 raise ModelError(f"thread {t.name}: dma_fence_begin_signalling() without dma_fence_end_signalling()")
             for ins in k.ins:  # who allocates what, and who attaches what (read by the next pass)
@@ -558,8 +574,6 @@ class DriverBuild:
 def _short(path: str) -> str:
     """A source path as a reader of any machine can follow it: relative to the working directory or the
     package when it is under one, else the file's name."""
-    import os
-
     full = os.path.abspath(path)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for base in (os.getcwd(), root):
