@@ -1123,3 +1123,37 @@ def test_a_mistake_in_a_thread_body_is_one_line_naming_the_line(tmp_path, capsys
     code, _out, err = run_cli(capsys, "check", str(src))
     assert code == 2 and err.count("\n") == 1
     assert "thread t: its body raised AttributeError at" in err and "typo.py:7" in err and "kref_putt" in err
+
+
+def fence_array_waiter(bug: str | None) -> Driver:
+    d = Driver("fence-array")
+    m1 = d.fence("m1", live=True, owners=("ring1",))
+    m2 = d.fence("m2", live=True, owners=("ring2",))
+    arr = d.fence_array("array", (m1, m2), owners=("waiter",))
+
+    def woken(k):
+        pass
+
+    @d.thread("waiter", kernel="dma_fence_wait(array) via a callback")
+    def waiter(k):
+        k.dma_fence_add_callback(arr, woken, fail="done")
+        k.label("done")
+        if bug != "leak-array":
+            k.dma_fence_put(arr)
+
+    for name, f in (("ring1", m1), ("ring2", m2)):
+        def ring(k, f=f):
+            k.dma_fence_signal(f)
+            k.dma_fence_put(f)
+        d.irq(name)(ring)
+    return d
+
+
+def test_a_fence_array_signals_once_every_member_has_and_frees_everything():
+    assert holds(fence_array_waiter(None)) == 828
+    assert run(fence_array_waiter("leak-array"))[0] == {"kref-leak": 8}
+    d = Driver("nested")
+    f = d.fence("f", live=True, owners=("t",))
+    inner = d.fence_array("inner", (f,))
+    with pytest.raises(ModelError, match="CONT-2"):
+        d.fence_array("outer", (inner,))

@@ -504,10 +504,18 @@ class Code:
         ins.alts.append(Alt("yes", lift(True), [], self._lab(name), f"{text}: yes"))
         self._add(ins)
 
-    def queue_work(self, work: str) -> None:
-        """``queue_work``: the work item ``work`` (a ``Driver.work`` thread) will run in process context."""
+    def queue_work(self, work: str, *, pass_refs: tuple[KObject, ...] = ()) -> None:
+        """``queue_work``: the work item ``work`` (a ``Driver.work`` thread) will run in process context;
+        ``pass_refs``: references the caller hands to it (container_of(work) holds them until it runs)."""
         flag = self.b.work_flag(work)
-        self._add(Ins(f"queue_work({work})", effects=[assign(flag, 1)], owner=self.owner))
+        ins = Ins(f"queue_work({work})", effects=[assign(flag, 1)], owner=self.owner)
+        for obj in pass_refs:
+            mine, theirs = self.b.held(self.owner, obj), self.b.held(work, obj)
+            ins.checks.append(("kref-put-noref", mine == 0, f"{self.owner} hands {work} a reference to {obj.name} it "
+                               "does not hold"))
+            ins.effects += [assign(mine, ite(mine > 0, mine - 1, 0)),
+                            assign(theirs, ite(theirs < obj.max_refs, theirs + 1, theirs))]
+        self._add(ins)
 
     def work_starts(self, work: str) -> None:
         """(the first step of a work item: it runs once queued; a ``return`` in its body ends the run)"""

@@ -115,6 +115,67 @@ class Driver:
         self.objects.append(f)
         return f
 
+    def fence_array(self, name: str, members: tuple[Fence, ...], *, owners: tuple[str, ...] = (),
+                    lock: SpinLock | None = None) -> Fence:
+        """A struct dma_fence_array over ``members`` (drivers/dma-buf/dma-fence-array.c as a program): it owns
+        a reference to each member (dropped by its release); the first waiter enables signaling, which puts
+        a callback on every member, each holding an array reference; the member callback that brings
+        ``num_pending`` to zero queues the array's irq_work, which signals the array outside the member's
+        lock (CONT-5). A member may not itself be a container (CONT-2)."""
+        if not members:
+            raise ModelError(f"fence_array {name}: needs at least one member")
+        for f in members:
+            if not isinstance(f, Fence) or f not in self.objects:
+                raise ModelError(f"fence_array {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
+            if getattr(f, "container", False):
+                raise ModelError(f"fence_array {name}: member {f.name} is itself a container; dma_fence_array must "
+                                 "not contain arrays or chains (CONT-2: flatten with dma_fence_unwrap)")
+            if name not in f.owners:
+                f.owners = f.owners + (name,)  # the array's reference to each member
+        pending = self.field(f"{name}.num_pending", max_value=len(members), init=len(members),
+                             kernel="dma_fence_array.num_pending")
+        work = f"{name}.work"
+        arr: Fence
+
+        def member_cb(k):  # dma_fence_array_cb_func(): under the member's lock
+            k.dec(pending, zero="last", text=f"atomic_dec_and_test(&{name}->num_pending)")
+            k.dma_fence_put(arr)
+            k.ret()
+            k.label("last")
+            k.queue_work(work, pass_refs=(arr,))  # irq_work_queue(&array->work): signal outside this lock
+
+        def enable(k):  # dma_fence_array_enable_signaling(): under the array's lock
+            for i, f in enumerate(members):
+                k.dma_fence_get(arr)  # each callback holds a reference to the array
+                k.dma_fence_add_callback(f, member_cb, name=f"{name}.cb{i}", fail=f"signaled{i}", pass_refs=(arr,))
+                k.goto(f"next{i}")
+                k.label(f"signaled{i}")  # the member already signaled: one fewer pending
+                k.dma_fence_put(arr)
+                if i < len(members) - 1:  # later members' callbacks are not armed yet: not the last pending
+                    k.dec(pending, text=f"atomic_dec(&{name}->num_pending)")
+                else:
+                    k.dec(pending, zero=f"all{i}", text=f"atomic_dec_and_test(&{name}->num_pending)")
+                    k.goto(f"next{i}")
+                    k.label(f"all{i}")
+                    k.dma_fence_get(arr)
+                    k.queue_work(work, pass_refs=(arr,))  # enable_signaling returns false: the array signals now
+                k.label(f"next{i}")
+
+        def release(k):  # dma_fence_array_release(): drop the members
+            for f in members:
+                k.dma_fence_put(f)
+
+        arr = self.fence(name, lock=lock, owners=tuple(owners), live=True, max_refs=min(8, 2 + 2 * len(members)),
+                         release=release, enable_signaling=enable)
+        arr.container = True
+
+        @self.work(work, kernel="dma_fence_array irq_work: signal the array")
+        def signal_array(k):
+            k.dma_fence_signal(arr)
+            k.dma_fence_put(arr)
+
+        return arr
+
     def dma_buf(self, name: str, *, ops: dict[str, Callable] | None = None, dynamic: bool = False,
                 live: bool = False, owners: tuple[str, ...] = (), max_refs: int = 4) -> DmaBuf:
         """A struct dma_buf with the exporter's ``ops`` (bodies run where the core calls them) and its resv."""
