@@ -24,6 +24,7 @@ any name declared in ``Design.locks`` is a driver lock (a mutex).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ALLOC_POINTS = ("export", "attach", "first-map")
@@ -38,9 +39,51 @@ OPS = ("attach", "detach", "map", "unmap", "release", "pin", "unpin", "begin_cpu
 REQUIRED = ("map", "unmap", "release")
 
 
+class OpCode:
+    """What an exporter callback does, in order, as kernel calls (``Op(code=fn)``; ``fn(k)`` calls these).
+
+    ``k.mutex_lock("lk")`` / ``k.mutex_unlock("lk")`` (a design lock, or "resv"/"resv_other" with
+    ``k.dma_resv_lock``/``k.dma_resv_unlock``), ``k.kmalloc("GFP_KERNEL")``, ``k.copy_from_user()``,
+    ``k.dma_resv_wait_timeout("WRITE")``, and ``k.core()``: where the core's own part of the call
+    happens (the lazy allocation of a first map, the mapping itself); without it, at the end. Locks the
+    code still holds at its end are released in reverse order, as a callback's flags are.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str | None]] = []
+
+    def mutex_lock(self, name: str) -> None:
+        self.steps.append(("lock", name))
+
+    def mutex_unlock(self, name: str) -> None:
+        self.steps.append(("unlock", name))
+
+    def dma_resv_lock(self, name: str = "resv") -> None:
+        self.steps.append(("lock", name))
+
+    def dma_resv_unlock(self, name: str = "resv") -> None:
+        self.steps.append(("unlock", name))
+
+    def kmalloc(self, gfp: str = "GFP_KERNEL") -> None:
+        self.steps.append(("alloc", gfp))
+
+    kzalloc = kmalloc
+
+    def copy_from_user(self) -> None:
+        self.steps.append(("fault", None))
+
+    copy_to_user = copy_from_user
+
+    def dma_resv_wait_timeout(self, usage: str = "BOOKKEEP") -> None:
+        self.steps.append(("wait", usage))
+
+    def core(self) -> None:
+        self.steps.append(("core", None))
+
+
 @dataclass(frozen=True)
 class Op:
-    """How one exporter callback behaves.
+    """How one exporter callback behaves: as flags, or as ``code`` (the same steps, in the order written).
 
     locks      -- locks the callback takes, outermost first (released in reverse at its end)
     waits      -- fence usage class it waits for on the buffer before returning (None: no wait)
@@ -48,6 +91,8 @@ class Op:
     pins       -- it pins the backing storage for as long as its counterpart has not run
                   (attach pins until detach, like drm_gem_map_attach; vmap pins until vunmap)
     faults     -- it touches user memory (copy_*_user or a fault), i.e. takes mmap_lock
+    code       -- ``fn(k)`` writing the callback as calls on an ``OpCode`` (then locks, waits, allocates and
+                  faults stay unset): the flags are sugar for ``lock...; copy_from_user; wait; core``
     """
 
     locks: tuple[str, ...] = ()
@@ -55,6 +100,16 @@ class Op:
     allocates: str | None = None
     pins: bool = False
     faults: bool = False
+    code: Callable[[OpCode], None] | None = None
+
+    def steps(self) -> list[tuple[str, str | None]]:
+        """The callback's steps in order; the flags read as locks, the user-memory access, the wait, the core."""
+        if self.code is not None:
+            k = OpCode()
+            self.code(k)
+            return k.steps
+        return ([("lock", lk) for lk in self.locks] + ([("fault", None)] if self.faults else [])
+                + ([("wait", self.waits)] if self.waits else []) + [("core", None)])
 
 
 @dataclass(frozen=True)

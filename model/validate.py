@@ -151,6 +151,8 @@ def _op(c: _Checker, d: Design, key: str, op: object) -> None:
     c.gfp(f"{field}.allocates", op.allocates)
     c.is_bool(f"{field}.pins", op.pins, "MIG-4")
     c.is_bool(f"{field}.faults", op.faults, "RESV-L2")
+    if op.code is not None:
+        _op_code(c, d, key, op, field)
     # a flag the op cannot honour is refused, never silently ignored (it would change no state and no verdict)
     if op.pins and key not in ("attach", "vmap"):
         hint = " (a static exporter whose map pins: Design.map_pins)" if key == "map" else ""
@@ -158,6 +160,37 @@ def _op(c: _Checker, d: Design, key: str, op: object) -> None:
     if op.waits and key == "release":
         c.fail(f"{field}.waits", "the release waits for nothing in this model (the buffer's fences are done when its "
                "last reference goes); describe the wait on Move or Submit", "REF-8")
+
+
+def _op_code(c: _Checker, d: Design, key: str, op: Op, field: str) -> None:
+    """An op written as code: its steps name known locks, usages and GFP flags, unlock only what they hold."""
+    if not callable(op.code):
+        c.fail(f"{field}.code", f"must be a function of the OpCode builder, got {type(op.code).__name__}", "REF-1")
+    if op.locks or op.waits or op.faults:
+        c.fail(f"{field}.code", "give the callback's locks, waits and faults either as flags or as code, not both",
+               "REF-1")
+    try:
+        steps = op.steps()
+    except ModelError:
+        raise
+    except Exception as e:  # the design author's own code: one line
+        c.fail(f"{field}.code", f"raised {type(e).__name__}: {e}", "REF-1")
+    held: list[str] = []
+    for kind, arg in steps:
+        if kind in ("lock", "unlock"):
+            c.locks(f"{field}.code", (arg,), d)
+            if kind == "lock":
+                held.append(arg)  # type: ignore[arg-type]
+            elif arg not in held:
+                c.fail(f"{field}.code", f"unlocks {arg!r}, which it does not hold", "LOCK-3")
+            else:
+                held.remove(arg)  # type: ignore[arg-type]
+        elif kind == "wait":
+            c.usage(f"{field}.code", arg, "MIG-6")
+        elif kind == "alloc":
+            c.gfp(f"{field}.code", arg)
+    if sum(1 for kind, _ in steps if kind == "core") > 1:
+        c.fail(f"{field}.code", "calls k.core() more than once", "REF-1")
 
 
 def _ops(c: _Checker, d: Design, p: Profile) -> None:

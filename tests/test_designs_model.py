@@ -201,3 +201,68 @@ def test_no_op_flag_is_inert():
             assert shape(d) != plain, f"Op({field}=...) on {op} changes nothing"
     assert sorted(refused) == sorted([(op, "pins") for op in ops if op not in ("attach", "vmap")]
                                      + [("release", "waits")])
+
+
+def _as_code(op: Op) -> Op:
+    """The same callback written as code: its flags' steps replayed on the OpCode builder."""
+    from dataclasses import replace as rep
+
+    steps = op.steps()
+
+    def code(k):
+        for kind, arg in steps:
+            {"lock": k.mutex_lock, "wait": k.dma_resv_wait_timeout}.get(kind, lambda *_: None)(arg) \
+                if kind in ("lock", "wait") else (k.copy_from_user() if kind == "fault" else k.core())
+    return rep(op, locks=(), waits=None, faults=False, code=code)
+
+
+def test_the_flags_are_sugar_for_code():
+    """Every built-in design and seeded bug, its ops rewritten as code, builds the identical model."""
+    from dataclasses import replace as rep
+
+    from dmabuf_check.checker.z3.model_text import show_expr
+
+    from dmabuf_check.registry import bugs, builtin
+
+    def shape(m):
+        return (tuple((a.name, a.call, a.acquires, a.holds, show_expr(a.guard),
+                       tuple(show_expr(e.value) for e in a.effects if hasattr(e, "value"))) for a in m.actions),
+                tuple(v.name for v in m.variables))
+
+    refs = [r for r in list(builtin().values()) + list(bugs().values()) if not r.is_program]
+    for ref in refs:
+        d = ref.design
+        coded = rep(d, ops={k: _as_code(op) for k, op in d.ops.items()})
+        kernel = ref.bug.kernel if ref.bug else None
+        mix = ref.bug.mix if ref.bug else None
+        a, _ = build(d, kernel, mix=mix, buffers=ref.bug.buffers if ref.bug else None)
+        b, _ = build(coded, kernel, mix=mix, buffers=ref.bug.buffers if ref.bug else None)
+        assert shape(a) == shape(b), ref.name
+    assert len(refs) == 39
+
+
+def test_code_says_what_flags_cannot_allocate_outside_the_lock():
+    from dataclasses import replace as rep
+
+    from dmabuf_check.model.types import ModelError
+
+    from dmabuf_check.registry import builtin
+
+    heap = builtin()["system-heap"].design
+
+    def attach(k):  # dup_sg_table() before taking buffer->lock, as the heap really does
+        k.kmalloc("GFP_KERNEL")
+        k.mutex_lock("lock")
+        k.core()
+
+    flags, _ = build(heap, mix="static=1")
+    coded, _ = build(rep(heap, ops={**heap.ops, "attach": Op(code=attach)}), mix="static=1")
+    def attach_steps(m):
+        return [(a.acquires, a.holds) for a in m.actions if a.name.startswith("attach_static")]
+
+    # flags: the allocation runs under buffer->lock (lockdep records lock -> fs_reclaim); code: before it
+    assert attach_steps(flags)[0] == (("lock", "fs_reclaim"), ())
+    assert attach_steps(coded)[:2] == [(("fs_reclaim",), ()), (("lock",), ())]
+    bad = rep(heap, ops={**heap.ops, "attach": Op(code=lambda k: k.mutex_unlock("lock"))})
+    with pytest.raises(ModelError, match=r"ops\['attach'\].code: unlocks 'lock', which it does not hold"):
+        build(bad, mix="static=1")

@@ -25,7 +25,7 @@ from dmabuf_check.model.design import Design, Op
 from dmabuf_check.model.expr import conj, exists
 from dmabuf_check.model.lang import assign
 from dmabuf_check.model.profiles import Profile
-from dmabuf_check.model.types import BOOL, Enum
+from dmabuf_check.model.types import BOOL, Enum, ModelError
 
 KIND_NAMES = {"STATIC": "static", "DYNAMIC": "dynamic", "P2P": "p2p"}
 
@@ -76,25 +76,48 @@ def exporter_op(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, 
 
 @contextmanager
 def exporter_call(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, name: str) -> Iterator[Op | None]:
-    """The exporter's callback ``name``: its locks in order, a fault, the fences it waits for, then the body
-    (the ``with`` block), then its locks released in reverse; the callback returns before the core goes on.
+    """The exporter's callback ``name``: its steps in order (``Op.steps``: the flags' locks, fault and wait, or
+    the callback's own code), the core's part at its ``core`` step (the ``with`` block), then the locks it
+    still holds released in reverse; the callback returns before the core goes on.
 
-    Allocation is left to the body: where lazy allocation happens depends on
-    the call (MAP-13), an allocation elsewhere is the op's ``allocates``.
+    Allocation is left to the body for flag ops: where lazy allocation happens depends on the call
+    (MAP-13), an allocation elsewhere is the op's ``allocates``; an op written as code allocates where it
+    calls kmalloc.
     """
     op = d.ops.get(name)
     if op is None:
         yield None
         return
-    taken = [lock_for(cx, lk, b) for lk in op.locks]
-    for lk in taken:
-        prog.lock(lk, f"{name}: lock {lk.name}")
-    if op.faults:
-        prog.fault(f"{name}: copy_from_user()")
-    if op.waits:
-        placement.wait_fences(cx, d, p, prog, b, op.waits, what=f"{name}: dma_resv_wait_timeout")
+    steps = op.steps()
+    if not any(kind == "core" for kind, _ in steps):
+        steps = steps + [("core", None)]
+    held: list = []
+
+    def emit(kind: str, arg: str | None) -> None:
+        if kind == "lock":
+            lk = lock_for(cx, arg, b)  # type: ignore[arg-type]
+            prog.lock(lk, f"{name}: lock {lk.name}")
+            held.append(lk)
+        elif kind == "unlock":
+            lk = lock_for(cx, arg, b)  # type: ignore[arg-type]
+            if lk not in held:
+                raise ModelError(f"ops[{name!r}].code unlocks {arg}, which it does not hold")
+            held.remove(lk)
+            prog.unlock(lk, f"{name}: unlock {lk.name}")
+        elif kind == "fault":
+            prog.fault(f"{name}: copy_from_user()")
+        elif kind == "wait":
+            placement.wait_fences(cx, d, p, prog, b, arg, what=f"{name}: dma_resv_wait_timeout")
+        elif kind == "alloc":
+            prog.alloc(arg, f"{name}: kmalloc({arg})")
+
+    at = next(k for k, (kind, _) in enumerate(steps) if kind == "core")
+    for kind, arg in steps[:at]:
+        emit(kind, arg)
     yield op
-    for lk in reversed(taken):
+    for kind, arg in steps[at + 1:]:
+        emit(kind, arg)
+    for lk in reversed(held):
         prog.unlock(lk, f"{name}: unlock {lk.name}")
 
 

@@ -68,13 +68,23 @@ def add_release_call(cx: BuildContext, d: Design, prog, b: int, last: bool) -> N
     if not last:
         return
     rel = d.ops.get("release")
-    for name in rel.locks if rel else ():
-        prog.lock(lock_for(cx, name, b), f"release: lock {name}")
-    prog.do(*release_effects(cx, b))
+    held = []
+    for kind, arg in rel.steps() if rel else [("core", None)]:  # the flags' locks and fault, or the op's code
+        if kind == "lock":
+            held.append(lock_for(cx, arg, b))
+            prog.lock(held[-1], f"release: lock {arg}")
+        elif kind == "unlock":
+            lk = lock_for(cx, arg, b)
+            held.remove(lk)
+            prog.unlock(lk, f"release: unlock {arg}")
+        elif kind == "core":
+            prog.do(*release_effects(cx, b))
+        elif kind == "alloc":
+            prog.alloc(arg)
+        elif kind == "fault":
+            prog.fault("release: copy_to_user()")
     if rel and rel.allocates:
         prog.alloc(rel.allocates)
-    if rel and rel.faults:
-        prog.fault("release: copy_to_user()")
 
 
 def lock_for(cx: BuildContext, name: str, b: int):
