@@ -572,11 +572,11 @@ class DriverBuild:
 
 
 def _short(path: str) -> str:
-    """A source path as a reader of any machine can follow it: relative to the working directory or the
-    package when it is under one, else the file's name."""
+    """A source path as a reader of any machine can follow it: relative to the package or the working
+    directory when it is under one, else the file's name."""
     full = os.path.abspath(path)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for base in (os.getcwd(), root):
+    for base in (root, os.getcwd()):  # a built-in program by its place in the package, a user's file by cwd
         rel = os.path.relpath(full, base)
         if not rel.startswith(".."):
             return rel
