@@ -478,7 +478,7 @@ PROGRAM_BUGS = [(name, ref) for name, ref in bugs().items() if ref.is_program]
 
 
 def test_the_library_has_the_programs_and_their_bugs():
-    assert len(PROGRAM_BUGS) == 44  # 43 distinct kernel fixes, and one design-library bug also written as code paths
+    assert len(PROGRAM_BUGS) == 49  # 48 distinct kernel fixes, and one design-library bug also written as code paths
     assert {ref.bug.base for _n, ref in PROGRAM_BUGS} == {builtin()[n].name for n in builtin() if builtin()[n].is_program}
     for _name, ref in PROGRAM_BUGS:
         assert ref.bug.property in BY_ID
@@ -509,6 +509,8 @@ LENGTHS = {
     "bug-fence-array-signaled-no-progress": 5,  # a fair lasso: the poller spins forever
     "bug-heap-importer-put-while-attached": 13,
     "bug-udmabuf-seal-check-race": 5, "bug-dma-heap-add-race": 13, "bug-sched-entity-idle-complete-once": 16,
+    "bug-fence-timeline-name-null-ops": 5, "bug-fence-tracepoint-null-ops": 4, "bug-resv-get-fences-realloc-leak": 4,
+    "bug-gem-fb-no-handle-ref": 3, "bug-prime-uses-obj-dma-buf": 3,
 }
 
 

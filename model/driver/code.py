@@ -280,6 +280,7 @@ class Code:
         read it (KOBJ-1), anyone else may not."""
         self._obj(obj)
         self.b.uses_grace()
+        self.b.frees_after_grace()
         ins = Ins(text or f"kfree_rcu({obj.name})", owner=self.owner)
         ins.checks.append(("double-free", (obj.life == FREED) | (obj.life == GRACE), f"{obj.name} is freed a second "
                            "time"))
@@ -1104,6 +1105,8 @@ class Code:
         ins.checks.extend(checks)
         body = obj.release if not isinstance(obj, DmaBuf) else obj.ops.get("release")
         gone = GRACE if self.b.rcu_frees(obj) else FREED
+        if gone == GRACE:
+            self.b.frees_after_grace()
         if body is None:  # no release callback: the memory goes in the same step
             ins.effects.insert(0, assign(obj.life, ite(last, gone, obj.life)))  # reads the count before the put
             self._add(ins)

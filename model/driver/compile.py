@@ -59,12 +59,14 @@ class Plan:
     attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
     ww_threads: set[str] = field(default_factory=set)  # threads with a ww acquire context
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
+    grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
 
     def key(self) -> tuple:
         return (tuple(sorted(self.callbacks)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.allocators.items())),
                 tuple(sorted((k, tuple(v)) for k, v in self.resv_fences.items())), tuple(sorted(self.counters)),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
-                tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)), self.rcu)
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
+                self.rcu, self.grace)
 
 
 @dataclass
@@ -217,6 +219,9 @@ class DriverBuild:
     def uses_grace(self) -> None:
         self.next_plan.rcu = True
 
+    def frees_after_grace(self) -> None:
+        self.next_plan.grace = True
+
     def rcu_frees(self, obj: KObject) -> bool:
         """A fence's memory goes through kfree_rcu (dma_fence_free), which matters once the driver has RCU readers."""
         return isinstance(obj, Fence) and self.plan.rcu
@@ -356,8 +361,9 @@ class DriverBuild:
         pcs = {}
         for t, k in codes:
             pcs[t.name] = self._emit(t, k, info)
-        if self.plan.rcu:
+        if self.plan.grace:
             self._grace_period()
+            info.release_steps.add("rcu_grace_period")  # dead where no RCU-freed object's last put happens
         self._end_checks(info, pcs)
         info.has_locks = bool(self.locks)
         info.has_fences = bool(self.fences)
