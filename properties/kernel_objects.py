@@ -70,6 +70,14 @@ RULES: tuple[ObjectRule, ...] = (
                "drivers/dma-buf/dma-buf.c dma_buf_detach()"),
     ObjectRule("attach-holds-ref", "an importer holds a dma-buf reference for as long as it is attached", ("REF-10",),
                "dma-buf.c DOC 'dma buf device access'; drm_prime.c lifetime DOC"),
+    ObjectRule("dma-through-live-mapping", "a device accesses a dma-buf only through a mapping that is mapped and not "
+               "invalidated by a move", ("MAP-1", "DYN-7", "MIG-5"),
+               "dma-buf.c DOC 'dynamic importer'; dma_buf_attach_ops.move_notify kernel-doc"),
+    ObjectRule("cpu-access-bracketed", "the CPU touches a dma-buf only between begin_cpu_access and end_cpu_access "
+               "(or through a vmap), and every end has its begin", ("CPU-1",),
+               "dma-buf.c DOC 'cpu access'; dma_buf_begin_cpu_access() kernel-doc"),
+    ObjectRule("vunmap-after-vmap", "every dma_buf_vunmap balances an earlier dma_buf_vmap", ("CPU-7",),
+               "drivers/dma-buf/dma-buf.c dma_buf_vunmap() (WARN_ON(!dmabuf->vmapping_counter))"),
     ObjectRule("pin-balance", "every dma_buf_unpin balances an earlier dma_buf_pin of the same attachment", ("DYN-4",),
                "include/linux/dma-buf.h dma_buf_ops.pin/unpin; drivers/dma-buf/dma-buf.c dma_buf_unpin()"),
     ObjectRule("release-after-detach", "a dma-buf is released only after every attachment is gone", ("REF-9",),

@@ -1159,3 +1159,71 @@ def test_a_fence_array_signals_once_every_member_has_and_frees_everything():
     inner = d.fence_array("inner", (f,))
     with pytest.raises(ModelError, match="CONT-2"):
         d.fence_array("outer", (inner,))
+
+
+def cpu_brackets(bug: str | None) -> Driver:
+    d = Driver("cpu-access")
+    buf = d.dma_buf("buf", live=True, owners=("reader",))
+
+    @d.thread("reader", kernel="a kernel CPU reader of the buffer")
+    def reader(k):
+        if bug == "unbracketed":
+            k.cpu_access(buf, "memcpy(dst, vaddr, len)")
+        elif bug == "end-without-begin":
+            k.dma_buf_end_cpu_access(buf)
+        elif bug == "vunmap-without-vmap":
+            k.dma_buf_vunmap(buf)
+        else:
+            k.dma_buf_begin_cpu_access(buf)
+            k.cpu_access(buf, "memcpy(dst, vaddr, len)")
+            k.dma_buf_end_cpu_access(buf)
+            k.dma_buf_vmap(buf)
+            k.cpu_access(buf, "read through the vmap")
+            k.dma_buf_vunmap(buf)
+        k.dma_buf_put(buf)
+
+    return d
+
+
+@pytest.mark.parametrize("bug,prop", [("unbracketed", "cpu-access-bracketed"), ("end-without-begin", "cpu-access-bracketed"),
+                                      ("vunmap-without-vmap", "vunmap-after-vmap")])
+def test_cpu_access_is_bracketed_and_vmaps_balance(bug, prop):
+    assert run(cpu_brackets(bug))[0] == {prop: 0}
+
+
+def test_bracketed_cpu_access_holds():
+    assert holds(cpu_brackets(None)) == 8
+
+
+def dma_after_move(bug: bool) -> Driver:
+    d = Driver("dma-after-move")
+    buf = d.dma_buf("bo", live=True, owners=("importer", d.holder("exporter")), dynamic=True)
+    att = d.attachment("att", buf, dynamic=True, move_notify=lambda k: None)  # invalidate: remap on next use
+
+    @d.thread("importer", kernel="a dynamic importer's job")
+    def importer(k):
+        k.dma_buf_attach(att)
+        k.dma_buf_map_attachment(att)
+        k.dma_resv_lock(buf.resv)
+        if not bug:
+            k.goto_if(~att.stale, "valid", "if (invalidated)")
+            k.dma_buf_map_attachment(att, locked=True)  # remap the moved buffer
+            k.label("valid")
+        k.dma_access(att, "the job's DMA through the mapping")
+        k.dma_resv_unlock(buf.resv)
+        k.dma_buf_unmap_attachment(att)
+        k.dma_buf_detach(att)
+        k.dma_buf_put(buf)
+
+    @d.thread("evict", kernel="the exporter moves the buffer")
+    def evict(k):
+        k.dma_resv_lock(buf.resv)
+        k.dma_buf_move_notify(buf)
+        k.dma_resv_unlock(buf.resv)
+
+    return d
+
+
+def test_dma_after_move_notify_needs_a_remap():
+    assert run(dma_after_move(True))[0] == {"dma-through-live-mapping": 9}  # the move came between map and DMA
+    assert holds(dma_after_move(False)) == 54

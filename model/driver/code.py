@@ -572,6 +572,9 @@ class Code:
         ins.checks.append(("resv-held", buf.resv.lock.holder != self.me, f"{self.me} calls dma_buf_move_notify "
                            f"without holding {buf.resv.name} (dma_resv_assert_held)"))
         self._add(ins)
+        for att in self.b.attachments:  # every dynamic mapping is stale from here (DYN-7) until remapped
+            if att.buf is buf and att.dynamic:
+                ins.effects.append(assign(att.v, ite(att.v == "MAPPED", "STALE", att.v)))
         for att in self.b.attachments:
             if att.buf is not buf or att.move_notify is None:
                 continue
@@ -913,7 +916,8 @@ class Code:
         buf = att.buf
         ins = Ins(f"dma_buf_detach({buf.name}, {att.name})", owner=self.owner)
         self._deref(ins, buf)
-        ins.checks.append(("detach-after-unmap", att.v == "MAPPED", f"{att.name} is still mapped"))
+        ins.checks.append(("detach-after-unmap", (att.v == "MAPPED") | (att.v == "STALE"),
+                           f"{att.name} is still mapped"))
         ins.effects.append(assign(att.v, "NONE"))
         self._add(ins)
         self._op(buf, "detach")
@@ -947,7 +951,7 @@ class Code:
         if needs_resv:
             ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
                                f"{self.me} maps {att.name} without holding {buf.resv.name}"))
-        ins.effects.append(assign(att.v, ite(att.v == "NONE", "NONE", "MAPPED")))
+        ins.effects.append(assign(att.v, ite(att.v == "NONE", "NONE", "MAPPED")))  # a stale mapping is remapped
         failed = self._fresh("map_failed") if fail and core_locks else None  # the core unlocks before returning
         if fail:
             ins.alts.append(Alt("err", lift(True), [], self._lab(failed or fail), f"{call}() -> ERR_PTR"))
@@ -980,28 +984,58 @@ class Code:
         if needs_resv:
             ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
                                f"{self.me} unmaps {att.name} without holding {buf.resv.name}"))
-        ins.effects.append(assign(att.v, ite(att.v == "MAPPED", "ATTACHED", att.v)))
+        ins.effects.append(assign(att.v, ite((att.v == "MAPPED") | (att.v == "STALE"), "ATTACHED", att.v)))
         self._add(ins)
         self._op(buf, "unmap")
         if core_locks:
             self.dma_resv_unlock(buf.resv)
 
-    def _buf_call(self, buf: DmaBuf, op: str) -> None:
-        """A core call that dereferences the buffer and runs the exporter's op of the same name."""
-        self.use(buf, f"dma_buf_{op}({buf.name})")
+    def _buf_call(self, buf: DmaBuf, op: str, kind: str, delta: int) -> None:
+        """A core call that dereferences the buffer, counts the caller's bracket and runs the exporter's op."""
+        n = self.b.cpu_state(self.owner, buf, kind)
+        ins = Ins(f"dma_buf_{op}({buf.name})", owner=self.owner)
+        self._deref(ins, buf)
+        if delta < 0:
+            rule, what = (("cpu-access-bracketed", "end_cpu_access without a begin_cpu_access") if kind == "cpu"
+                          else ("vunmap-after-vmap", "vunmap without a vmap"))
+            ins.checks.append((rule, n == 0, f"{self.owner}: {what} (CPU-1/CPU-7)"))
+            ins.effects.append(assign(n, ite(n > 0, n - 1, 0)))
+        else:
+            ins.checks.append(("driver-assert", n >= 2, f"{self.owner} nests {op} more than the model tracks"))
+            ins.effects.append(assign(n, ite(n < 2, n + 1, n)))
+        self._add(ins)
         self._op(buf, op)
 
     def dma_buf_begin_cpu_access(self, buf: DmaBuf) -> None:
-        self._buf_call(buf, "begin_cpu_access")
+        self._buf_call(buf, "begin_cpu_access", "cpu", +1)
 
     def dma_buf_end_cpu_access(self, buf: DmaBuf) -> None:
-        self._buf_call(buf, "end_cpu_access")
+        self._buf_call(buf, "end_cpu_access", "cpu", -1)
 
     def dma_buf_vmap(self, buf: DmaBuf) -> None:
-        self._buf_call(buf, "vmap")
+        self._buf_call(buf, "vmap", "vmap", +1)
 
     def dma_buf_vunmap(self, buf: DmaBuf) -> None:
-        self._buf_call(buf, "vunmap")
+        self._buf_call(buf, "vunmap", "vmap", -1)
+
+    def cpu_access(self, buf: DmaBuf, what: str = "") -> None:
+        """The CPU reads or writes the buffer's pages (memcpy from a kernel mapping): only between
+        dma_buf_begin_cpu_access and dma_buf_end_cpu_access, or through a vmap (CPU-1)."""
+        bracket, vmapped = self.b.cpu_state(self.owner, buf, "cpu"), self.b.cpu_state(self.owner, buf, "vmap")
+        ins = Ins(what or f"CPU access to {buf.name}", owner=self.owner)
+        self._deref(ins, buf)
+        ins.checks.append(("cpu-access-bracketed", (bracket == 0) & (vmapped == 0),
+                           f"{self.owner} touches {buf.name} outside begin/end_cpu_access and without a vmap"))
+        self._add(ins)
+
+    def dma_access(self, att: Attachment, what: str = "") -> None:
+        """The importer's device reads or writes through its mapping: only while it is mapped and not
+        invalidated by a move (MAP-1, DYN-7): anything else is DMA into memory it no longer owns."""
+        ins = Ins(what or f"device DMA through {att.name}", owner=self.owner)
+        self._deref(ins, att.buf)
+        ins.checks.append(("dma-through-live-mapping", att.v != "MAPPED",
+                           f"{att.name} is not mapped (unmapped, or invalidated by a move)"))
+        self._add(ins)
 
     # ---- internals ------------------------------------------------------------------
     def _core(self, name: str, default: Callable[[], None], *args: object, **kwargs: object) -> None:

@@ -181,7 +181,7 @@ class DriverBuild:
             c.done = m.var(f"done_{ident(c.name)}", Range(0, 3), 0, kernel="struct completion.done",
                            meaning=f"{c.name}: completions not yet consumed (3: complete_all)", rule="")
         for a in self.attachments:
-            a.v = m.var(f"att_{ident(a.name)}", Enum("att", "NONE", "ATTACHED", "MAPPED"), "NONE",
+            a.v = m.var(f"att_{ident(a.name)}", Enum("att", "NONE", "ATTACHED", "MAPPED", "STALE"), "NONE",
                         kernel="struct dma_buf_attachment", meaning=f"{a.name}: attached, mapped", rule="ATT-7")
         by_name = {f.name: f for f in self.fences}
         for (fname, cbname), body in plan.callbacks.items():
@@ -234,6 +234,15 @@ class DriverBuild:
             self._idle_vars[key] = self.m.var(key, BOOL, 0, kernel="work running", meaning=f"{name} is running",
                                               rule="")
         return self._idle_vars[key]
+
+    def cpu_state(self, owner: str, buf, kind: str) -> Expr:
+        """An owner's CPU access to a buffer: nesting of begin/end_cpu_access, or of vmap/vunmap."""
+        name = f"{kind}_{ident(owner)}_{ident(buf.name)}"
+        if not any(v.name == name for v in self.m.variables):
+            return self.m.var(name, Range(0, 2), 0, kernel="dma_buf_begin_cpu_access" if kind == "cpu" else "dma_buf_vmap",
+                              meaning=f"{owner}'s {'CPU access brackets' if kind == 'cpu' else 'vmaps'} of {buf.name}",
+                              rule="CPU-1" if kind == "cpu" else "CPU-7")
+        return self.m.variable(name).ref()
 
     def pin_count(self, att: Attachment) -> Expr:
         name = f"pins_{ident(att.name)}"

@@ -230,6 +230,13 @@ class Attachment:
     move_notify: Body | None = None  # dma_buf_attach_ops.move_notify: runs inside dma_buf_move_notify(), resv held
     v: Expr | None = field(default=None, repr=False)
 
+    @property
+    def stale(self) -> Expr:
+        """A move invalidated the mapping (dma_buf_move_notify): it must be remapped before any DMA."""
+        if self.v is None:
+            raise ModelError(f"{self.name}: attachment state is read only while the driver is built")
+        return self.v == "STALE"
+
 
 @dataclass
 class ThreadDecl:
