@@ -1227,3 +1227,26 @@ def dma_after_move(bug: bool) -> Driver:
 def test_dma_after_move_notify_needs_a_remap():
     assert run(dma_after_move(True))[0] == {"dma-through-live-mapping": 9}  # the move came between map and DMA
     assert holds(dma_after_move(False)) == 54
+
+
+@pytest.mark.skipif(__import__("shutil").which("gcc") is None, reason="gcc not installed")
+@pytest.mark.parametrize("name", ["bug-dma-buf-fd-trace", "bug-sched-kill-cb-deadlock", "bug-fence-array-signaled-no-progress"])
+def test_program_traces_export_kselftest_skeletons_that_compile(tmp_path, name):
+    """A driver program's calls name the driver's own objects: every step goes through the test hook."""
+    import subprocess
+
+    from dmabuf_check.checker.api import check_model
+    from dmabuf_check.checker.explicit.search import Limits
+    from dmabuf_check.traces.evaluate import from_counterexample
+    from dmabuf_check.traces.export_kselftest import HEADER, to_kselftest
+
+    ref = bugs()[name]
+    m, _info, props = build(ref)
+    r = check_model(m, [p for p in props if p.id == ref.bug.property], symmetry=False, limits=Limits())
+    trace = from_counterexample(r.violated[0].counterexample, m, properties=props)
+    src = tmp_path / "t.c"
+    src.write_text(to_kselftest(trace))
+    p = subprocess.run(["gcc", "-fsyntax-only", "-std=gnu11", "-Wall", "-Wextra", "-Werror", f"-I{HEADER.parent}",
+                        str(src)], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    assert 'dmabuf_model_action("ioctl_3", "dma_buf_fd(buf) -> fd");' in src.read_text() or name != "bug-dma-buf-fd-trace"

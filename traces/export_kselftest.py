@@ -97,8 +97,11 @@ def _split_args(args: str) -> list[str]:
     return out + ([cur.strip()] if cur.strip() else [])
 
 
-def c_statements(call: str, action: str) -> list[str]:
-    """C statements (and comments) for one call template with its members filled in."""
+def c_statements(call: str, action: str, hooks_only: bool = False) -> list[str]:
+    """C statements (and comments) for one call template with its members filled in. ``hooks_only``: a
+    driver program's calls name the driver's own objects, so every step goes through the test hook."""
+    if hooks_only:
+        return [f"dmabuf_model_action({c_string(action)}, {c_string(call)});"]
     out: list[str] = []
     for part in (p.strip() for p in call.split(";")):
         if not part:
@@ -173,6 +176,7 @@ def _thread_name(lane: str) -> str:
 
 def to_kselftest(trace: Trace) -> str:
     """The C skeleton for ``trace`` (include dir: ``HEADER.parent``)."""
+    hooks_only = "driver" in trace.params  # a driver program: its own objects, performed by the test hook
     judge = Judge.for_trace(trace)
     c, model = judge.c, judge.model
     why = explain(trace)
@@ -188,7 +192,7 @@ def to_kselftest(trace: Trace) -> str:
         lane = lane_of(st.actor)
         act = model.action_named(st.action)
         line = call_line(n, st, states[n - 1])
-        stmts = c_statements(st.call, st.action)
+        stmts = c_statements(st.call, st.action, hooks_only)
         code_text += stmts
         out = body[lane]
         if trace.loop is not None and n == trace.loop + 1:
@@ -203,7 +207,7 @@ def to_kselftest(trace: Trace) -> str:
         out.append("")
         prev_lane = lane
     for b in blocked:
-        stmts = c_statements(b.call, b.action)
+        stmts = c_statements(b.call, b.action, hooks_only)
         code_text += stmts
         out = body[b.lane]
         out += comment_block([f"the model says this never completes: {b.text}"])
