@@ -29,21 +29,43 @@ def _one_line(text: object) -> str:
     return first[0] if first else ""
 
 
+def load_core_file(path: str) -> dict[str, Callable]:
+    """Run a file proposing a change of the dma-buf core: ``CORE = {"dma_buf_fd": fn, ...}``, each ``fn`` a
+    replacement as ``Driver.core`` takes it (``fn(k, *args, default, **kwargs)``)."""
+    from dmabuf_check.model.driver.program import CORE_CALLS
+
+    mod = _run_file(path, "core change")
+    core = getattr(mod, "CORE", None)
+    if not isinstance(core, dict) or not core:
+        raise ModelError(f"{path}: defines no CORE = {{'dma_buf_fd': fn, ...}} (the core calls it replaces)")
+    for name, fn in core.items():
+        if name not in CORE_CALLS:
+            raise ModelError(f"{path}: CORE[{name!r}]: not a replaceable core call; one of {', '.join(CORE_CALLS)}")
+        if not callable(fn):
+            raise ModelError(f"{path}: CORE[{name!r}] must be a function of the builder")
+    return core
+
+
 def load_design_file(path: str) -> tuple[Design | Driver | UserModel, Bug | None, types.ModuleType]:
     """Run the design file at ``path``; return its DESIGN, its BUG (seeded bugs only) and the module."""
+    return design_of(_run_file(path, "design file"), path)
+
+
+def _run_file(path: str, what: str) -> types.ModuleType:
+    """Execute a user's Python file as a module; every way it can fail is one ModelError line."""
     if not os.path.isfile(path):
-        raise ModelError(f"design file {path} not found")
+        raise ModelError(f"{what} {path} not found")
     try:
         with open(path, encoding="utf-8") as f:
             source = f.read()
     except (OSError, UnicodeDecodeError) as e:
-        raise ModelError(f"cannot read design file {path}: {_one_line(e)}") from None
+        raise ModelError(f"cannot read {what} {path}: {_one_line(e)}") from None
     try:
         code = compile(source, path, "exec")
     except SyntaxError as e:
-        raise ModelError(f"{path}:{e.lineno}: syntax error in the design file: {e.msg}") from None
+        raise ModelError(f"{path}:{e.lineno}: syntax error in the {what}: {e.msg}") from None
     except ValueError as e:  # e.g. NUL bytes in the source
-        raise ModelError(f"{path}: cannot compile the design file: {_one_line(e)}") from None
+        raise ModelError(f"{path}: cannot compile the {what}: {_one_line(e)}") from None
     name = "dmabuf_design_" + hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
     mod = types.ModuleType(name)
     mod.__file__ = path
@@ -55,12 +77,12 @@ def load_design_file(path: str) -> tuple[Design | Driver | UserModel, Bug | None
     except KeyboardInterrupt:
         raise
     except BaseException as e:  # SystemExit, GeneratorExit, ...: a design file must never crash the command line
-        raise ModelError(f"{path}: the design file raised {type(e).__name__} while loading: {_one_line(e)}") from None
+        raise ModelError(f"{path}: the {what} raised {type(e).__name__} while loading: {_one_line(e)}") from None
     finally:
         sys.stdin, sys.stdout, sys.stderr = streams  # a design may rebind them; it may not take them away
     if any(s is not None and s.closed for s in streams):
-        raise ModelError(f"{path}: the design file closed standard input, output or error while loading")
-    return design_of(mod, path)
+        raise ModelError(f"{path}: the {what} closed standard input, output or error while loading")
+    return mod
 
 
 @dataclass

@@ -1250,3 +1250,27 @@ def test_program_traces_export_kselftest_skeletons_that_compile(tmp_path, name):
                         str(src)], capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
     assert 'dmabuf_model_action("ioctl_3", "dma_buf_fd(buf) -> fd");' in src.read_text() or name != "bug-dma-buf-fd-trace"
+
+
+def test_a_core_change_is_checked_against_every_driver_program(tmp_path, capsys):
+    from tests.test_cli import run_cli
+
+    change = tmp_path / "trace_after_install.py"
+    change.write_text("def dma_buf_fd(k, buf, slot, *, fail, default):\n"
+                      "    default()\n"
+                      "    k.use(buf, 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)')\n"
+                      "CORE = {'dma_buf_fd': dma_buf_fd}\n")
+    code, out, _err = run_cli(capsys, "core", str(change))
+    assert code == 1 and "1 of 16 driver programs broken by the change" in out
+    assert "use-after-free after 9 steps: ioctl at 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)'" in out
+    harmless = tmp_path / "same.py"
+    harmless.write_text("def dma_buf_fd(k, buf, slot, *, fail, default):\n"
+                        "    k.use(buf, 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)')\n"
+                        "    default()\n"
+                        "CORE = {'dma_buf_fd': dma_buf_fd}\n")
+    code, out, _err = run_cli(capsys, "core", str(harmless))
+    assert code == 0 and "all 16 driver programs hold with the change" in out
+    bad = tmp_path / "bad.py"
+    bad.write_text("CORE = {'dma_buf_frob': print}\n")
+    code, _out, err = run_cli(capsys, "core", str(bad))
+    assert code == 2 and "CORE['dma_buf_frob']: not a replaceable core call" in err and err.count("\n") == 1

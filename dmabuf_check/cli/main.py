@@ -15,7 +15,7 @@ from dmabuf_check.cli import exitcodes
 from dmabuf_check.cli.options import Parser
 from dmabuf_check.model.types import ModelError
 
-COMMANDS = ["cmd_list", "cmd_check", "cmd_locks", "cmd_bench", "cmd_prove", "cmd_trace", "cmd_explain"]
+COMMANDS = ["cmd_list", "cmd_check", "cmd_locks", "cmd_bench", "cmd_prove", "cmd_trace", "cmd_explain", "cmd_core"]
 
 
 def build_parser() -> Parser:

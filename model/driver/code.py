@@ -1045,6 +1045,7 @@ class Code:
         if override is None or self._in_core:
             default()
             return
+        self.b.core_used.add(name)
         caller = list(self._scope)
 
         def builtin() -> None:  # the built-in body resolves its labels (fail=...) where the call was written

@@ -79,6 +79,7 @@ class DriverInfo:
     imbalances: list[str] = field(default_factory=list)  # joins where paths hold different locks
     where: dict[str, tuple[str, int]] = field(default_factory=dict)  # action -> (file, line) of its call
     check_where: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(bad condition) -> the call's line
+    core_used: set[str] = field(default_factory=set)  # replaced core calls this driver makes
     liveness: list[tuple[str, Expr, Expr]] = field(default_factory=list)  # (fence, pending, resolved)
     fair: tuple[str, ...] = ()  # actions under weak fairness: every kernel thread's (userspace may never act)
     has_locks: bool = False
@@ -123,6 +124,7 @@ class DriverBuild:
         self.irq_used: dict[str, tuple[Expr, Expr]] = {}
         self._fencesets: dict[str, object] = {}
         self._idle_vars: dict[str, Expr] = {}
+        self.core_used: set[str] = set()  # core calls a replacement (Driver.core) stood in for
         self.ww_threads = sorted(plan.ww_threads)
         self._ww: dict[str, tuple[Expr, Expr]] = {}
         self._ww_held: dict[str, Expr] = {}
@@ -374,6 +376,7 @@ class DriverBuild:
             self._grace_period()
             info.release_steps.add("rcu_grace_period")  # dead where no RCU-freed object's last put happens
         self._end_checks(info, pcs)
+        info.core_used = set(self.core_used)
         info.has_locks = bool(self.locks)
         info.has_fences = bool(self.fences)
         return self.m, info
