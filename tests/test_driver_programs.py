@@ -1274,3 +1274,17 @@ def test_a_core_change_is_checked_against_every_driver_program(tmp_path, capsys)
     bad.write_text("CORE = {'dma_buf_frob': print}\n")
     code, _out, err = run_cli(capsys, "core", str(bad))
     assert code == 2 and "CORE['dma_buf_frob']: not a replaceable core call" in err and err.count("\n") == 1
+
+
+def test_dma_fence_put_of_null_is_a_no_op_but_kref_put_of_null_is_not():
+    d = Driver("null-put")
+    f = d.fence("maybe_fence")  # never initialised: a NULL pointer
+    obj = d.kref("maybe_obj")
+
+    @d.thread("t")
+    def t(k):
+        k.dma_fence_get(f)
+        k.dma_fence_put(f)
+        k.kref_put(obj)
+
+    assert run(d)[0] == {"use-before-init": 2}  # only kref_put(NULL): it dereferences the NULL kref

@@ -298,11 +298,12 @@ class Code:
         self._deref(ins, obj)
         self._add(ins)
 
-    def kref_get(self, obj: KObject, text: str = "") -> None:
-        """``kref_get``: only valid on an object that already has a reference (refcount_t warns on 0)."""
+    def kref_get(self, obj: KObject, text: str = "", *, null_ok: bool = False) -> None:
+        """``kref_get``: only valid on an object that already has a reference (refcount_t warns on 0).
+        ``null_ok``: the call accepts NULL (dma_fence_get(NULL) returns NULL): an unset object is no use."""
         self._ref(obj)
         ins = Ins(text or f"kref_get({obj.name})", owner=self.owner)
-        self._deref(ins, obj)
+        self._deref(ins, obj, obj.life != UNBORN if null_ok else None)
         ins.checks.append(("kref-get-zero", (obj.count == 0) & (obj.life != FREED) & (obj.life != UNBORN),
                            f"{obj.name}'s count is 0: refcount_t: addition on 0; use-after-free"))
         self._take_ref(ins, obj)
@@ -317,12 +318,13 @@ class Code:
         ins.alts.append(Alt("zero", obj.count == 0, [], self._lab(fail), f"kref_get_unless_zero({obj.name}) -> 0"))
         self._add(ins)
 
-    def kref_put(self, obj: KObject, text: str = "") -> None:
-        """``kref_put``: drop the caller's reference; the last one runs the release and frees the memory."""
+    def kref_put(self, obj: KObject, text: str = "", *, null_ok: bool = False) -> None:
+        """``kref_put``: drop the caller's reference; the last one runs the release and frees the memory.
+        ``null_ok``: the call accepts NULL (dma_fence_put(NULL) does nothing)."""
         self._ref(obj)
         held = self.b.held(self.owner, obj)
         ins = Ins(text or f"kref_put({obj.name})", owner=self.owner)
-        self._deref(ins, obj)
+        self._deref(ins, obj, obj.life != UNBORN if null_ok else None)
         ins.checks.append(("kref-underflow", (obj.count == 0) & (obj.life != UNBORN),
                            f"{obj.name}'s count is already 0: refcount_t: underflow; use-after-free"))
         ins.checks.append(("kref-put-noref", (held == 0) & (obj.count > 0),
@@ -333,10 +335,10 @@ class Code:
 
     # the kernel's names for the same operations on the objects that have them
     def dma_fence_get(self, f: Fence) -> None:
-        self.kref_get(f, f"dma_fence_get({f.name})")
+        self.kref_get(f, f"dma_fence_get({f.name})", null_ok=True)  # NULL in, NULL out
 
     def dma_fence_put(self, f: Fence) -> None:
-        self.kref_put(f, f"dma_fence_put({f.name})")
+        self.kref_put(f, f"dma_fence_put({f.name})", null_ok=True)  # dma_fence_put(NULL) is a no-op
 
     def get_file(self, obj: KObject) -> None:
         self.kref_get(obj, f"get_file({obj.name})")
