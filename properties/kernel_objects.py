@@ -134,8 +134,3 @@ def for_driver(model: Model, info: DriverInfo) -> tuple[Property, ...]:
         elif info.checks.get(r.id):
             out.append(Property(r.id, r.meaning, r.rules, r.source, build=_predicate(r.id)))
     return tuple(out)
-
-
-def why(model: Model, rule_id: str) -> list[str]:
-    """The calls that can break ``rule_id`` in this driver, one line each (for explanations)."""
-    return [w for _b, w in info_of(model).checks.get(rule_id, [])]

@@ -82,8 +82,6 @@ class DriverInfo:
     core_used: set[str] = field(default_factory=set)  # replaced core calls this driver makes
     liveness: list[tuple[str, Expr, Expr]] = field(default_factory=list)  # (fence, pending, resolved)
     fair: tuple[str, ...] = ()  # actions under weak fairness: every kernel thread's (userspace may never act)
-    has_locks: bool = False
-    has_fences: bool = False
 
     def add(self, rule: str, bad: Expr, why: str, where: tuple[str, int] | None = None) -> None:
         self.checks.setdefault(rule, []).append((bad, why))
@@ -377,8 +375,6 @@ class DriverBuild:
             info.release_steps.add("rcu_grace_period")  # dead where no RCU-freed object's last put happens
         self._end_checks(info, pcs)
         info.core_used = set(self.core_used)
-        info.has_locks = bool(self.locks)
-        info.has_fences = bool(self.fences)
         return self.m, info
 
     def _emit(self, t, k: Code, info: DriverInfo) -> Expr:
