@@ -1288,3 +1288,29 @@ def test_dma_fence_put_of_null_is_a_no_op_but_kref_put_of_null_is_not():
         k.kref_put(obj)
 
     assert run(d)[0] == {"use-before-init": 2}  # only kref_put(NULL): it dereferences the NULL kref
+
+
+def irq_kinds(irq_context: str, process_lock: str) -> Driver:
+    d = Driver("irq-kinds")
+    lk = d.spinlock("ring->lock")
+
+    @d.thread("handler", context=irq_context)
+    def handler(k):
+        k.spin_lock(lk)
+        k.spin_unlock(lk)
+
+    @d.thread("process")
+    def process(k):
+        getattr(k, process_lock)(lk)
+        getattr(k, process_lock.replace("lock", "unlock").replace("irqsave", "irqrestore"))(lk)
+
+    return d
+
+
+@pytest.mark.parametrize("context,lock,broken", [
+    ("irq", "spin_lock", True), ("irq", "spin_lock_bh", True),  # _bh leaves hard interrupts on
+    ("irq", "spin_lock_irqsave", False),
+    ("softirq", "spin_lock", True), ("softirq", "spin_lock_bh", False), ("softirq", "spin_lock_irqsave", False)])
+def test_lockdep_usage_distinguishes_hardirq_from_softirq(context, lock, broken):
+    violated = run(irq_kinds(context, lock))[0]
+    assert ("irq-inconsistent-lock" in violated) is broken

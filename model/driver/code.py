@@ -131,7 +131,7 @@ class Code:
         """The thread may not sleep: IRQ/softirq context, a spinlock held, interrupts or preemption off."""
         parts: list[Expr] = [lift(self.context in ATOMIC_CONTEXTS)]
         parts += [lk.holder == self.me for lk in self.b.locks if not lk.sleeps]
-        for v in (self.b.irqoff.get(self.me), self.b.rcu.get(self.me)):
+        for v in (self.b.irqoff.get(self.me), self.b.bhoff.get(self.me), self.b.rcu.get(self.me)):
             if v is not None:
                 parts.append(v > 0)
         return disj(*parts)
@@ -1218,13 +1218,13 @@ class Code:
         if lk not in self.b.locks:
             raise ModelError(f"thread {self.thread}: {lk.name} is not a lock declared on this driver")
         ins = Ins(text, owner=self.owner, guard=lk.holder == "FREE", waits_lock=lk, acquires=(lk.name,))
-        self.b.note_acquire(self, ins, lk, irqs or bh)
+        self.b.note_acquire(self, ins, lk, irqs, bh)
         if keep:
             ins.effects.append(assign(lk.holder, self.me))
             ins.take = lk
-            for flag, on in ((irqs, self.b.irqoff), (bh, self.b.irqoff)):
+            for flag, table, kind in ((irqs, self.b.irqoff, "irqoff"), (bh, self.b.bhoff, "bhoff")):
                 if flag:
-                    v = self.b.counter(on, self.me, "irqoff")
+                    v = self.b.counter(table, self.me, kind)
                     ins.effects.append(assign(v, ite(v < 3, v + 1, v)))
         return ins
 
@@ -1248,11 +1248,14 @@ class Code:
         ins.checks.append(("unlock-not-held", lk.holder != self.me, f"{self.me} does not hold {lk.name}"))
         ins.effects.extend(extra or [])  # before the holder changes: they may read who holds the lock
         ins.effects.append(assign(lk.holder, ite(lk.holder == self.me, "FREE", lk.holder)))
-        if irqs or bh:
+        if irqs:
             v = self.b.counter(self.b.irqoff, self.me, "irqoff")
             ins.effects.append(assign(v, 0 if irq_on else ite(v > 0, v - 1, 0)))
             if irq_on:  # lockdep marks every lock still held as taken with interrupts on (mark_held_locks)
                 ins.effects.extend(self.b.mark_held_irq_on(self.me, exclude=lk))
+        if bh:
+            v = self.b.counter(self.b.bhoff, self.me, "bhoff")
+            ins.effects.append(assign(v, ite(v > 0, v - 1, 0)))
         self._add(ins)
 
 

@@ -119,7 +119,8 @@ class DriverBuild:
         self.held_vars: dict[tuple[str, str], Expr] = {}
         self.irqoff: dict[str, Expr] = {}
         self.rcu: dict[str, Expr] = {}
-        self.irq_used: dict[str, tuple[Expr, Expr]] = {}
+        self.irq_used: dict[str, dict[str, tuple[Expr, Expr]]] = {}  # lock -> irq|softirq -> (IN-, -ON)
+        self.bhoff: dict[str, Expr] = {}
         self._fencesets: dict[str, object] = {}
         self._idle_vars: dict[str, Expr] = {}
         self.core_used: set[str] = set()  # core calls a replacement (Driver.core) stood in for
@@ -188,14 +189,20 @@ class DriverBuild:
             if fname in by_name:
                 self.callback(by_name[fname], cbname, body)
         for kind, t in sorted(plan.counters):
-            self.counter(self.irqoff if kind == "irqoff" else self.rcu, t, kind)
-        for lname, ctxs in plan.lock_ctx.items():
-            if ctxs & set(ATOMIC_CONTEXTS) and ctxs - set(ATOMIC_CONTEXTS):
-                self.irq_used[lname] = (
-                    m.var(f"irqsafe_{ident(lname)}", BOOL, 0, kernel="lockdep usage", meaning=f"{lname} was taken "
-                          "in IRQ context (IN-HARDIRQ/SOFTIRQ)", rule="LOCKDEP-4"),
-                    m.var(f"irqon_{ident(lname)}", BOOL, 0, kernel="lockdep usage", meaning=f"{lname} was taken "
-                          "with interrupts enabled (HARDIRQ/SOFTIRQ-ON)", rule="LOCKDEP-4"))
+            self.counter({"irqoff": self.irqoff, "bhoff": self.bhoff}.get(kind, self.rcu), t, kind)
+        for lname, ctxs in plan.lock_ctx.items():  # lockdep's usage bits, for locks used in mixed contexts
+            usage = {}
+            for irq_ctx, tag in (("irq", "HARDIRQ"), ("softirq", "SOFTIRQ")):
+                others = ctxs - {irq_ctx} - ({"irq"} if irq_ctx == "softirq" else set())
+                if irq_ctx in ctxs and others:
+                    usage[irq_ctx] = (
+                        m.var(f"in_{irq_ctx}_{ident(lname)}", BOOL, 0, kernel="lockdep usage",
+                              meaning=f"{lname} was taken in {tag} context (IN-{tag})", rule="LOCKDEP-4"),
+                        m.var(f"{irq_ctx}_on_{ident(lname)}", BOOL, 0, kernel="lockdep usage",
+                              meaning=f"{lname} was taken or held with {tag.lower()}s enabled ({tag}-ON)",
+                              rule="LOCKDEP-4"))
+            if usage:
+                self.irq_used[lname] = usage
 
     # ---- lazily declared state -------------------------------------------------
     def held(self, owner: str, obj: KObject) -> Expr:
@@ -316,26 +323,38 @@ class DriverBuild:
             self.next_plan.resv_fences[r.name].append(f.name)
         return self._resv_flag(r, f.name)
 
-    def note_acquire(self, code: Code, ins: Ins, lk: Lock, disables: bool) -> None:
+    def _enabled(self, thread: str, context: str, kind: str) -> Expr:
+        """Whether the thread runs with hard (``irq``) or soft (``softirq``) interrupts enabled."""
+        hard = self.irqoff.get(thread)
+        hard_on = lift(context != "irq") if hard is None else lift(context != "irq") & (hard == 0)
+        if kind == "irq":
+            return hard_on
+        bh = self.bhoff.get(thread)
+        soft_on = hard_on & lift(context == "process")
+        return soft_on if bh is None else soft_on & (bh == 0)
+
+    def note_acquire(self, code: Code, ins: Ins, lk: Lock, hard: bool, soft: bool) -> None:
+        """lockdep's usage at an acquisition: taken in IRQ/softirq context, or with them enabled."""
         ctx = code.context if code.context in ATOMIC_CONTEXTS else "process"
         self.next_plan.lock_ctx.setdefault(lk.name, set()).add(ctx)
-        if lk.name not in self.irq_used:
-            return
-        in_irq, irq_on = self.irq_used[lk.name]
-        if ctx in ATOMIC_CONTEXTS:
-            ins.effects.append(assign(in_irq, 1))
-        elif not disables:
-            off = self.irqoff.get(code.me)
-            enabled = lift(True) if off is None else off == 0
-            ins.effects.append(assign(irq_on, ite(enabled, 1, irq_on)))
+        for kind, (in_ctx, on) in self.irq_used.get(lk.name, {}).items():
+            if ctx == kind:
+                ins.effects.append(assign(in_ctx, 1))
+            disabled_here = hard or (soft and kind == "softirq")  # the _irq/_bh acquisition turns them off first
+            if not disabled_here:
+                enabled = self._enabled(code.me, ctx, kind)
+                ins.effects.append(assign(on, ite(enabled, 1, on)))
 
-    def mark_held_irq_on(self, thread: str, exclude: Lock) -> list:
-        """Interrupts come back on: every irq-tracked lock the thread still holds gets HARDIRQ-ON usage."""
+    def mark_held_irq_on(self, thread: str, exclude: Lock, kind: str = "irq") -> list:
+        """Interrupts come back on (spin_unlock_irq, spin_unlock_bh): every lock the thread still holds is
+        used with them enabled (lockdep's mark_held_locks)."""
         out = []
         for lk in self.locks:
-            if lk is not exclude and lk.name in self.irq_used:
-                _in_irq, irq_on = self.irq_used[lk.name]
-                out.append(assign(irq_on, ite(lk.holder == thread, 1, irq_on)))
+            usage = self.irq_used.get(lk.name, {})
+            for k in (("irq", "softirq") if kind == "irq" else ("softirq",)):
+                if lk is not exclude and k in usage:
+                    _in_ctx, on = usage[k]
+                    out.append(assign(on, ite(lk.holder == thread, 1, on)))
         return out
 
     # ---- the pass ----------------------------------------------------------------
@@ -551,9 +570,12 @@ class DriverBuild:
                                   (f.signaled_v == 1) | (f.life == FREED)))
         kernel = {t.name for t in self.d.threads if not t.env or t.work}
         info.fair = tuple(a.name for a in self.m.actions if a.actor in kernel)
-        for lname, (in_irq, irq_on) in self.irq_used.items():
-            info.add("irq-inconsistent-lock", (in_irq == 1) & (irq_on == 1),
-                     f"{lname} is taken in IRQ context and elsewhere with interrupts enabled")
+        for lname, usage in self.irq_used.items():
+            for kind, (in_ctx, on) in usage.items():
+                tag = "HARDIRQ" if kind == "irq" else "SOFTIRQ"
+                info.add("irq-inconsistent-lock", (in_ctx == 1) & (on == 1),
+                         f"{lname} is taken in {tag} context and elsewhere with {tag.lower()}s enabled "
+                         f"(inconsistent {{IN-{tag}-W}} -> {{{tag}-ON-W}} usage)")
         for a in self.attachments:
             owners = sorted(self.plan.attachers.get(a.name, ()))
             hv = [self.held_vars[(o, a.buf.name)] for o in owners if (o, a.buf.name) in self.held_vars]
