@@ -266,3 +266,18 @@ def test_code_says_what_flags_cannot_allocate_outside_the_lock():
     bad = rep(heap, ops={**heap.ops, "attach": Op(code=lambda k: k.mutex_unlock("lock"))})
     with pytest.raises(ModelError, match=r"ops\['attach'\].code: unlocks 'lock', which it does not hold"):
         build(bad, mix="static=1")
+
+
+def test_thousands_of_wait_for_cycles_compile_without_exhausting_recursion():
+    """system-heap with two buffers has 2,064 candidate wait-for cycles; their disjunction is a balanced tree
+    (it used to be a chain that overflowed the type checker: RecursionError, exit 4)."""
+    from dmabuf_check.checker.explicit.search import Limits
+    from dmabuf_check.properties import waitfor
+
+    from dmabuf_check.registry import build as build_ref
+    from dmabuf_check.registry import builtin
+
+    model, _info, props = build_ref(builtin()["system-heap"], buffers=2)
+    assert len(waitfor.candidate_cycles(model)) == 2064
+    r = explore(model, [p for p in props if p.id == "no-fence-wait-deadlock"], limits=Limits(max_states=2000))
+    assert r.states >= 2000 and not r.violated
