@@ -361,7 +361,7 @@ class Code:
         obj = slot.obj
         held = self.b.held(self.owner, obj)
         ins = Ins(text or f"{_PUBLISH[slot.kind]}({slot.name}, {obj.name})", owner=self.owner)
-        self._deref(ins, obj)
+        self._deref(ins, obj, init=False)
         if slot.holds_ref:
             ins.checks.append(("kref-put-noref", held == 0,
                                f"{self.owner} hands {slot.name} a reference to {obj.name} it does not hold"))
@@ -1186,14 +1186,15 @@ class Code:
             raise ModelError(f"thread {self.thread}: GFP flags {gfp!r}: one of {', '.join(GFPS)}")
         return gfp
 
-    def _deref(self, ins: Ins, obj: KObject, when: Expr | None = None) -> None:
-        """The call dereferences ``obj`` (when ``when`` holds: a lookup only if it finds the object)."""
+    def _deref(self, ins: Ins, obj: KObject, when: Expr | None = None, *, init: bool = True) -> None:
+        """The call dereferences ``obj`` (when ``when`` holds: a lookup only if it finds the object);
+        ``init=False``: it only stores the pointer (a use by whoever finds it checks the object is set up)."""
         w = lift(True) if when is None else when
         rcu = self.b.rcu.get(self.me)
         unprotected = (obj.life == GRACE) if rcu is None else (obj.life == GRACE) & (rcu == 0)
         why = f"{obj.name} was freed" + (" (or kfree_rcu'd, outside an RCU read-side section)" if self.b.plan.rcu else "")
         ins.checks.append(("use-after-free", w & ((obj.life == FREED) | unprotected), why))
-        if self.me not in self.b.allocators.get(obj.name, ()):
+        if init and self.me not in self.b.allocators.get(obj.name, ()):
             ins.checks.append(("use-before-init", w & ((obj.life == UNBORN) | (obj.life == ALLOC)),
                                f"{obj.name} is not set up yet"))
 
