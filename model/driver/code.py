@@ -654,15 +654,7 @@ class Code:
         self._obj(f)
         ins = Ins(f"dma_fence_wait({f.name})", owner=self.owner, guard=f.signaled_v == 1, waits_fence=f)
         self._deref(ins, f)
-        self._sleep_check(ins, ins.text)
-        if self.b.fence_annotations:
-            ins.acquires = ("dma_fence_map",)
-        if self._signalling:
-            ins.checks.append(("sig-no-fence-wait", lift(True), "a fence signalling path waits on a fence"))
-        if intr and fail:
-            ins.alts.append(Alt("erestartsys", f.signaled_v == 0, [], self._lab(fail),
-                                f"dma_fence_wait({f.name}) -> -ERESTARTSYS"))
-        self._add(ins)
+        self._fence_wait(ins, f.signaled_v == 0, intr, fail, "a fence")
 
     def dma_fence_add_callback(self, f: Fence, body: Callable[[Code], None], *, fail: str | None = None,
                                name: str = "", pass_refs: tuple[KObject, ...] = ()) -> None:
@@ -850,14 +842,7 @@ class Code:
         ins = Ins(f"dma_resv_wait_timeout({r.name})", owner=self.owner, guard=idle)
         if len(fences) == 1:
             ins.waits_fence = fences[0]
-        self._sleep_check(ins, ins.text)
-        if self.b.fence_annotations:
-            ins.acquires = ("dma_fence_map",)
-        if self._signalling:
-            ins.checks.append(("sig-no-fence-wait", lift(True), "a fence signalling path waits on a resv's fences"))
-        if intr and fail:
-            ins.alts.append(Alt("erestartsys", ~idle, [], self._lab(fail), "dma_resv_wait_timeout() -> -ERESTARTSYS"))
-        self._add(ins)
+        self._fence_wait(ins, ~idle, intr, fail, "a resv's fences")
 
     # ---- dma-buf ------------------------------------------------------------------
     def dma_buf_export(self, buf: DmaBuf, *, priv: KObject | None = None, fail: str | None = None) -> None:
@@ -1211,6 +1196,18 @@ class Code:
             self._sleep_check(ins, f"kmalloc({gfp})")
             if self._signalling:
                 ins.checks.append(("sig-no-alloc", lift(True), f"a fence signalling path allocates with {gfp}"))
+
+    def _fence_wait(self, ins: Ins, pending: Expr, intr: bool, fail: str | None, what: str) -> None:
+        """A wait for fences: it sleeps, lockdep sees dma_fence_map taken (v5.9+), a signalling path may not do
+        it (SIG-3), and the interruptible form returns -ERESTARTSYS to ``fail`` while still pending."""
+        self._sleep_check(ins, ins.text)
+        if self.b.fence_annotations:
+            ins.acquires = ("dma_fence_map",)
+        if self._signalling:
+            ins.checks.append(("sig-no-fence-wait", lift(True), f"a fence signalling path waits on {what}"))
+        if intr and fail:
+            ins.alts.append(Alt("erestartsys", pending, [], self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
+        self._add(ins)
 
     def _sleep_check(self, ins: Ins, what: str) -> None:
         ins.checks.append(("sleep-in-atomic", self.atomic(), f"{what} may sleep, in atomic context"))
