@@ -1314,3 +1314,47 @@ def irq_kinds(irq_context: str, process_lock: str) -> Driver:
 def test_lockdep_usage_distinguishes_hardirq_from_softirq(context, lock, broken):
     violated = run(irq_kinds(context, lock))[0]
     assert ("irq-inconsistent-lock" in violated) is broken
+
+
+def out_fence_sync_file(bug: str | None) -> Driver:
+    d = Driver("sync-file")
+    f = d.fence("out", live=True, owners=("submit", "gpu"))
+    sf, fd = d.sync_file("out_sync", f)
+
+    @d.thread("submit", kernel="a submit ioctl returning an out-fence fd")
+    def submit(k):
+        k.sync_file_create(sf, fail="put")
+        if bug == "use-after-install":
+            k.fd_install(fd)
+            k.dma_fence_put(f)
+            k.use(f, "trace_out_fence(fence)")  # the fd owns the only path to the fence now
+            k.ret(0)
+        k.dma_fence_put(f)  # the sync_file holds its own reference
+        k.fd_install(fd)
+        k.ret(0)
+        k.label("put")
+        k.dma_fence_put(f)
+
+    @d.userspace("wait", kernel="another submit importing the fd as an in-fence")
+    def wait(k):
+        k.sync_file_get_fence(fd, fail="ebadf")
+        k.dma_fence_wait(f)
+        k.dma_fence_put(f)
+        k.label("ebadf")
+
+    @d.userspace("close")
+    def close(k):
+        k.close(fd)
+
+    @d.irq("gpu")
+    def gpu(k):
+        k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    return d
+
+
+def test_a_sync_file_owns_its_fence_and_the_fd_owns_the_file():
+    # the submit's own reference went after fd_install: close and the GPU drop the rest
+    assert run(out_fence_sync_file("use-after-install"))[0]["use-after-free"] == 9
+    assert holds(out_fence_sync_file(None)) == 210

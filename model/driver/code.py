@@ -730,6 +730,35 @@ class Code:
         self._signalling -= 1
         self._add(Ins("dma_fence_end_signalling()", owner=self.owner, sig_end=True))
 
+    # ---- sync_file -------------------------------------------------------------------
+    def sync_file_create(self, sf: KObject, *, fail: str | None = None) -> None:
+        """``sync_file_create(fence)``: a new file (the caller's reference) holding its own fence reference."""
+        f = getattr(sf, "sync_fence", None)
+        if f is None:
+            raise ModelError(f"thread {self.thread}: {getattr(sf, 'name', sf)!r} is not a sync_file (Driver.sync_file)")
+        held, its = self.b.held(self.owner, sf), self.b.held(sf.name, f)
+        ins = Ins(f"{sf.name} = sync_file_create({f.name})", owner=self.owner, allocates=sf)
+        self._deref(ins, f)
+        ins.checks.append(("kref-get-zero", (f.count == 0) & (f.life == LIVE), f"{f.name}'s count is 0"))
+        ins.effects += [assign(sf.life, LIVE), assign(sf.count, 1), assign(held, 1),
+                        assign(f.count, ite(f.count < f.max_refs, f.count + 1, f.count)),
+                        assign(its, ite(its < f.max_refs, its + 1, its))]
+        self._alloc(ins, "GFP_KERNEL")
+        if fail:
+            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "sync_file_create() -> NULL"))
+        self._add(ins)
+
+    def sync_file_get_fence(self, slot: Slot, *, fail: str) -> None:
+        """``sync_file_get_fence(fd)``: fget(fd), a reference to its fence for the caller, fput: -EINVAL to
+        ``fail`` when the fd is not installed."""
+        sf = slot.obj
+        f = getattr(sf, "sync_fence", None)
+        if f is None:
+            raise ModelError(f"thread {self.thread}: {slot.name} does not hold a sync_file")
+        self.lookup(slot, fail=fail, text=f"sync_file = sync_file_fdget({slot.name})")
+        self.kref_get(f, f"dma_fence_get(sync_file->fence) ({f.name})")
+        self.fput(sf)
+
     # ---- reservation objects ----------------------------------------------------
     def dma_resv_lock(self, r: Resv, *, ctx: bool = False, interruptible: bool = False, fail: str | None = None,
                       edeadlk: str | None = None) -> None:

@@ -176,6 +176,19 @@ class Driver:
 
         return arr
 
+    def sync_file(self, name: str, fence: Fence) -> tuple[KObject, Slot]:
+        """A struct sync_file around ``fence`` (drivers/dma-buf/sync_file.c as a program): a file that owns one
+        reference to the fence, dropped by its release; returns the file and the fd slot it is installed in."""
+        if not isinstance(fence, Fence) or fence not in self.objects:
+            raise ModelError(f"sync_file {name}: {getattr(fence, 'name', fence)!r} is not a fence of this driver")
+
+        def release(k):  # sync_file_release(): dma_fence_put(sync_file->fence)
+            k.dma_fence_put(fence)
+
+        sf = self.kref(name, kind="file", release=release, kernel="struct sync_file")
+        sf.sync_fence = fence  # type: ignore[attr-defined]
+        return sf, self.slot(f"{name}.fd", sf, kind="fd")
+
     def dma_buf(self, name: str, *, ops: dict[str, Callable] | None = None, dynamic: bool = False,
                 live: bool = False, owners: tuple[str, ...] = (), max_refs: int = 4) -> DmaBuf:
         """A struct dma_buf with the exporter's ``ops`` (bodies run where the core calls them) and its resv."""
