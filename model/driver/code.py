@@ -20,6 +20,8 @@ counterexample ends in the state where the bad call is the thread's next step.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -77,7 +79,6 @@ class Ins:
     effects: list[Effect] = field(default_factory=list)
     goto: str | None = None  # unconditional successor label (None: the next call)
     branch: tuple[Expr, str] | None = None  # (cond, label): jump when cond holds, else fall through
-    pc_value: Expr | None = None  # a computed successor (kref_put: the release block or past it)
     alts: list[Alt] = field(default_factory=list)
     checks: list[tuple[str, Expr, str]] = field(default_factory=list)  # (property id, bad condition, why)
     acquires: tuple[str, ...] = ()
@@ -95,6 +96,23 @@ class Ins:
     allocates: KObject | None = None  # the object this call creates (its thread may set it up unpublished)
     attaches: Attachment | None = None  # the attachment this call creates (its owner must hold the buffer)
     owner: str = ""
+
+
+CORE_CALLS: list[str] = []  # the dma-buf core calls a driver may replace (Driver.core), in definition order
+
+
+def core_call(body: Callable[..., None]) -> Callable[..., None]:
+    """A call of the dma-buf core: ``Driver.core`` may replace it. The replacement gets the call's arguments
+    (defaults filled in) and ``default``, this built-in body."""
+    CORE_CALLS.append(body.__name__)
+    sig = inspect.signature(body)
+
+    @functools.wraps(body)
+    def call(self: Code, *args: Any, **kwargs: Any) -> None:
+        bound = sig.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        self._core(body.__name__, lambda: body(self, *args, **kwargs), *bound.args[1:], **bound.kwargs)
+    return call
 
 
 class Code:
@@ -266,25 +284,22 @@ class Code:
         self._add(ins)
 
     def kfree(self, obj: KObject, text: str = "") -> None:
-        self._obj(obj)
-        ins = Ins(text or f"kfree({obj.name})", owner=self.owner)
-        ins.checks.append(("double-free", (obj.life == FREED) | (obj.life == GRACE), f"{obj.name} is freed a second "
-                           "time"))
-        ins.effects.append(assign(obj.life, ite(obj.life == UNBORN, UNBORN, FREED)))
-        held = self.b.held(self.owner, obj)
-        ins.effects.append(assign(held, 0))
-        self._add(ins)
+        self._free(obj, text or f"kfree({obj.name})", FREED)
 
     def kfree_rcu(self, obj: KObject, text: str = "") -> None:
         """``kfree_rcu``: freed after a grace period; RCU readers already inside a read-side section may still
         read it (KOBJ-1), anyone else may not."""
-        self._obj(obj)
         self.b.uses_grace()
         self.b.frees_after_grace()
-        ins = Ins(text or f"kfree_rcu({obj.name})", owner=self.owner)
+        self._free(obj, text or f"kfree_rcu({obj.name})", GRACE)
+
+    def _free(self, obj: KObject, text: str, state: str) -> None:
+        """The memory goes (FREED) or waits for a grace period (GRACE); freeing what never existed does nothing."""
+        self._obj(obj)
+        ins = Ins(text, owner=self.owner)
         ins.checks.append(("double-free", (obj.life == FREED) | (obj.life == GRACE), f"{obj.name} is freed a second "
                            "time"))
-        ins.effects += [assign(obj.life, ite(obj.life == UNBORN, UNBORN, GRACE)), assign(self.b.held(self.owner, obj), 0)]
+        ins.effects += [assign(obj.life, ite(obj.life == UNBORN, UNBORN, state)), assign(self.b.held(self.owner, obj), 0)]
         self._add(ins)
 
     def dma_fence_get_rcu(self, f: Fence, *, fail: str) -> None:
@@ -602,12 +617,6 @@ class Code:
 
     def dma_resv_trylock(self, r: Resv, *, fail: str | None = None) -> None:
         """``dma_resv_trylock``; without ``fail`` the caller knows nobody else can hold it (a fresh object)."""
-        if fail is None:
-            ins = self._lock_ins(r.lock, f"dma_resv_trylock({r.name})")
-            ins.waits_lock = None
-            ins.acquires = ()  # lockdep records no dependency for a trylock
-            self._add(ins)
-            return
         self._lock(r.lock, sleeps=False, text=f"dma_resv_trylock({r.name})", fail=fail, fail_text="busy", trylock=True)
 
     # ---- fences ----------------------------------------------------------------
@@ -630,12 +639,8 @@ class Code:
         ins.effects.append(assign(f.error_v, ite(f.signaled_v == 1, f.error_v, 1)))
         self._add(ins)
 
+    @core_call
     def dma_fence_signal(self, f: Fence) -> None:
-        self._core('dma_fence_signal',
-                   lambda: self._core_dma_fence_signal(f),
-                   f)
-
-    def _core_dma_fence_signal(self, f: Fence) -> None:
         """``dma_fence_signal``: under the fence lock (interrupts off) the fence signals and every armed
         callback runs, in this thread's context; signaling is one-way (a second signal does nothing)."""
         self._obj(f)
@@ -843,12 +848,8 @@ class Code:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_resv_reserve_fences() -> -ENOMEM"))
         self._add(ins)
 
+    @core_call
     def dma_resv_add_fence(self, r: Resv, f: Fence, usage: str = "WRITE") -> None:
-        self._core('dma_resv_add_fence',
-                   lambda: self._core_dma_resv_add_fence(r, f, usage),
-                   r, f, usage)
-
-    def _core_dma_resv_add_fence(self, r: Resv, f: Fence, usage: str = "WRITE") -> None:
         """Add ``f`` to the resv: the resv takes its own fence reference; a slot must be reserved in this
         lock hold (RESV-A1); from here on, the fence's signalling path is a signalling section (SIG-2)."""
         flag = self.b.resv_fence(r, f)
@@ -894,12 +895,8 @@ class Code:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_buf_export() -> -ENOMEM"))
         self._add(ins)
 
+    @core_call
     def dma_buf_fd(self, buf: DmaBuf, slot: Slot, *, fail: str | None = None) -> None:
-        self._core('dma_buf_fd',
-                   lambda: self._core_dma_buf_fd(buf, slot, fail=fail),
-                   buf, slot, fail=fail)
-
-    def _core_dma_buf_fd(self, buf: DmaBuf, slot: Slot, *, fail: str | None = None) -> None:
         """``dma_buf_fd``: the fd takes over the caller's reference (REF-5); -EMFILE (to ``fail``) leaves it."""
         if slot.obj is not buf:
             raise ModelError(f"dma_buf_fd: slot {slot.name} holds {slot.obj.name}, not {buf.name}")
@@ -908,12 +905,8 @@ class Code:
     def dma_buf_get(self, slot: Slot, *, fail: str) -> None:
         self.lookup(slot, fail=fail, text=f"{slot.obj.name} = dma_buf_get({slot.name})")
 
+    @core_call
     def dma_buf_attach(self, att: Attachment, *, fail: str | None = None) -> None:
-        self._core('dma_buf_attach',
-                   lambda: self._core_dma_buf_attach(att, fail=fail),
-                   att, fail=fail)
-
-    def _core_dma_buf_attach(self, att: Attachment, *, fail: str | None = None) -> None:
         buf = att.buf
         ins = Ins(f"{att.name} = dma_buf_attach({buf.name})", owner=self.owner, attaches=att)
         self._deref(ins, buf)
@@ -923,12 +916,8 @@ class Code:
         self._add(ins)
         self._op(buf, "attach")
 
+    @core_call
     def dma_buf_detach(self, att: Attachment) -> None:
-        self._core('dma_buf_detach',
-                   lambda: self._core_dma_buf_detach(att),
-                   att)
-
-    def _core_dma_buf_detach(self, att: Attachment) -> None:
         buf = att.buf
         ins = Ins(f"dma_buf_detach({buf.name}, {att.name})", owner=self.owner)
         self._deref(ins, buf)
@@ -948,12 +937,8 @@ class Code:
             return (not locked, True, "dma_buf_map_attachment" + ("" if locked else "_unlocked"))
         return (False, loc == "dynamic" and att.dynamic, self.b.prof.map_call)
 
+    @core_call
     def dma_buf_map_attachment(self, att: Attachment, *, locked: bool = False, fail: str | None = None) -> None:
-        self._core('dma_buf_map_attachment',
-                   lambda: self._core_dma_buf_map_attachment(att, locked=locked, fail=fail),
-                   att, locked=locked, fail=fail)
-
-    def _core_dma_buf_map_attachment(self, att: Attachment, *, locked: bool = False, fail: str | None = None) -> None:
         """Map the attachment; the exporter's map op runs inside. ``locked``: the caller holds the resv
         (the locked call of v6.2+; in older generations the same call, made under the resv)."""
         buf = att.buf
@@ -983,12 +968,8 @@ class Code:
             self.goto(fail)  # type: ignore[arg-type]
             self.label(done)
 
+    @core_call
     def dma_buf_unmap_attachment(self, att: Attachment, *, locked: bool = False) -> None:
-        self._core('dma_buf_unmap_attachment',
-                   lambda: self._core_dma_buf_unmap_attachment(att, locked=locked),
-                   att, locked=locked)
-
-    def _core_dma_buf_unmap_attachment(self, att: Attachment, *, locked: bool = False) -> None:
         buf = att.buf
         assert buf.resv is not None
         core_locks, needs_resv, call = self._core_map_locking(att, locked)
@@ -1263,8 +1244,8 @@ class Code:
         if trylock:
             ins.waits_lock = None  # a trylock never blocks, and lockdep records no dependency for it
             ins.acquires = tuple(a for a in ins.acquires if a != lk.name)
-            assert fail is not None
-            ins.alts.append(Alt("busy", lk.holder != "FREE", [], self._lab(fail), f"{text} -> 0"))
+            if fail is not None:  # without it the caller knows nobody else can hold the lock
+                ins.alts.append(Alt("busy", lk.holder != "FREE", [], self._lab(fail), f"{text} -> 0"))
         elif fail:
             ins.alts.append(Alt("eintr", lift(True), [], self._lab(fail), f"{text} -> {fail_text}"))
         self._add(ins)

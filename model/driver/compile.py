@@ -74,7 +74,6 @@ class DriverInfo:
     """What the properties of a compiled driver need: every rule check, by property id."""
 
     checks: dict[str, list[tuple[Expr, str]]] = field(default_factory=dict)
-    threads: tuple[str, ...] = ()
     release_steps: set[str] = field(default_factory=set)  # actions of a release: dead where no put is the last
     imbalances: list[str] = field(default_factory=list)  # joins where paths hold different locks
     where: dict[str, tuple[str, int]] = field(default_factory=dict)  # action -> (file, line) of its call
@@ -122,11 +121,10 @@ class DriverBuild:
         self.irq_used: dict[str, dict[str, tuple[Expr, Expr]]] = {}  # lock -> irq|softirq -> (IN-, -ON)
         self.bhoff: dict[str, Expr] = {}
         self._fencesets: dict[str, object] = {}
-        self._idle_vars: dict[str, Expr] = {}
+        self._lazy_vars: dict[str, Expr] = {}  # state declared the first time a call needs it
         self.core_used: set[str] = set()  # core calls a replacement (Driver.core) stood in for
         self.ww_threads = sorted(plan.ww_threads)
         self._ww: dict[str, tuple[Expr, Expr]] = {}
-        self._ww_held: dict[str, Expr] = {}
         self._ww_clock: Expr | None = None
         for t in self.ww_threads:  # every context's stamp exists before any lock compares with it
             self.ww(t)
@@ -215,13 +213,17 @@ class DriverBuild:
                                              meaning=f"references to {obj.name} that {owner} holds", rule="KREF-3")
         return self.held_vars[key]
 
+    def _lazy(self, name: str, typ, init, **meta: str) -> Expr:
+        """A variable declared the first time a call needs it; one per name."""
+        if name not in self._lazy_vars:
+            self._lazy_vars[name] = self.m.var(name, typ, init, **meta)
+        return self._lazy_vars[name]
+
     def work_flag(self, work: str) -> Expr:
         if work not in {t.name for t in self.d.threads}:
             raise ModelError(f"queue_work({work}): no work item {work!r} (declare it with @driver.work)")
-        name = f"queued_{ident(work)}"
-        if not any(v.name == name for v in self.m.variables):
-            return self.m.var(name, BOOL, 0, kernel="work_struct pending", meaning=f"{work} is queued", rule="")
-        return self.m.variable(name).ref()
+        return self._lazy(f"queued_{ident(work)}", BOOL, 0, kernel="work_struct pending", meaning=f"{work} is queued",
+                          rule="")
 
     def uses_grace(self) -> None:
         self.next_plan.rcu = True
@@ -236,27 +238,19 @@ class DriverBuild:
     def work_running(self, name: str) -> Expr:
         """Whether the work item is inside its body (set when it starts, cleared when it returns)."""
         self.work_flag(name)
-        key = f"running_{ident(name)}"
-        if key not in self._idle_vars:
-            self._idle_vars[key] = self.m.var(key, BOOL, 0, kernel="work running", meaning=f"{name} is running",
-                                              rule="")
-        return self._idle_vars[key]
+        return self._lazy(f"running_{ident(name)}", BOOL, 0, kernel="work running", meaning=f"{name} is running",
+                          rule="")
 
     def cpu_state(self, owner: str, buf, kind: str) -> Expr:
         """An owner's CPU access to a buffer: nesting of begin/end_cpu_access, or of vmap/vunmap."""
-        name = f"{kind}_{ident(owner)}_{ident(buf.name)}"
-        if not any(v.name == name for v in self.m.variables):
-            return self.m.var(name, Range(0, 2), 0, kernel="dma_buf_begin_cpu_access" if kind == "cpu" else "dma_buf_vmap",
-                              meaning=f"{owner}'s {'CPU access brackets' if kind == 'cpu' else 'vmaps'} of {buf.name}",
-                              rule="CPU-1" if kind == "cpu" else "CPU-7")
-        return self.m.variable(name).ref()
+        return self._lazy(f"{kind}_{ident(owner)}_{ident(buf.name)}", Range(0, 2), 0,
+                          kernel="dma_buf_begin_cpu_access" if kind == "cpu" else "dma_buf_vmap",
+                          meaning=f"{owner}'s {'CPU access brackets' if kind == 'cpu' else 'vmaps'} of {buf.name}",
+                          rule="CPU-1" if kind == "cpu" else "CPU-7")
 
     def pin_count(self, att: Attachment) -> Expr:
-        name = f"pins_{ident(att.name)}"
-        if not any(v.name == name for v in self.m.variables):
-            return self.m.var(name, Range(0, 2), 0, kernel="dma_buf pin count", meaning=f"pins of {att.name}",
-                              rule="DYN-4")
-        return self.m.variable(name).ref()
+        return self._lazy(f"pins_{ident(att.name)}", Range(0, 2), 0, kernel="dma_buf pin count",
+                          meaning=f"pins of {att.name}", rule="DYN-4")
 
     # ---- ww acquire contexts (wait-die stamps) -------------------------------------
     def ww_top(self) -> int:
@@ -281,10 +275,8 @@ class DriverBuild:
         return self._ww[thread]
 
     def ww_held(self, r) -> Expr:
-        if r.name not in self._ww_held:
-            self._ww_held[r.name] = self.m.var(f"ww_ctx_{ident(r.name)}", BOOL, 0, kernel="ww_mutex.ctx",
-                                               meaning=f"{r.name} is held with an acquire context", rule="RESV-W1")
-        return self._ww_held[r.name]
+        return self._lazy(f"ww_ctx_{ident(r.name)}", BOOL, 0, kernel="ww_mutex.ctx",
+                          meaning=f"{r.name} is held with an acquire context", rule="RESV-W1")
 
     def ww_dies(self, thread: str, r) -> Expr:
         """Wait-die: ``thread`` gets -EDEADLK on ``r`` when an older context holds it and it holds ww locks."""
@@ -359,7 +351,7 @@ class DriverBuild:
 
     # ---- the pass ----------------------------------------------------------------
     def run(self) -> tuple[Model, DriverInfo]:
-        info = DriverInfo(threads=tuple(self.threads))
+        info = DriverInfo()
         codes: list[tuple[object, Code]] = []
         for t in self.d.threads:
             k = Code(self, t.name, t.context)
@@ -433,7 +425,7 @@ class DriverBuild:
         names = {i: f"L{i}" for i in live}
         start = thread_through(0)
         pc = m.var(f"pc_{ident(t.name)}", Enum(f"pc_{ident(t.name)}", *[names[i] for i in live], DONE),
-                   names.get(start, DONE), kernel=f"{t.name} ({t.context})",
+                   names.get(start, DONE), kernel=t.kernel or f"{t.name} ({t.context})",
                    meaning=f"the next call of {t.name}", rule="")
 
         def at_value(i: int) -> str:
@@ -448,7 +440,7 @@ class DriverBuild:
                 out.append(resolve(ins.branch[1]))
             return out
 
-        # static lockset per call (lockdep's held-lock stack; sparse requires it to agree at every join)
+        # static lockset per call (lockdep's held-lock stack; a join keeps what every path holds)
         locksets: dict[int, tuple[Lock, ...]] = {start: ()}
         work = [start] if start < n else []
         while work:
@@ -524,7 +516,7 @@ class DriverBuild:
 
     def _grace_period(self) -> None:
         """RCU: once no thread is inside a read-side section, every kfree_rcu'd object is really freed."""
-        pending = [o for o in self.objects]
+        pending = self.objects
         quiet = conj(*[v == 0 for v in self.rcu.values()])
         self.m.action("rcu_grace_period", quiet & disj(*[o.life == GRACE for o in pending]),
                       [assign(o.life, ite(o.life == GRACE, FREED, o.life)) for o in pending], actor="rcu",
@@ -591,7 +583,6 @@ class DriverBuild:
             pending = (f.signaled_v == 0) & (f.life == LIVE)
             fs = self.m.fence_set(f.name, None, (lambda p: lambda _j: p)(pending), signal="", kernel="dma_fence")
             self._fencesets[f.name] = fs
-
 
     def finish_fencesets(self) -> None:
         for f in self.fences:

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dmabuf_check.model.driver.code import SLOT_KINDS
+from dmabuf_check.model.driver.code import CORE_CALLS, SLOT_KINDS
 from dmabuf_check.model.driver.objects import (
     CONTEXTS,
     Attachment,
@@ -54,8 +54,6 @@ from dmabuf_check.model.driver.objects import (
 from dmabuf_check.model.types import ModelError
 
 KINDS = ("kref", "file", "mem")
-CORE_CALLS = ("dma_fence_signal", "dma_resv_add_fence", "dma_buf_fd", "dma_buf_attach", "dma_buf_detach",
-              "dma_buf_map_attachment", "dma_buf_unmap_attachment")
 
 
 class Driver:
@@ -78,7 +76,6 @@ class Driver:
         self._names: set[str] = set()
         self.holders: list[str] = []  # long-lived holders of references (the device, a job): never dropped
         self.core_calls: dict[str, Body] = {}  # dma-buf core calls replaced by a proposed change (Driver.core)
-        self.kinds: tuple[str, ...] = ()  # importer kinds: a design's; a driver names its threads instead
 
     # ---- objects ----------------------------------------------------------------
     def _new(self, name: str, what: str) -> str:
