@@ -9,6 +9,7 @@ the same way against its fixed programs.
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from dmabuf_check.checker.explicit.search import explore
@@ -633,7 +634,48 @@ def test_object_declaration_options_change_the_model():
     assert fingerprint(base(fence={"enable_signaling": lambda k: None})) != plain
 
 
+def test_a_dynamic_exporter_is_mapped_at_a_static_attach_before_v6_16():
+    """ATT-6: v5.7-v6.15 the core maps and pins a mismatched pair at attach, under the resv: an importer
+    attaching with the resv held deadlocks on itself; v6.16 attach maps nothing, so the flag changes nothing."""
+    def make(dynamic: bool, kernel: str, held: bool) -> Driver:
+        d = Driver("att6", kernel=kernel)
+        buf = d.dma_buf("buf", live=True, owners=("importer",), dynamic=dynamic)
+        att = d.attachment("att", buf)
+
+        @d.thread("importer")
+        def importer(k):
+            if held:
+                k.dma_resv_lock(buf.resv)
+            k.dma_buf_attach(att)
+            if held:
+                k.dma_resv_unlock(buf.resv)
+            k.dma_buf_detach(att)
+            k.dma_buf_put(buf)
+        return d
+
+    assert fingerprint(make(True, "v5.19", False)) != fingerprint(make(False, "v5.19", False))
+    assert fingerprint(make(True, "v6.16", False)) == fingerprint(make(False, "v6.16", False))
+    m, info = make(True, "v5.19", True).build()
+    r = explore(m, safety(m, info), symmetry=False, stop_at_first=False)
+    assert {v.property for v in r.violated} == {"no-fence-wait-deadlock", "no-stuck-state"}
+    m, info = make(False, "v5.19", True).build()
+    assert not explore(m, safety(m, info), symmetry=False, stop_at_first=False).violated
+
+
 # ---- mistakes in a program are one line ------------------------------------------------------------
+
+@pytest.mark.parametrize("call,msg", [
+    (lambda k, o: k.mutex_lock(o["lk"], fail="err"), "mutex_lock(fail='err') cannot fail without interruptible=True"),
+    (lambda k, o: k.dma_resv_lock(o["r"], fail="err"), "dma_resv_lock(fail='err') cannot fail without interruptible"),
+    (lambda k, o: k.dma_resv_lock(o["r"], ctx=True, fail="err"), "dma_resv_lock(fail='err') cannot fail"),
+    (lambda k, o: k.dma_fence_wait(o["f"], fail="err"), "dma_fence_wait(fail='err') cannot fail without intr=True"),
+    (lambda k, o: k.dma_resv_wait_timeout(o["r"], fail="err"), "dma_resv_wait_timeout(fail='err') cannot fail"),
+], ids=["mutex_lock", "dma_resv_lock", "dma_resv_lock ctx", "dma_fence_wait", "dma_resv_wait_timeout"])
+def test_a_fail_label_on_an_uninterruptible_call_is_refused(call, msg):
+    """Without interruptible/intr the kernel call never fails: an ignored ``fail`` would be a silent miss."""
+    with pytest.raises(ModelError, match=r"thread t: " + re.escape(msg)):
+        one_call(lambda k, o: call(k, o), _objs)().build()
+
 
 def test_program_mistakes_are_model_errors_naming_the_thread():
     d = Driver("bad")
@@ -814,7 +856,8 @@ def test_the_core_map_path_follows_the_generation():
     m, _info = unlocked_map(False).build("v5.19")
     assert [a.call for a in m.actions][1] == "dma_buf_map_attachment(att)"
     assert holds(unlocked_map(False), "v5.19") == 6
-    assert run(unlocked_map(True), "v5.19")[0] == {"resv-held": 1}  # attach, then about to map unlocked
+    # ATT-6: attach maps the mismatched pair (a dynamic importer, a static exporter) under the resv first
+    assert run(unlocked_map(True), "v5.19")[0] == {"resv-held": 3}  # attach, lock, unlock; about to map unlocked
 
 
 def ww_pair(bug: str | None) -> Driver:

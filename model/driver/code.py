@@ -446,8 +446,9 @@ class Code:
 
     # ---- locks ---------------------------------------------------------------
     def mutex_lock(self, lk: Lock, *, interruptible: bool = False, fail: str | None = None, text: str = "") -> None:
+        self._no_fail_unless(interruptible, fail, "mutex_lock", "interruptible=True (mutex_lock_interruptible)")
         self._lock(lk, sleeps=True, text=text or f"mutex_lock{'_interruptible' if interruptible else ''}({lk.name})",
-                   fail=fail if interruptible else None, fail_text="-EINTR")
+                   fail=fail, fail_text="-EINTR")
 
     def mutex_lock_interruptible(self, lk: Lock, *, fail: str) -> None:
         self.mutex_lock(lk, interruptible=True, fail=fail)
@@ -771,10 +772,11 @@ class Code:
         (RESV-W1), a younger context that would wait for an older one's lock while holding others gets
         -EDEADLK, to the ``edeadlk`` label (the backoff: unlock everything, then dma_resv_lock_slow)."""
         text = f"dma_resv_lock{'_interruptible' if interruptible else ''}({r.name}, {'&ctx' if ctx else 'NULL'})"
+        self._no_fail_unless(interruptible, fail, "dma_resv_lock", "interruptible=True (dma_resv_lock_interruptible)")
         if self._signalling:
             self._pending_checks.append(("sig-no-resv-lock", lift(True), "a fence signalling path takes a dma_resv lock"))
         if not ctx:
-            self._lock(r.lock, sleeps=True, text=text, fail=fail if interruptible else None, fail_text="-EINTR")
+            self._lock(r.lock, sleeps=True, text=text, fail=fail, fail_text="-EINTR")
             return
         stamp, acquired = self.b.ww(self.me)
         ins = self._lock_ins(r.lock, text)
@@ -788,7 +790,7 @@ class Code:
         # without edeadlk the error is ignored: the call returns without the lock and the code goes on
         target = self._lab(edeadlk) if edeadlk else self._lab(self._fresh("ignored"))
         ins.alts.append(Alt("edeadlk", die, [], target, f"{text} -> -EDEADLK", needs_ww=True))
-        if interruptible and fail:
+        if fail:
             ins.alts.append(Alt("eintr", lift(True), [], self._lab(fail), f"{text} -> -EINTR"))
         self._add(ins)
         if not edeadlk:
@@ -915,10 +917,25 @@ class Code:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_buf_attach() -> -ENOMEM"))
         self._add(ins)
         self._op(buf, "attach")
+        if self._maps_at_attach(att):  # ATT-6: the core maps (and pins) the mismatched pair now, under the resv
+            assert buf.resv is not None
+            self.dma_resv_lock(buf.resv)
+            if buf.dynamic:
+                self._op(buf, "pin")
+            self._op(buf, "map")
+            self.dma_resv_unlock(buf.resv)
 
     @core_call
     def dma_buf_detach(self, att: Attachment) -> None:
         buf = att.buf
+        if self._maps_at_attach(att):  # ATT-6: the cached mapping goes first (a dynamic exporter's under the resv)
+            assert buf.resv is not None
+            if buf.dynamic:
+                self.dma_resv_lock(buf.resv)
+            self._op(buf, "unmap")
+            if buf.dynamic:
+                self._op(buf, "unpin")
+                self.dma_resv_unlock(buf.resv)
         ins = Ins(f"dma_buf_detach({buf.name}, {att.name})", owner=self.owner)
         self._deref(ins, buf)
         ins.checks.append(("detach-after-unmap", (att.v == "MAPPED") | (att.v == "STALE"),
@@ -926,6 +943,10 @@ class Code:
         ins.effects.append(assign(att.v, "NONE"))
         self._add(ins)
         self._op(buf, "detach")
+
+    def _maps_at_attach(self, att: Attachment) -> bool:
+        """ATT-6 (v5.7-v6.15): exactly one side dynamic, so attach maps BIDIRECTIONAL and caches the sg_table."""
+        return self.b.prof.attach_maps_mismatched and att.dynamic != att.buf.dynamic
 
     def _core_map_locking(self, att: Attachment, locked: bool) -> tuple[bool, bool, str]:
         """What the core does around map/unmap in this generation: (it takes the resv itself, the caller
@@ -1210,14 +1231,20 @@ class Code:
     def _fence_wait(self, ins: Ins, pending: Expr, intr: bool, fail: str | None, what: str) -> None:
         """A wait for fences: it sleeps, lockdep sees dma_fence_map taken (v5.9+), a signalling path may not do
         it (SIG-3), and the interruptible form returns -ERESTARTSYS to ``fail`` while still pending."""
+        self._no_fail_unless(intr, fail, ins.text.split("(")[0], "intr=True")
         self._sleep_check(ins, ins.text)
         if self.b.fence_annotations:
             ins.acquires = ("dma_fence_map",)
         if self._signalling:
             ins.checks.append(("sig-no-fence-wait", lift(True), f"a fence signalling path waits on {what}"))
-        if intr and fail:
+        if fail:
             ins.alts.append(Alt("erestartsys", pending, [], self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
         self._add(ins)
+
+    def _no_fail_unless(self, can_fail: bool, fail: str | None, call: str, how: str) -> None:
+        """An uninterruptible call never fails: a ``fail`` label there would be silently ignored."""
+        if fail and not can_fail:
+            raise ModelError(f"thread {self.thread}: {call}(fail={fail!r}) cannot fail without {how}")
 
     def _sleep_check(self, ins: Ins, what: str) -> None:
         ins.checks.append(("sleep-in-atomic", self.atomic(), f"{what} may sleep, in atomic context"))

@@ -211,8 +211,8 @@ class DmaBuf(KObject):
 
     ``ops`` maps an op name (attach, detach, map, unmap, release, begin_cpu_access, end_cpu_access,
     vmap, vunmap, mmap) to its body; a missing op does nothing. ``dynamic`` marks an exporter
-    with pin/unpin (its map is called with the resv held, DYN-1/LOCK-1).
-    """
+    with pin/unpin (dma_buf_is_dynamic): v5.7-v6.15 a static importer's attach maps and pins it under the
+    resv, and detach undoes that (ATT-6)."""
 
     kind: str = "dma_buf"
     ops: dict[str, Body] = field(default_factory=dict)
