@@ -117,7 +117,8 @@ class Move:
     """The exporter moving backing storage between placements (TTM eviction/validation).
 
     notify      -- call dma_buf_move_notify() so dynamic importers drop their mappings (MIG-5)
-    waits       -- fence usage class waited for before the old placement is reused (MIG-6; BOOKKEEP: all)
+    waits       -- fence usage class waited for before the old placement is reused (MIG-6; BOOKKEEP: all);
+                   for a pipelined move the copy job depends on them on the GPU, the CPU does not wait
     respects_pins -- skip a pinned buffer (MIG-4)
     pipelined   -- the copy runs on the exporter's engine; its fence is added with ``fence_usage``
     fence_usage -- usage class the move fence is added with (KERNEL: everybody waits, RESV-U1)
@@ -241,6 +242,9 @@ class Design:
     shared_resv: bool = False  # two buffers share one reservation object (REF-4)
     refuse_attach_after_map: bool = False  # the exporter refuses attach once mapped (MIG-2)
     vmap_counted: bool = True  # the exporter's vunmap runs for the last user only (CPU-7)
+    # dma_buf_ops.cache_sgt_mapping (v5.3-v6.15, MAP-11): the core keeps an attachment's first sg_table and
+    # hands it out again; the exporter's unmap runs at detach (drm_prime.c, udmabuf set it)
+    cache_sgt_mapping: bool = False
 
     @property
     def dynamic(self) -> bool:

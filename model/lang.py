@@ -57,6 +57,11 @@ class Lock:
     actors: dict[str, str]
     kernel: str = ""
     lock_class: str = ""
+    # what lockdep knows of its use (driver programs fill these): a sleeping lock or a spinning one; per irq
+    # state (HARDIRQ, SOFTIRQ) the variables that record IN-<state> and <state>-ON usage, for a lock used in
+    # mixed contexts (the irq-inconsistent-lock property reads them)
+    sleeps: bool = True
+    usage: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def held(self) -> Expr:
         return Var(self.holder) != self.free
@@ -118,6 +123,9 @@ class Action:
     # What an action acquires and does not release appears in the next step's holds.
     acquires: tuple[str, ...] = ()
     holds: tuple[str, ...] = ()
+    # lockdep usage the action registers when it fires: (lock, usage such as IN-HARDIRQ-W or HARDIRQ-ON-W,
+    # the condition on the state it fires from); driver programs fill it, the lock report reads it
+    marks: tuple[tuple[str, str, Expr], ...] = ()
 
 
 @dataclass(eq=False)

@@ -52,6 +52,10 @@ class Profile:
     # CONFIG_DMABUF_MOVE_NOTIFY (v5.7 on, "EXPERIMENTAL", default n): without it dma_buf_map_attachment()
     # pins a dynamic exporter's buffer for every map, so a mapped buffer never moves (MAP-9)
     config: tuple[tuple[str, bool], ...] = ()
+    # dma_buf_ops.cache_sgt_mapping (MAP-11): "absent" before v5.3 ('dma-buf: add dynamic caching of
+    # sg_table', C. Koenig, 2019), "cached" v5.3-v6.15, "removed" from v6.16 (b72f66f22c0e 'dma-buf: drop
+    # caching of sg_tables': the flag is gone, every map reaches the exporter)
+    sgt_cache: str = "cached"
 
 
 PROFILES: dict[str, Profile] = {}
@@ -64,12 +68,13 @@ def _add(p: Profile) -> None:
 _add(Profile("rfc2011", "the 2011 RFC: attach, get/put_scatterlist, lazy allocation, migration by stalling maps",
              ("HIST-1",), "get_scatterlist", "put_scatterlist", fences=False, usage_classes=(), dynamic=False,
              migration="stall", cpu_access=False, locking="none", vmap_lock="", mmap_under_resv=False,
-             attach_maps_mismatched=False, pin_on_map=False, reserve_slots=False, refuse_attach_after_map=True))
+             attach_maps_mismatched=False, pin_on_map=False, reserve_slots=False, refuse_attach_after_map=True,
+             sgt_cache="absent"))
 _add(Profile("v3.3", "v3.3 (2012): map/unmap_attachment returning an sg_table; no CPU access, no fences yet",
              ("HIST-2",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=False, usage_classes=(),
              dynamic=False, migration="stall", cpu_access=False, locking="none", vmap_lock="",
              mmap_under_resv=False, attach_maps_mismatched=False, pin_on_map=False, reserve_slots=False,
-             refuse_attach_after_map=True, mmap_op=False))
+             refuse_attach_after_map=True, mmap_op=False, sgt_cache="absent"))
 _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusive/shared fence slots",
              ("HIST-3", "HIST-4"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",
@@ -105,7 +110,7 @@ _add(Profile("v6.16", "v6.16: pin on map, no attach-time mapping or cached sg ta
              usage_classes=("KERNEL", "WRITE", "READ", "BOOKKEEP"), dynamic=True, migration="notify",
              cpu_access=True, locking="all", vmap_lock="resv", mmap_under_resv=False, attach_maps_mismatched=False,
              pin_on_map=True, reserve_slots=True, refuse_attach_after_map=False,
-             config=(("DMABUF_MOVE_NOTIFY", False),)))
+             config=(("DMABUF_MOVE_NOTIFY", False),), sgt_cache="removed"))
 
 DEFAULT = "v6.16"
 

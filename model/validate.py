@@ -206,6 +206,13 @@ def _ops(c: _Checker, d: Design, p: Profile) -> None:
                    "REF-1")
     if ("pin" in d.ops) != ("unpin" in d.ops):
         c.fail("ops", "pin and unpin must both be present or both absent", "REF-2")
+    c.is_bool("cache_sgt_mapping", d.cache_sgt_mapping, "MAP-11")
+    if d.cache_sgt_mapping is True and "pin" in d.ops:
+        c.fail("cache_sgt_mapping", "a cache_sgt_mapping exporter must not have pin/unpin (dma_buf_export() "
+               "refuses the pair: 'mutually exclusive with cache_sgt_mapping')", "REF-2")
+    if d.cache_sgt_mapping is True and p.sgt_cache == "absent":
+        c.fail("cache_sgt_mapping", f"the {p.name} contract has no cache_sgt_mapping (it came in v5.3: "
+               "'dma-buf: add dynamic caching of sg_table')", "MAP-11")
     if "pin" in d.ops and not p.dynamic:
         c.fail("ops['pin']", f"the {p.name} contract has no pin/unpin (dynamic dma-buf came in v5.7)", "HIST-4")
     # begin/end_cpu_access and vunmap are optional one by one: dma_buf_begin/end_cpu_access() and

@@ -252,6 +252,67 @@ def test_interrupts_enabled_under_an_irq_safe_lock_is_inconsistent_lock_state():
     assert holds(nested_irq(False)) == 21
 
 
+def _lock_report(d: Driver):
+    from dmabuf_check.checker.locks.order import analyze
+    from dmabuf_check.checker.locks.rules import load
+
+    m, _info = d.build(None)
+    return analyze(m, [], load(None, m))
+
+
+def test_lock_report_prints_lockdeps_usage_bits_and_inconsistent_lock_state():
+    # kernel/locking/lockdep.c: mark_usage() records USED_IN_HARDIRQ in IRQ context and ENABLED_HARDIRQ when
+    # taken with interrupts on; mark_held_locks() marks the held locks when spin_unlock_irq() turns them back
+    # on; print_usage_bug() is "inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage."; get_usage_chars()
+    # prints '.', '-' (in IRQ), '+' (IRQs on), '?' (both) per state
+    from dmabuf_check.traces import lockdep
+
+    rep = _lock_report(nested_irq(True))
+    assert not rep.clean
+    [u] = rep.inconsistent
+    assert (u.lock, u.state, u.first) == ("list_lock", "HARDIRQ", "IN-HARDIRQ-W")
+    assert u.registered["IN-HARDIRQ-W"][1].length == 0 and u.both.length == 5
+    assert rep.usage == {"list_lock": "{?.+.}-{2:2}", "obj->lock": "{-...}-{2:2}"}
+    text = lockdep.render(rep)
+    assert "WARNING: inconsistent lock state" in text
+    assert "inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage." in text
+    assert "debugfs/debugfs_2 takes:\n (list_lock){?.+.}-{2:2}, at: debugfs_2" in text
+    assert "  <Interrupt>\n    lock(list_lock);" in text
+    assert text.rstrip().endswith("1 inconsistent lock state: 1 edges over 2 locks (21 states explored)")
+    # fixed: interrupts stay off while list_lock is held; both locks only ever taken with them off
+    rep = _lock_report(nested_irq(False))
+    assert rep.clean and rep.inconsistent == []
+    assert rep.usage == {"list_lock": "{-...}-{2:2}", "obj->lock": "{-...}-{2:2}"}
+
+
+def test_lock_report_usage_bits_for_softirq_and_sleeping_locks():
+    def driver(bh: bool) -> Driver:
+        d = Driver("bh-lock")
+        lk = d.spinlock("queue_lock")
+        mtx = d.mutex("config_lock")
+
+        @d.thread("ioctl")
+        def ioctl(k):
+            k.mutex_lock(mtx)
+            (k.spin_lock_bh if bh else k.spin_lock)(lk)
+            (k.spin_unlock_bh if bh else k.spin_unlock)(lk)
+            k.mutex_unlock(mtx)
+
+        @d.thread("tasklet", context="softirq")
+        def tasklet(k):
+            k.spin_lock(lk)
+            k.spin_unlock(lk)
+        return d
+
+    rep = _lock_report(driver(False))
+    [u] = rep.inconsistent
+    assert u.state == "SOFTIRQ" and {u.first} < {"IN-SOFTIRQ-W", "SOFTIRQ-ON-W"}
+    # taken in softirq context (which runs with hard interrupts on) and in process context with both on
+    assert rep.usage == {"queue_lock": "{+.?.}-{2:2}", "config_lock": "{+.+.}-{3:3}"}
+    rep = _lock_report(driver(True))  # spin_lock_bh: softirqs off in process context
+    assert rep.inconsistent == [] and rep.usage["queue_lock"] == "{+.-.}-{2:2}"
+
+
 def fence_rules(bug: str | None) -> Driver:
     d = Driver("fence-rules")
     f = d.fence("job")

@@ -148,12 +148,99 @@ def test_jobs_queue_behind_implicit_fences_and_conflicting_jobs_never_run_togeth
     assert r.ok
     assert r.action_coverage["run_job_write"] > 0 and r.action_coverage["run_job_read"] > 0  # not vacuous
     assert "run_job_write" not in r.vacuous
-    m, _info, props = build_ref(resolve("bug-no-implicit-sync"))
+    bug = resolve("bug-no-implicit-sync")
+    m, _info, props = build_ref(bug)
     r = explore(m, list(props))
     [v] = [v for v in r.verdicts if v.status == "violated"]
-    assert v.property == "implicit-sync-devices" and v.counterexample.length == 14  # maps pin (DMABUF_MOVE_NOTIFY=n)
+    # the exporter's own rendering is a device access too: the importer's write starts beside it
+    assert v.property == "implicit-sync-devices" and v.counterexample.length == 8  # maps pin (DMABUF_MOVE_NOTIFY=n)
+    assert [s.action for s in v.counterexample.steps][-3:] == ["exp_submit", "submit_write_dynamic",
+                                                               "submit_write_dynamic_2"]
+    # without the exporter's jobs, two importers' writes run together
+    from dataclasses import replace
+
+    m, info = build(replace(bug.design, submit=None), None, mix="dynamic=2")
+    r = explore(m, list(for_model(m, info, profile("v6.16"))))
+    [v] = [v for v in r.verdicts if v.status == "violated"]
+    assert v.property == "implicit-sync-devices" and v.counterexample.length == 14
     assert [s.action for s in v.counterexample.steps][-3:] == ["submit_write_dynamic_2", "submit_write_dynamic",
                                                                "submit_write_dynamic_2"]
+
+
+# ---- pipelined moves and the exporter's own jobs: dependencies on the GPU, not waits on the CPU -------------
+
+def _never(pred, name="witness"):
+    from dmabuf_check.properties.base import Property
+
+    return Property(name, "the state described is never reached", (), "", build=lambda m: ~pred(m))
+
+
+def _reaches(d: Design, kernel: str, mix: str, pred, config: str | None = "DMABUF_MOVE_NOTIFY=y") -> int | None:
+    """Length of the shortest run to a state where ``pred`` holds (None: unreachable)."""
+    m, _info = build(d, kernel, mix=mix, config=config)
+    r = explore(m, [_never(pred)])
+    [v] = r.verdicts
+    return v.counterexample.length if v.status == "violated" else None
+
+
+def test_pipelined_move_hands_the_fences_to_the_copy_job_and_the_ghost_keeps_the_old_placement():
+    # amdgpu_bo_move() -> amdgpu_move_blit() -> amdgpu_copy_buffer(..., bo->base.resv, ...): the copy job
+    # syncs to the resv's fences (amdgpu_sync_resv, AMDGPU_SYNC_ALWAYS); ttm_bo_move_accel_cleanup() hands the
+    # old placement to a ghost object freed when the copy's fence signals (v5.x-v6.16): the CPU never waits
+    from dataclasses import replace
+
+    from dmabuf_check.model.designs.ttm_vram import DESIGN as TTM
+
+    m, _info = build(TTM, "v6.16", mix="dynamic=2", config="DMABUF_MOVE_NOTIFY=y")
+    moves = [a for a in m.actions if a.name.startswith("move_to_")]
+    assert moves and all(a.waits is None for a in moves)  # no dma_resv_wait_timeout in the move
+    cpu = replace(TTM, move=replace(TTM.move, pipelined=False))  # ttm_bo_wait_ctx() + ttm_bo_move_memcpy()
+    m2, _ = build(cpu, "v6.16", mix="dynamic=2", config="DMABUF_MOVE_NOTIFY=y")
+    assert any(a.waits is not None for a in m2.actions if a.name.startswith("move_to_"))
+
+    def behind(m):  # the copy is queued behind a job that still reads or writes the old placement
+        from dmabuf_check.model.expr import exists
+
+        job, loc, dep, storage = m.variable("job"), m.variable("loc"), m.variable("ef1dep"), m.variable("storage").ref()
+        return exists(m.index_sets["importers"], lambda i: (job[i] != "NONE") & (loc[i] != storage)
+                      & (dep[i] == "DEP"), "i") & (m.variable("ef1").ref() == "COPY")
+    assert _reaches(TTM, "v6.16", "dynamic=2", behind) == 7
+    r = run_cfg(TTM, "v6.16", "dynamic=2")
+    assert r.ok and not r.vacuous and r.states == 1800
+    # the copy that does not sync to the resv (resv = NULL): it moves the data under a running job
+    blind = replace(TTM, name="copy-no-deps", move=replace(TTM.move, waits=None))
+    assert violated_cfg(blind, "v6.16", "dynamic=2") == {"dma-targets-current-storage": 7,
+                                                         "implicit-sync-devices": 7}
+    # v5.7: a shared fence an importer's exclusive job dropped is still waited for, through that job
+    r = run_cfg(TTM, "v5.7", "static=1,dynamic=2")
+    assert r.ok and r.states == 9641
+    narrow = replace(TTM, name="copy-excl-only", move=replace(TTM.move, waits="KERNEL"))  # the exclusive slot only
+    assert violated_cfg(narrow, "v5.7", "dynamic=2") == {"dma-targets-current-storage": 7}
+
+
+def test_the_exporter_s_own_job_depends_on_importer_jobs_and_counts_as_a_device_access():
+    # amdgpu_cs_sync_rings() -> amdgpu_sync_resv(): the driver's own submission depends on the other devices'
+    # implicit fences (SYNC-2) on the GPU; implicit-sync-devices counts the exporter's running job
+    from dmabuf_check.model.designs.ttm_vram import DESIGN as TTM
+
+    def waits_on_gpu(m):
+        from dmabuf_check.model.expr import exists
+
+        job, dep = m.variable("job"), m.variable("ef1dep")
+        return (m.variable("ef1").ref() == "JOB") & exists(m.index_sets["importers"],
+                                                           lambda i: (job[i] == "WRITE") & (dep[i] == "DEP"), "i")
+    assert _reaches(TTM, "v6.16", "dynamic=2", waits_on_gpu, config=None) == 8
+
+
+def run_cfg(d: Design, kernel: str, mix: str):
+    m, info = build(d, kernel, mix=mix, config="DMABUF_MOVE_NOTIFY=y")
+    return explore(m, list(for_model(m, info, profile(kernel))))
+
+
+def violated_cfg(d: Design, kernel: str, mix: str) -> dict[str, int]:
+    m, info = build(d, kernel, mix=mix, config="DMABUF_MOVE_NOTIFY=y")
+    r = explore(m, list(for_model(m, info, profile(kernel))), stop_at_first=False)
+    return {v.property: v.counterexample.length for v in r.verdicts if v.status == "violated"}
 
 
 # ---- lock reports at lockdep's word -------------------------------------------------------------------
@@ -349,3 +436,76 @@ def test_signalling_rules_apply_before_the_lockdep_annotations_existed():
 
     m, _info, props = build_ref(resolve("bug-signal-takes-resv"), "v5.7")
     assert "sig-no-resv-lock" in {v.property for v in explore(m, list(props), stop_at_first=False).violated}
+
+
+# ---- cache_sgt_mapping (MAP-11) and the cached table at detach (ATT-6) ---------------------------------
+
+def _calls(m, prefix: str) -> list[tuple[str, tuple[str, ...], tuple[str, ...]]]:
+    return [(a.name, a.acquires, a.holds) for a in m.actions if a.name.startswith(prefix)]
+
+
+def test_cache_sgt_mapping_keeps_the_first_sg_table_until_detach_v5_3_to_v6_15():
+    # v6.1 dma_buf_map_attachment(): "if (attach->sgt) ... return attach->sgt" before any exporter call;
+    # dma_buf_unmap_attachment(): "if (attach->sgt == sg_table) return"; dma_buf_detach() unmaps it, inside
+    # the list-del resv hold from v6.2, before it (no resv for a static exporter) in v5.x
+    from dataclasses import replace
+
+    from dmabuf_check.model.designs.gem_prime import DESIGN as GEM
+
+    assert GEM.cache_sgt_mapping  # drm_gem_prime_dmabuf_ops.cache_sgt_mapping = true (v5.3-v6.15)
+    d = replace(GEM, name="gem-lk", locks=("lk",), ops={**GEM.ops, "map": Op(locks=("lk",)), "unmap": Op(locks=("lk",))})
+    m, _ = build(d, "v6.6", mix="static=1")
+    assert _calls(m, "map_static_sgt") == [("map_static_sgt", ("resv",), ())]  # the _unlocked wrapper's resv only
+    assert _calls(m, "unmap_static") == [("unmap_static", ("resv",), ())]  # no exporter unmap
+    assert ("detach_static_sgt_2", ("lk",), ("resv",)) in _calls(m, "detach_static_sgt")  # unmap under resv
+    m, _ = build(d, "v5.19", mix="static=1")
+    assert ("detach_static_sgt", ("lk",), ()) in _calls(m, "detach_static_sgt")  # before the list-del hold
+    # the table outlives the importer's unmap and is handed out again; every action is reachable
+    def kept(m):
+        from dmabuf_check.model.expr import exists
+
+        sgt, mp = m.variable("sgt"), m.variable("map")
+        return exists(m.index_sets["importers"], lambda i: (sgt[i] == 1) & (mp[i] == 0), "i")
+    assert _reaches(d, "v6.6", "static=1", kept, config=None) == 7
+    m, info = build(d, "v6.6", mix="static=2")
+    r = explore(m, list(for_model(m, info, profile("v6.6"))))
+    assert r.ok and not r.vacuous
+    assert r.action_coverage["map_static_sgt"] > 0 and r.action_coverage["detach_static_sgt"] > 0
+    # the flag changes the model where it exists, and nothing from v6.16 (b72f66f22c0e 'dma-buf: drop caching
+    # of sg_tables'), where every map reaches the exporter
+    off = replace(d, cache_sgt_mapping=False)
+    assert explore(*_with_props(off, "v6.6")).states != explore(*_with_props(d, "v6.6")).states
+    assert explore(*_with_props(off, "v6.16")).states == explore(*_with_props(d, "v6.16")).states
+
+
+def _with_props(d: Design, kernel: str, mix: str = "static=2"):
+    m, info = build(d, kernel, mix=mix)
+    return m, list(for_model(m, info, profile(kernel)))
+
+
+def test_cache_sgt_mapping_is_refused_with_pin_and_before_it_existed():
+    # dma_buf_export(): pin/unpin are "mutually exclusive with cache_sgt_mapping" (REF-2)
+    d = Design(name="cache-pin", ops={**BASIC, "pin": Op(), "unpin": Op()}, cache_sgt_mapping=True,
+               kinds=("static", "dynamic"))
+    with pytest.raises(ModelError, match="a cache_sgt_mapping exporter must not have pin/unpin"):
+        build(d, "v6.6", mix="static=1")
+    d = Design(name="cache-old", ops=BASIC, cache_sgt_mapping=True)
+    with pytest.raises(ModelError, match=r"the v3.3 contract has no cache_sgt_mapping \(it came in v5.3"):
+        build(d, "v3.3", mix="static=1")
+
+
+def test_detach_unmaps_and_unpins_the_attach_time_table_in_its_own_hold_before_v6_2():
+    # v5.7 dma_buf_detach(): "if (attach->sgt) { if (dma_buf_is_dynamic()) dma_resv_lock(); unmap_dma_buf();
+    # if dynamic { dma_buf_unpin(); dma_resv_unlock(); } }" and only then the list-del hold; v6.2 does both
+    # in one hold. The exporter's unmap and unpin ops run there (ATT-6)
+    from dataclasses import replace
+
+    from dmabuf_check.model.designs.ttm_vram import DESIGN as TTM
+
+    d = replace(TTM, name="ttm-lk", locks=("lk",), ops={**TTM.ops, "unpin": Op(locks=("lk",))})
+    old = _calls(build(d, "v5.19", mix="static=1")[0], "detach_static")
+    new = _calls(build(d, "v6.2", mix="static=1")[0], "detach_static")
+    assert [a[0] for a in old] == ["detach_static", "detach_static_2", "detach_static_3"]
+    assert old[1] == ("detach_static_2", ("lk",), ("resv",))  # unpin inside the cached table's own hold
+    assert [a[0] for a in new] == ["detach_static", "detach_static_2"]
+    assert new[1] == ("detach_static_2", ("lk",), ("resv",))  # ... inside the list-del hold

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from dmabuf_check.checker.locks.order import LockCycle, LockEdge, LockReport
+from dmabuf_check.checker.locks.order import LockCycle, LockEdge, LockReport, UsageConflict
 from dmabuf_check.checker.result import Counterexample
 
 VERSION = "dmabuf-check 0.1.0"
@@ -33,10 +33,11 @@ _DECOR = {
 }
 
 
-def lock_name(cls: str, instance: str | None = None) -> str:
-    """``(class){usage}-{wait}``; an instance is named when one class has several (ABBA)."""
+def lock_name(cls: str, instance: str | None = None, usage: dict[str, str] | None = None) -> str:
+    """``(class){usage}-{wait}``; an instance is named when one class has several (ABBA). ``usage``: what the
+    search saw of a program's locks (``LockReport.usage``), else each class's usual decoration."""
     name = f"{cls}:{instance}" if instance and instance != cls else cls
-    return f"({name}){_DECOR.get(cls, '{+.+.}-{3:3}')}"
+    return f"({name}){(usage or {}).get(cls) or _DECOR.get(cls, '{+.+.}-{3:3}')}"
 
 
 def _bare(cls: str, instance: str | None = None) -> str:
@@ -67,10 +68,10 @@ def _first_taken(e: LockEdge) -> str:
     return f"       {e.src_class} -> {e.dst_class} first taken by {_who(e)}:"
 
 
-def _names(e: LockEdge, level: str) -> tuple[str, str]:
+def _names(e: LockEdge, level: str, usage: dict[str, str]) -> tuple[str, str]:
     if level == "instance":
-        return lock_name(e.src_class, e.src), lock_name(e.dst_class, e.dst)
-    return lock_name(e.src_class), lock_name(e.dst_class)
+        return lock_name(e.src_class, e.src, usage), lock_name(e.dst_class, e.dst, usage)
+    return lock_name(e.src_class, None, usage), lock_name(e.dst_class, None, usage)
 
 
 def _bares(e: LockEdge, level: str) -> tuple[str, str]:
@@ -109,7 +110,7 @@ def circular(cyc: LockCycle, report: LockReport) -> str:
     """One cycle as lockdep's "possible circular locking dependency detected" splat."""
     new = cyc.edges[-1]  # the dependency whose addition closes the cycle
     chain = cyc.edges[:-1]  # source -> ... -> target, already in the graph
-    target_name, source_name = _names(new, cyc.level)
+    target_name, source_name = _names(new, cyc.level, report.usage)
     target, source = _bares(new, cyc.level)
     parent = _bares(chain[-1], cyc.level)[0] if chain else source
     out = [
@@ -129,7 +130,7 @@ def circular(cyc: LockCycle, report: LockReport) -> str:
         "",
         "the existing dependency chain (in reverse order) is:",
     ]
-    entries = [(len(chain) - i, _names(e, cyc.level)[1], e) for i, e in enumerate(reversed(chain))]
+    entries = [(len(chain) - i, _names(e, cyc.level, report.usage)[1], e) for i, e in enumerate(reversed(chain))]
     for depth, name, e in entries:
         out += ["", f"-> #{depth} {name}:", _first_taken(e)]
         out += _trace_lines(e.trace)
@@ -152,7 +153,7 @@ def circular(cyc: LockCycle, report: LockReport) -> str:
         " *** DEADLOCK ***",
         "",
     ]
-    out += _held(new)
+    out += _held(new, report.usage)
     broken = [(e, why) for e in cyc.edges for why in e.breaks]
     if broken:
         out += ["", "locking rules these dependencies break:"]
@@ -161,11 +162,11 @@ def circular(cyc: LockCycle, report: LockReport) -> str:
     return "\n".join(out)
 
 
-def _held(e: LockEdge) -> list[str]:
+def _held(e: LockEdge, usage: dict[str, str]) -> list[str]:
     held = e.held or [(e.src, e.src_class)]
     n = len(held)
     lines = [f"{n} lock{'s' if n != 1 else ''} held by {_who(e)}:"]
-    lines += [f" #{i}: {lock_name(cls)}, at: {e.action}" for i, (_, cls) in enumerate(held)]
+    lines += [f" #{i}: {lock_name(cls, None, usage)}, at: {e.action}" for i, (_, cls) in enumerate(held)]
     return lines
 
 
@@ -184,8 +185,8 @@ def _verdict(cyc: LockCycle) -> str:
 def recursive(e: LockEdge, report: LockReport, note: str = "") -> str:
     """lockdep's "possible recursive locking detected" for one edge."""
     same = e.src == e.dst
-    held = lock_name(e.src_class, None if same else e.src)
-    acq = lock_name(e.dst_class, None if same else e.dst)
+    held = lock_name(e.src_class, None if same else e.src, report.usage)
+    acq = lock_name(e.dst_class, None if same else e.dst, report.usage)
     first = "rlock" if e.src_read else "lock"
     out = [
         "",
@@ -198,12 +199,7 @@ def recursive(e: LockEdge, report: LockReport, note: str = "") -> str:
         "",
         "but task is already holding lock:",
         f" {held}, at: {e.action} (held on entry)",
-        "",
-        "other info that might help us debug this:",
-        " Possible unsafe locking scenario:",
-        "",
-        "       CPU0",
-        "       ----",
+        *_one_cpu_scenario(),
         f"  {first}({_bare(e.src_class, None if same else e.src)});",
         f"  lock({_bare(e.dst_class, None if same else e.dst)});",
         "",
@@ -212,7 +208,7 @@ def recursive(e: LockEdge, report: LockReport, note: str = "") -> str:
         f" {note}" if note else " May be due to missing lock nesting notation",
         "",
     ]
-    out += _held(e)
+    out += _held(e, report.usage)
     out += ["", f"{e.src_class} -> {e.dst_class} first taken by {_who(e)}:"]
     out += _trace_lines(e.trace)
     if e.actual is not None:
@@ -257,10 +253,10 @@ def slow_holding(e: LockEdge, report: LockReport) -> str:
         _ident(report),
         "------------------------------------------------------",
         f"{_who(e)} is calling lock_slow on:",
-        f" {lock_name(e.dst_class, e.dst)}, at: {e.action} [{e.call}]",
+        f" {lock_name(e.dst_class, e.dst, report.usage)}, at: {e.action} [{e.call}]",
         "",
         "but the context still holds:",
-        f" {lock_name(e.src_class, e.src)}",
+        f" {lock_name(e.src_class, e.src, report.usage)}",
         "",
         " after -EDEADLK a ww transaction must drop every lock of its context before lock_slow (RESV-W2);",
         " holding one keeps the older transaction waiting on it while this one waits for the contended lock",
@@ -283,6 +279,48 @@ def rule_break(e: LockEdge, report: LockReport) -> str:
     return "\n".join(out)
 
 
+def _one_cpu_scenario() -> list[str]:
+    """The head of lockdep's single-CPU "Possible unsafe locking scenario"."""
+    return ["", "other info that might help us debug this:", " Possible unsafe locking scenario:", "",
+            "       CPU0", "       ----"]
+
+
+def _registration(u: UsageConflict, tag: str) -> list[str]:
+    """Where lockdep first recorded one usage: the run to the step, then the step itself."""
+    action, run = u.registered[tag]
+    return [f"{{{tag}}} state was registered at:", *_trace_lines(run, "  "),
+            f"  step {run.length + 1}: {action}  <- registers {tag}"]
+
+
+def inconsistent(u: UsageConflict, report: LockReport) -> str:
+    """lockdep's "inconsistent lock state": the lock was taken in IRQ context and with that IRQ enabled."""
+    other = next(t for t in u.registered if t != u.first)
+    taker = u.registered[other][0]  # the step that registers the newer, conflicting usage
+    irq = "<Interrupt>" if u.state == "HARDIRQ" else "<SoftIRQ>"
+    out = [
+        "",
+        "================================",
+        "WARNING: inconsistent lock state",
+        _ident(report),
+        "--------------------------------",
+        f"inconsistent {{{u.first}}} -> {{{other}}} usage.",
+        f"{taker.split('  [')[0].replace(': ', '/', 1)} takes:",
+        f" {lock_name(u.lock_class, u.lock, report.usage)}, at: {taker.split(': ', 1)[-1]}",
+        *_registration(u, u.first),
+        *_registration(u, other),
+        *_one_cpu_scenario(),
+        f"  lock({_bare(u.lock_class, u.lock)});",
+        f"  {irq}",
+        f"    lock({_bare(u.lock_class, u.lock)});",
+        "",
+        " *** DEADLOCK ***",
+        "",
+        f"dmabuf-check: both usages are reached after {u.both.length} steps (irq-inconsistent-lock, LOCKDEP-4):",
+        *_trace_lines(u.both),
+    ]
+    return "\n".join(out)
+
+
 def render(report: LockReport) -> str:
     """The whole report: every cycle, recursive locking, signalling waits, broken rules; or the all-clear."""
     parts: list[str] = []
@@ -294,6 +332,8 @@ def render(report: LockReport) -> str:
         parts.append(slow_holding(e, report))
     for e in report.signalling_waits:
         parts.append(signalling_wait(e, report))
+    for u in report.inconsistent:
+        parts.append(inconsistent(u, report))
     in_cycle = {e.key for c in report.cycles for e in c.edges}
     for e in report.rule_breaks:
         if e.key not in in_cycle:
@@ -320,4 +360,6 @@ def summary(report: LockReport) -> str:
         bits.append(f"{len(report.signalling_waits)} fence wait(s) in a signalling section")
     if report.rule_breaks:
         bits.append(f"{len(report.rule_breaks)} edge(s) breaking a locking rule")
+    if report.inconsistent:
+        bits.append(f"{len(report.inconsistent)} inconsistent lock state")
     return f"{', '.join(bits)}: {n_edges} edges over {n_locks} locks{primed} ({report.states:,} states explored)"

@@ -28,6 +28,7 @@ from dmabuf_check.checker import paths
 from dmabuf_check.checker.explicit.search import Explorer, Limits, Progress
 from dmabuf_check.checker.locks.rules import RuleSet, rule_name
 from dmabuf_check.checker.result import VIOLATED, Counterexample
+from dmabuf_check.model.expr import Expr, disj
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.lockdep_names import PRIMED_EDGES, PSEUDO_LOCKS, RESV_CLASS, TRANSIENT
 from dmabuf_check.model.profiles import PROFILES
@@ -89,10 +90,27 @@ class LockReport:
     stop_reason: str = ""
     deadlock: Counterexample | None = None  # the explored configuration's own deadlock, if any
     primed: list[LockEdge] = field(default_factory=list)  # dma_resv_lockdep()'s boot-time dependencies
+    usage: dict[str, str] = field(default_factory=dict)  # lock class -> lockdep's "{usage}-{wait type}"
+    inconsistent: list[UsageConflict] = field(default_factory=list)  # lockdep's "inconsistent lock state"
 
     @property
     def clean(self) -> bool:
-        return not (self.cycles or self.recursive or self.signalling_waits or self.rule_breaks or self.slow_holding)
+        return not (self.cycles or self.recursive or self.signalling_waits or self.rule_breaks or self.slow_holding
+                    or self.inconsistent)
+
+
+@dataclass
+class UsageConflict:
+    """A lock taken in IRQ (or softirq) context and elsewhere with that IRQ enabled: lockdep's
+    "inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage" (an interrupt can arrive while the lock is held
+    and spin on it on the same CPU)."""
+
+    lock: str
+    lock_class: str
+    state: str  # HARDIRQ or SOFTIRQ
+    first: str  # the usage registered first: IN-HARDIRQ-W or HARDIRQ-ON-W
+    registered: dict[str, tuple[str, Counterexample]]  # usage -> (the action that registers it, the run to it)
+    both: Counterexample  # the shortest run where the lock has both usages
 
 
 def lock_class(model: Model, name: str) -> str:
@@ -164,8 +182,11 @@ def analyze(
     model with n importers to look for it in larger configurations.
     """
     t0 = time.perf_counter()
-    ex = Explorer(model, deadlock_properties, symmetry=symmetry, record_first=True)
+    usage_props = _usage_witnesses(model)
+    ex = Explorer(model, list(deadlock_properties) + [p for p, _ in usage_props], symmetry=symmetry,
+                  record_first=True)
     result = ex.run(stop_at_first=False, limits=limits, exhaustive=True, progress=progress)
+    reached = {v.property: v.counterexample for v in result.verdicts if v.status == VIOLATED and v.counterexample}
     c = ex.c
     best: dict[tuple[str, str], tuple[int, int, bool, bool, bool, tuple[str, ...]]] = {}
     raw = _raw_edges(c, rules)
@@ -203,8 +224,9 @@ def analyze(
             slow[act.name] = edge(k, h, a, h_read, a_read, ctx, held)
 
     primed = _primed(model)
-    found = sorted((v.counterexample for v in result.verdicts if v.status == VIOLATED and v.counterexample),
-                   key=lambda cx: cx.length)
+    own = {p.id for p in deadlock_properties}
+    found = sorted((v.counterexample for v in result.verdicts
+                    if v.status == VIOLATED and v.counterexample and v.property in own), key=lambda cx: cx.length)
     deadlock = found[0] if found else None
 
     def sanctioned(e: LockEdge) -> bool:
@@ -234,8 +256,84 @@ def analyze(
         edges=edges, cycles=cycles, recursive=recursive, slow_holding=slow_holding, signalling_waits=signalling_waits,
         rule_breaks=[e for e in edges if e.breaks], states=result.states, seconds=time.perf_counter() - t0,
         complete=result.complete and not result.stop_reason, stop_reason=result.stop_reason, deadlock=deadlock,
-        primed=primed,
+        primed=primed, usage=_usage_decor(model, reached), inconsistent=_conflicts(model, reached),
     )
+
+
+# ---- lockdep's usage bits (driver programs: locks taken in IRQ/softirq context) ------------------------------
+
+_STATES = ("HARDIRQ", "SOFTIRQ")
+
+
+def _usage_witnesses(model: Model) -> list[tuple[Property, tuple[str, str, str]]]:
+    """Search targets for lockdep's usage bits: per lock and usage, "no action registers it" (the actions'
+    ``marks``), and per lock whose IN and ON bits of one state are both recorded, "never both": the search
+    reports where each is first set."""
+    marks: dict[tuple[str, str, str], list[Expr]] = {}
+    for act in model.actions:
+        if act.params:
+            continue  # driver programs' steps are unparameterised; design actions register no usage
+        for lk, tag, when in act.marks:
+            marks.setdefault((lk, tag, act.name), []).append(when)
+    out = []
+    for (lk, tag, act_name), whens in sorted(marks.items(), key=lambda kv: kv[0]):
+        out.append((Property(f"lockdep-usage {lk} {tag} @{act_name}", f"{lk}: {tag}", ("LOCKDEP-4",),
+                             "kernel/locking/lockdep.c", build=lambda m, whens=whens: ~disj(*whens)),
+                    (lk, act_name, tag)))
+    for lk in model.locks:
+        for state, (in_v, on_v) in lk.usage.items():
+            both = (model.variable(in_v).ref() == 1) & (model.variable(on_v).ref() == 1)
+            out.append((Property(f"lockdep-usage {lk.name} {state} both", f"{lk.name}: both {state} usages",
+                                 ("LOCKDEP-4",), "kernel/locking/lockdep.c", build=lambda m, both=both: ~both),
+                        (lk.name, state, "both")))
+    return out
+
+
+def _usage_decor(model: Model, reached: dict[str, Counterexample]) -> dict[str, str]:
+    """``{usage}-{wait type}`` per class as lockdep prints it: per state a write and a read character,
+    '.' never, '-' in that IRQ context, '+' with it enabled, '?' both (no read-side locks here)."""
+    out: dict[str, str] = {}
+    marked = {lk for act in model.actions for lk, _tag, _w in act.marks}
+    for lk in model.locks:
+        if lk.name not in marked:
+            continue  # a design's lock: the report keeps the class's usual decoration
+        chars = []
+        for state in _STATES:
+            in_irq = _registered(reached, lk.name, f"IN-{state}-W") is not None
+            on = _registered(reached, lk.name, f"{state}-ON-W") is not None
+            chars += ["?" if in_irq and on else "-" if in_irq else "+" if on else ".", "."]
+        out[lk.lock_class or lk.name] = "{" + "".join(chars) + "}" + ("-{3:3}" if lk.sleeps else "-{2:2}")
+    return out
+
+
+def _conflicts(model: Model, reached: dict[str, Counterexample]) -> list[UsageConflict]:
+    out = []
+    for lk in model.locks:
+        for state in lk.usage:
+            both = reached.get(f"lockdep-usage {lk.name} {state} both")
+            if both is None:
+                continue
+            reg = {tag: _registered(reached, lk.name, tag, model) for tag in (f"IN-{state}-W", f"{state}-ON-W")}
+            if any(r is None for r in reg.values()):
+                continue
+            first = min(reg, key=lambda t: (reg[t][1].length, t))  # type: ignore[index]
+            out.append(UsageConflict(lk.name, lk.lock_class or lk.name, state, first, reg, both))  # type: ignore
+    return out
+
+
+def _registered(reached: dict[str, Counterexample], lock: str, tag: str, model: Model | None = None,
+                ) -> tuple[str, Counterexample] | None:
+    """The action that first registers the usage (as a trace step names it), and the shortest run to the
+    state it fires from."""
+    prefix = f"lockdep-usage {lock} {tag} @"
+    hits = [(cx.length, pid[len(prefix):], cx) for pid, cx in reached.items() if pid.startswith(prefix)]
+    if not hits:
+        return None
+    _n, act, cx = min(hits, key=lambda h: (h[0], h[1]))
+    if model is not None:
+        a = model.action_named(act)
+        act = f"{a.actor}: {act}" + (f"  [{a.kernel}]" if a.kernel else "")
+    return act, cx
 
 
 def _without_redundant(cycles: list[LockCycle], sanctioned) -> list[LockCycle]:

@@ -45,6 +45,10 @@ def declare(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     if p.dynamic and any(k in DYNAMIC_LIKE for k in kinds):
         cx.arr("stale", b, BOOL, 0, kernel="move_notify", meaning="the mapping was invalidated by move_notify",
                rule="MIG-5")
+    if any(caches_sgt(d, p, k) for k in kinds):
+        cx.arr("sgt", b, BOOL, 0, kernel="attach->sgt (dma_buf_ops.cache_sgt_mapping)",
+               meaning="the core keeps importer i's first sg_table and hands it out again; the exporter's "
+                       "unmap runs at detach", rule="MAP-11")
     if placement.pin_sources(cx, d, p)["importer"]:
         cx.arr("ipin", b, BOOL, 0, kernel="dma_buf_pin", meaning="importer i pinned the buffer (scanout)",
                rule="DYN-2")
@@ -63,6 +67,12 @@ def cached_at_attach(d: Design, p: Profile, kind: str) -> bool:
         return False
     importer_dynamic = kind in DYNAMIC_LIKE
     return importer_dynamic != (d.dynamic and p.dynamic)
+
+
+def caches_sgt(d: Design, p: Profile, kind: str) -> bool:
+    """MAP-11 (v5.3-v6.15): a cache_sgt_mapping exporter's first map of an attachment is kept and handed out
+    again (a mismatched pair is cached at attach already, ATT-6)."""
+    return d.cache_sgt_mapping and p.sgt_cache == "cached" and not cached_at_attach(d, p, kind)
 
 
 def exporter_op(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, name: str) -> Op | None:
@@ -201,21 +211,48 @@ def _can_migrate(d: Design, p: Profile) -> bool:
 
 
 def _detach(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
+    """dma_buf_detach: a cached sg_table is unmapped first (ATT-6, MAP-11), then the attachment leaves the list
+    under resv (ATT-3), then the exporter's detach op runs without it (ATT-8)."""
+    cached = cached_at_attach(d, p, kind)
+    for table in (False, True) if caches_sgt(d, p, kind) else (cached,):
+        _detach_one(cx, d, p, b, kind, table, "_sgt" if table and not cached else "")
+
+
+def _detach_one(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, table: bool, sfx: str) -> None:
     att, mp, loc, kvar = cx.a("att", b), cx.a("map", b), cx.a("loc", b), cx.a("kind")
-    prog = Program(cx, _names(cx, "detach", kind, b), "importers", kernel="dma_buf_detach",
+    prog = Program(cx, _names(cx, "detach", kind, b) + sfx, "importers", kernel="dma_buf_detach",
                       call="dma_buf_detach(dmabuf, att{i})", meaning="detach; after unmapping (ATT-7)",
                       rule="ATT-7", role="detach", buffer=b)
     i = prog.i
     keep = [mp[i] == 0] if d.importer.unmaps_before_detach else []
     if cx.has("ipin", b):
         keep.append(cx.a("ipin", b)[i] == 0)
-    prog.pre = conj(kvar[i] == kind, att[i] == 1, *keep)
+    sgt = [cx.a("sgt", b)[i] == int(table)] if cx.has("sgt", b) and caches_sgt(d, p, kind) else []
+    prog.pre = conj(kvar[i] == kind, att[i] == 1, *keep, *sgt)
+    # ATT-6: a static importer of a dynamic exporter was pinned at attach; the exporter unpins it here
+    unpin = table and kind not in DYNAMIC_LIKE and d.dynamic and p.dynamic
+    # v6.2 on the cached table is unmapped inside the list-del hold; before, in a hold of its own, and only for
+    # a dynamic exporter ("if (dma_buf_is_dynamic(attach->dmabuf)) dma_resv_lock(...)")
+    inside = p.locking == "all"
+    own_hold = table and not inside and p.fences and d.dynamic and p.dynamic
+
+    def unmap_table() -> None:
+        exporter_op(cx, d, p, prog, b, "unmap")
+        if unpin:
+            exporter_op(cx, d, p, prog, b, "unpin")
+        if unpin or (d.map_pins and bool(sfx)):
+            prog.final(*_pins(cx, b, -1))
+        prog.final(assign(loc[i], "NONE"), *([assign(cx.a("sgt", b)[i], 0)] if sgt else []))
+    if table and not inside:
+        if own_hold:
+            prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv) /* the cached sg_table */")
+        unmap_table()
+        if own_hold:
+            prog.unlock(resv.resv_of(cx, b), "dma_resv_unlock(dmabuf->resv)")
     if p.fences:
         prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv) /* list del */")
-    if cached_at_attach(d, p, kind):
-        prog.final(assign(loc[i], "NONE"))
-        if kind not in DYNAMIC_LIKE:
-            prog.final(*_pins(cx, b, -1))
+    if table and inside:
+        unmap_table()
     if p.fences:
         prog.unlock(resv.resv_of(cx, b), "dma_resv_unlock(dmabuf->resv)")
     exporter_op(cx, d, p, prog, b, "detach")  # ATT-8: without resv
@@ -246,6 +283,9 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
     pin_on_map = not cached and ((src["map_core"] and kind == "STATIC") or (src["map_dyn_core"] and dyn))
     # a non-p2p device cannot reach VRAM: the exporter moves the buffer to system memory first (under resv)
     may_migrate = _can_migrate(d, p) and kind != "P2P" and not cached and locked
+    keeps = caches_sgt(d, p, kind)
+    if keeps:
+        _map_cached_sgt(cx, d, p, b, kind, kernel, locked)
     for migrating in (False, True) if may_migrate else (False,):
         name = _names(cx, "map", kind, b) + ("_migrate" if migrating else "")
         prog = Program(cx, name, "importers", kernel=kernel, call=f"{kernel}(att{{i}}, DMA_BIDIRECTIONAL) -> sgt{{i}}",
@@ -253,7 +293,8 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
         i = prog.i
         stall = [cx.g("migrating", b) == 0] if cx.has("migrating", b) else []  # MIG-1: maps stall during migration
         where = [storage == "VRAM"] if migrating else ([storage != "VRAM"] if may_migrate else [])
-        prog.pre = conj(kvar[i] == kind, att[i] == 1, mp[i] == 0, *stall, *where)
+        first = [cx.a("sgt", b)[i] == 0] if keeps else []
+        prog.pre = conj(kvar[i] == kind, att[i] == 1, mp[i] == 0, *stall, *where, *first)
         if locked:
             prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv, NULL)")
         elif core_holds_resv(p, kind):
@@ -277,7 +318,25 @@ def _map(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
                 prog.wait(efs, ~fence.ef_pending_upto(cx, d, p, b, "KERNEL"),
                           "dma_resv_wait_timeout(resv, DMA_RESV_USAGE_KERNEL)")
         prog.tag("mapped")
-        prog.final(assign(mp[i], 1), *([assign(cx.a("stale", b)[i], 0)] if cx.has("stale", b) else []))
+        prog.final(assign(mp[i], 1), *([assign(cx.a("stale", b)[i], 0)] if cx.has("stale", b) else []),
+                   *([assign(cx.a("sgt", b)[i], 1)] if keeps else []))
+
+
+def _map_cached_sgt(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, kernel: str, locked: bool) -> None:
+    """MAP-11: a later map of a cache_sgt_mapping attachment returns the kept sg_table at once (no exporter
+    call, no KERNEL-fence wait: dma_buf_map_attachment() returns before both)."""
+    att, mp, kvar, loc = cx.a("att", b), cx.a("map", b), cx.a("kind"), cx.a("loc", b)
+    prog = Program(cx, _names(cx, "map", kind, b) + "_sgt", "importers", kernel=kernel,
+                   call=f"{kernel}(att{{i}}, DMA_BIDIRECTIONAL) -> sgt{{i}} /* attach->sgt */",
+                   meaning="map again: the core hands out the sg_table it kept", rule="MAP-11", role="map", buffer=b)
+    i = prog.i
+    prog.pre = conj(kvar[i] == kind, att[i] == 1, mp[i] == 0, cx.a("sgt", b)[i] == 1)
+    if locked:
+        prog.lock(resv.resv_of(cx, b), "dma_resv_lock(dmabuf->resv, NULL)")
+    elif core_holds_resv(p, kind):
+        prog.tag("unlocked_required")
+    prog.tag("mapped")
+    prog.final(assign(mp[i], 1), assign(loc[i], cx.g("storage", b)))
 
 
 def _unmap(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
@@ -298,7 +357,7 @@ def _unmap(cx: BuildContext, d: Design, p: Profile, b: int, kind: str) -> None:
             prog.lock(resv.resv_of(cx, b), f"{kernel}_unlocked: dma_resv_lock(dmabuf->resv) again")
     elif core_holds_resv(p, kind):
         prog.tag("unlocked_required")
-    if cached_at_attach(d, p, kind):
+    if cached_at_attach(d, p, kind) or caches_sgt(d, p, kind):  # the kept sg_table: unmap is a no-op (MAP-11)
         prog.do(assign(mp[i], 0))
         return
     exporter_op(cx, d, p, prog, b, "unmap")
@@ -336,7 +395,8 @@ def _submit(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, usage: s
     if not imp.reserve_before_add and slot:
         prog.unlock(lk, "dma_resv_unlock(dmabuf->resv) /* reservation dropped */")
         prog.lock(lk, "dma_resv_lock(dmabuf->resv, NULL)")
-    resv.add_fence(cx, prog, b, assign(job[i], fence.job_state_at_submit(cx, d, p, b, i, usage)), p=p, usage=usage)
+    resv.add_fence(cx, prog, b, *fence.job_waits_at_submit(cx, d, p, b, i, usage),
+                   assign(job[i], fence.job_state_at_submit(cx, d, p, b, i, usage)), p=p, usage=usage)
     prog.tag("access")
 
 

@@ -31,6 +31,7 @@ from dmabuf_check.model.types import Enum
 
 EF_VALUES = ("NONE", "COPY", "JOB")
 DROPPED = ("NO", "EF1", "EF2", "IMP")  # who replaced a shared fence (v5.7): the exporter fence slot, or an importer
+EFDEP = ("NO", "DEP", "WAIT")  # an importer job vs one exporter fence: who is the other's scheduler dependency
 
 
 def job_usages(cx: BuildContext, d: Design, p: Profile) -> tuple[str, ...]:
@@ -68,6 +69,13 @@ def declare(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
         cx.arr("job", b, Enum("job", "NONE", *usages, *queued), "NONE", kernel="dma_resv_add_fence(importer job)",
                meaning="importer i's DMA job: its fence in the resv with this usage; *_Q: queued in the scheduler "
                        "behind the fences it depends on, not accessing the buffer yet", rule="DYN-9")
+    if usages and exporter_fences(d, p):
+        for slot in ("ef1", "ef2"):
+            cx.arr(f"{slot}dep", b, Enum(f"{slot}dep", *EFDEP), "NO",
+                   kernel="scheduler dependencies: drm_sched_job_add_resv_dependencies(), amdgpu_sync_resv()",
+                   meaning=f"between importer i's job and the exporter's fence in {slot}: DEP = that fence's job "
+                           "(a pipelined copy, the driver's own work) depends on importer i's job, WAIT = importer "
+                           "i's job depends on that fence; the GPU waits, not the CPU", rule="SYNC-1")
     if exporter_fences(d, p):
         cx.var("ef1", b, Enum("ef1", *EF_VALUES), "NONE", kernel="exporter dma_fence (seqno n)",
                meaning="older pending fence of the exporter's context: a pipelined move copy or its own job",
@@ -121,10 +129,14 @@ def dropped_by(cx: BuildContext, b: int, slot: str) -> Expr:
 
 def retag_dropped(cx: BuildContext, b: int, old: str, new: str) -> list:
     """The exporter's fence moved slot (its older one signaled) or stopped covering the jobs it replaced."""
-    if not cx.has("dropped", b):
+    return _retag(cx, "dropped", b, old, new)
+
+
+def _retag(cx: BuildContext, base: str, b: int, old: str, new: str) -> list:
+    if not cx.has(base, b):
         return []
-    dropped = cx.a("dropped", b)
-    return [for_each(cx.I, lambda j: [when(dropped[j] == old, dropped[j], new)])]
+    arr = cx.a(base, b)
+    return [for_each(cx.I, lambda j: [when(arr[j] == old, arr[j], new)])]
 
 
 def drop_shared(cx: BuildContext, p: Profile, b: int, usage: str, *, exporter: bool = False) -> list:
@@ -163,12 +175,19 @@ def _replaced(d: Design, p: Profile, old: str, new: str) -> bool:
 
 def ef_pending_upto(cx: BuildContext, d: Design, p: Profile, b: int, cls: str) -> Expr:
     """The exporter fences a waiter on ``cls`` sees pending (the resv view, see the module doc)."""
+    return disj(*(ef_visible(cx, d, p, b, cls, slot) for slot in ("ef1", "ef2")))
+
+
+def ef_visible(cx: BuildContext, d: Design, p: Profile, b: int, cls: str, slot: str) -> Expr:
+    """The exporter's fence in ``slot`` is pending and a waiter on ``cls`` sees it in the resv."""
     if not cx.has("ef1", b):
         return disj()
     ef1, ef2 = cx.g("ef1", b), cx.g("ef2", b)
     rank = usage_rank(p, cls)
     waited = [v for v in ("COPY", "JOB") if usage_rank(p, ef_usage(d, v)) <= rank]
-    parts = [ef2 == v for v in waited]
+    if slot == "ef2":
+        return disj(*(ef2 == v for v in waited))
+    parts = []
     for old in waited:
         # the older fence is still an entry of the resv unless the newer one replaced it
         kept = [ef2 == "NONE"] + [ef2 == x for new in ("COPY", "JOB") for x in (new, f"{new}_DONE")
@@ -190,10 +209,53 @@ def ef_fences(cx: BuildContext, b: int) -> FenceSet | None:
 
 
 
-def ef_add(cx: BuildContext, b: int, value: str) -> list:
-    """Append a fence to the exporter's context (the caller checks ``ef2 == NONE``: two in flight at most)."""
+def ef_add(cx: BuildContext, b: int, value: str, p: Profile | None = None, depends_on: str | None = None) -> list:
+    """Append a fence to the exporter's context (the caller checks ``ef2 == NONE``: two in flight at most).
+
+    ``depends_on``: the job behind the fence depends on the importer jobs of that usage class or stronger
+    now in the resv (the driver hands them to the scheduler: the GPU waits, the CPU does not)."""
     ef1, ef2 = cx.g("ef1", b), cx.g("ef2", b)
-    return [assign(ef2, ite(ef1 == "NONE", ef2, value)), assign(ef1, ite(ef1 == "NONE", value, ef1))]
+    deps = []
+    if depends_on is not None and p is not None and cx.has("ef1dep", b):
+        job, dep1, dep2 = cx.a("job", b), cx.a("ef1dep", b), cx.a("ef2dep", b)
+        labels = _labels(p, job, lambda r: r <= usage_rank(p, depends_on))
+
+        def tag(j):  # the new fence takes ef1 if the context is idle, else ef2
+            on = _in_resv(cx, b, job, j, labels)
+            if cx.has("dropped", b):  # v5.7: an importer's exclusive job that dropped j's fence runs after j
+                on = on | (job_in(job, j, labels) & (cx.a("dropped", b)[j] == "IMP"))
+            # a job of one context runs after the context's earlier job (one scheduler entity), so the new
+            # fence also waits for what the older one waits for (v5.7: the shared fences it dropped)
+            inherited = on | (dep1[j] == "DEP")
+            return [when(on & (ef1 == "NONE"), dep1[j], "DEP"), when(inherited & (ef1 != "NONE"), dep2[j], "DEP")]
+        deps = [for_each(cx.I, tag)]
+    return [*deps, assign(ef2, ite(ef1 == "NONE", ef2, value)), assign(ef1, ite(ef1 == "NONE", value, ef1))]
+
+
+def ef_waits_for_jobs(cx: BuildContext, b: int, slot: str) -> Expr:
+    """The exporter's fence in ``slot`` (ef1/ef2) still has an importer job to wait for: it cannot run yet."""
+    if not cx.has(f"{slot}dep", b):
+        return disj()
+    dep = cx.a(f"{slot}dep", b)
+    return exists(cx.I, lambda j: dep[j] == "DEP", "j")
+
+
+def ef_signaled_effects(cx: BuildContext, b: int) -> list:
+    """The older exporter fence signaled and the newer one takes its slot: so do their dependencies."""
+    out = retag_dropped(cx, b, "EF2", "EF1")
+    if cx.has("ef1dep", b):
+        dep1, dep2 = cx.a("ef1dep", b), cx.a("ef2dep", b)
+        out.append(for_each(cx.I, lambda j: [assign(dep1[j], dep2[j]), assign(dep2[j], "NO")]))
+    return out
+
+
+def ef_newer_signaled_effects(cx: BuildContext, b: int) -> list:
+    """The newer exporter fence signaled first: the jobs that waited for it are free of it."""
+    out = retag_dropped(cx, b, "EF2", "IMP")
+    if cx.has("ef2dep", b):
+        dep2 = cx.a("ef2dep", b)
+        out.append(for_each(cx.I, lambda j: [assign(dep2[j], "NO")]))
+    return out
 
 
 def ef_room(cx: BuildContext, b: int) -> Expr:
@@ -219,6 +281,25 @@ def job_state_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, i: Para
     return ite(pending, usage + QUEUED, usage)
 
 
+def job_waits_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, i: Param, usage: str) -> list:
+    """The exporter fences a queued job's scheduler collected from the resv (it runs after them)."""
+    job = cx.a("job", b)
+    if (usage not in IMPLICIT or not d.importer.implicit_sync or usage + QUEUED not in job.type.labels  # type: ignore
+            or not cx.has("ef1dep", b)):
+        return []
+    cls = usage_rw(usage == "WRITE")
+    return [when(ef_visible(cx, d, p, b, cls, slot), cx.a(f"{slot}dep", b)[i], "WAIT") for slot in ("ef1", "ef2")]
+
+
+def _read_came_later(cx: BuildContext, b: int, j, k) -> Expr:
+    """Importer j's queued read was submitted after importer k's queued write: it waits for an exporter fence
+    that depends on k's job (so k's scheduler cannot have collected j's fence; waiting for it would close a
+    cycle the kernel does not have)."""
+    if not cx.has("ef1dep", b):
+        return disj()
+    return disj(*((cx.a(f"{s}dep", b)[k] == "DEP") & (cx.a(f"{s}dep", b)[j] == "WAIT") for s in ("ef1", "ef2")))
+
+
 def job_actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     """The importer's device starts a queued job once its dependencies signaled, and completes a running one
     (FENCE-1: signaled once, for good)."""
@@ -230,7 +311,7 @@ def job_actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
                         kernel="importer job dma_fence")
     labels = job.type.labels  # type: ignore[attr-defined]
     runs = [u for u in labels[1:] if not u.endswith(QUEUED)]
-    gone = [assign(cx.a("dropped", b)[i], "NO")] if cx.has("dropped", b) else []
+    gone = [assign(cx.a(v, b)[i], "NO") for v in ("dropped", "ef1dep", "ef2dep") if cx.has(v, b)]
     cx.m.action(cx.name("signal_job", b), job_in(job, i, runs), [assign(job[i], "NONE"), *gone],
                 params=(i,),
                 actor="hardware", signals=fs, kernel="dma_fence_signal", call="dma_fence_signal(job{i}_fence)",
@@ -240,14 +321,20 @@ def job_actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
             continue
         k = Param("i", cx.I)
         # a queued write also waits for queued reads (it may depend on them: a read queued behind an earlier
-        # write); a queued read waits only for running writes, so two queued jobs never wait for each other
-        deps = _conflicts(u) + (("READ" + QUEUED,) if u == "WRITE" and "READ" + QUEUED in labels else ())
-        exp = ef_pending_upto(cx, d, p, b, usage_rw(u == "WRITE"))  # the exporter's conflicting fences
-        if cx.has("dropped", b) and cx.has("ef1", b):  # a job an exporter fence replaced (v5.7) is older: no dep
-            dropped = cx.a("dropped", b)
-            exp = disj(((dropped[k] == "NO") | (dropped[k] == "IMP")) & exp,
-                       (dropped[k] == "EF2") & (cx.g("ef1", b) != "NONE"))
-        busy = exists(cx.I, lambda j, deps=deps: job_in(job, j, deps), "j") | exp
+        # write, or one it dropped from the resv before v5.19); a queued read waits only for running writes, so
+        # two queued jobs never wait for each other
+        deps = _conflicts(u)
+        later_reads = u == "WRITE" and "READ" + QUEUED in labels
+        if cx.has("ef1dep", b):  # the exporter fences its scheduler collected at submit
+            exp = (cx.a("ef1dep", b)[k] == "WAIT") | (cx.a("ef2dep", b)[k] == "WAIT")
+        else:
+            exp = ef_pending_upto(cx, d, p, b, usage_rw(u == "WRITE"))
+
+        def waits_for(j, deps=deps, later_reads=later_reads, k=k):
+            if not later_reads:
+                return job_in(job, j, deps)
+            return job_in(job, j, deps) | ((job[j] == "READ" + QUEUED) & ~_read_came_later(cx, b, j, k))
+        busy = exists(cx.I, waits_for, "j") | exp
         cx.m.action(cx.name(f"run_job_{u.lower()}", b), (job[k] == u + QUEUED) & ~busy, [assign(job[k], u)],
                     params=(k,), actor="hardware", kernel="drm_sched_run_job",
                     call="drm_sched: job{i} runs (its dependencies signaled)",

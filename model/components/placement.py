@@ -8,8 +8,10 @@ mappings, attach-time pins, importer pins for scanout, vmap pins).
 A move is the exporter's own operation (TTM eviction/validation, MIG-3): it
 takes the locks the design lists, skips a pinned buffer (MIG-4), notifies
 dynamic importers (MIG-5: their mappings go stale), waits for the fences of
-the design's usage class (MIG-6), then switches placement; a pipelined move
-leaves its copy running behind a fence. ``migrate`` emits the same steps
+the design's usage class (MIG-6), then switches placement. A pipelined move
+does not wait on the CPU: its copy job depends on those fences on the GPU and
+runs behind a fence of its own, while TTM's ghost object keeps the old
+placement for the jobs the copy waits for (ttm_bo_move_accel_cleanup). ``migrate`` emits the same steps
 inside other calls (a map or pin that must bring VRAM to system memory for
 a non-p2p importer). The 2011 contract moved storage by stalling new maps
 until every mapping was gone (MIG-1).
@@ -22,7 +24,7 @@ from dmabuf_check.model.components.buffer import DYNAMIC_LIKE, lock_for
 from dmabuf_check.model.components.context import BuildContext, foreach
 from dmabuf_check.model.components.program import Program
 from dmabuf_check.model.design import Design
-from dmabuf_check.model.expr import Expr, conj, disj, forall, ite
+from dmabuf_check.model.expr import Expr, conj, disj, forall, ite, lift
 from dmabuf_check.model.lang import assign, when
 from dmabuf_check.model.profiles import Profile
 from dmabuf_check.model.types import BOOL, Enum, Range
@@ -112,11 +114,19 @@ def migrate(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, targ
         prog.abort_if(pins > 0, text="-EBUSY: pinned")
     if mv.notify and p.dynamic:
         prog.do(*notify_effects(cx, b)).tag("notify")
-    wait_fences(cx, d, p, prog, b, mv.waits)
+    pipelined = mv.pipelined and p.fences
+    if not pipelined:  # ttm_bo_wait_ctx() then a CPU copy (ttm_bo_move_memcpy)
+        wait_fences(cx, d, p, prog, b, mv.waits)
     prog.alloc(mv.allocates, "allocate the new placement")
-    if mv.pipelined and p.fences:
+    if pipelined:
+        # the copy job depends on the resv's fences (amdgpu_copy_buffer: amdgpu_sync_resv), the GPU waits for
+        # them; ttm_bo_move_accel_cleanup() hands the old placement to a ghost object freed when the copy signals
+        # building and arming the copy job sleeps (amdgpu_job_alloc_with_ib(GFP_KERNEL)): others run meanwhile;
+        # nobody else adds to the exporter's context while this call holds the resv, so the room stays
         prog.require(fence.ef_room(cx, b))
-        prog.do(*fence.ef_add(cx, b, "COPY"), *fence.drop_shared(cx, p, b, fence.ef_usage(d, "COPY"), exporter=True))
+        prog.block_until(lift(True), "amdgpu_copy_buffer(): allocate and arm the copy job")
+        prog.do(*fence.ef_add(cx, b, "COPY", p, mv.waits),
+                *fence.drop_shared(cx, p, b, fence.ef_usage(d, "COPY"), exporter=True))
     prog.do(assign(storage, target)).tag("move")
 
 

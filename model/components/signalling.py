@@ -10,7 +10,9 @@ only fire when every lock it takes is free, so a waiter that holds one of
 those locks closes a wait-for cycle (fence -> lock -> holder -> fence, DL-1).
 
 The exporter's own job (``Design.submit``) locks resv, reserves a fence
-slot, adds its fence to the exporter's context (RESV-A1, SYNC-1).
+slot, adds its fence to the exporter's context (RESV-A1, SYNC-1); like a
+pipelined move's copy, it runs on the GPU after the importer jobs it depends
+on (``fence.ef_add``): the signalling path cannot complete it before.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from dmabuf_check.model.design import Design
 from dmabuf_check.model.expr import conj, disj, ite
 from dmabuf_check.model.lang import assign
 from dmabuf_check.model.lockdep_names import reclaim_maps
-from dmabuf_check.model.profiles import Profile
+from dmabuf_check.model.profiles import Profile, usage_rw
 
 
 def actions(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
@@ -57,18 +59,21 @@ def _signal(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
     # v5.7: an exclusive fence replaced the shared ones in the resv, so its job runs after them (the driver
     # collected them as dependencies first): it cannot signal while a job whose fence it dropped still runs
     deps = [~fence.dropped_by(cx, b, "EF1")] if cx.has("dropped", b) else []
+    # a job the driver gave scheduler dependencies (a pipelined copy, its own submission) runs after them
+    deps.append(~fence.ef_waits_for_jobs(cx, b, "ef1"))
     act = cx.m.action(name, conj(ef1 != "NONE", *free, *deps),
                       [assign(ef1, ite((ef2 == "COPY") | (ef2 == "JOB"), ef2, "NONE")), assign(ef2, "NONE"),
-                       *fence.retag_dropped(cx, b, "EF2", "EF1")],
+                       *fence.ef_signaled_effects(cx, b)],
                       actor="signaller", signals=fs, kernel="dma_fence_signal", call=call,
                       meaning="the exporter's engine completes its oldest fence", rule="SIG-1",
                       acquires=acquires, holds=section)
     _record(cx, act, b, "signal", waits=bool(sig and sig.waits))
     if sig is not None and not sig.in_order:  # two engines on one context: completion out of seqno order
         newer = [~fence.dropped_by(cx, b, "EF2")] if cx.has("dropped", b) else []
+        newer.append(~fence.ef_waits_for_jobs(cx, b, "ef2"))
         act = cx.m.action(name + "_newer", conj(ef1 != "NONE", disj(ef2 == "COPY", ef2 == "JOB"), *free, *newer),
                           [assign(ef2, ite(ef2 == "COPY", "COPY_DONE", "JOB_DONE")),
-                           *fence.retag_dropped(cx, b, "EF2", "IMP")], actor="signaller",
+                           *fence.ef_newer_signaled_effects(cx, b)], actor="signaller",
                           kernel="dma_fence_signal", call=call + " /* the newer fence of the context */",
                           meaning="the exporter's newer fence completes before the older one", rule="FENCE-3",
                           acquires=acquires, holds=section)
@@ -114,4 +119,6 @@ def _exporter_submit(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
             prog.unlock(lk, "dma_resv_unlock(resv) /* reservation dropped */")
             prog.lock(lk, "dma_resv_lock(resv, NULL)")
     prog.require(fence.ef_room(cx, b))
-    resv.add_fence(cx, prog, b, *fence.ef_add(cx, b, "JOB"), p=p, usage=sub.usage, exporter=True)
+    # the driver's own submission syncs to the resv like any implicit-sync job (SYNC-2): the GPU waits
+    deps = None if sub.usage == "BOOKKEEP" else usage_rw(sub.usage != "READ")
+    resv.add_fence(cx, prog, b, *fence.ef_add(cx, b, "JOB", p, deps), p=p, usage=sub.usage, exporter=True)

@@ -7,6 +7,8 @@ Follows drivers/gpu/drm/drm_prime.c and drm_gem_shmem_helper.c:
   object's resv itself since attach is called without it (ATT-2, LOCK-3);
   pinning allocates the shmem pages (lazy allocation at attach);
 - map (drm_gem_map_dma_buf) allocates the sg table; the core holds resv (LOCK-4);
+  before v6.16 drm_gem_prime_dmabuf_ops set cache_sgt_mapping: the core kept the
+  first sg table per attachment and unmapped it at detach (MAP-11);
 - vmap (drm_gem_dmabuf_vmap -> drm_gem_vmap_locked) pins the pages for the mapping;
 - mmap (drm_gem_prime_mmap -> drm_gem_shmem_mmap) takes resv itself, which is
   correct from v6.6 on (LOCK-3, MMAP-3) and deadlocked under the v6.2-v6.5
@@ -33,6 +35,7 @@ DESIGN = Design(
         "mmap": Op(locks=("resv",)),
     },
     allocate="attach",
+    cache_sgt_mapping=True,
     submit=Submit(locks=("resv",), usage="WRITE"),
     signalling=Signalling(),
     kinds=("static", "dynamic", "cpu"),

@@ -1,7 +1,8 @@
 """A udmabuf-like exporter: a dma-buf over pinned memfd pages (drivers/dma-buf/udmabuf.c).
 
 - the memfd folios are pinned when the udmabuf is created (export);
-- map (map_udmabuf) allocates an sg table from the pages (GFP_KERNEL);
+- map (map_udmabuf) allocates an sg table from the pages (GFP_KERNEL); before
+  v6.16 udmabuf_ops set cache_sgt_mapping (MAP-11: one sg table per attachment);
 - begin_cpu_access creates the exporter's own sg table on first use
   (GFP_KERNEL) and syncs it for the CPU; end_cpu_access syncs for the device;
 - vmap (vm_map_ram) allocates the kernel mapping, with resv held by the core;
@@ -27,6 +28,7 @@ DESIGN = Design(
         "mmap": Op(),
     },
     allocate="export",
+    cache_sgt_mapping=True,
     kinds=("static", "dynamic", "cpu"),
     mix={"static": 1, "dynamic": 1, "cpu": 1},
 )

@@ -81,6 +81,7 @@ class Ins:
     branch: tuple[Expr, str] | None = None  # (cond, label): jump when cond holds, else fall through
     alts: list[Alt] = field(default_factory=list)
     checks: list[tuple[str, Expr, str]] = field(default_factory=list)  # (property id, bad condition, why)
+    marks: list[tuple[str, str, Expr]] = field(default_factory=list)  # lockdep usage: (lock, usage, when)
     acquires: tuple[str, ...] = ()
     take: Lock | None = None  # static lockset: taken by the call's main outcome
     drop: Lock | None = None
@@ -1288,6 +1289,7 @@ class Code:
             ins.effects.append(assign(v, 0 if irq_on else ite(v > 0, v - 1, 0)))
             if irq_on:  # lockdep marks every lock still held as taken with interrupts on (mark_held_locks)
                 ins.effects.extend(self.b.mark_held_irq_on(self.me, exclude=lk))
+                ins.marks.extend(self.b.held_irq_on_marks(self.me, exclude=lk))
         if bh:
             v = self.b.counter(self.b.bhoff, self.me, "bhoff")
             ins.effects.append(assign(v, ite(v > 0, v - 1, 0)))

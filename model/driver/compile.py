@@ -201,6 +201,11 @@ class DriverBuild:
                               rule="LOCKDEP-4"))
             if usage:
                 self.irq_used[lname] = usage
+        for lk in self.locks:  # what the lock report needs to print lockdep's usage bits
+            decl = lk.decl
+            decl.sleeps = lk.sleeps  # type: ignore[attr-defined]
+            decl.usage = {("HARDIRQ" if k == "irq" else "SOFTIRQ"): (i.decl.name, o.decl.name)  # type: ignore
+                          for k, (i, o) in self.irq_used.get(lk.name, {}).items()}
 
     # ---- lazily declared state -------------------------------------------------
     def held(self, owner: str, obj: KObject) -> Expr:
@@ -329,6 +334,11 @@ class DriverBuild:
         """lockdep's usage at an acquisition: taken in IRQ/softirq context, or with them enabled."""
         ctx = code.context if code.context in ATOMIC_CONTEXTS else "process"
         self.next_plan.lock_ctx.setdefault(lk.name, set()).add(ctx)
+        for kind, tag in (("irq", "HARDIRQ"), ("softirq", "SOFTIRQ")):  # what lockdep's mark_usage() records
+            if ctx == kind:
+                ins.marks.append((lk.name, f"IN-{tag}-W", lift(True)))
+            if not (hard or (soft and kind == "softirq")):
+                ins.marks.append((lk.name, f"{tag}-ON-W", self._enabled(code.me, ctx, kind)))
         for kind, (in_ctx, on) in self.irq_used.get(lk.name, {}).items():
             if ctx == kind:
                 ins.effects.append(assign(in_ctx, 1))
@@ -336,6 +346,11 @@ class DriverBuild:
             if not disabled_here:
                 enabled = self._enabled(code.me, ctx, kind)
                 ins.effects.append(assign(on, ite(enabled, 1, on)))
+
+    def held_irq_on_marks(self, thread: str, exclude: Lock) -> list[tuple[str, str, Expr]]:
+        """Interrupts come back on: lockdep marks every lock the thread still holds as used with them on."""
+        return [(lk.name, f"{tag}-ON-W", lk.holder == thread) for lk in self.locks if lk is not exclude
+                for tag in ("HARDIRQ", "SOFTIRQ")]
 
     def mark_held_irq_on(self, thread: str, exclude: Lock, kind: str = "irq") -> list:
         """Interrupts come back on (spin_unlock_irq, spin_unlock_bh): every lock the thread still holds is
@@ -495,7 +510,8 @@ class DriverBuild:
             elif ins.waits_fence is not None and ins.waits_fence.name in self._fencesets:
                 waits = Waits(self._fencesets[ins.waits_fence.name], at)
             act = m.action(name, at & ins.guard, effects, actor=t.name, kernel=ins.text, call=ins.text,
-                           meaning=f"{t.name}: {ins.text}", acquires=ins.acquires, holds=holds, waits=waits)
+                           meaning=f"{t.name}: {ins.text}", acquires=ins.acquires, holds=holds, waits=waits,
+                           marks=tuple((lk, tag, at & ins.guard & cond) for lk, tag, cond in ins.marks))
             if ins.in_release:
                 info.release_steps.update([name] + [f"{name}_{a.suffix}" for a in ins.alts])
             if ins.signals is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dmabuf_check.model.components.context import BuildInfo
-from dmabuf_check.model.expr import Expr, conj, count, disj, forall
+from dmabuf_check.model.expr import Expr, conj, count, disj, exists, forall
 from dmabuf_check.model.lang import Model
 from dmabuf_check.properties.catalog.base import Rule, any_step, has, var, vname
 
@@ -79,13 +79,44 @@ def cpu_bracketed(m: Model, info: BuildInfo) -> Expr:
 
 
 def implicit_sync(m: Model, info: BuildInfo) -> Expr:
-    """SYNC-1/2: no write runs on a buffer together with another implicit-sync access (write or read)."""
+    """SYNC-1/2: no write runs on a buffer together with another implicit-sync access (write or read).
+
+    The exporter's own jobs count too: its copy engine's move (a write) and its rendering, each running once
+    its scheduler dependencies signaled; one engine runs one fence of its context at a time."""
     def one(b: int) -> Expr:
         job = var(m, "job", b, info.buffers)
         writes = count(_imp(m), lambda j: job[j] == "WRITE", "j")
         reads = count(_imp(m), lambda j: job[j] == "READ", "j")
-        return (writes <= 1) & ((writes == 0) | (reads == 0))
+        importers = (writes <= 1) & ((writes == 0) | (reads == 0))
+        exp_w, exp_r = _exporter_running(m, info, b)
+        return conj(importers, exp_w.implies((writes == 0) & (reads == 0)), exp_r.implies(writes == 0))
     return conj(*(one(b) for b in range(info.buffers)))
+
+
+def _exporter_running(m: Model, info: BuildInfo, b: int) -> tuple[Expr, Expr]:
+    """The exporter's job that runs on the buffer now, as (writes, reads): a pending fence of its context
+    whose dependencies (importer jobs, v5.7's replaced shared fences) signaled."""
+    n = info.buffers
+    if not has(m, vname("ef1", b, n)):
+        return disj(), disj()
+    access: dict = info.facts.get("exporter_access", {})  # type: ignore[assignment]
+    slots = [("ef1", "EF1")]
+    if info.facts.get("exporter_engines", 1) > 1:
+        slots.append(("ef2", "EF2"))
+    w, r = [], []
+    for slot, tag in slots:
+        ef = var(m, slot, b, n)
+        blocked = []
+        for base, value in ((f"{slot}dep", "DEP"), ("dropped", tag)):
+            if has(m, vname(base, b, n)):
+                arr = m.variable(vname(base, b, n))
+                blocked.append(exists(_imp(m), lambda j, arr=arr, value=value: arr[j] == value, "j"))
+        runs = ~disj(*blocked)
+        for value in ("COPY", "JOB"):
+            what = access.get(value)
+            if what is not None:
+                (w if what == "WRITE" else r).append((ef == value) & runs)
+    return disj(*w), disj(*r)
 
 
 def _has(name: str):

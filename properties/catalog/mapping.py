@@ -32,8 +32,18 @@ def dma_targets_current_storage(m: Model, info: BuildInfo) -> Expr:
     def one(b: int) -> Expr:
         n = info.buffers
         job, mp, loc, storage = var(m, "job", b, n), var(m, "map", b, n), var(m, "loc", b, n), var(m, "storage", b, n)
-        return forall(_imp(m), lambda i: (job[i] != "NONE").implies((mp[i] == 1) & (loc[i] == storage)), "i")
+        return forall(_imp(m), lambda i: (job[i] != "NONE").implies((mp[i] == 1) & ((loc[i] == storage)
+                                                                                    | _ghost_keeps(m, b, n, i))), "i")
     return _each(info, one)
+
+
+def _ghost_keeps(m: Model, b: int, n: int, i) -> Expr:
+    """A job that a pending pipelined copy depends on still reaches the old placement: TTM's ghost object
+    holds it until the copy's fence signals (ttm_bo_move_accel_cleanup)."""
+    if not has(m, vname("ef1dep", b, n)):
+        return disj()
+    return disj(*((m.variable(vname(f"{slot}dep", b, n))[i] == "DEP") & (var(m, slot, b, n) == "COPY")
+                  for slot in ("ef1", "ef2")))
 
 
 def p2p_placement(m: Model, info: BuildInfo) -> Expr:
