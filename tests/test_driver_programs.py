@@ -443,15 +443,15 @@ def importer(bug: str | None) -> Driver:
     return d
 
 
-@pytest.mark.parametrize("bug,prop,length", [("map-before-attach", "map-after-attach", 3),
-                                             ("detach-mapped", "detach-after-unmap", 4),
-                                             ("put-attached", "attach-holds-ref", 5)])
+@pytest.mark.parametrize("bug,prop,length", [("map-before-attach", "map-after-attach", 7),
+                                             ("detach-mapped", "detach-after-unmap", 6),
+                                             ("put-attached", "attach-holds-ref", 7)])
 def test_attachment_bracketing(bug, prop, length):
     assert run(importer(bug))[0][prop] == length
 
 
 def test_the_importer_protocol_holds():
-    assert holds(importer(None)) == 11
+    assert holds(importer(None)) == 15
 
 
 def signalling_path(bug: str | None) -> Driver:
@@ -555,24 +555,24 @@ def test_every_fixed_program_holds_with_no_vacuous_action(module):
 
 # shortest counterexample of each seeded bug, by the property its BUG names (measured; pinned)
 LENGTHS = {
-    "bug-dma-buf-fd-trace": 8, "bug-gntdev-exp-after-fd": 7, "bug-habanalabs-export-after-fd": 7,
+    "bug-dma-buf-fd-trace": 9, "bug-gntdev-exp-after-fd": 8, "bug-habanalabs-export-after-fd": 8,
     "bug-fastrpc-put-after-fd": 6, "bug-udmabuf-fd-fail-leak": 6, "bug-vfio-fd-fail-double-free": 8,
     "bug-gem-change-handle-race": 1, "bug-prime-mmap-ttm-uaf": 0, "bug-shmem-mmap-errant-put": 1,
-    "bug-shmem-mmap-dmabuf-errant-put": 1, "bug-dmabuf-release-in-fops": 5, "bug-dmabuf-debugfs-inode-uaf": 4,
+    "bug-shmem-mmap-dmabuf-errant-put": 1, "bug-dmabuf-release-in-fops": 6, "bug-dmabuf-debugfs-inode-uaf": 5,
     "bug-dmabuf-release-null-fsdata": 3, "bug-dmabuf-export-init-order": 5, "bug-amdkfd-put-before-wait": 4,
     "bug-sched-add-deps-double-put": 3, "bug-amdgpu-fence-to-handle-leak": 2, "bug-syncobj-find-fence-leak": 2,
     "bug-sync-file-merge-leak": 3, "bug-fence-unwrap-merge-leak": 3, "bug-sched-kill-enoent-leak": 6,
     "bug-sched-kill-cb-deadlock": 5, "bug-sw-sync-recursive-signal": 6, "bug-panthor-fence-lock-irq": 3,
-    "bug-fence-array-lock-inversion": 13, "bug-ttm-transfer-resv-leak": 2, "bug-i915-fd-install-before-use": 7,
+    "bug-fence-array-lock-inversion": 13, "bug-ttm-transfer-resv-leak": 2, "bug-i915-fd-install-before-use": 8,
     "bug-msm-submit-fence-leak": 2, "bug-syncobj-find-fence-uaf": 8, "bug-sched-kill-no-ref": 10,
     "bug-vmwgfx-release-under-fman": 6, "bug-pvr-release-takes-queue-lock": 5, "bug-sw-sync-release-unlocked": 5,
     "bug-xe-attach-before-init": 3, "bug-xe-bo-retry-uaf": 4, "bug-nouveau-import-double-free": 5,
-    "bug-umem-double-unpin": 5, "bug-nouveau-prime-underflow": 2, "bug-vgem-release-timer-sync-irq": 3,
+    "bug-umem-double-unpin": 7, "bug-nouveau-prime-underflow": 2, "bug-vgem-release-timer-sync-irq": 3,
     "bug-fence-array-signaled-no-progress": 5,  # a fair lasso: the poller spins forever
-    "bug-heap-importer-put-while-attached": 13,
+    "bug-heap-importer-put-while-attached": 15,
     "bug-udmabuf-seal-check-race": 5, "bug-dma-heap-add-race": 13, "bug-sched-entity-idle-complete-once": 16,
     "bug-fence-timeline-name-null-ops": 5, "bug-fence-tracepoint-null-ops": 4, "bug-resv-get-fences-realloc-leak": 4,
-    "bug-gem-fb-no-handle-ref": 3, "bug-prime-uses-obj-dma-buf": 3, "bug-udmabuf-sg-err-ptr": 6,
+    "bug-gem-fb-no-handle-ref": 3, "bug-prime-uses-obj-dma-buf": 3, "bug-udmabuf-sg-err-ptr": 7,
 }
 
 
@@ -696,8 +696,9 @@ def test_object_declaration_options_change_the_model():
 
 
 def test_a_dynamic_exporter_is_mapped_at_a_static_attach_before_v6_16():
-    """ATT-6: v5.7-v6.15 the core maps and pins a mismatched pair at attach, under the resv: an importer
-    attaching with the resv held deadlocks on itself; v6.16 attach maps nothing, so the flag changes nothing."""
+    """ATT-6: v5.7-v6.15 the core maps and pins a mismatched pair at attach, under the resv; v6.16 attach maps
+    nothing, so the flag changes nothing. ATT-3: either way attach takes the resv for the attachments list,
+    so an importer attaching with the resv held deadlocks on itself."""
     def make(dynamic: bool, kernel: str, held: bool) -> Driver:
         d = Driver("att6", kernel=kernel)
         buf = d.dma_buf("buf", live=True, owners=("importer",), dynamic=dynamic)
@@ -716,11 +717,16 @@ def test_a_dynamic_exporter_is_mapped_at_a_static_attach_before_v6_16():
 
     assert fingerprint(make(True, "v5.19", False)) != fingerprint(make(False, "v5.19", False))
     assert fingerprint(make(True, "v6.16", False)) == fingerprint(make(False, "v6.16", False))
-    m, info = make(True, "v5.19", True).build()
-    r = explore(m, safety(m, info), symmetry=False, stop_at_first=False)
-    assert {v.property for v in r.violated} == {"no-fence-wait-deadlock", "no-stuck-state"}
-    m, info = make(False, "v5.19", True).build()
-    assert not explore(m, safety(m, info), symmetry=False, stop_at_first=False).violated
+    for dynamic in (True, False):  # ATT-3 (v5.7 on): dma_buf_attach() takes the resv for list_add itself
+        for kernel in ("v5.19", "v6.16"):
+            m, info = make(dynamic, kernel, True).build()
+            r = explore(m, safety(m, info), symmetry=False, stop_at_first=False)
+            assert {v.property for v in r.violated} == {"no-fence-wait-deadlock", "no-stuck-state"}
+            assert holds(make(dynamic, kernel, False)) > 0
+    m, _info = make(False, "v6.16", False).build()
+    assert [a.call for a in m.actions][:3] == [
+        "att = dma_buf_attach(buf)", "dma_resv_lock(buf.resv, NULL)",
+        "dma_resv_unlock(buf.resv) /* list_add(&attach->node) */"]
 
 
 # ---- mistakes in a program are one line ------------------------------------------------------------
@@ -850,7 +856,7 @@ def test_the_tutorial_program_behaves_as_docs_programs_md_says(tmp_path):
     body = blocks[0]
     start, end = body.index("    k.kzalloc(priv"), body.index("@d.userspace")
     src.write_text(body[:start] + blocks[1] + "\n" + body[end:])
-    assert holds(runpy.run_path(str(src))["DESIGN"]) == 25
+    assert holds(runpy.run_path(str(src))["DESIGN"]) == 27
 
 
 def retry_loop(bug: bool) -> Driver:
@@ -911,12 +917,12 @@ def unlocked_map(dynamic: bool) -> Driver:
 def test_the_core_map_path_follows_the_generation():
     # v6.2+: the _unlocked call takes the resv itself (MAP-2), so the caller is fine, and the lock shows
     m, _info = unlocked_map(False).build("v6.16")
-    assert [a.call for a in m.actions][1:3] == ["dma_resv_lock(buf.resv, NULL)", "dma_buf_map_attachment_unlocked(att)"]
-    assert holds(unlocked_map(True), "v6.16") == 10
+    assert [a.call for a in m.actions][3:5] == ["dma_resv_lock(buf.resv, NULL)", "dma_buf_map_attachment_unlocked(att)"]
+    assert holds(unlocked_map(True), "v6.16") == 17
     # v5.7-v6.1: the core takes nothing; a static importer needs no resv, a dynamic one must hold it (LOCK-1)
     m, _info = unlocked_map(False).build("v5.19")
-    assert [a.call for a in m.actions][1] == "dma_buf_map_attachment(att)"
-    assert holds(unlocked_map(False), "v5.19") == 6
+    assert [a.call for a in m.actions][3] == "dma_buf_map_attachment(att)"
+    assert holds(unlocked_map(False), "v5.19") == 13
     # ATT-6: attach maps the mismatched pair (a dynamic importer, a static exporter) under the resv first
     assert run(unlocked_map(True), "v5.19")[0] == {"resv-held": 3}  # attach, lock, unlock; about to map unlocked
 
@@ -1011,8 +1017,8 @@ def test_a_proposed_core_change_is_checked_against_an_existing_program():
         return d
 
     violated, *_ = run(traced(True))
-    assert violated == {"use-after-free": 9}  # userspace closes the new fd and the release runs first
-    assert holds(traced(False)) == 37
+    assert violated == {"use-after-free": 10}  # userspace closes the new fd and the release runs first
+    assert holds(traced(False)) == 41
     with pytest.raises(ModelError, match="core call 'dma_buf_frob': one of"):
         Driver("x").core("dma_buf_frob")
 
@@ -1140,14 +1146,14 @@ def move_notify(bug: str | None) -> Driver:
     return d
 
 
-@pytest.mark.parametrize("bug,prop,length", [("unmap-unlocked-in-notify", "no-fence-wait-deadlock", 4),
+@pytest.mark.parametrize("bug,prop,length", [("unmap-unlocked-in-notify", "no-fence-wait-deadlock", 6),
                                              ("notify-without-resv", "resv-held", 0)])
 def test_move_notify_runs_the_importers_callback_under_the_resv(bug, prop, length):
     assert run(move_notify(bug))[0][prop] == length
 
 
 def test_move_notify_with_an_invalidating_importer_holds():
-    assert holds(move_notify(None)) == 53
+    assert holds(move_notify(None)) == 66
 
 
 def test_environment_actors_switched_on_find_what_hand_written_ones_do():
@@ -1181,7 +1187,7 @@ def test_environment_actors_switched_on_find_what_hand_written_ones_do():
     assert [t.name for t in d.threads] == ["ioctl", "close_fd", "read_exp_list"]
     violated, *_ = run(d)
     assert violated["use-before-init"] == 6  # the reader finds priv before init()
-    assert violated["use-after-free"] == 10  # dma_buf_fd fails: the release frees priv still on the list
+    assert violated["use-after-free"] == 11  # dma_buf_fd fails: the release frees priv still on the list
 
 
 def test_the_gpu_actor_runs_a_job_after_its_dependencies():
@@ -1296,7 +1302,7 @@ def test_cpu_access_is_bracketed_and_vmaps_balance(bug, prop):
 
 
 def test_bracketed_cpu_access_holds():
-    assert holds(cpu_brackets(None)) == 8
+    assert holds(cpu_brackets(None)) == 11
 
 
 def dma_after_move(bug: bool) -> Driver:
@@ -1329,8 +1335,8 @@ def dma_after_move(bug: bool) -> Driver:
 
 
 def test_dma_after_move_notify_needs_a_remap():
-    assert run(dma_after_move(True))[0] == {"dma-through-live-mapping": 9}  # the move came between map and DMA
-    assert holds(dma_after_move(False)) == 54
+    assert run(dma_after_move(True))[0] == {"dma-through-live-mapping": 11}  # the move came between map and DMA
+    assert holds(dma_after_move(False)) == 68
 
 
 @pytest.mark.skipif(__import__("shutil").which("gcc") is None, reason="gcc not installed")
@@ -1366,7 +1372,7 @@ def test_a_core_change_is_checked_against_every_driver_program(tmp_path, capsys)
                       "CORE = {'dma_buf_fd': dma_buf_fd}\n")
     code, out, _err = run_cli(capsys, "core", str(change))
     assert code == 1 and "1 of 17 driver programs broken by the change" in out
-    assert "use-after-free after 9 steps: ioctl at 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)'" in out
+    assert "use-after-free after 10 steps: ioctl at 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)'" in out
     harmless = tmp_path / "same.py"
     harmless.write_text("def dma_buf_fd(k, buf, slot, *, fail, default):\n"
                         "    k.use(buf, 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)')\n"
@@ -1460,5 +1466,79 @@ def out_fence_sync_file(bug: str | None) -> Driver:
 
 def test_a_sync_file_owns_its_fence_and_the_fd_owns_the_file():
     # the submit's own reference went after fd_install: close and the GPU drop the rest
-    assert run(out_fence_sync_file("use-after-install"))[0]["use-after-free"] == 9
-    assert holds(out_fence_sync_file(None)) == 210
+    assert run(out_fence_sync_file("use-after-install"))[0]["use-after-free"] == 10
+    assert holds(out_fence_sync_file(None)) == 232
+
+
+def put_under_lock(sync: bool) -> Driver:
+    """The exporter's ioctl drops its dma-buf reference while holding the device lock its release takes."""
+    d = Driver("put-under-lock")
+    dev_lock = d.mutex("dev->lock")
+
+    def release(k):  # the exporter's dma_buf_ops.release: unlinks the buffer from the device's list
+        k.mutex_lock(dev_lock)
+        k.mutex_unlock(dev_lock)
+
+    buf = d.dma_buf("buf", live=True, owners=("ioctl",), ops={"release": release})
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.mutex_lock(dev_lock)
+        if sync:  # what running the release inline would mean: it waits for the lock its caller holds
+            k.use(buf, "__fput_sync(dmabuf->file)")
+            release(k)
+        k.dma_buf_put(buf)
+        k.mutex_unlock(dev_lock)
+    return d
+
+
+def test_the_last_fput_defers_the_release_to_task_work():
+    # fs/file_table.c fput(): the last reference does task_work_add(task, &file->f_task_work, TWA_RESUME)
+    # (or schedules delayed_fput_work): ____fput() -> __fput() -> dma_buf_file_release() -> dma_buf_release()
+    # runs after the putter returned, with none of its locks; dma_buf_put() is fput(dmabuf->file)
+    states = holds(put_under_lock(False))
+    assert states == 10
+    m, _info = put_under_lock(False).build(None)
+    fput = [a for a in m.actions if a.actor == "__fput_buf"]
+    assert fput and fput[0].call == "____fput(buf): the deferred release runs"
+    [take] = [a for a in fput if "dev->lock" in a.acquires]
+    assert take.holds == ()  # the release takes dev->lock holding nothing
+    assert run(put_under_lock(True))[0] == {"no-fence-wait-deadlock": 2, "no-stuck-state": 2}  # inline: deadlock
+
+
+def test_the_core_pins_on_map_from_v6_16_and_hands_out_the_attach_time_table_before():
+    # v6.16 dma_buf_map_attachment(): "if (dma_buf_pin_on_map(attach)) ret = attach->dmabuf->ops->pin(attach)"
+    # before ops->map_dma_buf, unpin after ops->unmap_dma_buf; v5.7-v6.15 a static attachment of a dynamic
+    # exporter was pinned and mapped at attach and map returned attach->sgt (ATT-6, MAP-9)
+    def make(kernel: str, dynamic_att: bool) -> Driver:
+        d = Driver("pin-on-map", kernel=kernel)
+        def op_body(op: str):
+            return lambda k: k.use(buf, f"exporter {op}()")
+        ops = {op: op_body(op) for op in ("pin", "unpin", "map", "unmap")}
+        buf = d.dma_buf("buf", live=True, owners=("importer",), dynamic=True, ops=ops)
+        att = d.attachment("att", buf, dynamic=dynamic_att, move_notify=(lambda k: None) if dynamic_att else None)
+
+        @d.thread("importer")
+        def importer(k):
+            k.dma_buf_attach(att)
+            k.dma_buf_map_attachment(att)
+            k.dma_buf_unmap_attachment(att)
+            k.dma_buf_detach(att)
+            k.dma_buf_put(buf)
+        return d
+
+    def calls(kernel: str, dynamic_att: bool) -> list[str]:
+        m, _info = make(kernel, dynamic_att).build()
+        return [a.call for a in m.actions if a.actor == "importer" and a.call.startswith(("exporter", "dma_buf_"))]
+
+    assert calls("v6.16", False) == [
+        "dma_buf_map_attachment_unlocked(att)", "exporter pin()", "exporter map()",
+        "dma_buf_unmap_attachment_unlocked(att)", "exporter unmap()", "exporter unpin()",
+        "dma_buf_detach(buf, att)", "dma_buf_put(buf)"]
+    assert "exporter pin()" not in calls("v6.16", True)  # a dynamic importer follows move_notify instead
+    assert calls("v6.2", False) == [
+        "exporter pin()", "exporter map()", "dma_buf_map_attachment_unlocked(att)",
+        "dma_buf_unmap_attachment_unlocked(att)", "dma_buf_detach(buf, att)", "exporter unmap()", "exporter unpin()",
+        "dma_buf_put(buf)"]
+    for kernel in ("v6.16", "v6.2", "v5.19"):
+        assert holds(make(kernel, False)) > 0

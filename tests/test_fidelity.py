@@ -509,3 +509,12 @@ def test_detach_unmaps_and_unpins_the_attach_time_table_in_its_own_hold_before_v
     assert old[1] == ("detach_static_2", ("lk",), ("resv",))  # unpin inside the cached table's own hold
     assert [a[0] for a in new] == ["detach_static", "detach_static_2"]
     assert new[1] == ("detach_static_2", ("lk",), ("resv",))  # ... inside the list-del hold
+
+
+def test_two_buffer_jobs_record_their_exporter_dependencies_too():
+    # drm_exec over two BOs (the ww path): each job's scheduler collects the exporter's fences of its buffer
+    from dmabuf_check.model.designs.ttm_vram import DESIGN as TTM
+
+    m, info = build(TTM, "v6.16", mix="dynamic=1", buffers=2)
+    r = explore(m, list(for_model(m, info, profile("v6.16"))))
+    assert r.ok and r.states == 33912

@@ -37,6 +37,7 @@ from dmabuf_check.model.driver.objects import (
     LIVE,
     UNBORN,
     Attachment,
+    Body,
     Callback,
     Completion,
     DmaBuf,
@@ -537,11 +538,11 @@ class Code:
                             assign(theirs, ite(theirs < obj.max_refs, theirs + 1, theirs))]
         self._add(ins)
 
-    def work_starts(self, work: str) -> None:
+    def work_starts(self, work: str, text: str = "") -> None:
         """(the first step of a work item: it runs once queued; a ``return`` in its body ends the run)"""
         flag, running = self.b.work_flag(work), self.b.work_running(work)
         self._work_end = self._lab(self._fresh("work_done"))
-        self._add(Ins(f"{work}() runs", guard=flag == 1, effects=[assign(flag, 0), assign(running, 1)],
+        self._add(Ins(text or f"{work}() runs", guard=flag == 1, effects=[assign(flag, 0), assign(running, 1)],
                       owner=self.owner))
 
     def work_ends(self, work: str) -> None:
@@ -910,27 +911,41 @@ class Code:
 
     @core_call
     def dma_buf_attach(self, att: Attachment, *, fail: str | None = None) -> None:
+        """``dma_buf_(dynamic_)attach``: the exporter's attach op runs first, without the resv (ATT-2); the
+        attachment joins dmabuf->attachments under the resv (ATT-3, from v5.7); v5.7-v6.15 a mismatched pair
+        is then mapped (and a dynamic exporter pinned) in a resv hold of its own (ATT-6)."""
         buf = att.buf
+        assert buf.resv is not None
         ins = Ins(f"{att.name} = dma_buf_attach({buf.name})", owner=self.owner, attaches=att)
         self._deref(ins, buf)
-        ins.effects.append(assign(att.v, "ATTACHED"))
         if fail:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_buf_attach() -> -ENOMEM"))
+        listed = self._lists_under_resv()
+        if not listed:
+            ins.effects.append(assign(att.v, "ATTACHED"))
         self._add(ins)
         self._op(buf, "attach")
-        if self._maps_at_attach(att):  # ATT-6: the core maps (and pins) the mismatched pair now, under the resv
-            assert buf.resv is not None
+        if listed:
             self.dma_resv_lock(buf.resv)
+            self._unlock(buf.resv.lock, f"dma_resv_unlock({buf.resv.name}) /* list_add(&attach->node) */",
+                         extra=[assign(att.v, "ATTACHED")])
+        if self._maps_at_attach(att):
+            # before v6.2 the cached map takes the resv only for a dynamic exporter, from v6.2 always
+            locks = buf.dynamic or self.b.prof.locking == "all"
+            if locks:
+                self.dma_resv_lock(buf.resv)
             if buf.dynamic:
                 self._op(buf, "pin")
             self._op(buf, "map")
-            self.dma_resv_unlock(buf.resv)
+            if locks:
+                self.dma_resv_unlock(buf.resv)
 
     @core_call
     def dma_buf_detach(self, att: Attachment) -> None:
         buf = att.buf
-        if self._maps_at_attach(att):  # ATT-6: the cached mapping goes first (a dynamic exporter's under the resv)
-            assert buf.resv is not None
+        assert buf.resv is not None
+        inside = self.b.prof.locking == "all"  # v6.2: the cached table goes inside the list-del hold
+        if self._maps_at_attach(att) and not inside:  # before: first, under the resv for a dynamic exporter
             if buf.dynamic:
                 self.dma_resv_lock(buf.resv)
             self._op(buf, "unmap")
@@ -941,13 +956,33 @@ class Code:
         self._deref(ins, buf)
         ins.checks.append(("detach-after-unmap", (att.v == "MAPPED") | (att.v == "STALE"),
                            f"{att.name} is still mapped"))
-        ins.effects.append(assign(att.v, "NONE"))
+        listed = self._lists_under_resv()
+        if not listed:
+            ins.effects.append(assign(att.v, "NONE"))
         self._add(ins)
+        if listed:
+            self.dma_resv_lock(buf.resv)
+            if self._maps_at_attach(att) and inside:
+                self._op(buf, "unmap")
+                if buf.dynamic:
+                    self._op(buf, "unpin")
+            self._unlock(buf.resv.lock, f"dma_resv_unlock({buf.resv.name}) /* list_del(&attach->node) */",
+                         extra=[assign(att.v, "NONE")])
         self._op(buf, "detach")
+
+    def _lists_under_resv(self) -> bool:
+        """ATT-3: dmabuf->attachments is protected by the resv from v5.7 ('dma-buf: add dynamic DMA-buf
+        handling'); before, by the dma_buf's own mutex, which no driver code can hold."""
+        return self.b.prof.dynamic
 
     def _maps_at_attach(self, att: Attachment) -> bool:
         """ATT-6 (v5.7-v6.15): exactly one side dynamic, so attach maps BIDIRECTIONAL and caches the sg_table."""
         return self.b.prof.attach_maps_mismatched and att.dynamic != att.buf.dynamic
+
+    def _pins_on_map(self, att: Attachment) -> bool:
+        """MAP-9 (v6.16, dma_buf_pin_on_map()): a static attachment of a dynamic exporter is pinned around each
+        map (driver programs follow CONFIG_DMABUF_MOVE_NOTIFY=y: a dynamic attachment is not)."""
+        return self.b.prof.pin_on_map and att.buf.dynamic and not att.dynamic
 
     def _core_map_locking(self, att: Attachment, locked: bool) -> tuple[bool, bool, str]:
         """What the core does around map/unmap in this generation: (it takes the resv itself, the caller
@@ -979,7 +1014,10 @@ class Code:
         if fail:
             ins.alts.append(Alt("err", lift(True), [], self._lab(failed or fail), f"{call}() -> ERR_PTR"))
         self._add(ins)
-        self._op(buf, "map")
+        if not self._maps_at_attach(att):  # ATT-6: the table cached at attach is handed out, no exporter call
+            if self._pins_on_map(att):  # MAP-9: dma_buf_pin_on_map() (v6.16): the exporter's pin op first
+                self._op(buf, "pin")
+            self._op(buf, "map")
         if core_locks:
             self.dma_resv_unlock(buf.resv)
         if failed:
@@ -1005,7 +1043,10 @@ class Code:
                                f"{self.me} unmaps {att.name} without holding {buf.resv.name}"))
         ins.effects.append(assign(att.v, ite((att.v == "MAPPED") | (att.v == "STALE"), "ATTACHED", att.v)))
         self._add(ins)
-        self._op(buf, "unmap")
+        if not self._maps_at_attach(att):  # "if (attach->sgt == sg_table) return": the cached one stays
+            self._op(buf, "unmap")
+            if self._pins_on_map(att):
+                self._op(buf, "unpin")
         if core_locks:
             self.dma_resv_unlock(buf.resv)
 
@@ -1145,7 +1186,40 @@ class Code:
             self._inline(f"{buf.name}.{op}", lambda: body(self))
 
     def _release(self, ins: Ins, obj: KObject, last: Expr) -> None:
-        """The put step, then (when it dropped the last reference) the release callback and the free."""
+        """The put step, then (when it dropped the last reference) the release callback and the free; a
+        file's last fput only queues them for its ____fput thread (``deferred_fput``)."""
+        if obj.deferred:
+            flag = self.b.work_flag(obj.deferred)
+            ins.effects.insert(0, assign(flag, ite(last, 1, flag)))  # reads the count before the put
+            self._add(ins)
+            return
+        self._release_checks(ins, obj, last)
+        body, gone = self._release_of(obj)
+        if body is None:  # no release callback: the memory goes in the same step
+            ins.effects.insert(0, assign(obj.life, ite(last, gone, obj.life)))  # reads the count before the put
+            self._add(ins)
+            return
+        after = self._fresh("released")
+        ins.branch = (~last, self._lab(after))
+        self._add(ins)
+        self._run_release(obj, body, gone)
+        self.label(after)
+
+    def deferred_fput(self, obj: KObject) -> None:
+        """(the body of ``obj``'s ____fput thread: once queued by the last fput, the release, then the free)"""
+        self._releasing += 1  # a run where the file stays open never reaches it: not a vacuous step
+        self.work_starts(obj.deferred, f"____fput({obj.name}): the deferred release runs")
+        # dma_buf_release()'s WARN_ONs run here, when the queued release starts
+        self._release_checks(self.ins[-1], obj, self.b.work_flag(obj.deferred) == 1)
+        body, gone = self._release_of(obj)
+        if body is None:
+            self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
+        else:
+            self._run_release(obj, body, gone)
+        self.work_ends(obj.deferred)
+        self._releasing -= 1
+
+    def _release_checks(self, ins: Ins, obj: KObject, last: Expr) -> None:
         checks: list[tuple[str, Expr, str]] = []
         if isinstance(obj, Fence) and obj.callbacks:
             pending = disj(*[cb.armed == 1 for cb in obj.callbacks])
@@ -1157,23 +1231,20 @@ class Code:
                 checks.append(("release-after-detach", last & disj(*[a.v != "NONE" for a in atts]),
                                f"the last reference to {obj.name} goes while it is still attached (REF-9)"))
         ins.checks.extend(checks)
+
+    def _release_of(self, obj: KObject) -> tuple[Body | None, str]:
         body = obj.release if not isinstance(obj, DmaBuf) else obj.ops.get("release")
         gone = GRACE if self.b.rcu_frees(obj) else FREED
         if gone == GRACE:
             self.b.frees_after_grace()
-        if body is None:  # no release callback: the memory goes in the same step
-            ins.effects.insert(0, assign(obj.life, ite(last, gone, obj.life)))  # reads the count before the put
-            self._add(ins)
-            return
-        after = self._fresh("released")
-        ins.branch = (~last, self._lab(after))
-        self._add(ins)
+        return body, gone
+
+    def _run_release(self, obj: KObject, body: Body, gone: str) -> None:
         self._releasing += 1
         # the release drops what the object itself holds (its references to sub-objects)
         self._inline(f"{obj.name}.release", lambda: body(self), owner=obj.name)
         self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
         self._releasing -= 1
-        self.label(after)
 
     def _obj(self, obj: KObject) -> None:
         if not isinstance(obj, KObject) or obj not in self.b.objects:

@@ -61,6 +61,9 @@ class KObject:
     release: Body | None = None
     max_refs: int = 4
     kernel: str = ""
+    # a struct file (and a dma_buf, whose count is its file's): the last fput() defers __fput() to task_work
+    # at the putter's return to userspace, or to the delayed_fput worker; the thread that runs it
+    deferred: str = ""
     # bound per build
     life: Expr | None = field(default=None, repr=False)
     count: Expr | None = field(default=None, repr=False)

@@ -50,6 +50,7 @@ from dmabuf_check.model.driver.objects import (
     SpinLock,
     ThreadDecl,
     _name_ok,
+    ident,
 )
 from dmabuf_check.model.types import ModelError
 
@@ -95,7 +96,25 @@ class Driver:
         o = KObject(self._new(name, "object"), kind=kind, live=live, owners=tuple(owners), release=release,
                     max_refs=self._max(name, max_refs), kernel=kernel)
         self.objects.append(o)
+        if kind == "file":
+            self._deferred_fput(o)
         return o
+
+    def _deferred_fput(self, obj: KObject) -> None:
+        """fput(): the last reference queues ____fput() (task_work_add(TWA_RESUME), or the delayed_fput
+        worker for a kernel thread or IRQ context); it runs the file's release in process context, after the
+        putter returned, with none of its locks held."""
+        obj.deferred = self._new(f"__fput_{ident(obj.name)}", "thread")  # its thread comes after the driver's own
+
+    def _fput_threads(self) -> None:
+        for obj in self.objects:
+            if obj.deferred and all(t.name != obj.deferred for t in self.threads):
+                def run(k, obj=obj):
+                    k.deferred_fput(obj)
+                run.__name__ = obj.deferred
+                self.threads.append(ThreadDecl(obj.deferred, run, "process", True,
+                                               "____fput() (task_work at syscall exit; delayed_fput_work)", ()))
+                self.threads[-1].work = True
 
     def mem(self, name: str, *, live: bool = False, owner: str | None = None, kernel: str = "") -> KObject:
         return self.kref(name, kind="mem", live=live, owners=(owner,) if owner else (), max_refs=1, kernel=kernel)
@@ -201,6 +220,7 @@ class Driver:
         b = DmaBuf(self._new(name, "dma_buf"), live=live, owners=tuple(owners), max_refs=self._max(name, max_refs),
                    ops=ops, resv=resv, dynamic=dynamic, kernel="struct dma_buf")
         self.objects.append(b)
+        self._deferred_fput(b)  # dma_buf_put() is fput(dmabuf->file): dma_buf_release() runs from __fput()
         return b
 
     def attachment(self, name: str, buf: DmaBuf, *, dynamic: bool = False, move_notify: Body | None = None) -> Attachment:
@@ -386,4 +406,5 @@ class Driver:
         from dmabuf_check.model.driver.compile import compile_driver
 
         self.validate()
+        self._fput_threads()
         return compile_driver(self, kernel)
