@@ -56,6 +56,10 @@ class Profile:
     # sg_table', C. Koenig, 2019), "cached" v5.3-v6.15, "removed" from v6.16 (b72f66f22c0e 'dma-buf: drop
     # caching of sg_tables': the flag is gone, every map reaches the exporter)
     sgt_cache: str = "cached"
+    # dma_buf_poll()'s fence callback holds a file reference (ff2d23843f7f 'dma-buf/poll: Get a file reference
+    # for outstanding fence callbacks', v5.15, backported to stable): before, closing the fd freed the dma-buf
+    # under a pending callback
+    poll_file_ref: bool = True
 
 
 PROFILES: dict[str, Profile] = {}
@@ -81,7 +85,7 @@ _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusiv
              vmap_lock="dma_buf.lock", mmap_under_resv=False, attach_maps_mismatched=True, pin_on_map=False,
              reserve_slots=True, refuse_attach_after_map=False, map_waits_kernel=False, shared_only_slots=True,
              excl_replaces_shared=True, peer2peer=False, fence_annotations=False, lockdep_primed=PRIMED_EDGES_2019,
-             config=(("DMABUF_MOVE_NOTIFY", False),)))
+             config=(("DMABUF_MOVE_NOTIFY", False),), poll_file_ref=False))
 # v5.8: allow_peer2peer ("dma-buf: add peer2peer flag", C. Koenig, drm-next for v5.8)
 _add(replace(PROFILES["v5.7"], name="v5.8", title="v5.8: v5.7 plus peer-to-peer attachments (allow_peer2peer)",
              history=("HIST-4",), peer2peer=True))

@@ -975,6 +975,43 @@ class Code:
         handling'); before, by the dma_buf's own mutex, which no driver code can hold."""
         return self.b.prof.dynamic
 
+    @core_call
+    def dma_buf_poll(self, buf: DmaBuf) -> None:
+        """``poll(fd, POLLIN)`` on a dma-buf (dma_buf_poll): under the resv, the dma-buf's own callback
+        (dmabuf->cb_in, part of struct dma_buf) goes on the first unsignaled fence of the resv; it wakes the
+        poller when the fence signals. From v5.15 (ff2d23843f7f 'dma-buf/poll: Get a file reference for
+        outstanding fence callbacks') the callback owns a file reference (get_file before, fput in it), so
+        closing the fd cannot free the dma-buf under a pending callback; before, nothing kept it alive."""
+        self._obj(buf)
+        if not isinstance(buf, DmaBuf):
+            raise ModelError(f"thread {self.thread}: dma_buf_poll({buf.name}): not a dma_buf")
+        r = buf.resv
+        assert r is not None
+        ref = self.b.prof.poll_file_ref
+        fences = [f for f in self.b.fences if f.name in r.fences]
+        self.dma_resv_lock(r)
+        done = self._fresh("polled")
+
+        def wake(k: Code) -> None:  # dma_buf_poll_cb()
+            k.use(buf, "dma_buf_poll_cb(): wake_up_locked_poll(dcb->poll, dcb->active)")
+            if ref:
+                k.fput(buf)  # paired with the get_file() in dma_buf_poll()
+        for f in fences:
+            skip, signaled = self._fresh("next_fence"), self._fresh("signaled")
+            cb = self.b.callback(f, f"{buf.name}.cb_in.{f.name}", wake)
+            self.goto_if((r.fences[f.name] == 0) | (f.signaled_v == 1) | (cb.armed == 1), skip,
+                         f"dma_resv_for_each_fence({r.name}): {f.name} unsignaled?")
+            if ref:
+                self.get_file(buf)
+            self.dma_fence_add_callback(f, wake, name=cb.name, fail=signaled, pass_refs=(buf,) if ref else ())
+            self.goto(done)
+            self.label(signaled)  # it signaled meanwhile: dma_buf_poll_cb(NULL, &dcb->cb) runs here
+            wake(self)
+            self.goto(done)
+            self.label(skip)
+        self.label(done)
+        self.dma_resv_unlock(r)
+
     def _maps_at_attach(self, att: Attachment) -> bool:
         """ATT-6 (v5.7-v6.15): exactly one side dynamic, so attach maps BIDIRECTIONAL and caches the sg_table."""
         return self.b.prof.attach_maps_mismatched and att.dynamic != att.buf.dynamic
