@@ -1542,3 +1542,51 @@ def test_the_core_pins_on_map_from_v6_16_and_hands_out_the_attach_time_table_bef
         "dma_buf_put(buf)"]
     for kernel in ("v6.16", "v6.2", "v5.19"):
         assert holds(make(kernel, False)) > 0
+
+
+def timeline(bug: str | None = None) -> Driver:
+    """Two points of a syncobj timeline: drm_syncobj_add_point() makes a dma_fence_chain node per point."""
+    d = Driver("timeline")
+    job1 = d.fence("job1", live=True, owners=("irq1",))
+    job2 = d.fence("job2", live=True, owners=("irq2",))
+    p1 = d.fence_chain("point1", job1, owners=("wait1",))
+    p2 = d.fence_chain("point2", job2, prev=None if bug == "no-prev" else p1, owners=("wait2",))
+
+    @d.irq("irq1")
+    def irq1(k):
+        k.dma_fence_signal(job1)
+        k.dma_fence_put(job1)
+
+    @d.irq("irq2")
+    def irq2(k):
+        k.dma_fence_signal(job2)
+        k.dma_fence_put(job2)
+
+    @d.thread("wait1", kernel="wait for point 1")
+    def wait1(k):
+        k.dma_fence_wait(p1)
+        k.dma_fence_put(p1)
+
+    @d.thread("wait2", kernel="wait for point 2: every earlier point is done")
+    def wait2(k):
+        k.dma_fence_wait(p2)
+        k.bug_on(~job1.signaled, "point 2 signaled before point 1's fence")
+        k.dma_fence_put(p2)
+    return d
+
+
+def test_a_fence_chain_point_signals_after_every_earlier_point():
+    # drivers/dma-buf/dma-fence-chain.c: dma_fence_chain_enable_signaling() walks the chain and arms the node's
+    # callback on the first unsignaled fence; dma_fence_chain_cb() queues the irq_work, which re-arms or signals;
+    # dma_fence_default_wait() enables signaling first; the release drops prev and the fence
+    assert holds(timeline(None)) == 31894
+    assert run(timeline("no-prev"))[0] == {"driver-assert": 13}  # a point built without its predecessor
+    m, _info = timeline(None).build()
+    calls = [a.call for a in m.actions if a.actor == "wait2"]
+    assert calls[:4] == ["dma_fence_wait(point2): spin_lock_irqsave(point2->lock)", "point2: signaling enabled?",
+                         "point2->ops->enable_signaling()", "dma_fence_chain_for_each(point2): job2 signaled?"]
+    assert "dma_fence_add_callback(job1, point2.cb1)" in calls  # the walk goes on to point 1's fence
+    with pytest.raises(ModelError, match="its fence point1 is itself a chain node"):
+        d = Driver("bad-chain")
+        f = d.fence("f", live=True)
+        d.fence_chain("point2", d.fence_chain("point1", f))  # fence=, not prev=

@@ -83,6 +83,22 @@ def test_all_n_proof_and_counterexample_to_induction(capsys, tmp_path):
     assert "before: storage=" in out and "step:   migrate_end" in out and "after:  storage=" in out, out
 
 
+def test_all_n_outside_the_fragment_has_its_own_exit_code(capsys):
+    # not a resource limit (3): more time would not decide it; the fixed-N engines prove it per N
+    code, out, _ = run_cli(capsys, "r1", "--all-n", "--kind", "static", "--property", "no-fence-wait-deadlock",
+                           "--quiet")
+    assert code == 5 and "cannot prove for all N in this fragment" in out, out
+    code, _out, _ = run_cli(capsys, "r1", "--all-n", "--kind", "static", "--property", "no-fence-wait-deadlock",
+                            "--property", "no-migration-while-mapped", "--quiet")
+    assert code == 5
+    from dmabuf_check.checker.z3.proof import ProofResult
+
+    from dmabuf_check.cli.cmd_prove import exit_code
+
+    assert exit_code([ProofResult("a", "unknown", "all-n", None, outside=True),
+                      ProofResult("b", "unknown", "all-n", None, note="timeout")]) == 3  # a limit stays a limit
+
+
 def test_user_lemmas_from_a_file(capsys, tmp_path):
     lemma_file = tmp_path / "lemmas.py"
     lemma_file.write_text(

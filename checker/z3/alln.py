@@ -336,7 +336,7 @@ def prove_all_n(build: Callable[[int], Model], prop: Property, properties: Seque
         system.prop(prop, system.state("?"))  # outside the fragment? say so before any search
         system.take_facts()
     except FragmentError as e:
-        return result(UNKNOWN, note=f"cannot prove for all N in this fragment: {prop.id}: {e}")
+        return result(UNKNOWN, note=f"cannot prove for all N in this fragment: {prop.id}: {e}", outside=True)
     say("all-N: filtering candidate lemmas on N = 1..3")
     cands = _candidates(system, build, prop, properties if lemmas else (), user_lemmas)
     if not lemmas:

@@ -69,6 +69,7 @@ class ProofResult:
     counterexample: Counterexample | None = None
     cti: CTI | None = None
     note: str = ""
+    outside: bool = False  # unknown because the property lies outside the engine's fragment (not a limit)
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)

@@ -6,7 +6,7 @@ import argparse
 import copy
 import dataclasses
 
-from dmabuf_check.checker.explicit.search import Limits
+from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits
 from dmabuf_check.checker.locks.order import LockReport, analyze
 from dmabuf_check.checker.locks.rules import load
 from dmabuf_check.cli import design_args, exitcodes
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         write_json_atomic(args.json, to_json(report))
     if not report.complete:
         out.print(f"incomplete: {report.stop_reason}; the graph covers only the explored states", markup=False)
-        return exitcodes.LIMIT
+        return exitcodes.INTERRUPTED if report.stop_reason == INTERRUPTED else exitcodes.LIMIT
     return exitcodes.OK if report.clean else exitcodes.VIOLATED
 
 

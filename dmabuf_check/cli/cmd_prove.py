@@ -144,6 +144,20 @@ def run(args: argparse.Namespace) -> int:
               f"{'' if args.no_lemmas or engine == 'bmc' else ' + Houdini lemmas'}, timeout {args.timeout:g} s")
     results: list[ProofResult] = []
     show = not args.quiet and err.is_terminal
+    try:
+        _prove_each(args, props, model, build, catalog, user, engine, show, err, results)
+    except KeyboardInterrupt:  # Ctrl-C: what was decided so far is still printed and written
+        print_results(out, results)
+        out.print(f"interrupted after {len(results)} of {len(props)} properties")
+        _write_json(args, title, model, results)
+        return exitcodes.INTERRUPTED
+    print_results(out, results)
+    return _after(args, title, model, props, catalog, engine, out, results)
+
+
+def _prove_each(args: argparse.Namespace, props, model, build, catalog, user, engine: str, show: bool, err: Console,
+                results: list[ProofResult]) -> None:
+    """Prove the properties one after the other, appending each result as it is decided."""
     for p in props:
         with Live(Text(f"{p.id}: starting"), console=err, refresh_per_second=4, transient=True) if show \
                 else _NoLive() as live:
@@ -160,19 +174,26 @@ def run(args: argparse.Namespace) -> int:
         results.append(r)
         if not show and not args.quiet:
             err.print(f"{p.id}: {r.status} ({r.seconds:.1f} s)")
-    print_results(out, results)
-    if model is not None and any(p.id == "no-fence-wait-deadlock" for p in props):
-        cycles, summary = deadlock_reachability(model, engine="chc" if engine == "chc" else "kind",
-                                                depth=args.depth, timeout=args.timeout, properties=catalog)
-        out.print(f"\n[bold]wait-for cycles[/bold]: {summary}")
-        for v in cycles:
-            out.print(f"  {v.cycle}: {v.note}")
+
+
+def _write_json(args: argparse.Namespace, title: str, model, results: Sequence[ProofResult]) -> None:
     if args.json:
         from dmabuf_check.cli.cmd_check import write_json_atomic
 
         write_json_atomic(args.json, {"schema": "dmabuf-check proof v1", "model": args.model, "title": title,
                                       "importers": "all" if model is None else model.params.get("importers"),
                                       "results": [r.to_json() for r in results]})
+
+
+def _after(args: argparse.Namespace, title: str, model, props, catalog, engine: str, out: Console,
+           results: list[ProofResult]) -> int:
+    if model is not None and any(p.id == "no-fence-wait-deadlock" for p in props):
+        cycles, summary = deadlock_reachability(model, engine="chc" if engine == "chc" else "kind",
+                                                depth=args.depth, timeout=args.timeout, properties=catalog)
+        out.print(f"\n[bold]wait-for cycles[/bold]: {summary}")
+        for v in cycles:
+            out.print(f"  {v.cycle}: {v.note}")
+    _write_json(args, title, model, results)
     return exit_code(results)
 
 
@@ -192,6 +213,8 @@ def exit_code(results: Sequence[ProofResult]) -> int:
         return exitcodes.VIOLATED
     if all(r.status == PROVED for r in results):
         return exitcodes.OK
+    if all(r.status == PROVED or r.outside for r in results):
+        return exitcodes.OUTSIDE  # not a limit: more time would not help; prove those for a fixed N
     return exitcodes.LIMIT
 
 

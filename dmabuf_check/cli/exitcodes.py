@@ -5,4 +5,5 @@ VIOLATED = 1  # a property is violated (or a replayed trace diverged)
 USAGE = 2  # bad usage, bad model, design, rule or trace file
 LIMIT = 3  # a resource limit (states, time, memory) or an unknown from a solver ended the run
 INTERNAL = 4  # a defect of dmabuf-check itself (never 1, which CI reads as a found bug)
+OUTSIDE = 5  # prove: nothing violated, and what is not proved lies outside the engine's fragment (every-N)
 INTERRUPTED = 130  # Ctrl-C: partial figures are still printed and written

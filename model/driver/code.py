@@ -658,8 +658,18 @@ class Code:
         self._unlock(lk, f"dma_fence_signal({f.name}): spin_unlock_irqrestore({lk.name})", irqs=True)
 
     def dma_fence_wait(self, f: Fence, *, intr: bool = False, fail: str | None = None) -> None:
-        """``dma_fence_wait``: sleep until the fence signals (interruptible: -ERESTARTSYS to ``fail``)."""
+        """``dma_fence_wait``: sleep until the fence signals (interruptible: -ERESTARTSYS to ``fail``).
+        dma_fence_default_wait() first enables signaling (the fence's enable_signaling op, under its lock)."""
         self._obj(f)
+        enable = f.enable_signaling
+        if enable is not None:
+            lk = f.lock
+            assert lk is not None
+            self._lock(lk, sleeps=False, text=f"dma_fence_wait({f.name}): spin_lock_irqsave({lk.name})", irqs=True)
+            with self.if_((f.enabled_v == 0) & (f.signaled_v == 0), text=f"{f.name}: signaling enabled?"):
+                self._add(Ins(f"{f.name}->ops->enable_signaling()", effects=[assign(f.enabled_v, 1)]))
+                self._inline(f"{f.name}.enable_signaling", lambda: enable(self))
+            self._unlock(lk, f"spin_unlock_irqrestore({lk.name})", irqs=True)
         ins = Ins(f"dma_fence_wait({f.name})", owner=self.owner, guard=f.signaled_v == 1, waits_fence=f)
         self._deref(ins, f)
         self._fence_wait(ins, f.signaled_v == 0, intr, fail, "a fence")

@@ -205,6 +205,80 @@ class Driver:
         sf.sync_fence = fence  # type: ignore[attr-defined]
         return sf, self.slot(f"{name}.fd", sf, kind="fd")
 
+    def fence_chain(self, name: str, fence: Fence, prev: Fence | None = None, *, owners: tuple[str, ...] = (),
+                    lock: SpinLock | None = None) -> Fence:
+        """A struct dma_fence_chain node (drivers/dma-buf/dma-fence-chain.c as a program): ``fence`` at this
+        point of a timeline, after ``prev`` (an earlier chain node, or a plain fence). dma_fence_chain_init()
+        takes over a reference to each. The node signals once its own fence and every earlier one signaled:
+        the first waiter enables signaling, which puts the node's one callback on the first unsignaled
+        fence of the walk (this node's fence, then the earlier nodes'); that callback queues the node's
+        irq_work, which re-arms on the next unsignaled fence or signals the node, outside the fence lock."""
+        for f in (fence, prev):
+            if f is not None and (not isinstance(f, Fence) or f not in self.objects):
+                raise ModelError(f"fence_chain {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
+        if getattr(fence, "chain_walk", None) is not None:
+            raise ModelError(f"fence_chain {name}: its fence {fence.name} is itself a chain node (CONT-2: a chain "
+                             "node holds a plain fence, its prev the earlier node)")
+        walk = [fence] + (list(getattr(prev, "chain_walk", None) or [prev]) if prev is not None else [])
+        for f in (fence, prev):
+            if f is not None and name not in f.owners:
+                f.owners = f.owners + (name,)  # dma_fence_chain_init() takes over the caller's references
+        work = f"{name}.work"
+        chain: Fence
+
+        def arm(k, armed: str, none: str, start: int = 0) -> None:
+            """dma_fence_chain_enable_signaling()'s walk: the node's callback on the first unsignaled fence."""
+            for i, f in list(enumerate(walk))[start:]:
+                k.goto_if(f.signaled, f"signaled{i}", f"dma_fence_chain_for_each({name}): {f.name} signaled?")
+                k.dma_fence_get(chain)  # the callback's reference to the node
+                k.dma_fence_add_callback(f, link_cb, name=f"{name}.cb{i}", fail=f"lost{i}", pass_refs=(chain,))
+                k.goto(armed)
+                k.label(f"lost{i}")  # it signaled meanwhile: on to the next one
+                k.dma_fence_put(chain)
+                k.label(f"signaled{i}")
+            k.goto(none)
+
+        def link_cb(k):  # dma_fence_chain_cb(): under the signalled fence's lock
+            k.queue_work(work, pass_refs=(chain,))  # irq_work_queue(&chain->work), with the callback's reference
+
+        def enable(k):  # under the node's lock; returns false when everything signaled: the work signals it
+            arm(k, "armed", "none")
+            k.label("none")
+            k.dma_fence_get(chain)
+            k.queue_work(work, pass_refs=(chain,))
+            k.label("armed")
+
+        def release(k):  # dma_fence_chain_release(): the earlier node, then this node's fence
+            if prev is not None:
+                k.dma_fence_put(prev)
+            k.dma_fence_put(fence)
+
+        chain = self.fence(name, lock=lock, owners=tuple(owners), live=True, max_refs=min(8, 2 + 2 * len(walk)),
+                           release=release, enable_signaling=enable)
+        chain.container = True
+        chain.chain_walk = walk  # type: ignore[attr-defined]
+
+        def rearm(k):  # dma_fence_chain_irq_work(); queued again by each callback it arms, so it loops
+            k.label("again")
+            k.work_starts(work)
+            k.spin_lock_irqsave(chain.lock)  # dma_fence_chain_enable_signaling() runs under the node's lock
+            # a callback fired, so this node's own fence (the walk's first) has signaled: the walk goes on
+            arm(k, "armed", "none", start=1)
+            k.label("none")
+            k.spin_unlock_irqrestore(chain.lock)
+            k.dma_fence_signal(chain)  # every fence of the walk signaled
+            k.goto("done")
+            k.label("armed")
+            k.spin_unlock_irqrestore(chain.lock)
+            k.label("done")
+            k.dma_fence_put(chain)
+            k.work_ends(work)
+            k.goto("again")
+        self.thread(work, env=True, kernel="dma_fence_chain_irq_work(): re-arm on the next fence, or signal")(rearm)
+        self.threads[-1].work = True
+
+        return chain
+
     def dma_buf(self, name: str, *, ops: dict[str, Callable] | None = None, dynamic: bool = False,
                 live: bool = False, owners: tuple[str, ...] = (), max_refs: int = 4) -> DmaBuf:
         """A struct dma_buf with the exporter's ``ops`` (bodies run where the core calls them) and its resv."""
