@@ -13,8 +13,11 @@ violation, 2 bad input, 3 a limit reached or an unknown from the solver.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import importlib.util
 import os
+import signal
+import threading
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
@@ -144,13 +147,21 @@ def run(args: argparse.Namespace) -> int:
               f"{'' if args.no_lemmas or engine == 'bmc' else ' + Houdini lemmas'}, timeout {args.timeout:g} s")
     results: list[ProofResult] = []
     show = not args.quiet and err.is_terminal
+    previous = signal.signal(signal.SIGINT, _on_sigint) if threading.current_thread() is threading.main_thread() \
+        else None
     try:
         _prove_each(args, props, model, build, catalog, user, engine, show, err, results)
-    except KeyboardInterrupt:  # Ctrl-C: what was decided so far is still printed and written
+    except (KeyboardInterrupt, ctypes.ArgumentError) as e:  # Ctrl-C: what was decided so far is kept
+        if not exitcodes.is_interrupt(e):
+            raise
         print_results(out, results)
         out.print(f"interrupted after {len(results)} of {len(props)} properties")
         _write_json(args, title, model, results)
         return exitcodes.INTERRUPTED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+        _INTERRUPTED.clear()
     print_results(out, results)
     return _after(args, title, model, props, catalog, engine, out, results)
 
@@ -162,6 +173,7 @@ def _prove_each(args: argparse.Namespace, props, model, build, catalog, user, en
         with Live(Text(f"{p.id}: starting"), console=err, refresh_per_second=4, transient=True) if show \
                 else _NoLive() as live:
             def say(text: str, pid: str = p.id) -> None:
+                _check_interrupt()
                 live.update(Text(f"{pid}: {text}"))
             if model is None:
                 assert build is not None
@@ -174,6 +186,22 @@ def _prove_each(args: argparse.Namespace, props, model, build, catalog, user, en
         results.append(r)
         if not show and not args.quiet:
             err.print(f"{p.id}: {r.status} ({r.seconds:.1f} s)")
+        _check_interrupt()
+
+
+_INTERRUPTED: list[bool] = []
+
+
+def _on_sigint(_signum: int, _frame: object) -> None:
+    """Ctrl-C: remember it, then raise. A KeyboardInterrupt raised inside a z3 object's __del__ is only
+    printed by Python and lost; the flag makes the next progress report or property boundary raise it."""
+    _INTERRUPTED.append(True)
+    raise KeyboardInterrupt
+
+
+def _check_interrupt() -> None:
+    if _INTERRUPTED:
+        raise KeyboardInterrupt
 
 
 def _write_json(args: argparse.Namespace, title: str, model, results: Sequence[ProofResult]) -> None:

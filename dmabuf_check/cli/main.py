@@ -50,6 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return exitcodes.OK
     except Exception as e:  # a defect of ours: one line and its own exit code, the traceback on request
+        if exitcodes.is_interrupt(e):
+            sys.stderr.write("dmabuf-check: interrupted\n")
+            return exitcodes.INTERRUPTED
         if os.environ.get("DMABUF_CHECK_DEBUG"):
             raise
         sys.stderr.write(f"dmabuf-check: internal error: {type(e).__name__}: {e} (a bug in dmabuf-check; "
