@@ -9,8 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from dmabuf_check.checker.explicit.liveness import check_liveness
-from dmabuf_check.checker.explicit.search import Limits, Progress, explore
+from dmabuf_check.checker.explicit.liveness import LivenessInterruptedError, check_liveness
+from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits, Progress, explore
 from dmabuf_check.checker.result import UNKNOWN, CheckResult, Verdict
 from dmabuf_check.model.lang import Model
 from dmabuf_check.properties.base import LIVENESS, Property
@@ -55,15 +55,23 @@ def check_model(
     stop_at_first: bool = True,
     limits: Limits | None = None,
     progress: Callable[[Progress], None] | None = None,
+    phase: Callable[[str], None] | None = None,
 ) -> CheckResult:
-    """Safety properties by breadth-first search, then liveness properties on the state graph."""
+    """Safety properties by breadth-first search, then liveness properties on the state graph
+    (``phase`` is told when that second search starts)."""
     safety = [p for p in props if p.kind != LIVENESS]
     result = explore(model, safety, symmetry=symmetry, stop_at_first=stop_at_first, limits=limits, progress=progress)
     live = [p for p in props if p.kind == LIVENESS]
     if live and not (stop_at_first and result.violated):
         t0 = time.perf_counter()
         limits = limits or Limits()
-        verdicts = check_liveness(model, live, max_states=limits.max_states, time_limit=limits.time_limit)
+        if phase is not None:
+            phase(f"liveness: {len(live)} properties on the full state graph (fair lassos)")
+        try:
+            verdicts = check_liveness(model, live, max_states=limits.max_states, time_limit=limits.time_limit)
+        except LivenessInterruptedError as e:  # Ctrl-C: keep the safety verdicts and the liveness ones decided
+            verdicts = e.verdicts
+            result.complete, result.stop_reason = False, INTERRUPTED
         result.seconds += time.perf_counter() - t0
         result.verdicts += verdicts
         if any(v.status == UNKNOWN for v in verdicts):

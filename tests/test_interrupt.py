@@ -47,3 +47,12 @@ def test_locks_exits_130_not_a_limit_on_ctrl_c():
                           1.5, "states")
     assert code == 130, out
     assert "incomplete: interrupted by the user" in out
+
+
+def test_check_keeps_the_safety_verdicts_when_ctrl_c_stops_the_liveness_search(tmp_path):
+    out_json = tmp_path / "verdict.json"
+    code, out = interrupt(["check", "r1", "-n", "5", "--no-symmetry", "--liveness", "--json", str(out_json)], 0.2,
+                          "liveness:")
+    assert code == 130, out
+    verdicts = {v["property"]: v["status"] for v in json.loads(out_json.read_text())["verdicts"]}
+    assert verdicts["map-after-attach"] == "holds" and verdicts["fence-signals"] == "unknown", verdicts

@@ -243,15 +243,35 @@ class LeadsTo:
         return path, loop_at
 
 
+class LivenessInterruptedError(Exception):
+    """Ctrl-C during the liveness search: the verdicts decided so far, the rest unknown."""
+
+    def __init__(self, verdicts: list[Verdict]):
+        super().__init__("interrupted")
+        self.verdicts = verdicts
+
+
 def check_liveness(model: Model, props: list[Property], c: Compiled | None = None,
                    max_states: int | None = None, time_limit: float | None = None) -> list[Verdict]:
-    """Verdicts for the liveness properties in ``props`` (others are ignored)."""
+    """Verdicts for the liveness properties in ``props`` (others are ignored); on Ctrl-C raises
+    ``LivenessInterruptedError`` with the verdicts decided so far."""
     live = [p for p in props if p.kind == LIVENESS]
     if not live:
         return []
+    out: list[Verdict] = []
+    try:
+        _decide(model, live, c, max_states, time_limit, out)
+    except KeyboardInterrupt:
+        done = {v.property for v in out}
+        raise LivenessInterruptedError(out + [Verdict(p.id, p.meaning, list(p.rules), UNKNOWN, note="interrupted by the user")
+                                         for p in live if p.id not in done]) from None
+    return out
+
+
+def _decide(model: Model, live: list[Property], c: Compiled | None, max_states: int | None,
+            time_limit: float | None, out: list[Verdict]) -> None:
     c = c or Compiled(model)
     g = build_graph(c, max_states, time_limit)
-    out = []
     for prop in live:
         if not g.complete:
             out.append(Verdict(prop.id, prop.meaning, list(prop.rules), UNKNOWN,
@@ -271,4 +291,3 @@ def check_liveness(model: Model, props: list[Property], c: Compiled | None = Non
                 verdict = Verdict(prop.id, prop.meaning, list(prop.rules), VIOLATED, cex)
                 break
         out.append(verdict)
-    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 
 from rich.console import Console
 from rich.live import Live
@@ -91,10 +92,16 @@ def run(args: argparse.Namespace) -> int:
                                  limits=limits, progress=lambda p: live.update(Text(progress_text(p))))
     else:
         result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
-                             limits=limits, progress=None if args.quiet else log_progress(args.progress_every))
+                             limits=limits, progress=None if args.quiet else log_progress(args.progress_every),
+                             phase=None if args.quiet else _log_phase)
     print_result(out, result, model, calls=args.calls, props=props)
     write_ci_outputs(args, result, model)
     return exit_code(result)
+
+
+def _log_phase(text: str) -> None:
+    sys.stderr.write(f"dmabuf-check: {text}\n")
+    sys.stderr.flush()
 
 
 def write_ci_outputs(args: argparse.Namespace, result: CheckResult, model) -> None:
