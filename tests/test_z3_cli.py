@@ -99,6 +99,19 @@ def test_all_n_outside_the_fragment_has_its_own_exit_code(capsys):
                       ProofResult("b", "unknown", "all-n", None, note="timeout")]) == 3  # a limit stays a limit
 
 
+@pytest.mark.parametrize("engine", ["bmc", "kind"])
+def test_the_timeout_covers_the_lemma_phase_on_a_design(capsys, engine):
+    # the candidate filtering and Houdini's encoding used to run before any deadline (about 30 s on ttm-vram
+    # with --timeout 5); they now stop with the budget, which is sound (fewer lemmas, an unknown)
+    import time
+
+    t0 = time.perf_counter()
+    code, out, _ = run_cli(capsys, "ttm-vram", "--engine", engine, "--timeout", "3", "--property",
+                           "implicit-sync-devices", "--quiet")
+    assert code == 3 and "unknown" in out
+    assert time.perf_counter() - t0 < 3 + 2.5, out  # model build and start-up on top of the budget
+
+
 def test_user_lemmas_from_a_file(capsys, tmp_path):
     lemma_file = tmp_path / "lemmas.py"
     lemma_file.write_text(

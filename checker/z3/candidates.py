@@ -260,8 +260,9 @@ def sample_states(c: Compiled, limit: int = 30_000, walks: int = 40, walk_len: i
 
 
 def falsified(model: Model, candidates: Sequence[Candidate], atoms: Sequence[Expr], states: Iterable[bytes],
-              c: Compiled | None = None) -> set[str]:
-    """Texts of the candidates that some state in ``states`` violates.
+              c: Compiled | None = None, expired: Callable[[], bool] | None = None) -> set[str]:
+    """Texts of the candidates that some state in ``states`` violates (those found before ``expired()``:
+    a candidate kept for want of time is still checked by Houdini, so stopping early is sound).
 
     Clauses are decided from per-atom member bitmasks (one compiled function
     computes every atom for every member), so each distinct mask vector costs
@@ -287,13 +288,17 @@ def falsified(model: Model, candidates: Sequence[Candidate], atoms: Sequence[Exp
     preds = {x.text: c.predicate(f"cand_{k}_{id(x)}", c.condition(x.expr, x.text)) for k, x in enumerate(others)}
     dead: set[str] = set()
     vectors: set[tuple[int, ...]] = set()
-    for s in states:
+    for k, s in enumerate(states):
+        if expired is not None and k % 512 == 0 and expired():
+            break
         vectors.add(fn(s))
         for text, pred in preds.items():
             if text not in dead and not pred(s):
                 dead.add(text)
     clauses = [x for x in candidates if x.lits]
-    for vec in vectors:
+    for k, vec in enumerate(vectors):
+        if expired is not None and k % 256 == 0 and expired():
+            break
         for x in clauses:
             if x.text in dead:
                 continue
@@ -307,14 +312,14 @@ def falsified(model: Model, candidates: Sequence[Candidate], atoms: Sequence[Exp
 
 def filtered(build: Callable[[int], Model], sizes: Sequence[int], properties: Sequence[Property],
              exclude: str = "", user_lemmas: Callable[[Model], Sequence[Expr]] | None = None,
-             limit: int = 30_000) -> set[str]:
+             limit: int = 30_000, expired: Callable[[], bool] | None = None) -> set[str]:
     """Texts of the candidates that no sampled reachable state of ``build(n)``, n in ``sizes``, violates."""
     alive: set[str] | None = None
     for n in sizes:
         m = build(n)
         cands, atoms = generate(m, properties, user_lemmas(m) if user_lemmas else (), exclude)
         c = Compiled(m)
-        dead = falsified(m, cands, atoms, sample_states(c, limit), c)
+        dead = falsified(m, cands, atoms, sample_states(c, limit), c, expired)
         texts = {x.text for x in cands} - dead
         alive = texts if alive is None else alive & texts
     return alive or set()

@@ -39,19 +39,21 @@ class Lemmas:
 
 
 def fixed_candidates(model: Model, build: Callable[[int], Model] | None, properties: Sequence[Property],
-                     exclude: str = "", filter_sizes: Sequence[int] = (1, 2, 3)) -> list[Candidate]:
+                     exclude: str = "", filter_sizes: Sequence[int] = (1, 2, 3),
+                     deadline: Deadline | None = None) -> list[Candidate]:
     """The candidates of ``model`` (= ``build(n)``) that survive concrete states of small instances and of itself.
 
     Without ``build`` only the model's own states filter.
     """
     n = _members(model)
     sizes = sorted({k for k in filter_sizes if k < n}) if build is not None else []
-    alive = filtered(build, sizes, properties, exclude) if build is not None and sizes else None
+    expired = deadline.expired if deadline is not None else None
+    alive = filtered(build, sizes, properties, exclude, expired=expired) if build is not None and sizes else None
     cands, atoms = generate(model, properties, exclude=exclude)
     if alive is not None:
         cands = [c for c in cands if c.text in alive]
     c = Compiled(model)
-    dead = falsified(model, cands, atoms, sample_states(c, 30_000 if n <= 3 else 5_000), c)
+    dead = falsified(model, cands, atoms, sample_states(c, 30_000 if n <= 3 else 5_000), c, expired)
     return [x for x in cands if x.text not in dead]
 
 
@@ -65,7 +67,9 @@ def houdini(system: FixedSystem, candidates: Sequence[Candidate], deadline: Dead
     cur, nxt = system.cur, system.nxt
     forms: list[z3.BoolRef] = []
     texts: list[str] = []
-    for c in candidates:
+    for k, c in enumerate(candidates):
+        if k % 64 == 0 and deadline.expired():  # encoding thousands of candidates is itself slow
+            return Lemmas([], [], False)
         try:
             forms.append(system.condition(c.expr, cur, f"candidate {c.text}"))
         except ModelError:
@@ -85,7 +89,11 @@ def houdini(system: FixedSystem, candidates: Sequence[Candidate], deadline: Dead
     if protect is not None:
         s.add(protect)
     acts = [z3.Bool(f"houdini!{k}") for k in range(len(forms))]
-    post = [system.at(f, nxt) for f in forms]
+    post = []
+    for k, f in enumerate(forms):
+        if k % 64 == 0 and deadline.expired():
+            return Lemmas([], [], False)
+        post.append(system.at(f, nxt))
     for a, f in zip(acts, forms):
         s.add(z3.Implies(a, f))
     s.add(z3.Or(*[z3.And(a, z3.Not(p)) for a, p in zip(acts, post)]))

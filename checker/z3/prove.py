@@ -59,7 +59,7 @@ def strengthen(model: Model, system: FixedSystem, prop: Property, opts: Options,
     if not opts.lemmas:
         return Lemmas([], [], True)
     say("houdini: generating candidate lemmas")
-    cands = fixed_candidates(model, opts.build, opts.properties, exclude=prop.id)
+    cands = fixed_candidates(model, opts.build, opts.properties, exclude=prop.id, deadline=deadline)
     if opts.user_lemmas is not None:
         from dmabuf_check.checker.z3.candidates import Candidate
         from dmabuf_check.checker.z3.model_text import show_expr
@@ -78,7 +78,7 @@ def domain_lemmas(model: Model, system: FixedSystem, opts: Options, deadline: De
     if not opts.lemmas or not any(system.checks):
         return None
     say("houdini: lemmas for the domain checks")
-    cands = fixed_candidates(model, opts.build, opts.properties)
+    cands = fixed_candidates(model, opts.build, opts.properties, deadline=deadline)
     lem = houdini(system, cands, deadline)
     return lem.conj() if lem.complete and lem.formulas else None
 
@@ -94,9 +94,12 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     system = FixedSystem(model)
     n = _importers(model)
     if opts.engine == "bmc":
-        return bmc(model, [prop], max_depth=opts.depth, timeout=opts.timeout, system=system,
-                   invariants=domain_lemmas(model, system, opts, deadline, say),
-                   progress=lambda p: say(f"bmc: depth {p.depth}  {p.seconds:.1f} s"))[0]
+        invariants = domain_lemmas(model, system, opts, deadline, say)
+        left = None if opts.timeout is None else max(0.1, opts.timeout - (time.perf_counter() - t0))
+        r = bmc(model, [prop], max_depth=opts.depth, timeout=left, system=system, invariants=invariants,
+                progress=lambda p: say(f"bmc: depth {p.depth}  {p.seconds:.1f} s"))[0]
+        r.seconds = time.perf_counter() - t0  # the lemma phase counts against --timeout too
+        return r
     lem = strengthen(model, system, prop, opts, deadline, say)
     lemmas = lem.conj()
     extra: z3.BoolRef | None = None
