@@ -159,20 +159,29 @@ def _houdini(q: Induction, deadline: Deadline, say: Callable[[str], None]) -> tu
     return live, ""
 
 
+UNNAMED = "a step z3 could not name"
+
+
 def _cti(q: Induction, solver: z3.Solver, m: z3.ModelRef, lemmas: list[str], deadline: Deadline) -> CTI:
     """The counterexample to induction ``m``, re-found at the smallest N that has one."""
     n = m.eval(q.system.N, model_completion=True).as_long()
+    found = [(m, n)]
     for small in range(1, min(n, 6)):
         solver.push()
         solver.add(q.system.N == small)
         deadline.arm(solver)
         if solver.check() == z3.sat:
-            m, n = solver.model(), small
+            found.insert(0, (solver.model(), small))
             solver.pop()
             break
         solver.pop()
-    before, after = q.system.decode(m, q.s, n), q.system.decode(m, q.t, n)
-    return CTI(StateView(n, before), _cti_action(q, m, n, before, after), StateView(n, after), lemmas)
+    # the smallest instance first; if z3's model there names no step, the one it first gave
+    for m, n in found:
+        before, after = q.system.decode(m, q.s, n), q.system.decode(m, q.t, n)
+        action = _cti_action(q, m, n, before, after)
+        if action != UNNAMED:
+            break
+    return CTI(StateView(n, before), action, StateView(n, after), lemmas)
 
 
 def _cti_action(q: Induction, m: z3.ModelRef, n: int, before: dict, after: dict) -> str:
@@ -191,7 +200,7 @@ def _cti_action(q: Induction, m: z3.ModelRef, n: int, before: dict, after: dict)
         if z3.is_true(m.eval(disjunct, model_completion=True)):
             ms = [m.eval(x, model_completion=True).as_long() + 1 for x in members]
             return act.name + (f"({', '.join(map(str, ms))})" if ms else "") + " (in z3's counting abstraction)"
-    return "a step z3 could not name"
+    return UNNAMED
 
 
 def _conjuncts(f: z3.BoolRef) -> list[z3.BoolRef]:
