@@ -148,3 +148,20 @@ def test_check_command_rejects_unwritable_outputs_before_searching(capsys, tmp_p
     code = main(["check", "r1", "-n", "2", "--sarif", str(tmp_path / "f" / "r.sarif")])
     assert code == 2
     assert "is a file, not a directory" in capsys.readouterr().err
+
+
+def test_the_documented_json_example_is_what_the_command_writes(tmp_path, monkeypatch):
+    import re
+
+    from dmabuf_check.cli.main import main
+
+    doc = (Path(ROOT) / "docs" / "json-verdict.md").read_text()
+    section = doc[doc.index("## Example"):]
+    command = re.search(r"`dmabuf-check (check [^`]+)`", section).group(1).split()
+    example = json.loads(re.search(r"```json\n(.*?)```", section, re.S).group(1))
+    monkeypatch.chdir(tmp_path)  # the trace paths in the example are relative to where it runs
+    assert main(command) == 1
+    real = json.loads((tmp_path / "out" / "verdict.json").read_text())
+    varying = {"time", "peak_memory_mb", "bytes_per_state"}
+    assert set(real) == set(example)
+    assert {k: v for k, v in real.items() if k not in varying} == {k: v for k, v in example.items() if k not in varying}
