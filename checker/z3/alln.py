@@ -179,9 +179,31 @@ def _cti(q: Induction, solver: z3.Solver, m: z3.ModelRef, lemmas: list[str], dea
     for m, n in found:
         before, after = q.system.decode(m, q.s, n), q.system.decode(m, q.t, n)
         action = _cti_action(q, m, n, before, after)
+        if action == UNNAMED:
+            action = _cti_action_asked(q, solver, m, n, deadline)
         if action != UNNAMED:
             break
     return CTI(StateView(n, before), action, StateView(n, after), lemmas)
+
+
+def _cti_action_asked(q: Induction, solver: z3.Solver, m: z3.ModelRef, n: int, deadline: Deadline) -> str:
+    """Which action takes the CTI's state to its successor, asked of z3 one action at a time (a model's own
+    evaluation of a disjunct with quantifiers can stay symbolic)."""
+    pins = [q.system.N == n]
+    for view in (q.s, q.t):
+        for v in q.system.model.variables:
+            term = view.terms[v]
+            cells = [z3.Select(term, k) for k in range(n)] if q.system.is_member[v] else [term]  # type: ignore
+            pins += [c == m.eval(c, model_completion=True) for c in cells]
+    for act, disjunct, _members in q.parts:
+        solver.push()
+        solver.add(*pins, disjunct)
+        deadline.arm(solver)
+        sat = solver.check() == z3.sat
+        solver.pop()
+        if sat:
+            return act.name + " (in z3's counting abstraction)"
+    return UNNAMED
 
 
 def _cti_action(q: Induction, m: z3.ModelRef, n: int, before: dict, after: dict) -> str:
