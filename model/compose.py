@@ -119,8 +119,7 @@ def build(d: Design, kernel: Profile | str | None = None, *, mix: dict[str, int]
         "pipelined": p.fences and d.move is not None and d.move.pipelined,
         "exporter_jobs": p.fences and d.submit is not None,
         # what the exporter's jobs do to the buffer (implicit-sync-devices): a move's copy writes it
-        "exporter_access": {"COPY": "WRITE", "JOB": "READ" if d.submit and d.submit.usage == "READ" else (
-            None if d.submit and d.submit.usage == "BOOKKEEP" else "WRITE")},
+        "exporter_access": {v: fence.exporter_access(d, v) for v in ("COPY", "JOB")},
         "exporter_engines": 2 if d.signalling is not None and not d.signalling.in_order else 1,
         "cached_kinds": tuple(k for k in ("STATIC", "DYNAMIC", "P2P")
                               if attachment.cached_at_attach(d, p, k) and k.lower() in kinds),

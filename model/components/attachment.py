@@ -240,7 +240,7 @@ def _detach_one(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, tabl
         exporter_op(cx, d, p, prog, b, "unmap")
         if unpin:
             exporter_op(cx, d, p, prog, b, "unpin")
-        if unpin or (d.map_pins and bool(sfx)):
+        if unpin or (d.map_pins and bool(sgt)):  # the kept table's map pin (MAP-11) goes with it
             prog.final(*_pins(cx, b, -1))
         prog.final(assign(loc[i], "NONE"), *([assign(cx.a("sgt", b)[i], 0)] if sgt else []))
     if table and not inside:
@@ -395,8 +395,7 @@ def _submit(cx: BuildContext, d: Design, p: Profile, b: int, kind: str, usage: s
     if not imp.reserve_before_add and slot:
         prog.unlock(lk, "dma_resv_unlock(dmabuf->resv) /* reservation dropped */")
         prog.lock(lk, "dma_resv_lock(dmabuf->resv, NULL)")
-    resv.add_fence(cx, prog, b, *fence.job_waits_at_submit(cx, d, p, b, i, usage),
-                   assign(job[i], fence.job_state_at_submit(cx, d, p, b, i, usage)), p=p, usage=usage)
+    resv.add_fence(cx, prog, b, *fence.job_submit_effects(cx, d, p, b, i, usage), p=p, usage=usage)
     prog.tag("access")
 
 

@@ -86,6 +86,15 @@ def declare(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
                rule="FENCE-3")
 
 
+def exporter_access(d: Design, value: str) -> str | None:
+    """What the exporter's job behind a COPY or JOB fence does to the buffer, for implicit sync: a move's copy
+    writes it; its own job by its usage (READ reads, BOOKKEEP is explicitly synchronised: None)."""
+    if value == "COPY":
+        return "WRITE"
+    usage = d.submit.usage if d.submit else "WRITE"
+    return None if usage == "BOOKKEEP" else ("READ" if usage == "READ" else "WRITE")
+
+
 def ef_usage(d: Design, value: str) -> str:
     if value == "COPY":
         return d.move.fence_usage if d.move else "KERNEL"
@@ -129,14 +138,10 @@ def dropped_by(cx: BuildContext, b: int, slot: str) -> Expr:
 
 def retag_dropped(cx: BuildContext, b: int, old: str, new: str) -> list:
     """The exporter's fence moved slot (its older one signaled) or stopped covering the jobs it replaced."""
-    return _retag(cx, "dropped", b, old, new)
-
-
-def _retag(cx: BuildContext, base: str, b: int, old: str, new: str) -> list:
-    if not cx.has(base, b):
+    if not cx.has("dropped", b):
         return []
-    arr = cx.a(base, b)
-    return [for_each(cx.I, lambda j: [when(arr[j] == old, arr[j], new)])]
+    dropped = cx.a("dropped", b)
+    return [for_each(cx.I, lambda j: [when(dropped[j] == old, dropped[j], new)])]
 
 
 def drop_shared(cx: BuildContext, p: Profile, b: int, usage: str, *, exporter: bool = False) -> list:
@@ -267,28 +272,35 @@ def _conflicts(usage: str) -> tuple[str, ...]:
     return IMPLICIT if usage == "WRITE" else ("WRITE",)
 
 
-def job_state_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, i: Param, usage: str) -> Expr | str:
+def job_submit_effects(cx: BuildContext, d: Design, p: Profile, b: int, i: Param, usage: str) -> list:
+    """Importer i's job is submitted with ``usage``: the exporter fences its scheduler collects (it runs after
+    them), then the job's state."""
+    job = cx.a("job", b)
+    if not _queues(cx, d, b, usage):
+        return [assign(job[i], usage)]
+    waits = []
+    if cx.has("ef1dep", b):
+        cls = usage_rw(usage == "WRITE")
+        waits = [when(ef_visible(cx, d, p, b, cls, slot), cx.a(f"{slot}dep", b)[i], "WAIT") for slot in ("ef1", "ef2")]
+    return [*waits, assign(job[i], _state_at_submit(cx, d, p, b, usage))]
+
+
+def _queues(cx: BuildContext, d: Design, b: int, usage: str) -> bool:
+    """A job of this usage goes through the scheduler's implicit dependencies (SYNC-1)."""
+    return (usage in IMPLICIT and d.importer.implicit_sync
+            and usage + QUEUED in cx.a("job", b).type.labels)  # type: ignore[attr-defined]
+
+
+def _state_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, usage: str) -> Expr:
     """The job's state when its fence is added: queued behind the implicit fences the scheduler must wait
     for (drm_sched_job_add_implicit_dependencies with dma_resv_usage_rw(): other devices' jobs and the
-    exporter's own fences), or running at once (no implicit sync, or nothing to wait for)."""
+    exporter's own fences), or running at once (nothing to wait for)."""
     job = cx.a("job", b)
-    if usage not in IMPLICIT or not d.importer.implicit_sync or usage + QUEUED not in job.type.labels:  # type: ignore
-        return usage
     deps = [u for c in _conflicts(usage) for u in (c, c + QUEUED)]
     # the scheduler collects its dependencies from the resv: a fence dropped from it (v5.7) is not one
     pending = exists(cx.I, lambda j: _in_resv(cx, b, job, j, deps), "j")
     pending = pending | ef_pending_upto(cx, d, p, b, usage_rw(usage == "WRITE"))
     return ite(pending, usage + QUEUED, usage)
-
-
-def job_waits_at_submit(cx: BuildContext, d: Design, p: Profile, b: int, i: Param, usage: str) -> list:
-    """The exporter fences a queued job's scheduler collected from the resv (it runs after them)."""
-    job = cx.a("job", b)
-    if (usage not in IMPLICIT or not d.importer.implicit_sync or usage + QUEUED not in job.type.labels  # type: ignore
-            or not cx.has("ef1dep", b)):
-        return []
-    cls = usage_rw(usage == "WRITE")
-    return [when(ef_visible(cx, d, p, b, cls, slot), cx.a(f"{slot}dep", b)[i], "WAIT") for slot in ("ef1", "ef2")]
 
 
 def _read_came_later(cx: BuildContext, b: int, j, k) -> Expr:

@@ -11,7 +11,8 @@ dynamic importers (MIG-5: their mappings go stale), waits for the fences of
 the design's usage class (MIG-6), then switches placement. A pipelined move
 does not wait on the CPU: its copy job depends on those fences on the GPU and
 runs behind a fence of its own, while TTM's ghost object keeps the old
-placement for the jobs the copy waits for (ttm_bo_move_accel_cleanup). ``migrate`` emits the same steps
+placement for the jobs the copy waits for (ttm_bo_move_accel_cleanup).
+``migrate`` emits the same steps
 inside other calls (a map or pin that must bring VRAM to system memory for
 a non-p2p importer). The 2011 contract moved storage by stalling new maps
 until every mapping was gone (MIG-1).
@@ -120,9 +121,9 @@ def migrate(cx: BuildContext, d: Design, p: Profile, prog: Program, b: int, targ
     prog.alloc(mv.allocates, "allocate the new placement")
     if pipelined:
         # the copy job depends on the resv's fences (amdgpu_copy_buffer: amdgpu_sync_resv), the GPU waits for
-        # them; ttm_bo_move_accel_cleanup() hands the old placement to a ghost object freed when the copy signals
-        # building and arming the copy job sleeps (amdgpu_job_alloc_with_ib(GFP_KERNEL)): others run meanwhile;
-        # nobody else adds to the exporter's context while this call holds the resv, so the room stays
+        # them; ttm_bo_move_accel_cleanup() hands the old placement to a ghost object freed when the copy signals.
+        # Building and arming the copy job sleeps (amdgpu_job_alloc_with_ib(GFP_KERNEL)): others run meanwhile;
+        # nobody else adds to the exporter's context while this call holds the resv, so the room stays.
         prog.require(fence.ef_room(cx, b))
         prog.block_until(lift(True), "amdgpu_copy_buffer(): allocate and arm the copy job")
         prog.do(*fence.ef_add(cx, b, "COPY", p, mv.waits),

@@ -120,5 +120,6 @@ def _exporter_submit(cx: BuildContext, d: Design, p: Profile, b: int) -> None:
             prog.lock(lk, "dma_resv_lock(resv, NULL)")
     prog.require(fence.ef_room(cx, b))
     # the driver's own submission syncs to the resv like any implicit-sync job (SYNC-2): the GPU waits
-    deps = None if sub.usage == "BOOKKEEP" else usage_rw(sub.usage != "READ")
+    access = fence.exporter_access(d, "JOB")
+    deps = None if access is None else usage_rw(access == "WRITE")
     resv.add_fence(cx, prog, b, *fence.ef_add(cx, b, "JOB", p, deps), p=p, usage=sub.usage, exporter=True)

@@ -89,8 +89,7 @@ def _importer_submit(cx: BuildContext, d: Design, p: Profile) -> None:
         for b in (0, 1):
             s = resv.slots_of(cx, b)
             eff += ([assign(s, 1)] if s is not None else []) + [
-                *fence.job_waits_at_submit(cx, d, p, b, i, "WRITE"),
-                assign(cx.a("job", b)[i], fence.job_state_at_submit(cx, d, p, b, i, "WRITE")),
+                *fence.job_submit_effects(cx, d, p, b, i, "WRITE"),
                 *fence.drop_shared(cx, p, b, "WRITE")]
             eff += [assign(s, 0)] if s is not None else []
         once: list[LockRes] = []

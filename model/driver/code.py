@@ -666,9 +666,7 @@ class Code:
             lk = f.lock
             assert lk is not None
             self._lock(lk, sleeps=False, text=f"dma_fence_wait({f.name}): spin_lock_irqsave({lk.name})", irqs=True)
-            with self.if_((f.enabled_v == 0) & (f.signaled_v == 0), text=f"{f.name}: signaling enabled?"):
-                self._add(Ins(f"{f.name}->ops->enable_signaling()", effects=[assign(f.enabled_v, 1)]))
-                self._inline(f"{f.name}.enable_signaling", lambda: enable(self))
+            self._enable_signaling(f, enable)
             self._unlock(lk, f"spin_unlock_irqrestore({lk.name})", irqs=True)
         ins = Ins(f"dma_fence_wait({f.name})", owner=self.owner, guard=f.signaled_v == 1, waits_fence=f)
         self._deref(ins, f)
@@ -692,9 +690,7 @@ class Code:
         ins.checks.append(("fence-cb-twice", cb.armed == 1, f"{cb.name} is already on a fence (FENCE-6)"))
         if enable is not None:
             self._add(ins)
-            with self.if_((f.enabled_v == 0) & (f.signaled_v == 0), text=f"{f.name}: signaling enabled?"):
-                self._add(Ins(f"{f.name}->ops->enable_signaling()", effects=[assign(f.enabled_v, 1)]))
-                self._inline(f"{f.name}.enable_signaling", lambda: enable(self))
+            self._enable_signaling(f, enable)
             ins = Ins(f"{text}: list_add; spin_unlock_irqrestore({lk.name})", owner=self.owner, drop=lk)
             ins.effects.append(assign(lk.holder, "FREE"))
             v = self.b.counter(self.b.irqoff, self.me, "irqoff")
@@ -710,6 +706,12 @@ class Code:
         if fail:
             ins.branch = (f.signaled_v == 1, self._lab(fail))
         self._add(ins)
+
+    def _enable_signaling(self, f: Fence, enable: Body) -> None:
+        """Under the fence lock: the first to ask runs the fence's enable_signaling op (FENCE-8)."""
+        with self.if_((f.enabled_v == 0) & (f.signaled_v == 0), text=f"{f.name}: signaling enabled?"):
+            self._add(Ins(f"{f.name}->ops->enable_signaling()", effects=[assign(f.enabled_v, 1)]))
+            self._inline(f"{f.name}.enable_signaling", lambda: enable(self))
 
     def dma_fence_signal_locked(self, f: Fence) -> None:
         """``dma_fence_signal_locked``: the caller holds the fence lock; callbacks run here, under it."""
@@ -955,12 +957,16 @@ class Code:
         buf = att.buf
         assert buf.resv is not None
         inside = self.b.prof.locking == "all"  # v6.2: the cached table goes inside the list-del hold
-        if self._maps_at_attach(att) and not inside:  # before: first, under the resv for a dynamic exporter
-            if buf.dynamic:
-                self.dma_resv_lock(buf.resv)
+
+        def unmap_cached() -> None:  # the ATT-6 table: the exporter's unmap, and unpin for a dynamic exporter
             self._op(buf, "unmap")
             if buf.dynamic:
                 self._op(buf, "unpin")
+        if self._maps_at_attach(att) and not inside:  # before: first, under the resv for a dynamic exporter
+            if buf.dynamic:
+                self.dma_resv_lock(buf.resv)
+            unmap_cached()
+            if buf.dynamic:
                 self.dma_resv_unlock(buf.resv)
         ins = Ins(f"dma_buf_detach({buf.name}, {att.name})", owner=self.owner)
         self._deref(ins, buf)
@@ -973,9 +979,7 @@ class Code:
         if listed:
             self.dma_resv_lock(buf.resv)
             if self._maps_at_attach(att) and inside:
-                self._op(buf, "unmap")
-                if buf.dynamic:
-                    self._op(buf, "unpin")
+                unmap_cached()
             self._unlock(buf.resv.lock, f"dma_resv_unlock({buf.resv.name}) /* list_del(&attach->node) */",
                          extra=[assign(att.v, "NONE")])
         self._op(buf, "detach")
@@ -1260,7 +1264,7 @@ class Code:
         self._release_checks(self.ins[-1], obj, self.b.work_flag(obj.deferred) == 1)
         body, gone = self._release_of(obj)
         if body is None:
-            self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
+            self._free_step(obj, gone)
         else:
             self._run_release(obj, body, gone)
         self.work_ends(obj.deferred)
@@ -1290,8 +1294,12 @@ class Code:
         self._releasing += 1
         # the release drops what the object itself holds (its references to sub-objects)
         self._inline(f"{obj.name}.release", lambda: body(self), owner=obj.name)
-        self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
+        self._free_step(obj, gone)
         self._releasing -= 1
+
+    def _free_step(self, obj: KObject, gone: str) -> None:
+        """The memory of an object whose last reference went is freed (or kfree_rcu'd)."""
+        self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
 
     def _obj(self, obj: KObject) -> None:
         if not isinstance(obj, KObject) or obj not in self.b.objects:
@@ -1406,7 +1414,6 @@ class Code:
             v = self.b.counter(self.b.irqoff, self.me, "irqoff")
             ins.effects.append(assign(v, 0 if irq_on else ite(v > 0, v - 1, 0)))
             if irq_on:  # lockdep marks every lock still held as taken with interrupts on (mark_held_locks)
-                ins.effects.extend(self.b.mark_held_irq_on(self.me, exclude=lk))
                 ins.marks.extend(self.b.held_irq_on_marks(self.me, exclude=lk))
         if bh:
             v = self.b.counter(self.b.bhoff, self.me, "bhoff")

@@ -337,31 +337,25 @@ class DriverBuild:
         for kind, tag in (("irq", "HARDIRQ"), ("softirq", "SOFTIRQ")):  # what lockdep's mark_usage() records
             if ctx == kind:
                 ins.marks.append((lk.name, f"IN-{tag}-W", lift(True)))
-            if not (hard or (soft and kind == "softirq")):
+            if not (hard or (soft and kind == "softirq")):  # an _irq/_bh acquisition turns them off first
                 ins.marks.append((lk.name, f"{tag}-ON-W", self._enabled(code.me, ctx, kind)))
-        for kind, (in_ctx, on) in self.irq_used.get(lk.name, {}).items():
-            if ctx == kind:
-                ins.effects.append(assign(in_ctx, 1))
-            disabled_here = hard or (soft and kind == "softirq")  # the _irq/_bh acquisition turns them off first
-            if not disabled_here:
-                enabled = self._enabled(code.me, ctx, kind)
-                ins.effects.append(assign(on, ite(enabled, 1, on)))
 
     def held_irq_on_marks(self, thread: str, exclude: Lock) -> list[tuple[str, str, Expr]]:
-        """Interrupts come back on: lockdep marks every lock the thread still holds as used with them on."""
+        """Interrupts come back on: lockdep marks every lock the thread still holds as used with them on
+        (mark_held_locks)."""
         return [(lk.name, f"{tag}-ON-W", lk.holder == thread) for lk in self.locks if lk is not exclude
                 for tag in ("HARDIRQ", "SOFTIRQ")]
 
-    def mark_held_irq_on(self, thread: str, exclude: Lock, kind: str = "irq") -> list:
-        """Interrupts come back on (spin_unlock_irq, spin_unlock_bh): every lock the thread still holds is
-        used with them enabled (lockdep's mark_held_locks)."""
+    def usage_effects(self, marks: list[tuple[str, str, Expr]]) -> list:
+        """The usage a step registers (its marks, read in the state it fires from), recorded in the state
+        variables of the locks used in mixed contexts, which irq-inconsistent-lock reads."""
         out = []
-        for lk in self.locks:
-            usage = self.irq_used.get(lk.name, {})
-            for k in (("irq", "softirq") if kind == "irq" else ("softirq",)):
-                if lk is not exclude and k in usage:
-                    _in_ctx, on = usage[k]
-                    out.append(assign(on, ite(lk.holder == thread, 1, on)))
+        for lname, tag, when_ in marks:
+            kind = "irq" if "HARDIRQ" in tag else "softirq"
+            if kind not in self.irq_used.get(lname, {}):
+                continue
+            in_ctx, on = self.irq_used[lname][kind]
+            out.append(assign(in_ctx, 1) if tag.startswith("IN-") else assign(on, ite(when_, 1, on)))
         return out
 
     # ---- the pass ----------------------------------------------------------------
@@ -502,7 +496,7 @@ class DriverBuild:
                 nxt = ite(ins.branch[0], at_value(resolve(ins.branch[1])), at_value(thread_through(i + 1)))
             else:
                 nxt = lift(at_value(thread_through(i + 1)))
-            effects = [assign(pc, nxt), *ins.effects]
+            effects = [assign(pc, nxt), *self.usage_effects(ins.marks), *ins.effects]
             name = f"{ident(t.name)}_{i}"
             waits = None
             if ins.waits_lock is not None:

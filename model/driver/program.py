@@ -111,10 +111,14 @@ class Driver:
             if obj.deferred and all(t.name != obj.deferred for t in self.threads):
                 def run(k, obj=obj):
                     k.deferred_fput(obj)
-                run.__name__ = obj.deferred
-                self.threads.append(ThreadDecl(obj.deferred, run, "process", True,
-                                               "____fput() (task_work at syscall exit; delayed_fput_work)", ()))
-                self.threads[-1].work = True
+                self._work_thread(obj.deferred, run, "____fput() (task_work at syscall exit; delayed_fput_work)")
+
+    def _work_thread(self, name: str, run: Body, kernel: str) -> None:
+        """A work item whose body marks its own start and end (``k.work_starts``/``k.work_ends``); ``name`` is
+        already reserved."""
+        run.__name__ = name  # type: ignore[attr-defined]
+        self.threads.append(ThreadDecl(name, run, "process", True, kernel, ()))
+        self.threads[-1].work = True
 
     def mem(self, name: str, *, live: bool = False, owner: str | None = None, kernel: str = "") -> KObject:
         return self.kref(name, kind="mem", live=live, owners=(owner,) if owner else (), max_refs=1, kernel=kernel)
@@ -274,8 +278,8 @@ class Driver:
             k.dma_fence_put(chain)
             k.work_ends(work)
             k.goto("again")
-        self.thread(work, env=True, kernel="dma_fence_chain_irq_work(): re-arm on the next fence, or signal")(rearm)
-        self.threads[-1].work = True
+        self._work_thread(self._new(work, "thread"), rearm,
+                          "dma_fence_chain_irq_work(): re-arm on the next fence, or signal")
 
         return chain
 
