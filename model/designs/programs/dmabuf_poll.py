@@ -7,7 +7,7 @@ so since v5.15 the callback owns a reference to the dma-buf's file (get_file() i
 the callback). The driver side is an exporter job: its fence goes into the resv and its GPU signals it.
 
 Threads: ``submit`` (the exporter installs the fd, then its job adds a fence to the buffer's resv), ``gpu`` (the job completes),
-``poller`` (userspace poll(POLLIN) on the fd), ``close`` (userspace closes the fd at any moment).
+``poller`` (userspace poll(POLLIN) on the fd), ``close_fd`` (userspace closes the fd at any moment).
 """
 
 from __future__ import annotations
@@ -50,10 +50,7 @@ def make(bug: str | None = None) -> Driver:
         k.dma_buf_put(buf)
         k.label("out")
 
-    @d.userspace("close", kernel="close(2)")
-    def close(k):
-        k.close(fd)
-
+    d.userspace_closes_fds()  # close(2) at any moment
     return d
 
 
