@@ -67,7 +67,8 @@ def test_json_verdict_schema(tmp_path):
         assert f"| `{key}` |" in doc
 
 
-def test_sarif_2_1_0(tmp_path):
+def test_sarif_2_1_0(tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)  # SARIF URIs are relative to the working directory (SRCROOT): the checkout here
     model, result = b4_keep_going()
     paths = save_counterexamples_by_property(result, tmp_path, model)
     log = json.loads(json.dumps(sarif(result, paths, model)))
