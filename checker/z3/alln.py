@@ -163,19 +163,34 @@ UNNAMED = "a step z3 could not name"
 
 
 def _cti(q: Induction, solver: z3.Solver, m: z3.ModelRef, lemmas: list[str], deadline: Deadline) -> CTI:
-    """The counterexample to induction ``m``, re-found at the smallest N that has one."""
+    """The counterexample to induction ``m``, re-found at the smallest N (up to 6) where it is a real step of the
+    model (z3 may first offer a pair of states that only its counting abstraction allows, and which it offers
+    first depends on what the process asked z3 before); else at the smallest N that has one."""
     n = m.eval(q.system.N, model_completion=True).as_long()
     found = [(m, n)]
-    for small in range(1, min(n, 6)):
+    smallest = None
+    for small in range(1, min(n, 6) + 1):
         solver.push()
         solver.add(q.system.N == small)
-        deadline.arm(solver)
-        if solver.check() == z3.sat:
-            found.insert(0, (solver.model(), small))
-            solver.pop()
-            break
+        first = None
+        for _ in range(REAL_STEP_TRIES):
+            deadline.arm(solver)
+            if solver.check() != z3.sat:
+                break
+            ms = solver.model()
+            first = first or ms
+            before, after = q.system.decode(ms, q.s, small), q.system.decode(ms, q.t, small)
+            action = _real_step(q, small, before, after)
+            if action is not None:
+                solver.pop()
+                return CTI(StateView(small, before), action, StateView(small, after), lemmas)
+            solver.add(z3.Not(z3.And(*_pins(q, ms, small)[1:])))  # another pair of states, if there is one
         solver.pop()
-    # the smallest instance first; if z3's model there names no step, the one it first gave
+        if first is not None and smallest is None:
+            smallest = (first, small)
+    if smallest is not None:
+        found.insert(0, smallest)
+    # no real step found: the smallest instance first; if z3's model there names no step, the one it first gave
     for m, n in found:
         before, after = q.system.decode(m, q.s, n), q.system.decode(m, q.t, n)
         action = _cti_action(q, m, n, before, after)
@@ -186,15 +201,24 @@ def _cti(q: Induction, solver: z3.Solver, m: z3.ModelRef, lemmas: list[str], dea
     return CTI(StateView(n, before), action, StateView(n, after), lemmas)
 
 
-def _cti_action_asked(q: Induction, solver: z3.Solver, m: z3.ModelRef, n: int, deadline: Deadline) -> str:
-    """Which action takes the CTI's state to its successor, asked of z3 one action at a time (a model's own
-    evaluation of a disjunct with quantifiers can stay symbolic)."""
+REAL_STEP_TRIES = 8  # models asked for at the smallest N before settling for a step of the abstraction
+
+
+def _pins(q: Induction, m: z3.ModelRef, n: int) -> list[z3.BoolRef]:
+    """N = n and both states of the query fixed to their values in ``m``."""
     pins = [q.system.N == n]
     for view in (q.s, q.t):
         for v in q.system.model.variables:
             term = view.terms[v]
             cells = [z3.Select(term, k) for k in range(n)] if q.system.is_member[v] else [term]  # type: ignore
             pins += [c == m.eval(c, model_completion=True) for c in cells]
+    return pins
+
+
+def _cti_action_asked(q: Induction, solver: z3.Solver, m: z3.ModelRef, n: int, deadline: Deadline) -> str:
+    """Which action takes the CTI's state to its successor, asked of z3 one action at a time (a model's own
+    evaluation of a disjunct with quantifiers can stay symbolic)."""
+    pins = _pins(q, m, n)
     for act, disjunct, _members in q.parts:
         solver.push()
         solver.add(*pins, disjunct)
@@ -206,8 +230,8 @@ def _cti_action_asked(q: Induction, solver: z3.Solver, m: z3.ModelRef, n: int, d
     return UNNAMED
 
 
-def _cti_action(q: Induction, m: z3.ModelRef, n: int, before: dict, after: dict) -> str:
-    """The action instance of a CTI: replayed on the compiled model at N = n if it is a real step there."""
+def _real_step(q: Induction, n: int, before: dict, after: dict) -> str | None:
+    """The action instance that takes ``before`` to ``after`` on the compiled model at N = n, if any."""
     from dmabuf_check.model.pycompile import Compiled
 
     c = Compiled(q.system.build(n))
@@ -218,6 +242,14 @@ def _cti_action(q: Induction, m: z3.ModelRef, n: int, before: dict, after: dict)
                 return c.instances[k].label
     except ModelError:
         pass  # a state outside the domains (z3's count facts allow what no real state has)
+    return None
+
+
+def _cti_action(q: Induction, m: z3.ModelRef, n: int, before: dict, after: dict) -> str:
+    """The action instance of a CTI: replayed on the compiled model at N = n if it is a real step there."""
+    real = _real_step(q, n, before, after)
+    if real is not None:
+        return real
     for act, disjunct, members in q.parts:  # z3's own reading of the step
         if z3.is_true(m.eval(disjunct, model_completion=True)):
             ms = [m.eval(x, model_completion=True).as_long() + 1 for x in members]
