@@ -14,13 +14,11 @@ from __future__ import annotations
 from dmabuf_check.model.components import attachment, buffer, cpu_access, fence, placement, resv, signalling, ww
 from dmabuf_check.model.components.context import BuildContext, BuildInfo
 from dmabuf_check.model.components.program import finalize
-from dmabuf_check.model.design import KINDS, Design
+from dmabuf_check.model.design import KINDS, MAX_IMPORTERS, Design
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.profiles import PROFILES, Profile, config_text, parse_config, profile
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.model.validate import validate
-
-MAX_IMPORTERS = 6
 
 
 def parse_mix(text: str) -> dict[str, int]:
@@ -45,6 +43,8 @@ def parse_mix(text: str) -> dict[str, int]:
         if count < 0:
             raise ModelError(f"--mix: {k}={count} is negative")
         out[k] = count
+    if sum(out.values()) > MAX_IMPORTERS:
+        raise ModelError(f"--mix: at most {MAX_IMPORTERS} importers, got {sum(out.values())}")
     if sum(out.values()) < 1:
         raise ModelError("--mix: needs at least one importer")
     return out
@@ -64,6 +64,8 @@ def resolve_mix(d: Design, mix: dict[str, int] | str | None, importers: int | No
             raise ModelError(f"--importers {importers} disagrees with --mix ({total} importers)")
         chosen = dict(mix)
     else:
+        if importers is not None and importers > MAX_IMPORTERS:  # refused before any list of that size is built
+            raise ModelError(f"at most {MAX_IMPORTERS} importers, got {importers}")
         base = [k for k, n in d.mix.items() for _ in range(n)]
         want = importers if importers is not None else len(base)
         order = list(dict.fromkeys(base)) or list(d.kinds)

@@ -31,6 +31,7 @@ ALLOC_POINTS = ("export", "attach", "first-map")
 GFP = ("GFP_KERNEL", "GFP_NOFS", "GFP_NOIO", "GFP_ATOMIC")
 USAGES = ("KERNEL", "WRITE", "READ", "BOOKKEEP")
 KINDS = ("static", "dynamic", "p2p", "cpu")
+MAX_IMPORTERS = 6  # what one check takes: the state space grows 10-27x per importer
 PLACEMENTS = ("SYS", "VRAM")
 
 # The dma_buf_ops a design may implement; REQUIRED by every profile (REF-1).

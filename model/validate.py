@@ -17,6 +17,7 @@ from dmabuf_check.model.design import (
     ALLOC_POINTS,
     GFP,
     KINDS,
+    MAX_IMPORTERS,
     OPS,
     PLACEMENTS,
     REQUIRED,
@@ -290,6 +291,8 @@ def _importers(c: _Checker, d: Design, p: Profile) -> None:
             c.fail("mix", f"{k}={n} is negative", "DYN-1")
     if sum(d.mix.values()) < 1:
         c.fail("mix", "needs at least one importer", "DYN-1")
+    if sum(d.mix.values()) > MAX_IMPORTERS:  # checked before the mix is expanded to a list of kinds
+        c.fail("mix", f"at most {MAX_IMPORTERS} importers, got {sum(d.mix.values())}", "DYN-1")
     if not isinstance(d.buffers, int) or isinstance(d.buffers, bool) or d.buffers not in (1, 2):
         c.fail("buffers", f"must be 1 or 2, got {d.buffers!r}", "RESV-W1")
     if d.shared_resv and d.buffers != 2:

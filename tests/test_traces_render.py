@@ -125,3 +125,58 @@ def test_explanations_of_the_properties_no_variant_breaks():
                           "held by the exporter; the exporter is waiting for fences; pending fences: job1_fence")
     unknown = explain(_with_final(b1, "some-new-property"))
     assert unknown.text.startswith("the final state violates some-new-property")
+
+
+def _walk_trace(steps: int):
+    """A trace of ``steps`` random steps of R1 (3 dynamic importers) that never reaches a dead end."""
+    import random
+
+    from dmabuf_check.checker import paths
+    from dmabuf_check.model import r1
+    from dmabuf_check.model.pycompile import Compiled
+    from dmabuf_check.traces.evaluate import from_counterexample
+
+    m = r1.build(3, "dynamic")
+    c = Compiled(m)
+    rng, s, path = random.Random(1), c.initial, []
+    while len(path) < steps:
+        k, s = rng.choice([(k, t) for k, t in c.successors(s) if any(True for _ in c.successors(t))])
+        path.append(k)
+    return from_counterexample(paths.counterexample(c, "fence-signals", path), m, engine="random-walk")
+
+
+def _cells(text: str) -> list[list[str]]:
+    """The words of each line, without the table's box drawing."""
+    import re
+
+    lines = (re.sub("[\u2500-\u257f]", " ", line) for line in text.splitlines())
+    return [line.split() for line in lines if line.strip()]
+
+
+def test_a_long_trace_prints_the_same_rows_as_lines(monkeypatch):
+    """Past LONG_TRACE steps the table becomes aligned lines printed in chunks (a 96,000-step trace printed in
+    minutes as a table, 4.5 s as lines); every view carries the same cells as the table does."""
+    from dmabuf_check.traces import render_terminal
+
+    trace = _walk_trace(1200)
+    assert trace.length > render_terminal.LONG_TRACE
+    for full in (False, True):
+        long = render_text(trace, full=full, calls=True, width=400)
+        monkeypatch.setattr(render_terminal, "LONG_TRACE", 10**9)
+        table = render_text(trace, full=full, calls=True, width=400)
+        monkeypatch.undo()
+        assert _cells(long) == _cells(table)
+        numbered = [r[0] for r in _cells(long) if r[0].isdigit() and len(r) > 2]
+        assert numbered[: trace.length + full] == [str(n) for n in range(0 if full else 1, trace.length + 1)]
+
+
+def test_show_of_a_long_trace_streams_plain_lines_into_a_pipe(tmp_path, capfd):
+    from dmabuf_check.cli.main import main
+
+    trace = _walk_trace(1500)
+    path = save(trace, tmp_path / "long.json")
+    assert main(["trace", "show", str(path)]) == 0
+    out = capfd.readouterr().out
+    steps = [line for line in out.splitlines() if line[:6].strip().isdigit()]
+    assert len(steps) == 1500 and steps[-1].split()[0] == "1500"
+    assert "\x1b[" not in out and all(line == line.rstrip() for line in out.splitlines())

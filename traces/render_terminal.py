@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 
 from dmabuf_check.traces.explain import Explanation, explain
-from dmabuf_check.traces.format import Trace, lane_of
+from dmabuf_check.traces.format import Trace, TraceStep, lane_of
 from dmabuf_check.traces.render_calls import render_calls_text
 from rich.console import Console, Group
 from rich.markup import escape
@@ -20,13 +20,17 @@ from rich.table import Table
 from rich.text import Text
 
 LANE_STYLES = ["cyan", "green", "yellow", "blue", "bright_green", "bright_yellow", "bright_blue"]
+# Past this many steps the steps are printed as aligned lines in chunks instead of one rich table: a table
+# measures every cell before printing anything (minutes for a 96,000-step trace), lines stream at once.
+LONG_TRACE = 1000
+CHUNK = 500
 
 
-def lane_style(trace: Trace, actor: str) -> str:
+def lane_style(trace: Trace, actor: str, lanes: list[str] | None = None) -> str:
     lane = lane_of(actor)
     if lane == "hardware":
         return "magenta"
-    lanes = trace.actors()
+    lanes = trace.actors() if lanes is None else lanes
     return LANE_STYLES[lanes.index(lane) % len(LANE_STYLES)] if lane in lanes else "white"
 
 
@@ -67,25 +71,124 @@ def changes_table(trace: Trace) -> Table:
     tab.add_column("action", no_wrap=True)
     tab.add_column("kernel", no_wrap=True, style="dim")
     tab.add_column("changes")
+    lanes = trace.actors()
     states = trace.states()
     for n, s in enumerate(trace.steps, 1):
         if trace.loop is not None and n == trace.loop + 1:
             tab.add_section()
             tab.add_row("", Text("↻ loop", style="bold"), Text("steps below repeat forever", style="italic"), "", "")
-        changes = Text()
-        for k, (slot, new) in enumerate(s.changed.items()):
-            if k:
-                changes.append(", ")
-            changes.append(slot, style="bold")
-            changes.append(f" {_show(_slot_value(states[n - 1], slot))} → {_show(new)}")
-        if not s.changed:
-            changes.append("(no change)", style="dim")
-        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor)), s.label, s.kernel, changes)
+        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor, lanes)), s.label, s.kernel,
+                    _changes(s, states[n - 1]))
     if trace.loop is not None and trace.loop == trace.length:
         tab.add_section()
         tab.add_row("", Text("↻ stutter", style="bold"), Text("no action is enabled: stays here forever",
                                                              style="italic"), "", "")
     return tab
+
+
+def _changes(s: TraceStep, before: dict[str, object]) -> Text:
+    changes = Text()
+    for k, (slot, new) in enumerate(s.changed.items()):
+        if k:
+            changes.append(", ")
+        changes.append(slot, style="bold")
+        changes.append(f" {_show(_slot_value(before, slot))} → {_show(new)}")
+    if not s.changed:
+        changes.append("(no change)", style="dim")
+    return changes
+
+
+class _Lines:
+    """Lines printed CHUNK at a time: plain writes when the console has no colour (a pipe, a file), else rich
+    Text, so 96,000 steps print in seconds and start printing at once."""
+
+    def __init__(self, console: Console):
+        self.console = console
+        self.plain = console.color_system is None
+        self.parts: list[tuple[str, str]] = []
+        self.count = 0
+
+    def add(self, text: str, style: str = "") -> None:
+        self.parts.append((text, style))
+
+    def end_line(self) -> None:
+        self.parts.append(("\n", ""))
+        self.count += 1
+        if self.count % CHUNK == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.parts:
+            return
+        if self.plain:
+            self.console.file.write("".join(t for t, _ in self.parts))
+        else:
+            self.console.print(Text.assemble(*self.parts), no_wrap=True, crop=False, overflow="ignore", end="")
+        self.parts = []
+
+
+def _long_steps(trace: Trace, console: Console) -> None:
+    """The changes view of a long trace: the table's columns as aligned lines."""
+    lanes = trace.actors()
+    states = trace.states()
+    w = [len(str(trace.length)), max(len(s.actor) for s in trace.steps), max(len(s.label) for s in trace.steps),
+         max(len(s.kernel) for s in trace.steps)]
+    out = _Lines(console)
+    out.add(f"{'#':>{w[0]}}  {'actor':<{w[1]}}  {'action':<{w[2]}}  {'kernel':<{w[3]}}  changes", "bold")
+    out.end_line()
+    for n, s in enumerate(trace.steps, 1):
+        if trace.loop is not None and n == trace.loop + 1:
+            out.add(f"{'':>{w[0]}}  ↻ loop  steps below repeat forever", "bold")
+            out.end_line()
+        out.add(f"{n:>{w[0]}}  ")
+        out.add(f"{s.actor:<{w[1]}}", lane_style(trace, s.actor, lanes))
+        out.add(f"  {s.label:<{w[2]}}  ")
+        out.add(f"{s.kernel:<{w[3]}}", "dim")
+        out.add("  ")
+        if not s.changed:
+            out.add("(no change)", "dim")
+        for k, (slot, new) in enumerate(s.changed.items()):
+            out.add(", " if k else "")
+            out.add(slot, "bold")
+            out.add(f" {_show(_slot_value(states[n - 1], slot))} → {_show(new)}")
+        out.end_line()
+    if trace.loop is not None and trace.loop == trace.length:
+        out.add(f"{'':>{w[0]}}  ↻ stutter  no action is enabled: stays here forever", "bold")
+        out.end_line()
+    out.flush()
+
+
+def _long_full(trace: Trace, console: Console) -> None:
+    """The full view of a long trace: every variable after every step, as aligned lines."""
+    names = list(trace.initial)
+    rows = [[str(n), s.actor, s.label, *(_show(s.state.get(v)) for v in names)] for n, s in enumerate(trace.steps, 1)]
+    head = ["#", "actor", "action", *(f"{v}[1..]" if isinstance(trace.initial[v], list) else v for v in names)]
+    first = ["0", "", "initial", *(_show(trace.initial[v]) for v in names)]
+    w = [max(len(r[k]) for r in (head, first, *rows)) for k in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.rjust(w[0]) if k == 0 else c.ljust(w[k]) for k, c in enumerate(cells)).rstrip()
+
+    out = _Lines(console)
+    out.add(line(head), "bold")
+    out.end_line()
+    out.add(line(first))
+    out.end_line()
+    for n, r in enumerate(rows, 1):
+        if trace.loop is not None and n == trace.loop + 1:
+            out.add(f"{'':>{w[0]}}  ↻ loop  steps below repeat forever", "bold")
+            out.end_line()
+        out.add(line(r))
+        out.end_line()
+    out.flush()
+
+
+def _long_text(text: str, console: Console) -> None:
+    out = _Lines(console)
+    for line in text.split("\n"):
+        out.add(line)
+        out.end_line()
+    out.flush()
 
 
 def full_table(trace: Trace) -> Table:
@@ -99,6 +202,7 @@ def full_table(trace: Trace) -> Table:
         per = isinstance(trace.initial[name], list)
         tab.add_column(escape(f"{name}[1..]") if per else name, no_wrap=True)
     tab.add_row("0", "", Text("initial", style="italic"), *[Text(_show(trace.initial[v])) for v in names])
+    lanes = trace.actors()
     prev = trace.initial
     for n, s in enumerate(trace.steps, 1):
         if trace.loop is not None and n == trace.loop + 1:
@@ -116,35 +220,50 @@ def full_table(trace: Trace) -> Table:
             else:
                 text.append(str(new), style="bold reverse" if old != new else "")
             cells.append(text)
-        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor)), s.label, *cells)
+        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor, lanes)), s.label, *cells)
         prev = s.state
     return tab
 
 
 def renderable(trace: Trace, *, full: bool = False, why: Explanation | None = None) -> Group:
     why = why or explain(trace)
-    parts: list = [header(trace), Text("")]
+    return Group(*_head(trace, full), full_table(trace) if full else changes_table(trace), _tail(trace, why))
+
+
+def _head(trace: Trace, full: bool) -> list[Text]:
+    parts = [header(trace), Text("")]
     if not full:
         init = ", ".join(f"{k}={_show(v)}" for k, v in trace.initial.items())
         parts.append(Text(f"initial: {init}", style="dim"))
-    parts.append(full_table(trace) if full else changes_table(trace))
+    return parts
+
+
+def _tail(trace: Trace, why: Explanation) -> Text:
     tail = Text("\n")
     tail.append("why: ", style="bold red")
     tail.append(why.text)
     if trace.detail and trace.property.id != "no-fence-wait-deadlock":
         tail.append(f"\n{trace.detail}", style="dim")
-    parts.append(tail)
-    return Group(*parts)
+    return tail
 
 
 def render(trace: Trace, console: Console | None = None, *, full: bool = False, calls: bool = False) -> None:
     """Print the trace; ``calls=True`` adds the per-thread kernel API call view."""
     console = console or Console()
     why = explain(trace)
-    console.print(renderable(trace, full=full, why=why))
+    if trace.length > LONG_TRACE:
+        console.print(Group(*_head(trace, full)))
+        (_long_full if full else _long_steps)(trace, console)
+        console.print(_tail(trace, why))
+    else:
+        console.print(renderable(trace, full=full, why=why))
     if calls:
         console.print()
-        console.print(Text(render_calls_text(trace, why=why)))
+        text = render_calls_text(trace, why=why)
+        if trace.length > LONG_TRACE:  # one Text of 200,000 lines takes rich minutes to wrap
+            _long_text(text.removesuffix("\n"), console)
+        else:
+            console.print(Text(text))
 
 
 def render_text(trace: Trace, *, full: bool = False, calls: bool = False, width: int = 120, color: bool = False) -> str:

@@ -79,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
     except ModelError as e:
         _err(str(e))
         return exitcodes.USAGE
+    except BrokenPipeError:
+        raise  # a reader that stopped early (| head): main() ends quietly
     except OSError as e:
         _err(f"{e.filename or 'output'}: {e.strerror}")
         return exitcodes.USAGE
