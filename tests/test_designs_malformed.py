@@ -59,6 +59,9 @@ def test_every_malformed_design_has_its_own_message(capsys):
         (["check", "ttm-vram", "--kernel", "v3.3"], "ops['pin'].waits: the v3.3 contract has no fences"),
         (["check", "rfc2011-reference", "--kernel", "v6.16"], "move.locks: a move must hold the buffer's resv lock"),
         (["check", "ttm-vram", "--buffers", "3"], "--buffers must be 1 or 2, got 3"),
+        # refused before the mix is expanded to a list of that many kinds (these hung)
+        (["check", "ttm-vram", "--importers", "99999999999"], "at most 6 importers, got 99999999999"),
+        (["check", "ttm-vram", "--mix", "dynamic=10000000000000000000"], "--mix: at most 6 importers, got 1"),
         (["check", "ttm-vram", "--variant", "B4"], "--variant applies to r1"),
         (["check", "ttm-vram", "--property", "no-such"], "unknown property 'no-such' for design ttm-vram"),
         (["check", "r1", "--kernel", "v6.2"], "--kernel applies to designs, not to r1"),
