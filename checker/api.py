@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from dmabuf_check.checker.explicit.checkpoint import Snapshot
 from dmabuf_check.checker.explicit.liveness import LivenessInterruptedError, check_liveness
-from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits, Progress, explore
+from dmabuf_check.checker.explicit.search import INTERRUPTED, CheckpointPlan, Explorer, Limits, Progress
 from dmabuf_check.checker.result import UNKNOWN, CheckResult, Verdict
 from dmabuf_check.model.lang import Model
 from dmabuf_check.properties.base import LIVENESS, Property
@@ -56,11 +57,20 @@ def check_model(
     limits: Limits | None = None,
     progress: Callable[[Progress], None] | None = None,
     phase: Callable[[str], None] | None = None,
+    checkpoint_plan: CheckpointPlan | None = None,
+    resume: Snapshot | None = None,
 ) -> CheckResult:
     """Safety properties by breadth-first search, then liveness properties on the state graph
-    (``phase`` is told when that second search starts)."""
+    (``phase`` is told when that second search starts). The breadth-first search writes checkpoints with
+    ``checkpoint_plan`` and continues one with ``resume`` (``checker.explicit.checkpoint``)."""
     safety = [p for p in props if p.kind != LIVENESS]
-    result = explore(model, safety, symmetry=symmetry, stop_at_first=stop_at_first, limits=limits, progress=progress)
+    explorer = Explorer(model, safety, symmetry=symmetry)
+    if resume is not None:
+        explorer.check_resumable(resume)  # refused before anything is said of resuming it
+        if phase is not None:
+            phase(f"resuming: {resume.summary()}")
+    result = explorer.run(stop_at_first=stop_at_first, limits=limits, progress=progress,
+                          checkpoint_plan=checkpoint_plan, resume=resume)
     live = [p for p in props if p.kind == LIVENESS]
     if live and not (stop_at_first and result.violated):
         t0 = time.perf_counter()

@@ -143,7 +143,7 @@ def candidate_cycles(model: Model) -> list[list[Edge]]:
     g = static_graph(model)
     simple = nx.DiGraph(g)  # node cycles first; parallel edges are expanded below
     out: list[list[Edge]] = []
-    for nodes in nx.simple_cycles(simple):
+    for nodes in _in_order(nx.simple_cycles(simple)):
         hops = list(zip(nodes, nodes[1:] + nodes[:1]))
         choices: list[list[Edge]] = [[]]
         for u, v in hops:
@@ -153,6 +153,17 @@ def candidate_cycles(model: Model) -> list[list[Edge]]:
         if len(out) > MAX_CANDIDATE_CYCLES:
             raise ValueError(f"more than {MAX_CANDIDATE_CYCLES} candidate wait-for cycles; the model is too large")
     return out
+
+
+def _in_order(cycles) -> list[list[str]]:
+    """networkx finds cycles in an order that follows string hashing (it varies between runs): each cycle
+    from its smallest node, the cycles sorted, so the generated checker is the same in every process (a
+    checkpoint's fingerprint depends on it)."""
+    out = []
+    for c in cycles:
+        k = c.index(min(c))
+        out.append(c[k:] + c[:k])
+    return sorted(out)
 
 
 def no_cycle(model: Model) -> Expr:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dmabuf_check.checker import paths
+from dmabuf_check.checker.explicit import checkpoint
 from dmabuf_check.checker.explicit.symmetry import canonicalizer
 from dmabuf_check.checker.result import HOLDS, UNKNOWN, VIOLATED, CheckResult, Counterexample, Verdict
 from dmabuf_check.model.expr import MemberConst, subst
@@ -42,6 +43,15 @@ class Limits:
     max_states: int | None = None
     time_limit: float | None = None  # seconds
     max_memory_mb: float | None = None
+
+
+@dataclass
+class CheckpointPlan:
+    """Where and how often the search writes its checkpoint (``checker.explicit.checkpoint``)."""
+
+    directory: str
+    every: float = 300.0  # seconds between checkpoints (TLC's default is 30 minutes)
+    command: str = ""  # the command line, recorded so a mismatched resume can name it
 
 
 @dataclass
@@ -113,8 +123,11 @@ class Explorer:
         end = self.c.condition(model.valid_end, "valid end states") if model.valid_end is not None else "False"
         self.record_first = record_first
         attempts = self._attempt_conditions() if record_first else {}
-        self.expand = self.c.function("expand", _expand_source(self.c, inv_src, end, dbit, self.symmetry, record_first,
-                                                               attempts))
+        source = _expand_source(self.c, inv_src, end, dbit, self.symmetry, record_first, attempts)
+        self.expand = self.c.function("expand", source)
+        # what a checkpoint must match to be resumed by this search: the same compiled check, bit for bit
+        self.fingerprint = checkpoint.fingerprint(source, model.name, repr(sorted(model.params.items(), key=str)),
+                                                  ",".join(p.id for p in self.properties), str(self.symmetry))
         self.first: list[int] = []  # per instance: id of the first state it fired in, -1 if never
         self.tried: list[int] = []  # per waiting instance: id of the first state its actor waits in it
         self._tree: tuple[list[bytes], array, array] | None = None
@@ -128,23 +141,48 @@ class Explorer:
         limits: Limits | None = None,
         progress: Callable[[Progress], None] | None = None,
         exhaustive: bool = False,
+        checkpoint_plan: CheckpointPlan | None = None,
+        resume: checkpoint.Snapshot | None = None,
     ) -> CheckResult:
-        """Explore; ``exhaustive`` visits every reachable state even after violations (lock-order analysis)."""
+        """Explore; ``exhaustive`` visits every reachable state even after violations (lock-order analysis).
+
+        ``checkpoint_plan`` writes a checkpoint every so often and when a limit or Ctrl-C stops the run;
+        ``resume`` continues from one (its fingerprint must be this search's), to the same result as a run
+        that was never stopped."""
         limits = limits or Limits()
         c = self.c
         t0 = time.perf_counter()
         init = self.canon(c.initial)
-        states: list[bytes] = [init]
-        seen = {init}
-        parent = array("I", [0])
-        via = array("H", [0])
-        cov = [0] * len(c.instances)
         first = [-1] * len(c.instances)
         tried = [-1] * len(c.instances)
-        found: dict[str, int] = {}  # property -> state id of its shortest violation
         wanted = set(self.bit_of)
-        transitions = ends = 0
-        sid, level_end, depth = 0, 1, 0
+        before = 0.0  # seconds of search in the runs a resumed checkpoint continues
+        if resume is not None:
+            self.check_resumable(resume)
+            states, parent, via, cov = resume.states, resume.parent, resume.via, resume.cov
+            seen = set(states)
+            found = dict(resume.found)
+            transitions, ends = resume.transitions, resume.ends
+            sid, level_end, depth, before = resume.sid, resume.level_end, resume.depth, resume.seconds
+        else:
+            states = [init]
+            seen = {init}
+            parent = array("I", [0])
+            via = array("H", [0])
+            cov = [0] * len(c.instances)
+            found = {}  # property -> state id of its shortest violation
+            transitions = ends = 0
+            sid, level_end, depth = 0, 1, 0
+        last_checkpoint = 0.0
+        # the search between two expansions, taken every CHECK_EVERY states: a Ctrl-C can land inside an
+        # expansion that has stored some successors and counted some coverage; a checkpoint goes back to here
+        mark = (len(states), sid, level_end, depth, transitions, ends, list(cov), dict(found))
+
+        def snapshot() -> checkpoint.Snapshot:
+            n, at, lend, dep, trans, nends, mcov, mfound = mark
+            return checkpoint.Snapshot(self.fingerprint, checkpoint_plan.command if checkpoint_plan else "",
+                                       len(init), states[:n] if n < len(states) else states, parent[:n], via[:n],
+                                       at, lend, dep, trans, nends, before + time.perf_counter() - t0, mcov, mfound)
         stop_reason = ""
         expand, canon = self.expand, self.canon
         add, push, par, vpush = seen.add, states.append, parent.append, via.append
@@ -173,7 +211,12 @@ class Explorer:
                     now = time.perf_counter() - t0
                     mem = peak_memory_mb()
                     if progress:
-                        progress(Progress(len(states), transitions, depth, len(states) - sid, now, mem))
+                        progress(Progress(len(states), transitions, depth, len(states) - sid, before + now, mem))
+                    if checkpoint_plan is not None:
+                        mark = (len(states), sid, level_end, depth, transitions, ends, list(cov), dict(found))
+                        if now - last_checkpoint >= checkpoint_plan.every:
+                            checkpoint.save(checkpoint_plan.directory, snapshot())
+                            last_checkpoint = time.perf_counter() - t0
                     if limits.time_limit is not None and now > limits.time_limit:
                         stop_reason = f"time limit of {limits.time_limit:g} s reached"
                         break
@@ -187,9 +230,14 @@ class Explorer:
             stop_reason = "out of memory"
         except KeyboardInterrupt:  # Ctrl-C still yields the partial figures and the result file
             stop_reason = INTERRUPTED
-        seconds = time.perf_counter() - t0
         exhausted = sid >= len(states) and not stop_reason
         complete = exhausted or stop_reason == "violation"
+        if checkpoint_plan is not None and not complete and stop_reason != "out of memory":
+            try:  # a limit or Ctrl-C: the run can be resumed from exactly here
+                checkpoint.save(checkpoint_plan.directory, snapshot())
+            except KeyboardInterrupt:  # a second Ctrl-C while writing: the rename is atomic, the old one stays
+                pass
+        seconds = before + time.perf_counter() - t0
         if progress and stop_reason != INTERRUPTED:
             progress(Progress(len(states), transitions, depth, len(states) - sid, seconds, peak_memory_mb()))
 
@@ -226,6 +274,20 @@ class Explorer:
             action_coverage=_per_action(c, cov),
             end_states=ends,
         )
+
+    def check_resumable(self, snap: checkpoint.Snapshot) -> None:
+        """Refuse (CheckpointError, one line) a snapshot that another check wrote."""
+        init = self.canon(self.c.initial)
+        if self.record_first:
+            raise checkpoint.CheckpointError("--resume: the lock-order analysis does not resume from checkpoints")
+        if snap.fingerprint != self.fingerprint or snap.state_size != len(init) or snap.states[0] != init \
+                or len(snap.cov) != len(self.c.instances):
+            by = f" (it was written by: {snap.command})" if snap.command else ""
+            raise checkpoint.CheckpointError(f"--resume: the checkpoint is of another check{by}; resume it with the "
+                                             "same model, options and version of dmabuf-check")
+        unknown = set(snap.found) - set(self.bit_of)
+        if unknown or any(not 0 <= v < len(snap.states) for v in snap.found.values()):
+            raise checkpoint.CheckpointError("--resume: the checkpoint's violations name other properties or states")
 
     # ---- counterexamples --------------------------------------------------
     def _path(self, sid: int, parent: array, via: array) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 
 from rich.console import Console
@@ -36,6 +37,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-limit", type=positive_float, metavar="S", help="stop after S seconds (exit 3)")
     p.add_argument("--max-memory", type=positive_float, metavar="MIB",
                    help="stop when peak memory passes MIB (exit 3; default 80%% of physical memory)")
+    p.add_argument("--checkpoint", metavar="DIR",
+                   help="write a checkpoint of the search into DIR every --checkpoint-every seconds and when a "
+                        "limit or Ctrl-C stops it (atomic: a killed run leaves the last whole one)")
+    p.add_argument("--checkpoint-every", type=positive_float, default=300.0, metavar="S",
+                   help="seconds between checkpoints (default 300)")
+    p.add_argument("--resume", metavar="DIR",
+                   help="continue the search from DIR's checkpoint (same model and options), to the same result "
+                        "as an uninterrupted run; goes on checkpointing into DIR unless --checkpoint names another")
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON (schema: docs/json-verdict.md)")
     p.add_argument("--trace-dir", metavar="DIR", help="save each counterexample as a trace file in DIR")
     p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log (one result per violated property)")
@@ -82,21 +91,47 @@ def run(args: argparse.Namespace) -> int:
             check_writable(flag, path)
     if args.trace_dir is not None:
         check_writable("--trace-dir", args.trace_dir, directory=True)
+    plan, resume = _checkpointing(args)
     err = Console(stderr=True)
     out = console()
     limits = Limits(args.max_states, args.time_limit, args.max_memory or default_memory_limit_mb())
     show = not args.quiet and err.is_terminal
+    kw = dict(symmetry=not args.no_symmetry, stop_at_first=not args.keep_going, limits=limits,
+              checkpoint_plan=plan, resume=resume)
     if show:
         with Live(Text("compiling model ..."), console=err, refresh_per_second=4, transient=True) as live:
-            result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
-                                 limits=limits, progress=lambda p: live.update(Text(progress_text(p))))
+            result = check_model(model, props, progress=lambda p: live.update(Text(progress_text(p))),
+                                 phase=lambda t: live.console.print(f"dmabuf-check: {t}"), **kw)
     else:
-        result = check_model(model, props, symmetry=not args.no_symmetry, stop_at_first=not args.keep_going,
-                             limits=limits, progress=None if args.quiet else log_progress(args.progress_every),
-                             phase=None if args.quiet else _log_phase)
+        result = check_model(model, props, progress=None if args.quiet else log_progress(args.progress_every),
+                             phase=None if args.quiet else _log_phase, **kw)
+    if plan is not None and not result.complete and result.stop_reason != "out of memory" \
+            and result.stop_reason.startswith(("time", "state", "memory", INTERRUPTED)):
+        sys.stderr.write(f"dmabuf-check: checkpoint written to {plan.directory}; continue with the same command "
+                         f"and --resume {plan.directory}\n")
     print_result(out, result, model, calls=args.calls, props=props)
     write_ci_outputs(args, result, model)
     return exit_code(result)
+
+
+def _checkpointing(args: argparse.Namespace):
+    """--checkpoint and --resume: the plan for writing checkpoints and the snapshot to continue from, both
+    refused in one line (exit 2) before any search when unusable."""
+    from dmabuf_check.checker.explicit import checkpoint
+    from dmabuf_check.checker.explicit.search import CheckpointPlan
+
+    resume = None
+    if args.resume is not None:
+        if args.liveness:
+            raise checkpoint.CheckpointError("--resume: a check with --liveness is not resumed (its second "
+                                             "search needs the whole state graph); resume the safety check alone")
+        resume = checkpoint.load(args.resume)
+    target = args.checkpoint if args.checkpoint is not None else args.resume
+    if target is None:
+        return None, resume
+    checkpoint.prepare(target)
+    command = " ".join(shlex.quote(a) for a in ["dmabuf-check", *getattr(args, "argv", [])])
+    return CheckpointPlan(str(target), args.checkpoint_every, command), resume
 
 
 def _log_phase(text: str) -> None:

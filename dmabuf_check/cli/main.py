@@ -36,6 +36,7 @@ def build_parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # what a checkpoint records of the command
     try:
         return int(args.run(args))
     except ModelError as e:
