@@ -19,6 +19,9 @@ from dmabuf_check.model.design import Bug, Design
 from dmabuf_check.model.driver.program import Driver
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.userfiles import read_bytes
+
+SOURCE_LIMIT = 16 << 20  # a design, program or lemma file is code a person wrote
 
 
 def _one_line(text: object) -> str:
@@ -53,12 +56,11 @@ def load_design_file(path: str) -> tuple[Design | Driver | UserModel, Bug | None
 
 def _run_file(path: str, what: str) -> types.ModuleType:
     """Execute a user's Python file as a module; every way it can fail is one ModelError line."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise ModelError(f"{what} {path} not found")
     try:
-        with open(path, encoding="utf-8") as f:
-            source = f.read()
-    except (OSError, UnicodeDecodeError) as e:
+        source = read_bytes(path, what, SOURCE_LIMIT).decode("utf-8")
+    except UnicodeDecodeError as e:
         raise ModelError(f"cannot read {what} {path}: {_one_line(e)}") from None
     try:
         code = compile(source, path, "exec")
@@ -137,6 +139,10 @@ def design_of(mod: types.ModuleType, where: str) -> tuple[Design | Driver | User
     if not isinstance(d, Design | Driver):
         raise ModelError(f"{where}: DESIGN must be a dmabuf_check.model.design.Design(...) or a "
                          f"dmabuf_check.model.driver.Driver(...), got {type(d).__name__}")
+    name = getattr(d, "name", None)
+    if not isinstance(name, str) or not name or len(name) > 64:  # the registry files designs by name
+        raise ModelError(f"{where}: the design's name must be a string of 1 to 64 characters, got "
+                         f"{type(name).__name__} {str(name)[:40]!r}")
     bug = getattr(mod, "BUG", None)
     if bug is not None and not isinstance(bug, Bug):
         raise ModelError(f"{where}: BUG must be a dmabuf_check.model.design.Bug(...), got {type(bug).__name__}")

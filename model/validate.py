@@ -35,7 +35,7 @@ from dmabuf_check.model.types import ModelError
 
 PSEUDO = ("fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier", "ww_acquire")
 RESV_NAMES = ("resv", "resv_other")
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # a name goes into file names and messages: 64 at most
 LOCK_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -111,7 +111,9 @@ def validate(d: object, p: Profile) -> None:
     if not isinstance(d, Design):
         raise ModelError(f"DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
     if not isinstance(d.name, str) or not NAME.match(d.name):
-        c.fail("name", f"must be a short lower-case name like 'my-heap', got {d.name!r}", "REF-1")
+        shown = d.name[:70] if isinstance(d.name, str) else d.name
+        c.fail("name", f"must be a short lower-case name like 'my-heap', 64 characters at most, got {shown!r}",
+               "REF-1")
     from dmabuf_check.model.profiles import PROFILES
 
     if d.kernel not in PROFILES:

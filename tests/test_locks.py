@@ -126,7 +126,13 @@ def test_bad_rules_files_are_rejected_with_their_own_message(tmp_path, capsys, t
 
 def test_missing_rules_file(capsys):
     assert main(["locks", "r1", "--rules", "/nonexistent/rules.toml"]) == 2
-    assert "cannot read rules file" in capsys.readouterr().err
+    assert "rules file /nonexistent/rules.toml not found" in capsys.readouterr().err
+
+
+def test_a_device_as_rules_file_is_never_read(capsys):
+    """/dev/zero or /dev/full as --rules read forever and filled the memory (found by tests/fuzz)."""
+    assert main(["locks", "r1", "-n", "2", "--rules", "/dev/full"]) == 2
+    assert "rules file /dev/full is not a regular file" in capsys.readouterr().err
 
 
 def test_locks_command_writes_dot_svg_and_json(tmp_path, capsys):

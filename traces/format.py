@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.userfiles import read_bytes
 
 SCHEMA = "dmabuf-check trace v1"
 TOOL = "dmabuf-check"
@@ -201,6 +202,26 @@ def _need(d: object, key: str, kind: type | tuple[type, ...], where: str) -> obj
     return v
 
 
+def _scalar(v: object) -> bool:
+    return isinstance(v, int | str)  # bool is an int
+
+
+def _check_state(state: dict, initial: dict, where: str) -> None:
+    """Every state has the initial state's variables, each a value or a list of values as long as the initial
+    one: what replay, show and the exports index into (a trace edited by hand can break it)."""
+    if state is not initial and state.keys() != initial.keys():
+        extra = sorted(map(str, state.keys() ^ initial.keys()))
+        raise CorruptTraceError(f"{where}: its variables differ from the initial state's (at {extra[0]!r})")
+    for k, v in state.items():
+        ref = initial[k]
+        if isinstance(ref, list):
+            if not isinstance(v, list) or len(v) != len(ref) or not all(_scalar(x) for x in v):
+                raise CorruptTraceError(f"{where}: {k} must be a list of {len(ref)} values like the initial "
+                                        f"state's, got {str(v)[:60]}")
+        elif not _scalar(v) or not _scalar(ref):
+            raise CorruptTraceError(f"{where}: {k} must be a number, a boolean or a name, got {str(v)[:60]}")
+
+
 def from_json(data: object) -> Trace:
     """Validate a parsed trace document and build the Trace; raises a TraceError subclass."""
     if not isinstance(data, dict):
@@ -215,9 +236,14 @@ def from_json(data: object) -> Trace:
     prop = _need(data, "property", dict, "trace")
     initial = _need(data, "initial", dict, "trace")
     raw_steps = _need(data, "steps", list, "trace")
+    for k, v in params.items():  # type: ignore[union-attr]
+        if v is not None and not _scalar(v):  # the model's parameters: numbers and names rebuild it
+            raise CorruptTraceError(f"params: {k} must be a number, a boolean, a name or null, got {str(v)[:60]}")
+    _check_state(initial, initial, "initial state")  # type: ignore[arg-type]
     steps: list[TraceStep] = []
     for n, s in enumerate(raw_steps, 1):
         where = f"step {n}"
+        _check_state(_need(s, "state", dict, where), initial, f"{where}: state")  # type: ignore[arg-type]
         p = _need(s, "params", list, where)
         if not all(isinstance(x, int) and not isinstance(x, bool) and x >= 1 for x in p):  # type: ignore[union-attr]
             raise CorruptTraceError(f"{where}: params must be member numbers (1, 2, ...), got {p!r}")
@@ -278,7 +304,17 @@ def loads(text: str, name: str = "trace") -> Trace:
             raise TruncatedTraceError(f"{name} ends early after {len(text)} bytes "
                                       "(truncated; an interrupted write?)") from None
         raise CorruptTraceError(f"{name} is not valid JSON: {e.msg} at line {e.lineno} column {e.colno}") from None
+    except RecursionError:  # json nests by recursion; no trace is nested more than a few levels
+        raise CorruptTraceError(f"{name} nests lists or objects too deeply to be a trace") from None
+    if _LONE_SURROGATE.search(text):
+        try:  # a \udcxx escape is valid JSON but no Unicode text: exports and files could not hold it
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError:
+            raise CorruptTraceError(f"{name} holds text that is not Unicode (an unpaired surrogate escape)") from None
     return from_json(data)
+
+
+_LONE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 
 
 _XML_BAD = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
@@ -393,15 +429,15 @@ def save(trace: Trace, path: str | os.PathLike[str]) -> Path:
     return write_atomic(path, dumps(trace))
 
 
+TRACE_LIMIT = 4 << 30  # a 96,000-step trace is 43 MB
+
+
 def load(path: str | os.PathLike[str]) -> Trace:
     """Read a trace file; every problem is a TraceError with a one-line message."""
     p = Path(path)
-    try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise TraceError(f"no trace file {p}") from None
-    except OSError as e:
-        raise TraceError(f"cannot read trace file {p}: {e.strerror}") from None
+    if not p.exists() and not p.is_symlink():
+        raise TraceError(f"no trace file {p}")
+    raw = read_bytes(p, "trace file", TRACE_LIMIT, TraceError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:

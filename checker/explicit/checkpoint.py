@@ -171,7 +171,7 @@ def load(directory: str | os.PathLike[str]) -> Snapshot:
         fields = {k: int(h[k]) for k in ("sid", "level_end", "depth", "transitions", "ends")}
         seconds = float(h["seconds"])
         fp, command, digest = str(h["fingerprint"]), str(h["command"]), str(h["sha256"])
-    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError):
+    except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError, RecursionError):
         raise CheckpointError(f"--resume {directory}: {target} has a damaged header") from None
     if size < 1 or n < 1 or not 0 <= fields["sid"] <= n or len(rest) != n * (size + pw + vw):
         raise CheckpointError(f"--resume {directory}: {target} is truncated or damaged "

@@ -34,6 +34,7 @@ from pathlib import Path
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.lockdep_names import PRIMED_EDGES, PSEUDO_LOCKS, RESV_CLASS, SIGNALLING_FORBIDDEN
 from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.userfiles import read_bytes
 
 
 class RulesError(ModelError):
@@ -41,6 +42,7 @@ class RulesError(ModelError):
 
 
 BUILTIN = "RESV-L1"
+RULES_LIMIT = 1 << 20  # a driver's locking rules are a page or two
 
 
 @dataclass(frozen=True)
@@ -109,14 +111,17 @@ def load(path: str | Path | None, model: Model) -> RuleSet:
         return rs
     p = Path(path)
     src = str(p)
+    raw = read_bytes(p, "rules file", RULES_LIMIT, RulesError)
     try:
-        text = p.read_text()
-    except OSError as e:
-        raise RulesError(f"cannot read rules file {src}: {e.strerror}") from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:  # TOML is UTF-8 (toml.io: "A TOML file must be a valid UTF-8 document")
+        raise RulesError(f"rules file {src} is not UTF-8 text (byte {e.start}); TOML files are UTF-8") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise RulesError(f"rules file {src} does not parse: {e}") from None
+    except RecursionError:
+        raise RulesError(f"rules file {src} nests arrays or tables too deeply to be a rules file") from None
     rs.files.append(src)
     unknown = set(data) - {"locks", "order", "forbid", "signalling"}
     if unknown:

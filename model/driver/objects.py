@@ -252,3 +252,72 @@ class ThreadDecl:
     kernel: str = ""
     args: tuple = ()
     work: bool = False  # a work item: idle at the start only while it is not queued
+
+
+def check_fields(obj: object, what: str) -> None:
+    """Each declared field of a driver object has the type its annotation says (a program file passes whatever
+    it likes): one line naming the object and the field, before anything is compiled from it."""
+    import dataclasses
+    import typing
+
+    hints = typing.get_type_hints(type(obj), {**globals(), "Body": Body})
+    for f in dataclasses.fields(obj):  # type: ignore[arg-type]
+        if not f.repr or f.name not in hints:
+            continue  # bound per build, not the user's
+        v = getattr(obj, f.name)
+        if not _is(v, hints[f.name]):
+            raise ModelError(f"{what} {getattr(obj, 'name', '?')!r}: {f.name} must be {_spell(hints[f.name])}, "
+                             f"got {type(v).__name__} {str(v)[:40]!r}")
+
+
+def _is(v: object, t: object) -> bool:
+    import collections.abc
+    import types
+    import typing
+
+    origin = typing.get_origin(t)
+    if t is typing.Any or t is object:
+        return True
+    if origin in (typing.Union, types.UnionType):
+        return any(_is(v, a) for a in typing.get_args(t))
+    if t is type(None):
+        return v is None
+    if t is bool:
+        return isinstance(v, bool)
+    if t is int:
+        return isinstance(v, int) and not isinstance(v, bool)
+    if origin is collections.abc.Callable:
+        return callable(v)
+    if origin is tuple:
+        args = typing.get_args(t)
+        if not isinstance(v, tuple):
+            return False
+        if len(args) == 2 and args[1] is Ellipsis:
+            return all(_is(x, args[0]) for x in v)
+        return not args or (len(args) == len(v) and all(_is(x, a) for x, a in zip(v, args)))
+    if origin is dict:
+        kt, vt = typing.get_args(t)
+        return isinstance(v, dict) and all(_is(k, kt) and _is(x, vt) for k, x in v.items())
+    if isinstance(t, type):
+        return isinstance(v, t)
+    return True  # an annotation this check does not model
+
+
+def _spell(t: object) -> str:
+    import collections.abc
+    import types
+    import typing
+
+    origin = typing.get_origin(t)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_spell(a) for a in typing.get_args(t))
+    if t is type(None):
+        return "None"
+    if origin is collections.abc.Callable:
+        return "a function"
+    if origin is tuple:
+        items = [a for a in typing.get_args(t) if a is not Ellipsis]
+        return "a tuple of " + (" and ".join("strings" if a is str else _spell(a) for a in items) or "values")
+    if origin is dict:
+        return "a dict of names to " + _spell(typing.get_args(t)[1])
+    return f"a {getattr(t, '__name__', t)}"

@@ -50,6 +50,7 @@ from dmabuf_check.model.driver.objects import (
     SpinLock,
     ThreadDecl,
     _name_ok,
+    check_fields,
     ident,
 )
 from dmabuf_check.model.types import ModelError
@@ -472,6 +473,11 @@ class Driver:
     def validate(self) -> None:
         if not self.threads:
             raise ModelError(f"driver {self.name}: no threads (declare code paths with @driver.thread)")
+        for group, what in ((self.objects, "object"), (self.locks, "lock"), (self.slots, "slot"),
+                            (self.resvs, "resv"), (self.attachments, "attachment"), (self.threads, "thread"),
+                            (self.fields, "field"), (self.completions, "completion")):
+            for x in group:
+                check_fields(x, what)
         names = {t.name for t in self.threads} | {o.name for o in self.objects} | set(self.holders)
         for o in self.objects:
             for owner in o.owners:
