@@ -18,7 +18,8 @@ import importlib
 import os
 import pkgutil
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -26,6 +27,7 @@ from dmabuf_check.model import r1
 from dmabuf_check.model.components.context import BuildInfo
 from dmabuf_check.model.compose import build as compose
 from dmabuf_check.model.design import Bug, Design
+from dmabuf_check.model.design_data import SUFFIXES as DATA_SUFFIXES
 from dmabuf_check.model.design_loader import UserModel, design_of, load_design_file
 from dmabuf_check.model.driver import Driver
 from dmabuf_check.model.expr import lift
@@ -129,6 +131,20 @@ def bugs() -> dict[str, DesignRef]:
 
 
 _FILES: dict[str, DesignRef] = {}  # design files loaded in this process, by design name
+_FILES_FIRST = False  # while set, a loaded file's design wins over a built-in one of the same name
+
+
+@contextmanager
+def loaded_files_first() -> Iterator[None]:
+    """Names resolve to the design files loaded so far before the built-in designs: a trace tool given
+    ``--model-file`` rebuilds the file's design even when it is named like a built-in one (a data design
+    written by ``list --design NAME`` keeps the name)."""
+    global _FILES_FIRST
+    old, _FILES_FIRST = _FILES_FIRST, True
+    try:
+        yield
+    finally:
+        _FILES_FIRST = old
 _INFO: weakref.WeakKeyDictionary[Model, BuildInfo] = weakref.WeakKeyDictionary()  # what each built model knows
 
 
@@ -140,7 +156,7 @@ def info_for(model: Model) -> BuildInfo:
 
 
 def is_design(ref: str) -> bool:
-    return ref.endswith(".py") or ref in builtin() or ref in bugs() or ref in _FILES
+    return ref.endswith((".py", *DATA_SUFFIXES)) or ref in builtin() or ref in bugs() or ref in _FILES
 
 
 def file_digest(path: str) -> str:
@@ -162,12 +178,19 @@ def _record_file(m: Model, ref: DesignRef) -> None:
 
 
 def resolve(ref: str) -> DesignRef:
+    if ref.endswith(DATA_SUFFIXES):  # a design as data: parsed, never run
+        from dmabuf_check.model import design_data
+
+        d, bug = design_data.load(ref)
+        r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref, digest=file_digest(ref))
+        _FILES[d.name] = r
+        return r
     if ref.endswith(".py"):
         d, bug, _ = load_design_file(ref)
         r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref, digest=file_digest(ref))
         _FILES[d.name] = r
         return r
-    for table in (builtin(), bugs(), _FILES):
+    for table in ((_FILES, builtin(), bugs()) if _FILES_FIRST else (builtin(), bugs(), _FILES)):
         if ref in table:
             return table[ref]
     raise ModelError(f"unknown design {ref!r}; built-in designs: {', '.join(builtin())} "

@@ -45,6 +45,8 @@ def build(importers: int = 2, kind: str = "dynamic", variant: str | None = None)
         raise ModelError(f"--kind must be static or dynamic, not {kind!r}")
     if not isinstance(importers, int) or isinstance(importers, bool) or importers < 1:
         raise ModelError(f"R1 needs at least one importer, got {importers!r}")
+    if variant is not None and not isinstance(variant, str):
+        raise ModelError(f"variant must be a name like B4 or signal-takes-lock, got {variant!r}")
     key = variant_key(variant) if variant else None
     if key and VARIANTS[key]["kind"] not in ("either", kind):
         raise ModelError(f"variant {key} ({VARIANTS[key]['name']}) is defined for {VARIANTS[key]['kind']} importers only")

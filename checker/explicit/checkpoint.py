@@ -82,7 +82,11 @@ def prepare(directory: str | os.PathLike[str]) -> Path:
     if not os.access(d, os.W_OK | os.X_OK):
         raise CheckpointError(f"--checkpoint {directory}: the directory is not writable")
     target = d / FILE
-    if target.is_symlink() or (target.exists() and not target.is_file()):
+    try:
+        odd = target.is_symlink() or (target.exists() and not target.is_file())
+    except OSError as e:
+        raise CheckpointError(f"--checkpoint {directory}: {e.strerror or e}") from None
+    if odd:
         raise CheckpointError(f"--checkpoint {directory}: {target} exists and is not a regular file")
     for stale in d.glob(f".{FILE}.*.tmp"):  # a run killed (SIGKILL) while writing leaves its temporary file
         try:
@@ -147,7 +151,11 @@ def _sync_dir(d: Path) -> None:
 def load(directory: str | os.PathLike[str]) -> Snapshot:
     """Read and verify DIR's checkpoint; every problem is one line naming the file."""
     target = path_in(directory)
-    if not Path(directory).is_dir():
+    try:
+        is_dir = Path(directory).is_dir()
+    except OSError as e:  # a name too long, a loop of symlinks
+        raise CheckpointError(f"--resume {directory}: {e.strerror or e}") from None
+    if not is_dir:
         raise CheckpointError(f"--resume {directory}: no such directory")
     try:
         with open(target, "rb") as f:

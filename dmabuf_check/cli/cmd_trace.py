@@ -69,9 +69,14 @@ def run(args: argparse.Namespace) -> int:
         if getattr(args, "model_file", None):
             from dmabuf_check.registry import resolve
 
-            if not args.model_file.endswith(".py"):
-                raise ModelError(f"--model-file {args.model_file}: a design or driver file ends in .py")
+            if not args.model_file.endswith((".py", ".toml", ".json")):
+                raise ModelError(f"--model-file {args.model_file}: a design or driver file ends in .py "
+                                 "(or .toml/.json for a design as data)")
             resolve(args.model_file)  # the user's explicit consent to run it; a trace never names it for us
+            from dmabuf_check.registry import loaded_files_first
+
+            with loaded_files_first():
+                return action(args)
         return action(args)
     except TraceError as e:
         _err(str(e))

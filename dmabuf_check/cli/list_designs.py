@@ -17,15 +17,35 @@ def add_args(p: argparse.ArgumentParser) -> None:
                    help="list the rule catalog's properties that apply to a protocol generation")
     p.add_argument("--profile", metavar="PROFILE",
                    help=f"protocol generation for --properties ({', '.join(PROFILES)}; default {DEFAULT})")
+    p.add_argument("--design", metavar="NAME",
+                   help="print one design (built in, a seeded bug, or a design file) in its data form: a .toml "
+                        "or .json design that checking never runs as code (--as)")
+    p.add_argument("--as", dest="as_format", choices=("toml", "json"), default="toml",
+                   help="the data form --design prints (default toml)")
 
 
 def wanted(args: argparse.Namespace) -> bool:
-    return bool(args.designs or args.bugs or args.properties or args.profile)
+    return bool(args.designs or args.bugs or args.properties or args.profile or args.design)
 
 
 def run(args: argparse.Namespace, out: Console) -> None:
     from dmabuf_check import registry
     from dmabuf_check.properties.catalog import applicable
+
+    if args.design:
+        import json
+        import sys
+
+        from dmabuf_check.model import design_data
+        from dmabuf_check.model.design import Design
+        from dmabuf_check.model.types import ModelError
+
+        ref = registry.resolve(args.design)
+        if not isinstance(ref.design, Design):
+            raise ModelError(f"{args.design} is a driver program or a model, not a flag design: it has no data form")
+        doc = design_data.to_data(ref.design, ref.bug)
+        sys.stdout.write(design_data.dumps_toml(doc) if args.as_format == "toml" else json.dumps(doc, indent=1) + "\n")
+        return
 
     if args.properties or args.profile:
         prof = profile(args.profile)

@@ -53,8 +53,11 @@ def main() -> int:
                 print(f"FAIL {case.category} #{n}: {r.problem} | {case.what} | {' '.join(case.argv)[:300]}")
                 a.keep.mkdir(parents=True, exist_ok=True)
                 for arg in case.argv:
-                    if arg.startswith(str(scratch)) and Path(arg).is_file():
-                        shutil.copy(arg, a.keep / f"seed{a.seed}_{n}_{Path(arg).name}")
+                    try:
+                        if arg.startswith(str(scratch)) and Path(arg).is_file():
+                            shutil.copy(arg, a.keep / f"seed{a.seed}_{n}_{Path(arg).name}")
+                    except OSError:  # a name too long to be a file
+                        pass
                 (a.keep / f"seed{a.seed}_{n}.json").write_text(json.dumps(
                     {"argv": case.argv, "what": case.what, "problem": r.problem}, indent=1))
     for cat, c in sorted(stats.items()):
