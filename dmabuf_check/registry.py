@@ -198,8 +198,10 @@ def resolve(ref: str) -> DesignRef:
 
 
 def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, importers: int | None = None,
-          buffers: int | None = None, config: str | None = None) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
-    """The model of a design under a profile, and every catalog property that applies to it."""
+          buffers: int | None = None, config: str | None = None,
+          liveness: bool = False) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
+    """The model of a design under a profile, and every catalog property that applies to it (the liveness
+    ones with ``liveness``: they need the whole state graph)."""
     if isinstance(ref.design, Driver):
         return _build_program(ref, kernel, mix=mix, importers=importers, buffers=buffers, config=config)
     if isinstance(ref.design, UserModel):
@@ -217,7 +219,7 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
                       config=config)
     _record_file(m, ref)
     _INFO[m] = info
-    return m, info, for_model(m, info, profile(str(m.params["kernel"])))
+    return m, info, for_model(m, info, profile(str(m.params["kernel"])), liveness=liveness)
 
 
 def _build_program(ref: DesignRef, kernel: str | None, **refused: object) -> tuple[Model, object, tuple[Property, ...]]:
@@ -309,8 +311,22 @@ def design_entry(name: str) -> Entry:
         m, info = ref.design.build()
         return Entry(ref.name, ref.design.title or ref.name, rebuild, for_driver(m, info), {}, ())
     # the properties of the design's default check, in catalog order
-    _m, _info, default = build(ref)
+    _m, _info, default = build(ref, liveness=True)
     wanted = {p.id for p in default}
-    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind, build=bound(r))
+
+    def pairs(r):
+        fn = r.leads_to
+        return (lambda m: fn(m, info_for(m))) if fn is not None else None
+
+    def strong(r):
+        fn = r.strong_fairness
+        return (lambda m: fn(m, info_for(m))) if fn is not None else ()
+
+    def loop(r):
+        fn = r.loop_actions
+        return (lambda m: fn(m, info_for(m))) if fn is not None else None
+
+    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind, build=bound(r), leads_to=pairs(r),
+                           strong_fairness=strong(r), loop_actions=loop(r))
                   for r in CATALOG if r.id in wanted)
     return Entry(ref.name, ref.design.title or ref.name, rebuild, props, {}, ref.design.kinds)

@@ -145,6 +145,8 @@ def config_text(cfg: dict[str, bool]) -> str:
 def profile(name: str | None) -> Profile:
     if name is None:
         return PROFILES[DEFAULT]
+    if not isinstance(name, str):  # a design or driver file's kernel= of another type
+        raise ModelError(f"a kernel profile is a name ({', '.join(PROFILES)}), got {type(name).__name__} {name!r}")
     if name not in PROFILES:
         raise ModelError(f"unknown kernel profile {name!r}; known: {', '.join(PROFILES)}")
     return PROFILES[name]

@@ -36,6 +36,21 @@ class Property:
     # (one per importer, say), under weak fairness of the named actions
     leads_to: Callable[[Model], list[tuple[Expr, Expr]]] | None = None
     fairness: tuple[str, ...] = ()
+    # strong fairness: enabled infinitely often => taken infinitely often (a lock waiter, a device's completion);
+    # the action names, or a function of the model that names them (a design's depend on its build)
+    strong_fairness: tuple[str, ...] | Callable[[Model], tuple[str, ...]] = ()
+
+    # the only actions a violating lasso's loop may take (None: any). A design's liveness assumes the
+    # environment eventually starts no new call, so its loops are the system's own steps
+    loop_actions: tuple[str, ...] | Callable[[Model], tuple[str, ...]] | None = None
+
+    def loop_of(self, model: Model) -> tuple[str, ...] | None:
+        la = self.loop_actions
+        return None if la is None else tuple(la(model)) if callable(la) else tuple(la)
+
+    def strongly_fair(self, model: Model) -> tuple[str, ...]:
+        sf = self.strong_fairness
+        return tuple(sf(model)) if callable(sf) else tuple(sf)
 
     def predicate(self, model: Model) -> Expr:
         if self.build is None:

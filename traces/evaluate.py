@@ -110,6 +110,12 @@ class Judge:
             assert prop.leads_to is not None
             self.pairs = [(self.predicate(p, prop.id), self.predicate(q, prop.id)) for p, q in prop.leads_to(model)]
             self.fair = [k for k, inst in enumerate(self.c.instances) if inst.action.name in prop.fairness]
+            strong = prop.strongly_fair(model)
+            self.strong = [k for k, inst in enumerate(self.c.instances) if inst.action.name in strong]
+            loop_names = prop.loop_of(model)
+            self.loop = None if loop_names is None else {k for k, inst in enumerate(self.c.instances)
+                                                         if inst.action.name in loop_names}
+            self.fair = sorted(set(self.fair) | set(self.strong))
         else:
             holds = self.predicate(prop.predicate(model), f"property {prop.id}")
             self._violates = lambda s: not holds(s)
@@ -201,12 +207,24 @@ class Judge:
         if states[-1] != states[loop]:
             return [f"the loop does not close: the last state differs from state {loop}"]
         cycle = self.cycle(states, loop)
-        if loop == n and self.c.successors(states[-1]):
+        allowed = getattr(self, "loop", None)  # a design's loop: the system's own steps only
+        if loop == n and any(allowed is None or k in allowed for k, _ in self.c.successors(states[-1])):
             return ["the trace ends in a state where actions are still enabled, so it cannot stutter there forever"]
         problems = []
         fired = set(instances[loop:])
+        if allowed is not None and fired - allowed:
+            k = min(fired - allowed)
+            problems.append(f"the loop starts a new call ({self.c.instances[k].label}); the property assumes "
+                            "that eventually no new call starts")
+        strong = set(getattr(self, "strong", ()))
         for k in self.fair:  # weak fairness: fired on the loop, or disabled somewhere on it
-            if k not in fired and all(self.c.step(s, k) is not None for s in cycle):
+            if k in fired:
+                continue
+            if k in strong:  # strong fairness: fired on the loop, or disabled all along it
+                if any(self.c.step(s, k) is not None for s in cycle):
+                    problems.append(f"unfair loop: {self.c.instances[k].label} is enabled on the loop but never "
+                                    "taken (strong fairness forces it)")
+            elif all(self.c.step(s, k) is not None for s in cycle):
                 problems.append(f"unfair loop: {self.c.instances[k].label} is enabled throughout the loop "
                                 "but never taken (weak fairness forces it)")
         if self.violated_pair(states, loop) is None:

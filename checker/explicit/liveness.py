@@ -1,4 +1,4 @@
-"""Liveness: "p leads to q" under weak fairness, checked on the explicit state graph.
+"""Liveness: "p leads to q" under weak (and strong) fairness, checked on the explicit state graph.
 
 A violation is a fair lasso: a path to a state where p holds and q does not,
 then a cycle on which q never holds and every weakly-fair action either fires
@@ -136,29 +136,50 @@ def _bfs(sources: list[int], allowed: set[int], succ, goal) -> list[tuple[int, i
 
 
 class LeadsTo:
-    """Checks one "p leads to q" pair on a state graph."""
+    """Checks one "p leads to q" pair on a state graph, under weak fairness of the instances ``fair`` and
+    strong fairness of ``strong`` (enabled infinitely often => taken infinitely often: a mutex waiter the
+    kernel hands the lock to, a device that completes what it was given)."""
 
-    def __init__(self, g: StateGraph, p_src: str, q_src: str, fair: set[int], name: str):
+    def __init__(self, g: StateGraph, p_src: str, q_src: str, fair: set[int], name: str,
+                 strong: set[int] | None = None, loop: set[int] | None = None):
+        """``loop``: the only instances the repeating part may take (None: any). A design's liveness assumes
+        the environment eventually stops starting new calls (a stream of new submissions can starve any
+        waiter, and that is not the design's bug), so its loops are made of the system's own steps."""
         self.g = g
         c = g.c
         self.p = c.predicate(f"live_p_{name}", p_src)
         self.q = c.predicate(f"live_q_{name}", q_src)
-        self.fair = fair
+        self.strong = set(strong or ())
+        self.weak = set(fair) - self.strong
+        self.fair = self.weak | self.strong  # the obligations a lasso's loop meets
+        self.loop_succ = g.succ if loop is None else [[(k, w) for k, w in out if k in loop] for out in g.succ]
 
-    def _fair(self, comp: list[int]) -> bool:
-        succ = self.g.succ
-        members = set(comp)
-        if len(comp) == 1 and not succ[comp[0]]:
-            return True  # stutters forever with every action disabled
-        if len(comp) == 1 and all(w != comp[0] for _, w in succ[comp[0]]):
-            return False  # a single state without a self-loop is no cycle
-        fired = {k for v in comp for k, w in succ[v] if w in members}
-        for k in self.fair:
-            if k in fired:
-                continue
-            if all(any(kk == k for kk, _ in succ[v]) for v in comp):
-                return False  # k is enabled throughout and never taken: unfair
-        return True
+    def _fair_parts(self, nodes: set[int]) -> list[list[int]]:
+        """The fair strongly connected parts of ``nodes`` (Emerson-Lei refinement for strong fairness: a
+        component where a strongly fair instance is enabled but never taken keeps only the states where it
+        is disabled, and is searched again)."""
+        succ, lsucc = self.g.succ, self.loop_succ
+        out: list[list[int]] = []
+        todo = [nodes]
+        while todo:
+            part = todo.pop()
+            for comp in _sccs(part, lsucc):
+                members = set(comp)
+                if len(comp) == 1 and not lsucc[comp[0]]:
+                    out.append(comp)  # stutters forever with every action (every action of the loop) disabled
+                    continue
+                if len(comp) == 1 and all(w != comp[0] for _, w in succ[comp[0]]):
+                    continue  # a single state without a self-loop is no cycle
+                fired = {k for v in comp for k, w in lsucc[v] if w in members}
+                enabled = [{k for k, _ in succ[v]} for v in comp]
+                if any(k not in fired and all(k in en for en in enabled) for k in self.weak):
+                    continue  # enabled throughout and never taken: no part of it is weakly fair either
+                unfair = {v for v, en in zip(comp, enabled) for k in self.strong if k not in fired and k in en}
+                if not unfair:
+                    out.append(comp)
+                elif len(unfair) < len(comp):
+                    todo.append(members - unfair)
+        return out
 
     def find(self) -> tuple[list[int], int] | None:
         """A fair lasso violating the pair as (instance path, loop state index), or None if p leads to q."""
@@ -176,7 +197,7 @@ class LeadsTo:
                 if w in notq and w not in reach:
                     reach.add(w)
                     todo.append(w)
-        bad = [comp for comp in _sccs(reach, g.succ) if self._fair(comp)]
+        bad = self._fair_parts(reach)
         if not bad:
             return None
         comp_of = {v: i for i, comp in enumerate(bad) for v in comp}
@@ -187,12 +208,16 @@ class LeadsTo:
         """Shortest path from the initial state through a (p and not q) state, then inside not-q, into a fair component.
 
         A BFS over (state, phase): phase 0 until a start state is met, phase 1
-        after it, where only not-q states may be entered.
+        after it, where only not-q states may be entered. Phase 0 also goes on
+        through start states: a target may lie behind a start state, a q state
+        and then another start state.
         """
         succ = self.g.succ
-        first = (0, 1 if 0 in starts else 0)
-        prev: dict[tuple[int, int], tuple[int, tuple[int, int]] | None] = {first: None}
-        q = deque([first])
+        prev: dict[tuple[int, int], tuple[int, tuple[int, int]] | None] = {(0, 0): None}
+        q = deque([(0, 0)])
+        if 0 in starts:
+            prev[(0, 1)] = None
+            q.appendleft((0, 1))
         while q:
             node = q.popleft()
             v, ph = node
@@ -205,39 +230,39 @@ class LeadsTo:
             for k, w in succ[v]:
                 if ph == 1 and w not in notq:
                     continue
-                nxt = (w, 1 if ph == 1 or w in starts else 0)
-                if nxt not in prev:
-                    prev[nxt] = (k, node)
-                    q.append(nxt)
+                for nxt in ((w, 1),) if ph == 1 else (((w, 1), (w, 0)) if w in starts else ((w, 0),)):
+                    if nxt not in prev:
+                        prev[nxt] = (k, node)
+                        q.append(nxt)
         raise AssertionError("a fair component is reachable from a start state but no stem leads to it")
 
     def _cycle(self, path: list[int], entry: int, comp: list[int]) -> tuple[list[int], int]:
         """Close the lasso: from ``entry``, meet every fairness obligation inside ``comp`` and come back."""
-        g = self.g
+        g, ls = self.g, self.loop_succ
         members = set(comp)
         loop_at = len(path)
-        if len(comp) == 1 and not g.succ[entry]:
+        if len(comp) == 1 and not ls[entry]:
             return path, loop_at  # stutters in its last state: the loop is that state itself
         cur = entry
-        fired_inside = {k for v in comp for k, w in g.succ[v] if w in members}
+        fired_inside = {k for v in comp for k, w in ls[v] if w in members}
         for k in sorted(self.fair):
             if k in fired_inside:  # take an edge that fires k
-                hops = _bfs([cur], members, g.succ, lambda v, k=k: any(kk == k and w in members for kk, w in g.succ[v]))
+                hops = _bfs([cur], members, ls, lambda v, k=k: any(kk == k and w in members for kk, w in ls[v]))
                 assert hops is not None
                 path += [kk for kk, _ in hops]
                 cur = hops[-1][1] if hops else cur
                 path.append(k)
-                cur = next(w for kk, w in g.succ[cur] if kk == k and w in members)
-            else:  # visit a state where k is disabled
-                hops = _bfs([cur], members, g.succ, lambda v, k=k: all(kk != k for kk, _ in g.succ[v]))
+                cur = next(w for kk, w in ls[cur] if kk == k and w in members)
+            else:  # visit a state where k is disabled (not enabled at all, whatever the loop may take)
+                hops = _bfs([cur], members, ls, lambda v, k=k: all(kk != k for kk, _ in g.succ[v]))
                 assert hops is not None
                 path += [kk for kk, _ in hops]
                 cur = hops[-1][1] if hops else cur
         if cur == entry and len(path) == loop_at:
             # no obligation moved us: go round once through the component
-            k, cur = next((k, w) for k, w in g.succ[entry] if w in members)
+            k, cur = next((k, w) for k, w in ls[entry] if w in members)
             path.append(k)
-        back = _bfs([cur], members, g.succ, lambda v: v == entry)
+        back = _bfs([cur], members, ls, lambda v: v == entry)
         assert back is not None
         path += [k for k, _ in back]
         return path, loop_at
@@ -278,16 +303,26 @@ def _decide(model: Model, live: list[Property], c: Compiled | None, max_states: 
                                note="state graph cut short by a limit"))
             continue
         fair = {k for k, inst in enumerate(c.instances) if inst.action.name in prop.fairness}
+        strong_names = prop.strongly_fair(model)
+        strong = {k for k, inst in enumerate(c.instances) if inst.action.name in strong_names}
+        loop_names = prop.loop_of(model)
+        loop = None if loop_names is None else {k for k, inst in enumerate(c.instances)
+                                                if inst.action.name in loop_names}
         verdict = Verdict(prop.id, prop.meaning, list(prop.rules), HOLDS)
         assert prop.leads_to is not None
         for n, (p, q) in enumerate(prop.leads_to(model)):
-            pair = LeadsTo(g, c.condition(p, prop.id), c.condition(q, prop.id), fair, f"{prop.id}_{n}".replace("-", "_"))
+            pair = LeadsTo(g, c.condition(p, prop.id), c.condition(q, prop.id), fair,
+                           f"{prop.id}_{n}".replace("-", "_"), strong, loop)
             found = pair.find()
             if found is not None:
                 path, loop_at = found
                 cex = paths.counterexample(c, prop.id, path)
-                cex = Counterexample(cex.property, cex.initial, cex.steps, f"fair under {', '.join(prop.fairness)}",
-                                     loop=loop_at)
+                how = f"fair under {', '.join(prop.fairness)}" if prop.fairness else ""
+                if strong_names:
+                    how += ("; " if how else "") + "strongly fair to the devices and every started call"
+                if loop is not None:
+                    how += "; no new call starts in the loop"
+                cex = Counterexample(cex.property, cex.initial, cex.steps, how, loop=loop_at)
                 verdict = Verdict(prop.id, prop.meaning, list(prop.rules), VIOLATED, cex)
                 break
         out.append(verdict)

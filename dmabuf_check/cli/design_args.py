@@ -41,16 +41,13 @@ def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]
         raise ModelError("--kind applies to r1; a design's importers are chosen with --mix (e.g. --mix static=1,dynamic=2)")
     ref = resolve(args.model)
     liveness = getattr(args, "liveness", False)
-    if liveness and not (ref.is_program or ref.is_user_model):
-        raise ModelError("--liveness applies to r1, driver programs and model files; exporter designs are checked "
-                         "for safety and deadlocks")
     model, info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers,
-                               config=args.config)
+                               config=args.config, liveness=bool(liveness or args.property))
     if ref.is_program and (liveness or args.property):  # liveness needs the whole state graph: opt-in, as for r1
         props = for_driver(model, info)
         if not liveness and not args.property:
             props = tuple(p for p in props if p.kind != LIVENESS)
-    elif ref.is_user_model and not liveness and not args.property:
+    elif not liveness and not args.property:  # a model file's or a design's liveness: opt-in too
         props = tuple(p for p in props if p.kind != LIVENESS)
     return model, select_design(props, args.property, ref.name)
 

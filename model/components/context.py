@@ -55,6 +55,13 @@ class BuildInfo:
     steps: list[StepInfo] = field(default_factory=list)
     facts: dict[str, object] = field(default_factory=dict)
     locks: dict[str, LockRes] = field(default_factory=dict)
+    # actions that continue a call already under way (a thread inside a kernel call, past its first
+    # step): the liveness properties assume they run when they can (strong fairness), new calls need not
+    continuations: set[str] = field(default_factory=set)
+    # (actor, pc label) -> the actions that can leave that point, and the condition under which the call's
+    # way on is free there (its lock is free, its wait is over); when that holds and no action is enabled,
+    # the call's checks sent it elsewhere in the kernel: the model's guess of a branch, not a hang
+    branches: dict[tuple[str, str], list[tuple[Action, Expr | None]]] = field(default_factory=dict)
 
     def with_tag(self, tag: str, buffer: int | None = None) -> list[StepInfo]:
         return [s for s in self.steps if tag in s.tags and (buffer is None or s.buffer == buffer)]

@@ -262,6 +262,11 @@ class Program:
                            waits=waits if committed else None, **self.meta)
             cx.info.steps.append(StepInfo(act, at if committed else act.guard, self.role, self.buffer,
                                           frozenset(tags | ({"done"} if last else set())), self.i))
+            if k > 0:
+                cx.info.continuations.add(name)
+                free = ([seg.block.lock.holder == FREE] if seg.block is not None and seg.block.op == "lock"  # type: ignore
+                        else [seg.block.cond] if seg.block is not None and seg.block.cond is not None else [])
+                cx.info.branches.setdefault((self.actor, self.labels[k - 1]), []).append((act, conj(at, *free)))
             for j, ab in enumerate(aborts):
                 undo: list[Effect] = list(ab.effects)
                 with_block = ab.lock is not _NO_BLOCK
@@ -278,6 +283,9 @@ class Program:
                                      acquires=tuple(acquires[:1]) if with_block else (), holds=holds, **self.meta)
                 cx.info.steps.append(StepInfo(abort_act, abort_act.guard if not committed else at, self.role,
                                               self.buffer, frozenset({"abort"}), self.i))
+                if k > 0:
+                    cx.info.continuations.add(aname)
+                    cx.info.branches.setdefault((self.actor, self.labels[k - 1]), []).append((abort_act, None))
 
     def _call(self, texts: list[str]) -> str:
         head = self.call or self.meta["kernel"] or self.name

@@ -49,6 +49,8 @@ def _step(cx: BuildContext, name: str, i: Param, guard: Expr, effects: list, *, 
                       call=call, meaning="a command submission using both buffers (one ww acquire context)",
                       rule="RESV-W2", acquires=acquires, holds=holds, waits=waits)
     cx.info.steps.append(StepInfo(act, at, "submit_all", None, tags, i))
+    if at is not guard:  # past ww_lock_first: the thread is inside the submission
+        cx.info.continuations.add(name)
 
 
 def _importer_submit(cx: BuildContext, d: Design, p: Profile) -> None:

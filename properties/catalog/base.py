@@ -30,11 +30,20 @@ class Rule:
     applies: Callable[[Profile], bool] = lambda p: True
     present: Callable[[Model, BuildInfo], bool] = lambda m, info: True  # the model has the parts it reads
     kind: str = INVARIANT
+    # a liveness rule: its "p leads to q" pairs and the actions it holds strongly fair, from the built model
+    leads_to: Callable[[Model, BuildInfo], list[tuple[Expr, Expr]]] | None = None
+    strong_fairness: Callable[[Model, BuildInfo], tuple[str, ...]] | None = None
+    loop_actions: Callable[[Model, BuildInfo], tuple[str, ...]] | None = None
 
     def bind(self, model: Model, info: BuildInfo) -> Property:
         fn = self.predicate
         build = (lambda m: fn(m, info)) if fn is not None else None
-        return Property(self.id, self.meaning, self.rules, self.source, kind=self.kind, build=build)
+        pairs, sf, la = self.leads_to, self.strong_fairness, self.loop_actions
+        leads_to = (lambda m: pairs(m, info)) if pairs is not None else None
+        strong = (lambda m: sf(m, info)) if sf is not None else ()
+        loop = (lambda m: la(m, info)) if la is not None else None
+        return Property(self.id, self.meaning, self.rules, self.source, kind=self.kind, build=build,
+                        leads_to=leads_to, strong_fairness=strong, loop_actions=loop)
 
 
 def has(model: Model, name: str) -> bool:
