@@ -99,3 +99,34 @@ def test_locks_logs_progress_too(capsys):
     assert main(["locks", "r1", "-n", "4", "--no-symmetry", "--progress-every", "0.05"]) == exitcodes.OK
     err = capsys.readouterr().err.splitlines()
     assert err and all(x.startswith("dmabuf-check: states ") for x in err), err
+
+
+def test_a_fifo_a_symlink_to_a_device_and_a_directory_are_never_replaced(tmp_path, capsys):
+    """A named pipe nobody reads is one line (an open would block forever); one with a reader gets the JSON
+    in place; a symlink to /dev/null stays a symlink to the device; a directory is refused."""
+    import json
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    assert main([*B4, "--json", str(fifo)]) == exitcodes.USAGE
+    assert "a named pipe with no reader" in one_line_error(capsys)
+    got: list[str] = []
+    reader = threading.Thread(target=lambda: got.append(open(fifo).read()))
+    reader.start()
+    import time
+
+    time.sleep(0.2)  # the reader blocks in open() until the writer comes
+    assert main([*B4, "--json", str(fifo)]) == exitcodes.VIOLATED
+    reader.join(timeout=30)
+    assert json.loads(got[0])["verdict"] == "violated" and stat.S_ISFIFO(os.lstat(fifo).st_mode)
+    capsys.readouterr()
+    link = tmp_path / "null"
+    link.symlink_to("/dev/null")
+    assert main([*B4, "--json", str(link), "--sarif", str(link)]) == exitcodes.VIOLATED
+    assert os.path.islink(link) and os.readlink(link) == "/dev/null" and stat.S_ISCHR(os.stat("/dev/null").st_mode)
+    capsys.readouterr()
+    d = tmp_path / "dir"
+    d.mkdir()
+    assert main([*B4, "--json", str(d)]) == exitcodes.USAGE
+    assert "is a directory" in one_line_error(capsys) and d.is_dir()

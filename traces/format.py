@@ -31,6 +31,7 @@ command line can say exactly what is wrong (exit code 2).
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -352,8 +353,15 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise OutputError(f"cannot write {target}: it is a directory")
     try:
-        if st is not None and not stat.S_ISREG(st.st_mode):
-            with open(target, "w", encoding="utf-8") as f:  # never rename over a device node
+        if st is not None and not stat.S_ISREG(st.st_mode):  # never rename over a device node or a pipe
+            if stat.S_ISFIFO(st.st_mode):
+                # a FIFO nobody reads would block the open forever: ENXIO instead, then write as usual
+                fd = os.open(target, os.O_WRONLY | os.O_NONBLOCK)
+                os.set_blocking(fd, True)
+                with os.fdopen(fd, "w", encoding="utf-8") as f:
+                    f.write(text)
+                return target
+            with open(target, "w", encoding="utf-8") as f:
                 f.write(text)
             return target
         make_dirs(target.parent)
@@ -361,6 +369,8 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     except OutputError:
         raise
     except OSError as e:
+        if e.errno == errno.ENXIO and st is not None and stat.S_ISFIFO(st.st_mode):
+            raise OutputError(f"cannot write {target}: a named pipe with no reader") from None
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
