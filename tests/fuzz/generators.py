@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 DESIGNS = sorted(p for p in (ROOT / "model" / "designs").glob("*.py") if p.name != "__init__.py")
 PROGRAMS = sorted(p for p in (ROOT / "model" / "designs" / "programs").glob("*.py") if p.name != "__init__.py")
 # every engine run is small: the point is how input is handled, not how big a search gets
-BOUNDS = ["--max-states", "3000", "--time-limit", "5"]
+BOUNDS = ["--max-states", "1500", "--time-limit", "5"]
 
 HOSTILE_LITERALS = [
     "None", "-1", "0", "10**30", "-10**30", "float('nan')", "float('inf')", "1.5", "True", "''", "'x' * 100000",
