@@ -28,6 +28,7 @@ from dmabuf_check.model.types import ModelError
 MAGIC = b"DMABUF-CHECK-CHECKPOINT 1\n"
 FILE = "checkpoint.dmc"
 MAX_HEADER = 1 << 24  # a header line longer than this is no header of ours
+CHUNK = 1 << 16  # states joined and written at a time
 
 
 class CheckpointError(ModelError):
@@ -52,6 +53,7 @@ class Snapshot:
     seconds: float  # exploration time spent before this snapshot, over every run that led to it
     cov: list[int]
     found: dict[str, int] = field(default_factory=dict)
+    count: int = -1  # how many of ``states`` (and parent links) belong to the snapshot; -1: all of them
 
     def summary(self) -> str:
         return (f"{len(self.states):,} states stored, {self.sid:,} expanded, depth {self.depth}, "
@@ -99,14 +101,21 @@ def prepare(directory: str | os.PathLike[str]) -> Path:
 def save(directory: str | os.PathLike[str], snap: Snapshot) -> Path:
     """Write the snapshot atomically (temporary file, fsync, rename); returns the checkpoint's path."""
     d = Path(directory)
-    blob = b"".join(snap.states)
-    payload = (blob, snap.parent.tobytes(), snap.via.tobytes())
+    n = snap.count if snap.count >= 0 else len(snap.states)
+
+    def payload():
+        """The data in chunks: a run of 30 M states is never copied whole (a checkpoint costs little memory)."""
+        for i in range(0, n, CHUNK):
+            yield b"".join(snap.states[i: min(i + CHUNK, n)])
+        yield memoryview(snap.parent)[:n].cast("B")
+        yield memoryview(snap.via)[:n].cast("B")
+
     digest = hashlib.sha256()
-    for part in payload:
+    for part in payload():
         digest.update(part)
     header = {
         "fingerprint": snap.fingerprint, "command": snap.command, "state_size": snap.state_size,
-        "states": len(snap.states), "parent_itemsize": snap.parent.itemsize, "via_itemsize": snap.via.itemsize,
+        "states": n, "parent_itemsize": snap.parent.itemsize, "via_itemsize": snap.via.itemsize,
         "sid": snap.sid, "level_end": snap.level_end, "depth": snap.depth, "transitions": snap.transitions,
         "ends": snap.ends, "seconds": snap.seconds, "cov": snap.cov, "found": snap.found,
         "sha256": digest.hexdigest(),
@@ -117,7 +126,7 @@ def save(directory: str | os.PathLike[str], snap: Snapshot) -> Path:
         with open(tmp, "wb") as f:
             f.write(MAGIC)
             f.write(json.dumps(header, separators=(",", ":")).encode() + b"\n")
-            for part in payload:
+            for part in payload():
                 f.write(part)
             f.flush()
             os.fsync(f.fileno())

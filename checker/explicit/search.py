@@ -181,8 +181,8 @@ class Explorer:
         def snapshot() -> checkpoint.Snapshot:
             n, at, lend, dep, trans, nends, mcov, mfound = mark
             return checkpoint.Snapshot(self.fingerprint, checkpoint_plan.command if checkpoint_plan else "",
-                                       len(init), states[:n] if n < len(states) else states, parent[:n], via[:n],
-                                       at, lend, dep, trans, nends, before + time.perf_counter() - t0, mcov, mfound)
+                                       len(init), states, parent, via, at, lend, dep, trans, nends,
+                                       before + time.perf_counter() - t0, mcov, mfound, count=n)
         stop_reason = ""
         expand, canon = self.expand, self.canon
         add, push, par, vpush = seen.add, states.append, parent.append, via.append
