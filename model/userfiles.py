@@ -32,9 +32,9 @@ def read_bytes(path: str | os.PathLike[str], what: str, limit: int, error: type[
                     "file can be")
     try:
         with open(path, "rb") as f:
-            data = f.read(limit + 1)
+            data = f.read(min(limit, st.st_size) + 1)  # read(n) allocates n bytes at once
     except OSError as e:
         raise error(f"cannot read {what} {path}: {e.strerror or e}") from None
-    if len(data) > limit:  # it grew while we read it
-        raise error(f"{what} {path} is more than the {limit / MIB:,.0f} MiB such a file can be")
+    if len(data) > min(limit, st.st_size):  # it grew while we read it
+        raise error(f"{what} {path} changed while it was read")
     return data

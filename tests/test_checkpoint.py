@@ -152,12 +152,15 @@ def test_unusable_checkpoint_directories_are_refused_before_the_search(tmp_path,
     (tmp_path / "file").write_text("x")
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / checkpoint.FILE).mkdir()
+    (tmp_path / "fifo").mkdir()
+    os.mkfifo(tmp_path / "fifo" / checkpoint.FILE)  # opening it to read would wait for a writer forever
     for argv, message in [
         (["--resume", str(tmp_path / "none")], "no such directory"),
         (["--resume", str(tmp_path)], "no checkpoint there"),
         (["--checkpoint", str(tmp_path / "file")], "cannot create the directory"),
         (["--checkpoint", str(tmp_path / "d")], "exists and is not a regular file"),
         (["--resume", str(tmp_path), "--liveness"], "a check with --liveness is not resumed"),
+        (["--resume", str(tmp_path / "fifo")], "is not a regular file"),
     ]:
         assert main(["check", "r1", "-n", "2", "--quiet", *argv]) == 2, argv
         err = capsys.readouterr().err.strip()

@@ -24,11 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.userfiles import read_bytes
 
 MAGIC = b"DMABUF-CHECK-CHECKPOINT 1\n"
 FILE = "checkpoint.dmc"
 MAX_HEADER = 1 << 24  # a header line longer than this is no header of ours
 CHUNK = 1 << 16  # states joined and written at a time
+LIMIT = 1 << 40  # a checkpoint is as large as the search; the bound only keeps a device from being read
 
 
 class CheckpointError(ModelError):
@@ -166,19 +168,15 @@ def load(directory: str | os.PathLike[str]) -> Snapshot:
         raise CheckpointError(f"--resume {directory}: {e.strerror or e}") from None
     if not is_dir:
         raise CheckpointError(f"--resume {directory}: no such directory")
-    try:
-        with open(target, "rb") as f:
-            magic = f.read(len(MAGIC))
-            if magic != MAGIC:
-                raise CheckpointError(f"--resume {directory}: {target} is not a dmabuf-check checkpoint")
-            line = f.readline(MAX_HEADER)
-            rest = f.read()
-    except FileNotFoundError:
-        raise CheckpointError(f"--resume {directory}: no checkpoint there ({target} is missing)") from None
-    except IsADirectoryError:
-        raise CheckpointError(f"--resume {directory}: {target} is a directory") from None
-    except OSError as e:
-        raise CheckpointError(f"--resume {directory}: cannot read {target}: {e.strerror or e}") from None
+    if not target.exists() and not target.is_symlink():
+        raise CheckpointError(f"--resume {directory}: no checkpoint there ({target} is missing)")
+    data = read_bytes(target, f"--resume {directory}: checkpoint", LIMIT, CheckpointError)  # a regular file only
+    if not data.startswith(MAGIC):
+        raise CheckpointError(f"--resume {directory}: {target} is not a dmabuf-check checkpoint")
+    end = data.find(b"\n", len(MAGIC), len(MAGIC) + MAX_HEADER)
+    if end < 0:
+        raise CheckpointError(f"--resume {directory}: {target} has a damaged header")
+    line, rest = data[len(MAGIC): end], data[end + 1:]
     try:
         h = json.loads(line.decode())
         size, n = int(h["state_size"]), int(h["states"])
