@@ -16,9 +16,9 @@ from dmabuf_check.checker.z3.prove import Options, prove_fixed
 from dmabuf_check.model.pycompile import DomainError
 from random_models import RandomModel
 
-MODELS = 1000  # the suite's slice; benchmarks/bench_random.py runs many more
+MODELS = 600  # the suite's slice; benchmarks/bench_random.py runs many more
 SEED0 = 20261201
-KIND_EVERY = 4  # plain k-induction on every 4th model (250 of them)
+KIND_EVERY = 4  # plain k-induction on every 4th model (150 of them)
 NEVER = 10**9
 
 
@@ -89,15 +89,15 @@ def test_explicit_bmc_and_kinduction_agree_on_random_models():
                 assert r.status in (PROVED, UNKNOWN) and (r.status != PROVED or r.certificate.checked), where
             else:
                 assert r.status == VIOLATED and r.counterexample.length == depth, where
-    assert min(seen.values()) >= 100, seen  # every outcome is well represented
-    assert min(shapes.values()) >= 75, shapes  # and every type shape
-    assert reached_negative >= 20, reached_negative  # counterexamples that go below zero
-    assert kind_checked >= 150, kind_checked
+    assert min(seen.values()) >= 60, seen  # every outcome is well represented
+    assert min(shapes.values()) >= 45, shapes  # and every type shape
+    assert reached_negative >= 12, reached_negative  # counterexamples that go below zero
+    assert kind_checked >= 90, kind_checked
 
 
 def test_proof_engines_never_contradict_the_explicit_engine():
     checked = 0
-    for k in range(40):
+    for k in range(30):
         rm = RandomModel(SEED0 + 7919 * k)
         kind, depth = explicit_outcome(rm)
         if kind == "domain":
@@ -111,4 +111,4 @@ def test_proof_engines_never_contradict_the_explicit_engine():
                 assert r.status == PROVED, where  # small finite models: both engines do prove
             else:
                 assert r.status == VIOLATED and r.counterexample.length == depth, where
-    assert checked >= 22  # 24 of these 40 seeds are in-domain
+    assert checked >= 15  # 19 of these 30 seeds are in-domain
