@@ -29,9 +29,7 @@ def _check(name: str):
 def test_the_built_in_designs_are_live(name):
     r, out = _check(name)
     assert r.ok, out
-    assert out["calls-return"] == ("holds", None)
-    if name not in ("vb2-camera",):
-        assert out["fence-eventually-signals"] == ("holds", None)
+    assert out["calls-return"] == out["fence-eventually-signals"] == ("holds", None)
 
 
 def test_the_2011_stalling_migration_waits_on_importers_forever():
