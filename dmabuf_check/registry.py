@@ -30,7 +30,6 @@ from dmabuf_check.model.design import Bug, Design
 from dmabuf_check.model.design_data import SUFFIXES as DATA_SUFFIXES
 from dmabuf_check.model.design_loader import UserModel, design_of, load_design_file
 from dmabuf_check.model.driver import Driver
-from dmabuf_check.model.expr import lift
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.profiles import profile
 from dmabuf_check.model.types import ModelError
@@ -132,6 +131,7 @@ def bugs() -> dict[str, DesignRef]:
 
 _FILES: dict[str, DesignRef] = {}  # design files loaded in this process, by design name
 _FILES_FIRST = False  # while set, a loaded file's design wins over a built-in one of the same name
+_INFO: weakref.WeakKeyDictionary[Model, BuildInfo] = weakref.WeakKeyDictionary()  # what each built model knows
 
 
 @contextmanager
@@ -145,7 +145,6 @@ def loaded_files_first() -> Iterator[None]:
         yield
     finally:
         _FILES_FIRST = old
-_INFO: weakref.WeakKeyDictionary[Model, BuildInfo] = weakref.WeakKeyDictionary()  # what each built model knows
 
 
 def info_for(model: Model) -> BuildInfo:
@@ -178,15 +177,13 @@ def _record_file(m: Model, ref: DesignRef) -> None:
 
 
 def resolve(ref: str) -> DesignRef:
-    if ref.endswith(DATA_SUFFIXES):  # a design as data: parsed, never run
-        from dmabuf_check.model import design_data
+    if ref.endswith((".py", *DATA_SUFFIXES)):
+        if ref.endswith(DATA_SUFFIXES):  # a design as data: parsed, never run
+            from dmabuf_check.model import design_data
 
-        d, bug = design_data.load(ref)
-        r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref, digest=file_digest(ref))
-        _FILES[d.name] = r
-        return r
-    if ref.endswith(".py"):
-        d, bug, _ = load_design_file(ref)
+            d, bug = design_data.load(ref)
+        else:
+            d, bug, _ = load_design_file(ref)
         r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref, digest=file_digest(ref))
         _FILES[d.name] = r
         return r
@@ -294,17 +291,6 @@ def design_entry(name: str) -> Entry:
                                      importers=importers)[0]
         return build(ref, kernel, mix=mix, importers=None if mix else importers, buffers=buffers, config=config)[0]
 
-    def bound(r):
-        fn = r.predicate
-        if fn is None:
-            return None
-
-        def predicate(m: Model):
-            info = info_for(m)
-            # a model built with other parameters may lack the parts a property reads: nothing to check there
-            return fn(m, info) if r.present(m, info) else lift(True)
-        return predicate
-
     if isinstance(ref.design, UserModel):
         return Entry(ref.name, ref.design.title or ref.name, rebuild, _user_properties(ref), {}, ())
     if isinstance(ref.design, Driver):  # its properties read the compiled program of the model they are given
@@ -313,20 +299,6 @@ def design_entry(name: str) -> Entry:
     # the properties of the design's default check, in catalog order
     _m, _info, default = build(ref, liveness=True)
     wanted = {p.id for p in default}
-
-    def pairs(r):
-        fn = r.leads_to
-        return (lambda m: fn(m, info_for(m))) if fn is not None else None
-
-    def strong(r):
-        fn = r.strong_fairness
-        return (lambda m: fn(m, info_for(m))) if fn is not None else ()
-
-    def loop(r):
-        fn = r.loop_actions
-        return (lambda m: fn(m, info_for(m))) if fn is not None else None
-
-    props = tuple(Property(r.id, r.meaning, r.rules, r.source, kind=r.kind, build=bound(r), leads_to=pairs(r),
-                           strong_fairness=strong(r), loop_actions=loop(r))
-                  for r in CATALOG if r.id in wanted)
+    # a model rebuilt with other parameters may lack the parts a property reads: nothing to check there
+    props = tuple(r.bind_with(info_for, absent_holds=True) for r in CATALOG if r.id in wanted)
     return Entry(ref.name, ref.design.title or ref.name, rebuild, props, {}, ref.design.kinds)

@@ -32,6 +32,7 @@ GFP = ("GFP_KERNEL", "GFP_NOFS", "GFP_NOIO", "GFP_ATOMIC")
 USAGES = ("KERNEL", "WRITE", "READ", "BOOKKEEP")
 KINDS = ("static", "dynamic", "p2p", "cpu")
 MAX_IMPORTERS = 6  # what one check takes: the state space grows 10-27x per importer
+MAX_NAME = 64  # a design's name goes into file names, trace names and messages
 PLACEMENTS = ("SYS", "VRAM")
 
 # The dma_buf_ops a design may implement; REQUIRED by every profile (REF-1).

@@ -34,7 +34,7 @@ import tomllib
 import types
 import typing
 
-from dmabuf_check.model.design import Bug, Design, Evict, Importer, Move, Op, Signalling, Submit
+from dmabuf_check.model.design import MAX_NAME, Bug, Design, Evict, Importer, Move, Op, Signalling, Submit
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.model.userfiles import read_bytes
 
@@ -68,8 +68,9 @@ def load(path: str) -> tuple[Design, Bug | None]:
                          f"{type(doc).__name__}")
     bug_doc = doc.pop("bug", None)
     name = doc.get("name")
-    if not isinstance(name, str) or not 1 <= len(name) <= 64:
-        raise ModelError(f"design file {path}: name must be a string of 1 to 64 characters, got {str(name)[:40]!r}")
+    if not isinstance(name, str) or not 1 <= len(name) <= MAX_NAME:
+        raise ModelError(f"design file {path}: name must be a string of 1 to {MAX_NAME} characters, got "
+                         f"{str(name)[:40]!r}")
     design = _build(Design, doc, f"{path}")
     bug = _build(Bug, bug_doc, f"{path}: bug") if bug_doc is not None else None
     return design, bug

@@ -15,7 +15,7 @@ import types
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from dmabuf_check.model.design import Bug, Design
+from dmabuf_check.model.design import MAX_NAME, Bug, Design
 from dmabuf_check.model.driver.program import Driver
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
@@ -140,8 +140,8 @@ def design_of(mod: types.ModuleType, where: str) -> tuple[Design | Driver | User
         raise ModelError(f"{where}: DESIGN must be a dmabuf_check.model.design.Design(...) or a "
                          f"dmabuf_check.model.driver.Driver(...), got {type(d).__name__}")
     name = getattr(d, "name", None)
-    if not isinstance(name, str) or not name or len(name) > 64:  # the registry files designs by name
-        raise ModelError(f"{where}: the design's name must be a string of 1 to 64 characters, got "
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME:  # the registry files designs by name
+        raise ModelError(f"{where}: the design's name must be a string of 1 to {MAX_NAME} characters, got "
                          f"{type(name).__name__} {str(name)[:40]!r}")
     bug = getattr(mod, "BUG", None)
     if bug is not None and not isinstance(bug, Bug):

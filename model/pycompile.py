@@ -357,6 +357,11 @@ class Compiled:
         """A compiled state predicate from condition source."""
         return self.function(name, f"def {name}(s):\n    {self.unpack}\n    return bool({src})")
 
+    def instances_of(self, actions: object) -> set[int]:
+        """The instances of the actions named (fairness sets, a lasso's allowed loop steps)."""
+        names = set(actions)  # type: ignore[call-overload]
+        return {k for k, inst in enumerate(self.instances) if inst.action.name in names}
+
     def instance_index(self, action: str, binding: tuple[int, ...]) -> int:
         for k, inst in enumerate(self.instances):
             if inst.action.name == action and inst.binding == binding:

@@ -18,6 +18,7 @@ from dmabuf_check.model.design import (
     GFP,
     KINDS,
     MAX_IMPORTERS,
+    MAX_NAME,
     OPS,
     PLACEMENTS,
     REQUIRED,
@@ -35,7 +36,7 @@ from dmabuf_check.model.types import ModelError
 
 PSEUDO = ("fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier", "ww_acquire")
 RESV_NAMES = ("resv", "resv_other")
-NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")  # a name goes into file names and messages: 64 at most
+NAME = re.compile(rf"^[a-z0-9][a-z0-9._-]{{0,{MAX_NAME - 1}}}$")
 LOCK_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -112,8 +113,8 @@ def validate(d: object, p: Profile) -> None:
         raise ModelError(f"DESIGN must be a dmabuf_check.model.design.Design(...), got {type(d).__name__}")
     if not isinstance(d.name, str) or not NAME.match(d.name):
         shown = d.name[:70] if isinstance(d.name, str) else d.name
-        c.fail("name", f"must be a short lower-case name like 'my-heap', 64 characters at most, got {shown!r}",
-               "REF-1")
+        c.fail("name", f"must be a short lower-case name like 'my-heap', {MAX_NAME} characters at most, got "
+                       f"{shown!r}", "REF-1")
     from dmabuf_check.model.profiles import PROFILES
 
     if d.kernel not in PROFILES:

@@ -45,12 +45,10 @@ class Property:
     loop_actions: tuple[str, ...] | Callable[[Model], tuple[str, ...]] | None = None
 
     def loop_of(self, model: Model) -> tuple[str, ...] | None:
-        la = self.loop_actions
-        return None if la is None else tuple(la(model)) if callable(la) else tuple(la)
+        return None if self.loop_actions is None else _names(self.loop_actions, model)
 
     def strongly_fair(self, model: Model) -> tuple[str, ...]:
-        sf = self.strong_fairness
-        return tuple(sf(model)) if callable(sf) else tuple(sf)
+        return _names(self.strong_fairness, model)
 
     def predicate(self, model: Model) -> Expr:
         if self.build is None:
@@ -60,3 +58,7 @@ class Property:
     def describe(self) -> dict[str, object]:
         return {"id": self.id, "meaning": self.meaning, "rules": list(self.rules), "source": self.source,
                 "kind": self.kind}
+
+
+def _names(spec: tuple[str, ...] | Callable[[Model], tuple[str, ...]], model: Model) -> tuple[str, ...]:
+    return tuple(spec(model)) if callable(spec) else tuple(spec)

@@ -109,13 +109,10 @@ class Judge:
             self._violates = lambda s: False  # a liveness property is judged on a lasso, not a state
             assert prop.leads_to is not None
             self.pairs = [(self.predicate(p, prop.id), self.predicate(q, prop.id)) for p, q in prop.leads_to(model)]
-            self.fair = [k for k, inst in enumerate(self.c.instances) if inst.action.name in prop.fairness]
-            strong = prop.strongly_fair(model)
-            self.strong = [k for k, inst in enumerate(self.c.instances) if inst.action.name in strong]
+            self.strong = self.c.instances_of(prop.strongly_fair(model))
+            self.fair = sorted(self.c.instances_of(prop.fairness) | self.strong)
             loop_names = prop.loop_of(model)
-            self.loop = None if loop_names is None else {k for k, inst in enumerate(self.c.instances)
-                                                         if inst.action.name in loop_names}
-            self.fair = sorted(set(self.fair) | set(self.strong))
+            self.loop = None if loop_names is None else self.c.instances_of(loop_names)
         else:
             holds = self.predicate(prop.predicate(model), f"property {prop.id}")
             self._violates = lambda s: not holds(s)
@@ -207,7 +204,7 @@ class Judge:
         if states[-1] != states[loop]:
             return [f"the loop does not close: the last state differs from state {loop}"]
         cycle = self.cycle(states, loop)
-        allowed = getattr(self, "loop", None)  # a design's loop: the system's own steps only
+        allowed = self.loop  # a design's loop: the system's own steps only (None: any step)
         if loop == n and any(allowed is None or k in allowed for k, _ in self.c.successors(states[-1])):
             return ["the trace ends in a state where actions are still enabled, so it cannot stutter there forever"]
         problems = []
@@ -216,11 +213,10 @@ class Judge:
             k = min(fired - allowed)
             problems.append(f"the loop starts a new call ({self.c.instances[k].label}); the property assumes "
                             "that eventually no new call starts")
-        strong = set(getattr(self, "strong", ()))
         for k in self.fair:  # weak fairness: fired on the loop, or disabled somewhere on it
             if k in fired:
                 continue
-            if k in strong:  # strong fairness: fired on the loop, or disabled all along it
+            if k in self.strong:  # strong fairness: fired on the loop, or disabled all along it
                 if any(self.c.step(s, k) is not None for s in cycle):
                     problems.append(f"unfair loop: {self.c.instances[k].label} is enabled on the loop but never "
                                     "taken (strong fairness forces it)")

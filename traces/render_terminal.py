@@ -86,16 +86,20 @@ def changes_table(trace: Trace) -> Table:
     return tab
 
 
-def _changes(s: TraceStep, before: dict[str, object]) -> Text:
-    changes = Text()
+def _change_parts(s: TraceStep, before: dict[str, object]) -> list[tuple[str, str]]:
+    """What a step changed as (text, style) runs: the table's cell and a long trace's line alike."""
+    if not s.changed:
+        return [("(no change)", "dim")]
+    parts: list[tuple[str, str]] = []
     for k, (slot, new) in enumerate(s.changed.items()):
         if k:
-            changes.append(", ")
-        changes.append(slot, style="bold")
-        changes.append(f" {_show(_slot_value(before, slot))} → {_show(new)}")
-    if not s.changed:
-        changes.append("(no change)", style="dim")
-    return changes
+            parts.append((", ", ""))
+        parts += [(slot, "bold"), (f" {_show(_slot_value(before, slot))} → {_show(new)}", "")]
+    return parts
+
+
+def _changes(s: TraceStep, before: dict[str, object]) -> Text:
+    return Text.assemble(*_change_parts(s, before))
 
 
 class _Lines:
@@ -145,12 +149,8 @@ def _long_steps(trace: Trace, console: Console) -> None:
         out.add(f"  {s.label:<{w[2]}}  ")
         out.add(f"{s.kernel:<{w[3]}}", "dim")
         out.add("  ")
-        if not s.changed:
-            out.add("(no change)", "dim")
-        for k, (slot, new) in enumerate(s.changed.items()):
-            out.add(", " if k else "")
-            out.add(slot, "bold")
-            out.add(f" {_show(_slot_value(states[n - 1], slot))} → {_show(new)}")
+        for text, style in _change_parts(s, states[n - 1]):
+            out.add(text, style)
         out.end_line()
     if trace.loop is not None and trace.loop == trace.length:
         out.add(f"{'':>{w[0]}}  ↻ stutter  no action is enabled: stays here forever", "bold")

@@ -302,12 +302,11 @@ def _decide(model: Model, live: list[Property], c: Compiled | None, max_states: 
             out.append(Verdict(prop.id, prop.meaning, list(prop.rules), UNKNOWN,
                                note="state graph cut short by a limit"))
             continue
-        fair = {k for k, inst in enumerate(c.instances) if inst.action.name in prop.fairness}
+        fair = c.instances_of(prop.fairness)
         strong_names = prop.strongly_fair(model)
-        strong = {k for k, inst in enumerate(c.instances) if inst.action.name in strong_names}
+        strong = c.instances_of(strong_names)
         loop_names = prop.loop_of(model)
-        loop = None if loop_names is None else {k for k, inst in enumerate(c.instances)
-                                                if inst.action.name in loop_names}
+        loop = None if loop_names is None else c.instances_of(loop_names)
         verdict = Verdict(prop.id, prop.meaning, list(prop.rules), HOLDS)
         assert prop.leads_to is not None
         for n, (p, q) in enumerate(prop.leads_to(model)):

@@ -105,8 +105,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         result = check_model(model, props, progress=None if args.quiet else log_progress(args.progress_every),
                              phase=None if args.quiet else _log_phase, **kw)
-    if plan is not None and not result.complete and result.stop_reason != "out of memory" \
-            and result.stop_reason.startswith(("time", "state", "memory", INTERRUPTED)):
+    if plan is not None and not result.complete and result.stop_reason.startswith(("time", "state", "memory",
+                                                                                 INTERRUPTED)):
         sys.stderr.write(f"dmabuf-check: checkpoint written to {plan.directory}; continue with the same command "
                          f"and --resume {plan.directory}\n")
     print_result(out, result, model, calls=args.calls, props=props)

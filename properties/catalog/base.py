@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from dmabuf_check.model.components.context import BuildInfo, StepInfo
-from dmabuf_check.model.expr import Expr, Param, disj, exists, subst
+from dmabuf_check.model.expr import Expr, Param, disj, exists, lift, subst
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.profiles import Profile
 from dmabuf_check.properties.base import INVARIANT, Property
@@ -36,14 +36,22 @@ class Rule:
     loop_actions: Callable[[Model, BuildInfo], tuple[str, ...]] | None = None
 
     def bind(self, model: Model, info: BuildInfo) -> Property:
-        fn = self.predicate
-        build = (lambda m: fn(m, info)) if fn is not None else None
-        pairs, sf, la = self.leads_to, self.strong_fairness, self.loop_actions
-        leads_to = (lambda m: pairs(m, info)) if pairs is not None else None
-        strong = (lambda m: sf(m, info)) if sf is not None else ()
-        loop = (lambda m: la(m, info)) if la is not None else None
-        return Property(self.id, self.meaning, self.rules, self.source, kind=self.kind, build=build,
-                        leads_to=leads_to, strong_fairness=strong, loop_actions=loop)
+        """The property of one built model (``info`` is its BuildInfo)."""
+        return self.bind_with(lambda _m: info)
+
+    def bind_with(self, info_of: Callable[[Model], BuildInfo], *, absent_holds: bool = False) -> Property:
+        """The property, reading the BuildInfo of whatever model it is given through ``info_of`` (a trace tool
+        rebuilds models); ``absent_holds``: on a model that lacks the parts the rule reads, it holds."""
+        fn, pairs, sf, la = self.predicate, self.leads_to, self.strong_fairness, self.loop_actions
+
+        def build(m: Model) -> Expr:
+            info = info_of(m)
+            return lift(True) if absent_holds and not self.present(m, info) else fn(m, info)  # type: ignore[misc]
+        return Property(self.id, self.meaning, self.rules, self.source, kind=self.kind,
+                        build=build if fn is not None else None,
+                        leads_to=(lambda m: pairs(m, info_of(m))) if pairs is not None else None,
+                        strong_fairness=(lambda m: sf(m, info_of(m))) if sf is not None else (),
+                        loop_actions=(lambda m: la(m, info_of(m))) if la is not None else None)
 
 
 def has(model: Model, name: str) -> bool:

@@ -63,10 +63,7 @@ def _other_branch(info: BuildInfo, actor: str, j: MemberConst | None) -> Expr:
     enabled: its call's checks chose a branch the model left to another variant."""
     parts = []
     for (who, _label), acts in info.branches.items():
-        if who != actor:
-            continue
-        ready = [r for _a, r in acts if r is not None]
-        if not ready:
+        if who != actor or all(r is None for _a, r in acts):
             continue
 
         def bind(e: Expr, a) -> Expr:
