@@ -82,6 +82,9 @@ class FenceSet:
     signal: str
     kernel: str = "dma_fence"
     signallers: tuple[str, ...] = ()  # the actors whose code signals it (one: the wait-for graph follows it)
+    # actor -> the condition under which its code can still signal the fence (a driver program's threads): the
+    # wait-for graph has an edge fence -> actor while that actor is the only one that can
+    can_signal: dict[str, Expr] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False)

@@ -9,6 +9,8 @@ i) and locks. In a state, the edges are:
   (a step of a multi-step kernel call) and L is held;
 - fence j -> lock L: fence j is pending, its signal action is disabled, the
   signal action's guard reads L's holder, and L is held;
+- fence j -> actor: fence j is pending and that actor is the only one whose
+  code can still signal it (a driver program's thread before its signal);
 - lock L -> actor: the actor holds L.
 
 A cycle is a deadlock even while unrelated actors keep moving (R1's B4).
@@ -99,6 +101,11 @@ def edges(model: Model) -> list[Edge]:
             for node, jm in _fences(on):
                 out.append(Edge(who, node, blocked & on.pending(jm), f"{who} waits in {act.name} for {node}"))
     for fs in model.fences:
+        for actor, can in fs.can_signal.items():
+            others = [~c for a, c in fs.can_signal.items() if a != actor]
+            for node, jm in _fences(fs):
+                out.append(Edge(node, actor, conj(fs.pending(jm), can, *others),
+                                f"only {actor} can still signal {node}"))
         sig = model.action_named(fs.signal)
         for node, jm in _fences(fs):
             guard = subst(sig.guard, {sig.params[0]: jm}) if sig.params and jm is not None else sig.guard

@@ -140,7 +140,40 @@ def _release_is_final(t: Trace, s: dict) -> Explanation | None:
     return Explanation(t.property.id, f"the dma-buf was released{_at(t, k)}, yet {'; '.join(left)}", bad, k)
 
 
+def stuck_threads(t: Trace, s: dict) -> list[tuple[str, str, str]]:
+    """A driver program's threads that have not returned in ``s``: (thread, the call it is at, what it waits
+    for), read from each thread's program counter and the wait declared by the action at it."""
+    try:
+        model = Judge.for_trace(t).model
+    except TraceError:
+        return []
+    out = []
+    for v in model.variables:
+        pc = s.get(v.name)
+        if not v.name.startswith("pc_") or not isinstance(pc, str) or not pc.startswith("L"):
+            continue
+        try:
+            act = model.action_named(f"{v.name[3:]}_{pc[1:]}")
+        except Exception:  # not a thread's counter
+            continue
+        w = act.waits
+        if w is not None and hasattr(w.on, "holder"):
+            holder = s.get(w.on.holder.name)
+            why = f"waits for {w.on.name}, held by {holder}"
+        elif w is not None:
+            why = f"waits for {w.on.name}, which never signals"
+        else:
+            why = "cannot go on: the condition it waits for never holds"
+        out.append((act.actor, act.call or act.name, why))
+    return out
+
+
 def _no_stuck_state(t: Trace, s: dict) -> Explanation | None:
+    if "driver" in t.params:
+        stuck = stuck_threads(t, s)
+        parts = [f"{who} is stuck in {call} ({why})" for who, call, why in stuck]
+        text = "no thread can make a call and not every thread returned"
+        return Explanation(t.property.id, text + (": " + "; ".join(parts) if parts else ""))
     facts = []
     owner = _get(s, "owner")
     if owner not in (None, "FREE"):
@@ -172,7 +205,8 @@ def _wait_cycle(t: Trace, s: dict) -> Explanation | None:
     k = last_change(t, "owner", owner) if owner not in (None, "FREE") else None
     taken = f" ({holder} took the lock at step {k})" if k and holder else ""
     text = f"wait-for cycle {cycle}" + (f": {why}{taken}" if why else "")
-    text += "; other importers can keep running, so no state is stuck, yet this wait never ends"
+    others = "threads" if "driver" in t.params else "importers"
+    text += f"; other {others} can keep running, so no state is stuck, yet this wait never ends"
     return Explanation(t.property.id, text, fences, k)
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from dmabuf_check.checker.paths import actor_of
 from dmabuf_check.traces.evaluate import Judge, format_call
-from dmabuf_check.traces.explain import Explanation, explain
+from dmabuf_check.traces.explain import Explanation, explain, stuck_threads
 from dmabuf_check.traces.format import Trace, TraceError, TraceStep, lane_of
 
 ARROW = "→"
@@ -154,6 +154,9 @@ def blocked_calls(trace: Trace, judge: Judge | None = None) -> list[Blocked]:
                                f"needs {v.split(' ', 1)[1]}, held by {held}", call, uobj.signal))
     if hops:
         out.append(Blocked("", "wait-for cycle: " + f" {ARROW} ".join([u for u, _, _ in hops] + [hops[0][0]])))
+    elif judge.kind == "deadlock" and "driver" in trace.params:
+        for who, call, why in stuck_threads(trace, trace.final):
+            out.append(Blocked(lane_of(who), f"{call} never returns: it {why}", why, call))
     elif judge.kind == "deadlock":
         out.append(Blocked("", "no thread can make any call, and the dma-buf was never released"))
     return out

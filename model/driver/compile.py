@@ -129,6 +129,7 @@ class DriverBuild:
         for t in self.ww_threads:  # every context's stamp exists before any lock compares with it
             self.ww(t)
         self._signal_actions: dict[str, list[tuple[str, str]]] = {}
+        self._can_signal: dict[str, dict[str, Expr]] = {}  # fence -> thread -> "its code can still signal it"
         holder_t = Enum("holder", "FREE", *self.threads)
         for r in self.resvs:
             if r.lock not in self.locks:
@@ -522,7 +523,26 @@ class DriverBuild:
                     continue  # the first lock of a transaction never dies (it holds no other ww lock)
                 m.action(f"{name}_{a.suffix}", at & a.cond, [assign(pc, at_value(resolve(a.goto))), *a.effects],
                          actor=t.name, kernel=a.text, call=a.text, meaning=f"{t.name}: {a.text}", holds=holds)
+        self._signal_points(t, k, [i for i in live if i in locksets], succ_of, resolve, pc, names)
         return pc
+
+    def _signal_points(self, t, k: Code, live: list[int], succ_of, resolve, pc: Expr, names: dict[int, str]) -> None:
+        """Per fence this thread signals: the calls from which one of its signals is still ahead (backward
+        reachability over the thread's control flow, error outcomes included). The wait-for graph follows a
+        fence to the one thread that can still signal it (DL-1: waiter -> fence -> signaller -> lock -> holder)."""
+        preds: dict[int, set[int]] = {}
+        for i in live:
+            for j in succ_of(i) + [resolve(a.goto) for a in k.ins[i].alts]:
+                preds.setdefault(j, set()).add(i)
+        for f in dict.fromkeys(k.ins[i].signals.name for i in live if k.ins[i].signals is not None):
+            todo = [i for i in live if k.ins[i].signals is not None and k.ins[i].signals.name == f]
+            reach = set(todo)
+            while todo:
+                for j in preds.get(todo.pop(), ()):
+                    if j not in reach:
+                        reach.add(j)
+                        todo.append(j)
+            self._can_signal.setdefault(f, {})[t.name] = disj(*[pc == names[i] for i in sorted(reach)])
 
     def _grace_period(self) -> None:
         """RCU: once no thread is inside a read-side section, every kfree_rcu'd object is really freed."""
@@ -606,6 +626,7 @@ class DriverBuild:
                 continue
             fs.signal = sig[0][0]
             fs.signallers = tuple(dict.fromkeys(t for _a, t in sig))
+            fs.can_signal = dict(self._can_signal.get(f.name, {}))
 
 
 def _short(path: str) -> str:
