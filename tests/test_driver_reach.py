@@ -110,3 +110,45 @@ def test_a_stuck_driver_names_each_blocked_thread_and_what_it_waits_for(tmp_path
             "worker is stuck in mutex_lock(userq_mutex) (waits for userq_mutex, held by destroy)") in " ".join(out.split())
     assert "dma-buf" not in out  # the program has none
     assert "mutex_lock(userq_mutex) never returns: it waits for userq_mutex, held by destroy" in " ".join(out.split())
+
+
+# ---- REF-10: the importer's reference may live in its own structures -----------------------------------
+
+def prime_import(bug: bool) -> Driver:
+    """drm_gem_prime_import_dev(): the dma-buf reference moves to the GEM object (obj->import_attach), whose
+    free path detaches and only then puts (drm_prime_gem_destroy); the bug puts first."""
+    d = Driver("prime-import-ref")
+    buf = d.dma_buf("buf", live=True, owners=("import", d.holder("exporter")))
+    att = d.attachment("att", buf)
+    import_attach = d.slot("obj->import_attach", buf, kind="ptr")
+
+    @d.thread("import")
+    def imp(k):
+        k.dma_buf_attach(att, fail="out")
+        k.publish(import_attach, "obj->import_attach = attach")  # the GEM object now owns the reference
+        k.ret(0)
+        k.label("out")
+        k.dma_buf_put(buf)
+
+    @d.thread("gem_close")
+    def close(k):
+        k.unpublish(import_attach, fail="out", text="dma_buf = obj->import_attach->dmabuf")
+        if bug:
+            k.dma_buf_put(buf)
+            k.dma_buf_detach(att)
+        else:
+            k.dma_buf_detach(att)
+            k.dma_buf_put(buf)
+        k.label("out")
+
+    return d
+
+
+def test_a_reference_the_gem_object_holds_keeps_the_attachment_legal():
+    violated, vacuous, _r, _m = run(prime_import(False))
+    assert violated == {} and vacuous == []  # was attach-holds-ref after 2 steps: only the thread's own count
+
+
+def test_a_put_before_detach_through_the_gem_object_is_still_found():
+    violated, _vacuous, _r, _m = run(prime_import(True))
+    assert violated["attach-holds-ref"] == 6

@@ -600,9 +600,15 @@ class DriverBuild:
                          f"(inconsistent {{IN-{tag}-W}} -> {{{tag}-ON-W}} usage)")
         for a in self.attachments:
             owners = sorted(self.plan.attachers.get(a.name, ()))
-            hv = [self.held_vars[(o, a.buf.name)] for o in owners if (o, a.buf.name) in self.held_vars]
-            if hv:
-                info.add("attach-holds-ref", (a.v != "NONE") & conj(*[v == 0 for v in hv]),
+            if any((o, a.buf.name) in self.held_vars for o in owners):
+                # the importer's reference may live in its own structures and move between its paths: a pointer
+                # field (the GEM object's import_attach, a map struct: a non-fd slot), an object it handed the
+                # reference to, the thread that took it out to free the object; an fd is userspace's to close, a
+                # long-lived d.holder() someone else's (the exporter's own reference)
+                others = set(self.d.holders)
+                kept = [v for (o, name), v in self.held_vars.items() if name == a.buf.name and o not in others]
+                kept += [s.v for s in self.slots if s.obj is a.buf and s.holds_ref and s.kind != "fd"]
+                info.add("attach-holds-ref", (a.v != "NONE") & conj(*[v == 0 for v in kept]),
                          f"{a.name} is attached while its importer holds no reference to {a.buf.name}")
 
     def declare_fencesets(self) -> None:
