@@ -66,8 +66,10 @@ RULES: tuple[ObjectRule, ...] = (
                ("RESV-A1", "DL-17"), "drivers/dma-buf/dma-resv.c dma_resv_add_fence() (BUG_ON with debug)"),
     ObjectRule("map-after-attach", "an attachment is mapped only while attached", ("MAP-1", "MAP-13"),
                "drivers/dma-buf/dma-buf.c dma_buf_map_attachment()"),
-    ObjectRule("detach-after-unmap", "an attachment is detached only after it is unmapped", ("ATT-7",),
-               "drivers/dma-buf/dma-buf.c dma_buf_detach()"),
+    ObjectRule("detach-after-unmap", "an attachment is detached once, only after it is unmapped", ("ATT-7",),
+               "drivers/dma-buf/dma-buf.c dma_buf_detach() (kfree(attach): a second detach is a use-after-free)"),
+    ObjectRule("unmap-after-map", "an attachment is unmapped only while it is mapped, once per map", ("MAP-1",),
+               "drivers/dma-buf/dma-buf.c dma_buf_unmap_attachment() kernel-doc (the sg_table the map returned)"),
     ObjectRule("attach-holds-ref", "an importer holds a dma-buf reference for as long as it is attached", ("REF-10",),
                "dma-buf.c DOC 'dma buf device access'; drm_prime.c lifetime DOC"),
     ObjectRule("dma-through-live-mapping", "a device accesses a dma-buf only through a mapping that is mapped and not "
@@ -78,7 +80,8 @@ RULES: tuple[ObjectRule, ...] = (
                "dma-buf.c DOC 'cpu access'; dma_buf_begin_cpu_access() kernel-doc"),
     ObjectRule("vunmap-after-vmap", "every dma_buf_vunmap balances an earlier dma_buf_vmap", ("CPU-7",),
                "drivers/dma-buf/dma-buf.c dma_buf_vunmap() (WARN_ON(!dmabuf->vmapping_counter))"),
-    ObjectRule("pin-balance", "every dma_buf_unpin balances an earlier dma_buf_pin of the same attachment", ("DYN-4",),
+    ObjectRule("pin-balance", "every dma_buf_unpin balances an earlier dma_buf_pin of the same attachment, and no "
+               "attachment is detached still pinned", ("DYN-4", "ATT-7"),
                "include/linux/dma-buf.h dma_buf_ops.pin/unpin; drivers/dma-buf/dma-buf.c dma_buf_unpin()"),
     ObjectRule("release-after-detach", "a dma-buf is released only after every attachment is gone", ("REF-9",),
                "drivers/dma-buf/dma-buf.c dma_buf_release() WARN_ON"),

@@ -3,8 +3,10 @@ gap such a bug hit (a miss, a false alarm or a wrong explanation), with a buggy 
 
 from __future__ import annotations
 
+import pytest
 from dmabuf_check.checker.explicit.search import explore
 from dmabuf_check.model.driver import Driver
+from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import LIVENESS
 from dmabuf_check.properties.kernel_objects import for_driver
 
@@ -152,3 +154,152 @@ def test_a_reference_the_gem_object_holds_keeps_the_attachment_legal():
 def test_a_put_before_detach_through_the_gem_object_is_still_found():
     violated, _vacuous, _r, _m = run(prime_import(True))
     assert violated["attach-holds-ref"] == 6
+
+
+# ---- an exporter op's error fails the core call that runs it --------------------------------------------
+
+def attach_op(bug: bool, importer_handles: bool = True) -> Driver:
+    """fastrpc_dma_buf_attach() before fc739a058d99: dma_get_sgtable() fails and the op returns -EINVAL
+    without kfree(a); dma_buf_attach() then returns ERR_PTR and the importer never detaches."""
+    d = Driver("attach-op-error")
+    a = d.mem("a", kernel="struct fastrpc_dma_buf_attachment")
+
+    def attach(k):
+        k.kzalloc(a, fail="enomem")
+        k.may_goto("sg_fail", "ret = dma_get_sgtable(); if (ret < 0)")
+        k.ret(0)
+        k.label("sg_fail")
+        if not bug:
+            k.kfree(a)
+        k.ret("-EINVAL")
+        k.label("enomem")
+        k.ret("-ENOMEM")
+
+    def detach(k):
+        k.kfree(a, "sg_free_table(&a->sgt); kfree(a)")
+
+    buf = d.dma_buf("dmabuf", live=True, owners=("importer",), ops={"attach": attach, "detach": detach})
+    att = d.attachment("attachment", buf)
+
+    @d.thread("importer")
+    def importer(k):
+        k.dma_buf_attach(att, fail="put" if importer_handles else None)
+        k.dma_buf_map_attachment(att, fail="detach")
+        k.dma_buf_unmap_attachment(att)
+        k.label("detach")
+        k.dma_buf_detach(att)
+        k.label("put")
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_an_attach_op_that_fails_without_freeing_leaks():
+    violated, _vacuous, _r, _m = run(attach_op(True))
+    assert violated == {"kref-leak": 4}  # was: no violation, the core attached anyway and detach freed a
+
+
+def test_an_attach_op_that_frees_on_its_error_path_holds():
+    violated, vacuous, _r, _m = run(attach_op(False))
+    assert violated == {} and vacuous == []  # was: double-free, the detach op ran for a failed attach
+
+
+def test_an_op_error_needs_a_fail_label_on_the_core_call():
+    with pytest.raises(ModelError, match=r"the dmabuf.attach op returns -EINVAL at test_driver_reach.py:\d+, but the "
+                       "core call that runs it has no fail= label"):
+        attach_op(False, importer_handles=False).build()
+
+
+def map_op(bug: bool) -> Driver:
+    """A map op that can fail (dma_map_sgtable -ENOMEM): the mapping is not made, and the caller that goes on
+    to device DMA as if it were breaks MAP-1."""
+    d = Driver("map-op-error")
+
+    def map_op_body(k):
+        k.may_goto("err", "ret = dma_map_sgtable(); if (ret)")
+        k.ret(0)
+        k.label("err")
+        k.ret("ERR_PTR(-ENOMEM)")
+
+    buf = d.dma_buf("buf", live=True, owners=("importer",), ops={"map": map_op_body})
+    att = d.attachment("att", buf)
+
+    @d.thread("importer")
+    def importer(k):
+        k.dma_buf_attach(att, fail="put")
+        k.dma_buf_map_attachment(att, fail="detach" if not bug else "dma")
+        k.label("dma")
+        k.dma_access(att)
+        k.dma_buf_unmap_attachment(att)
+        k.label("detach")
+        k.dma_buf_detach(att)
+        k.label("put")
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_dma_after_a_failed_map_op_is_found():
+    violated, _vacuous, _r, _m = run(map_op(True))
+    assert violated == {"dma-through-live-mapping": 6, "unmap-after-map": 8}  # and it unmaps what never mapped
+
+
+def test_a_failed_map_op_handled_holds():
+    violated, vacuous, _r, _m = run(map_op(False))
+    assert violated == {} and vacuous == []
+
+
+# ---- pins and attachments are balanced: a pin is dropped before detach, an attachment detached once -----
+
+def prepare_fb(bug: str | None) -> Driver:
+    """virtio_gpu_prepare_fb() before 395cc80051f8: the imported buffer is pinned, then the fence allocation
+    fails and the error return skips the unpin (cleanup_fb never runs for that plane)."""
+    d = Driver("prepare-fb-pin")
+    fence_mem = d.mem("vgfb->fence")
+    buf = d.dma_buf("buf", live=True, owners=("atomic", d.holder("exporter")), dynamic=True)
+    att = d.attachment("attach", buf, dynamic=True)
+    resv = buf.resv
+
+    @d.thread("atomic", kernel="drm_atomic_helper_prepare_planes()")
+    def atomic(k):
+        k.dma_buf_attach(att, fail="put")
+        k.dma_resv_lock(resv)
+        k.dma_buf_pin(att, fail="unlock")
+        k.dma_resv_unlock(resv)
+        k.kzalloc(fence_mem, fail="err")
+        k.kfree(fence_mem)  # cleanup_fb: the plane is done with it
+        k.dma_resv_lock(resv)
+        k.dma_buf_unpin(att)
+        k.dma_resv_unlock(resv)
+        k.goto("detach")
+        k.label("err")  # -ENOMEM: prepare_fb fails, so cleanup_fb never runs for this plane
+        if bug != "pin-leak":
+            k.dma_resv_lock(resv)
+            k.dma_buf_unpin(att)
+            k.dma_resv_unlock(resv)
+        k.goto("detach")
+        k.label("unlock")
+        k.dma_resv_unlock(resv)
+        k.label("detach")
+        k.dma_buf_detach(att)
+        if bug == "double-detach":
+            k.dma_buf_detach(att)
+        k.label("put")
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_a_pin_left_on_the_error_path_is_found_at_detach():
+    violated, _vacuous, _r, _m = run(prepare_fb("pin-leak"))
+    assert violated == {"pin-balance": 7}  # was: every property held
+
+
+def test_a_second_detach_is_found():
+    violated, _vacuous, _r, _m = run(prepare_fb("double-detach"))
+    assert violated == {"detach-after-unmap": 9}
+
+
+def test_the_balanced_prepare_fb_holds():
+    violated, vacuous, _r, _m = run(prepare_fb(None))
+    assert violated == {} and vacuous == []

@@ -137,6 +137,8 @@ class Code:
         self._work_end: str | None = None  # a work item's return goes here (its "running" flag is cleared)
         self._inline_depth = 0
         self._uid = 0
+        # exporter ops being inlined: (depth, op, where an error return goes or None, the core's state to undo)
+        self._ops: list[tuple[int, str, str | None, list[Effect]]] = []
 
     # ---- who runs -------------------------------------------------------
     @property
@@ -185,8 +187,22 @@ class Code:
         self.label(end)
 
     def ret(self, value: object = 0) -> None:
-        """``return value;`` -- the thread ends (an inlined callback returns to its caller)."""
+        """``return value;`` -- the thread ends (an inlined callback returns to its caller). An exporter op
+        that returns an error (``"-EINVAL"``, a negative number) fails the core call that runs it: the core
+        undoes its part and the caller goes to that call's ``fail`` label."""
         target = self._scope_end() if self._inline_depth else (self._work_end or DONE)
+        op = self._ops[-1] if self._ops and self._ops[-1][0] == self._inline_depth else None
+        if op is not None and _is_error(value):
+            _depth, name, fail, undo = op
+            if fail is None:
+                at = _caller()
+                where = f" at {os.path.basename(at[0])}:{at[1]}" if at else ""
+                raise ModelError(f"thread {self.thread}: the {name} op returns {value}{where}, but the core "
+                                 "call that runs it has no fail= label: give that call fail= for the error path "
+                                 "(the kernel returns the error to the caller)")
+            self._add(Ins(f"return {value} /* {name} failed: the core call returns the error */", goto=fail,
+                          effects=list(undo)))
+            return
         self._add(Ins(f"return {value}", goto=target))
 
     def call(self, fn: Callable[..., None], *args: object) -> None:
@@ -581,7 +597,8 @@ class Code:
         if fail:
             ins.alts.append(Alt("err", lift(True), [], self._lab(fail), "dma_buf_pin() -> error"))
         self._add(ins)
-        self._op(buf, "pin")
+        self._op(buf, "pin", self._lab(fail) if fail else None, (assign(pins, ite(pins > 0, pins - 1, 0)),),
+                 fails=True)
 
     def dma_buf_move_notify(self, buf: DmaBuf) -> None:
         """``dma_buf_move_notify``: the exporter (holding the resv, MIG-5/DYN-8) tells every dynamic attachment
@@ -936,7 +953,9 @@ class Code:
         if not listed:
             ins.effects.append(assign(att.v, "ATTACHED"))
         self._add(ins)
-        self._op(buf, "attach")
+        # the attach op fails: kfree(attach), ERR_PTR to the caller (before v5.7 the listing came first)
+        self._op(buf, "attach", self._lab(fail) if fail else None, () if listed else (assign(att.v, "NONE"),),
+                 fails=True)
         if listed:
             self.dma_resv_lock(buf.resv)
             self._unlock(buf.resv.lock, f"dma_resv_unlock({buf.resv.name}) /* list_add(&attach->node) */",
@@ -972,6 +991,12 @@ class Code:
         self._deref(ins, buf)
         ins.checks.append(("detach-after-unmap", (att.v == "MAPPED") | (att.v == "STALE"),
                            f"{att.name} is still mapped"))
+        ins.checks.append(("detach-after-unmap", att.v == "NONE",
+                           f"{att.name} is not attached: it was detached already (the attachment is freed memory)"))
+        if att.name in self.b.plan.pinned:  # ATT-7/DYN-4: explicit pins are dropped before detach
+            pins = self.b.pin_count(att)
+            ins.checks.append(("pin-balance", pins > 0, f"{att.name} is detached still pinned: its pin is never "
+                               "dropped and the buffer can never move again"))
         listed = self._lists_under_resv()
         if not listed:
             ins.effects.append(assign(att.v, "NONE"))
@@ -1068,7 +1093,9 @@ class Code:
         if not self._maps_at_attach(att):  # ATT-6: the table cached at attach is handed out, no exporter call
             if self._pins_on_map(att):  # MAP-9: dma_buf_pin_on_map() (v6.16): the exporter's pin op first
                 self._op(buf, "pin")
-            self._op(buf, "map")
+            # map_dma_buf returns ERR_PTR: the caller gets it (the core unlocks first when it locked)
+            self._op(buf, "map", self._lab(failed or fail) if fail else None,
+                     (assign(att.v, ite(att.v == "MAPPED", "ATTACHED", att.v)),), fails=True)
         if core_locks:
             self.dma_resv_unlock(buf.resv)
         if failed:
@@ -1089,6 +1116,8 @@ class Code:
             self.dma_resv_lock(buf.resv)
         ins = Ins(f"{call}({att.name})", owner=self.owner)
         self._deref(ins, buf)
+        ins.checks.append(("unmap-after-map", (att.v == "NONE") | (att.v == "ATTACHED"),
+                           f"{att.name} is not mapped: an sg_table is unmapped without a map (or twice)"))
         if needs_resv:
             ins.checks.append(("resv-held", buf.resv.lock.holder != self.me,
                                f"{self.me} unmaps {att.name} without holding {buf.resv.name}"))
@@ -1101,8 +1130,9 @@ class Code:
         if core_locks:
             self.dma_resv_unlock(buf.resv)
 
-    def _buf_call(self, buf: DmaBuf, op: str, kind: str, delta: int) -> None:
-        """A core call that dereferences the buffer, counts the caller's bracket and runs the exporter's op."""
+    def _buf_call(self, buf: DmaBuf, op: str, kind: str, delta: int, fail: str | None = None) -> None:
+        """A core call that dereferences the buffer, counts the caller's bracket and runs the exporter's op;
+        begin_cpu_access and vmap return the op's error (``fail``: the bracket is not opened)."""
         n = self.b.cpu_state(self.owner, buf, kind)
         ins = Ins(f"dma_buf_{op}({buf.name})", owner=self.owner)
         self._deref(ins, buf)
@@ -1115,16 +1145,21 @@ class Code:
             ins.checks.append(("driver-assert", n >= 2, f"{self.owner} nests {op} more than the model tracks"))
             ins.effects.append(assign(n, ite(n < 2, n + 1, n)))
         self._add(ins)
-        self._op(buf, op)
+        if delta > 0:
+            self._op(buf, op, self._lab(fail) if fail else None, (assign(n, ite(n > 0, n - 1, 0)),), fails=True)
+        else:
+            self._op(buf, op)
 
-    def dma_buf_begin_cpu_access(self, buf: DmaBuf) -> None:
-        self._buf_call(buf, "begin_cpu_access", "cpu", +1)
+    def dma_buf_begin_cpu_access(self, buf: DmaBuf, *, fail: str | None = None) -> None:
+        """``dma_buf_begin_cpu_access``: the exporter's op runs inside; its error is returned (to ``fail``)."""
+        self._buf_call(buf, "begin_cpu_access", "cpu", +1, fail)
 
     def dma_buf_end_cpu_access(self, buf: DmaBuf) -> None:
         self._buf_call(buf, "end_cpu_access", "cpu", -1)
 
-    def dma_buf_vmap(self, buf: DmaBuf) -> None:
-        self._buf_call(buf, "vmap", "vmap", +1)
+    def dma_buf_vmap(self, buf: DmaBuf, *, fail: str | None = None) -> None:
+        """``dma_buf_vmap``: the exporter's vmap op runs inside; its error is returned (to ``fail``)."""
+        self._buf_call(buf, "vmap", "vmap", +1, fail)
 
     def dma_buf_vunmap(self, buf: DmaBuf) -> None:
         self._buf_call(buf, "vunmap", "vmap", -1)
@@ -1231,10 +1266,20 @@ class Code:
                                                  f"to {obj.name}"))
         self._inline(cb.name, write, owner=cb.name)
 
-    def _op(self, buf: DmaBuf, op: str) -> None:
+    def _op(self, buf: DmaBuf, op: str, fail: str | None = None, undo: tuple[Effect, ...] = (),
+            fails: bool = False) -> None:
+        """Run the exporter's ``op`` inline. ``fails``: the kernel returns the op's error to the caller; then
+        an error return goes to ``fail`` (already resolved) after ``undo``, the core's part already done."""
         body = buf.ops.get(op)
-        if body is not None:
+        if body is None:
+            return
+        if fails:
+            self._ops.append((self._inline_depth + 1, f"{buf.name}.{op}", fail, list(undo)))
+        try:
             self._inline(f"{buf.name}.{op}", lambda: body(self))
+        finally:
+            if fails:
+                self._ops.pop()
 
     def _release(self, ins: Ins, obj: KObject, last: Expr) -> None:
         """The put step, then (when it dropped the last reference) the release callback and the free; a
@@ -1438,3 +1483,12 @@ _LOOKUP = {"fd": "fget", "idr": "idr_find+kref_get", "xarray": "xa_load+kref_get
 _PEEK = {"fd": "fget_raw", "idr": "idr_find", "xarray": "xa_load", "list": "list walk", "ptr": "READ_ONCE"}
 _REMOVE = {"fd": "close_fd", "idr": "idr_remove", "xarray": "xa_erase", "list": "list_del", "ptr": "xchg(NULL)"}
 SLOT_KINDS = tuple(_PUBLISH)
+
+
+def _is_error(value: object) -> bool:
+    """A C return value that is an error: a negative errno, as a number or a name ("-EINVAL", "ERR_PTR(...)")."""
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, int):
+        return value < 0
+    return isinstance(value, str) and (value.strip().startswith("-") or value.strip().startswith("ERR_PTR"))

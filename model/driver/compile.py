@@ -58,6 +58,7 @@ class Plan:
     lock_ctx: dict[str, set[str]] = field(default_factory=dict)  # lock -> contexts it is taken in
     attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
     ww_threads: set[str] = field(default_factory=set)  # threads with a ww acquire context
+    pinned: set[str] = field(default_factory=set)  # attachments some call pins (detach checks their pin count)
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
     grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
 
@@ -66,7 +67,7 @@ class Plan:
                 tuple(sorted((k, tuple(v)) for k, v in self.resv_fences.items())), tuple(sorted(self.counters)),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
-                self.rcu, self.grace)
+                tuple(sorted(self.pinned)), self.rcu, self.grace)
 
 
 @dataclass
@@ -255,6 +256,7 @@ class DriverBuild:
                           rule="CPU-1" if kind == "cpu" else "CPU-7")
 
     def pin_count(self, att: Attachment) -> Expr:
+        self.next_plan.pinned.add(att.name)
         return self._lazy(f"pins_{ident(att.name)}", Range(0, 2), 0, kernel="dma_buf pin count",
                           meaning=f"pins of {att.name}", rule="DYN-4")
 
