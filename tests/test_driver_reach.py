@@ -303,3 +303,52 @@ def test_a_second_detach_is_found():
 def test_the_balanced_prepare_fb_holds():
     violated, vacuous, _r, _m = run(prepare_fb(None))
     assert violated == {} and vacuous == []
+
+
+# ---- a dma_resv is a lock like the others: assertions and protected state ---------------------------------
+
+def vm_bo_add(bug: bool) -> Driver:
+    """amdgpu_gem_object_open() before fd1fa48b935f: amdgpu_vm_bo_add() edits lists the VM root's resv
+    protects (amdgpu_vm_assert_locked) while only the BO's resv is held."""
+    d = Driver("vm-bo-add")
+    bo = d.resv("abo->tbo.base.resv")
+    vm = d.resv("vm->root.bo->tbo.base.resv")
+    bo_va = d.kref("bo_va", live=True, owners=("gem_open",))
+    d.slot("vm->idle", bo_va, kind="list", lock=vm)  # a slot a resv protects
+
+    @d.thread("gem_open")
+    def gem_open(k):
+        k.dma_resv_lock(bo)
+        if not bug:
+            k.dma_resv_lock(vm)
+        k.dma_resv_assert_held(vm)
+        k.lockdep_assert_held(bo)
+        if not bug:
+            k.dma_resv_unlock(vm)
+        k.dma_resv_unlock(bo)
+        k.kref_put(bo_va)
+
+    return d
+
+
+def test_a_resv_assertion_without_the_resv_is_found():
+    violated, _vacuous, _r, _m = run(vm_bo_add(True))
+    assert violated == {"lockdep-assert-held": 1}  # lockdep_assert_held(resv) was an AttributeError traceback
+
+
+def test_a_resv_assertion_with_both_resvs_held_holds():
+    violated, vacuous, _r, _m = run(vm_bo_add(False))
+    assert violated == {} and vacuous == []
+
+
+def test_lockdep_assert_held_of_something_else_is_one_line():
+    d = Driver("bad-assert")
+    obj = d.kref("obj", live=True, owners=("t",))
+
+    @d.thread("t")
+    def t(k):
+        k.lockdep_assert_held(obj)
+        k.kref_put(obj)
+
+    with pytest.raises(ModelError, match="lockdep_assert_held\\(\\) takes a lock of this driver"):
+        d.build()

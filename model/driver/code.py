@@ -501,10 +501,23 @@ class Code:
     def spin_unlock_bh(self, lk: Lock) -> None:
         self._unlock(lk, f"spin_unlock_bh({lk.name})", bh=True)
 
-    def lockdep_assert_held(self, lk: Lock) -> None:
-        ins = Ins(f"lockdep_assert_held({lk.name})", owner=self.owner)
+    def lockdep_assert_held(self, lk: Lock | Resv, text: str = "") -> None:
+        """``lockdep_assert_held(lk)``; a dma_resv is its ww_mutex (``dma_resv_assert_held``)."""
+        if isinstance(lk, Resv):
+            self.dma_resv_assert_held(lk, text)
+            return
+        if not isinstance(lk, Lock):
+            raise ModelError(f"thread {self.thread}: lockdep_assert_held() takes a lock of this driver (a mutex, a "
+                             f"spinlock or a resv), got {type(lk).__name__}")
+        ins = Ins(text or f"lockdep_assert_held({lk.name})", owner=self.owner)
         ins.checks.append(("lockdep-assert-held", lk.holder != self.me, f"{self.me} does not hold {lk.name}"))
         self._add(ins)
+
+    def dma_resv_assert_held(self, r: Resv, text: str = "") -> None:
+        """``dma_resv_assert_held(obj)``: the caller holds the reservation lock (lockdep)."""
+        if not isinstance(r, Resv):
+            raise ModelError(f"thread {self.thread}: dma_resv_assert_held() takes a resv, got {type(r).__name__}")
+        self.lockdep_assert_held(r.lock, text or f"dma_resv_assert_held({r.name})")
 
     def rcu_read_lock(self) -> None:
         v = self.b.counter(self.b.rcu, self.me, "rcu")

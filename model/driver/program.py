@@ -364,7 +364,9 @@ class Driver:
             raise ModelError(f"slot {name}: kind must be one of {', '.join(SLOT_KINDS)}, got {kind!r}")
         if obj not in self.objects:
             raise ModelError(f"slot {name}: {getattr(obj, 'name', obj)!r} is not an object of this driver")
-        if lock is not None and lock not in self.locks:
+        if isinstance(lock, Resv):  # state protected by a reservation object: its ww_mutex
+            lock = lock.lock
+        if lock is not None and lock not in self.locks and not any(lock is r.lock for r in self.resvs):
             raise ModelError(f"slot {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
         s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed, holds_ref=holds_ref, lock=lock)
         self.slots.append(s)
