@@ -47,7 +47,9 @@ class Profile:
     # ee3fa130ea12 "dma-fence: prime lockdep annotations", v5.9): signalling sections hold
     # dma_fence_map for read, a fence wait takes it; before them lockdep knows no dma_fence_map
     fence_annotations: bool = True
-    lockdep_primed: tuple[tuple[str, str], ...] = PRIMED_EDGES  # what dma_resv_lockdep() records at boot
+    # what dma_resv_lockdep() records at boot: nothing before it existed (b2a8116e2590 "dma_resv: prime lockdep
+    # annotations", v5.4, 2019), mmap_lock -> resv -> fs_reclaim in 2019, the full chain from v5.9
+    lockdep_primed: tuple[tuple[str, str], ...] = PRIMED_EDGES
     # kernel config options that change the protocol, with the default of the generation's Kconfig:
     # CONFIG_DMABUF_MOVE_NOTIFY (v5.7 on, "EXPERIMENTAL", default n): without it dma_buf_map_attachment()
     # pins a dynamic exporter's buffer for every map, so a mapped buffer never moves (MAP-9)
@@ -78,7 +80,7 @@ _add(Profile("v3.3", "v3.3 (2012): map/unmap_attachment returning an sg_table; n
              ("HIST-2",), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=False, usage_classes=(),
              dynamic=False, migration="stall", cpu_access=False, locking="none", vmap_lock="",
              mmap_under_resv=False, attach_maps_mismatched=False, pin_on_map=False, reserve_slots=False,
-             refuse_attach_after_map=True, mmap_op=False, sgt_cache="absent"))
+             refuse_attach_after_map=True, mmap_op=False, sgt_cache="absent", lockdep_primed=()))
 _add(Profile("v5.7", "v5.7: dynamic importers (move_notify), pin/unpin; exclusive/shared fence slots",
              ("HIST-3", "HIST-4"), "dma_buf_map_attachment", "dma_buf_unmap_attachment", fences=True,
              usage_classes=("WRITE", "READ"), dynamic=True, migration="notify", cpu_access=True, locking="dynamic",
@@ -165,3 +167,9 @@ def usage_rank(p: Profile, usage: str) -> int:
 def usage_rw(write: bool) -> str:
     """SYNC-2: a writer waits for every implicit fence (READ and stronger), a reader for writers only."""
     return "READ" if write else "WRITE"
+
+
+def lockdep_primed(kernel: object) -> tuple[tuple[str, str], ...]:
+    """What dma_resv_lockdep() primes in a protocol generation (the full chain for an unknown name)."""
+    prof = PROFILES.get(str(kernel or ""))
+    return prof.lockdep_primed if prof is not None else PRIMED_EDGES

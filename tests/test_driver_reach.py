@@ -352,3 +352,32 @@ def test_lockdep_assert_held_of_something_else_is_one_line():
 
     with pytest.raises(ModelError, match="lockdep_assert_held\\(\\) takes a lock of this driver"):
         d.build()
+
+
+# ---- lockdep's boot-time priming follows the generation checked ----------------------------------------
+
+COPY_UNDER_RESV = """\
+from dmabuf_check.model.driver import Driver
+d = Driver("copy-under-resv")
+r = d.resv("bo->resv")
+
+@d.thread("ioctl")
+def ioctl(k):
+    k.dma_resv_lock(r)
+    k.copy_from_user()
+    k.dma_resv_unlock(r)
+DESIGN = d
+"""
+
+
+def test_the_primed_mmap_lock_order_exists_only_from_dma_resv_lockdep(tmp_path, capsys):
+    from tests.test_cli import run_cli
+
+    src = tmp_path / "copy.py"
+    src.write_text(COPY_UNDER_RESV)
+    code, out, _err = run_cli(capsys, "locks", str(src))
+    assert code == 1 and "primed at boot by dma_resv_lockdep()" in out  # v6.16: mmap_lock -> resv is primed
+    code, out, _err = run_cli(capsys, "locks", str(src), "--kernel", "v5.7")
+    assert code == 1  # the 2019 priming already has mmap_lock -> resv
+    code, out, _err = run_cli(capsys, "locks", str(src), "--kernel", "v3.3")
+    assert code == 0 and "no lock-order cycle" in out  # 2012: no dma_resv_lockdep(), no primed order

@@ -30,8 +30,8 @@ from dmabuf_check.checker.locks.rules import RuleSet, rule_name
 from dmabuf_check.checker.result import VIOLATED, Counterexample
 from dmabuf_check.model.expr import Expr, disj
 from dmabuf_check.model.lang import Model
-from dmabuf_check.model.lockdep_names import PRIMED_EDGES, PSEUDO_LOCKS, RESV_CLASS, TRANSIENT
-from dmabuf_check.model.profiles import PROFILES
+from dmabuf_check.model.lockdep_names import PSEUDO_LOCKS, RESV_CLASS, TRANSIENT
+from dmabuf_check.model.profiles import lockdep_primed
 from dmabuf_check.model.pycompile import Compiled
 from dmabuf_check.properties.base import Property
 
@@ -367,8 +367,7 @@ def _key(e: LockEdge) -> tuple[str, str]:
 
 def primed_edges(model: Model) -> tuple[tuple[str, str], ...]:
     """What dma_resv_lockdep() primes in the model's protocol generation (the full chain from v5.9)."""
-    prof = PROFILES.get(str(model.params.get("kernel", "")))
-    return prof.lockdep_primed if prof is not None else PRIMED_EDGES
+    return lockdep_primed(model.params.get("kernel", ""))
 
 
 def _primed(model: Model) -> list[LockEdge]:
@@ -455,8 +454,9 @@ def _potential(cyc: LockCycle, model: Model, props: list[Property], bigger, extr
     """Say whether a larger configuration reaches the deadlock (within the same limits)."""
     n = _importers(model)
     actors = sorted({e.actor for e in cyc.edges if not e.primed})
-    base = f"not reached with {n} importers here; the cycle needs " \
-           f"{', '.join(actors)} to interleave"
+    where = f"not reached with {n} importers here" if n or "driver" not in model.params else \
+        "no explored interleaving of this program deadlocks"
+    base = f"{where}; the cycle needs {', '.join(actors)} to interleave"
     if any(e.primed for e in cyc.edges):
         base += (" with a thread that follows the boot-time order (a shrinker or mmu notifier waiting on a fence, "
                  "a fault taking the reservation lock), which this design does not model")

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.lockdep_names import PRIMED_EDGES, PSEUDO_LOCKS, RESV_CLASS, SIGNALLING_FORBIDDEN
+from dmabuf_check.model.profiles import lockdep_primed
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.model.userfiles import read_bytes
 
@@ -64,9 +65,9 @@ class RuleSet:
     files: list[str] = field(default_factory=list)
 
     @classmethod
-    def builtin(cls) -> RuleSet:
+    def builtin(cls, primed: tuple[tuple[str, str], ...] = PRIMED_EDGES) -> RuleSet:
         rs = cls()
-        for a, b in PRIMED_EDGES:  # the order lockdep is primed with is the order the rules enforce
+        for a, b in primed:  # the order lockdep is primed with (in the generation checked) is the order enforced
             rs._add_order(a, b, BUILTIN)
         return rs
 
@@ -106,7 +107,7 @@ def rule_name(model: Model, instance: str) -> str:
 
 def load(path: str | Path | None, model: Model) -> RuleSet:
     """The built-in rules plus those of ``path`` (if given), checked against ``model``."""
-    rs = RuleSet.builtin()
+    rs = RuleSet.builtin(lockdep_primed(model.params.get("kernel", "")))
     if path is None:
         return rs
     p = Path(path)
