@@ -22,6 +22,18 @@ PSEUDO_LOCKS: dict[str, str] = {
 # (lockdep's lock_map_acquire + lock_map_release); as ``holds`` they are held.
 TRANSIENT = frozenset({"fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier", "i_mmap"})
 
+
+def work_map(work: str, context: str = "process") -> str:
+    """The lockdep map of a work item or timer: held while its callback runs, taken and released at once by
+    flush_work / cancel_work_sync / timer_delete_sync (kernel/workqueue.c, kernel/time/timer.c), so a lock
+    held across the flush that the callback takes is a cycle."""
+    return f"(timer)({work})" if context == "softirq" else f"(work_completion)({work})"
+
+
+def transient(name: str) -> bool:
+    """A pseudo-lock an acquisition takes and releases at once."""
+    return name in TRANSIENT or name.startswith(("(work_completion)(", "(timer)("))
+
 RESV_CLASS = "reservation_ww_class_mutex"
 
 # The dependencies dma_resv_lockdep() records at boot: lockdep links each lock

@@ -381,3 +381,74 @@ def test_the_primed_mmap_lock_order_exists_only_from_dma_resv_lockdep(tmp_path, 
     assert code == 1  # the 2019 priming already has mmap_lock -> resv
     code, out, _err = run_cli(capsys, "locks", str(src), "--kernel", "v3.3")
     assert code == 0 and "no lock-order cycle" in out  # 2012: no dma_resv_lockdep(), no primed order
+
+
+# ---- a work item is waited for by its flush: lockdep's work map and the wait-for graph -------------------
+
+def flush_under_lock(bug: bool) -> Driver:
+    """amdgpu userq destroy before f802f7b0bc09: cancel_delayed_work_sync(&queue->hang_detect_work) under
+    userq_mutex, which the work takes."""
+    d = Driver("flush-under-lock")
+    lk = d.mutex("userq_mutex")
+
+    @d.work("hang_detect_work")
+    def hang_detect(k):
+        k.mutex_lock(lk)
+        k.mutex_unlock(lk)
+
+    @d.thread("signal_ioctl")
+    def signal_ioctl(k):
+        k.queue_work("hang_detect_work")
+
+    @d.thread("destroy")
+    def destroy(k):
+        k.mutex_lock(lk)
+        if bug:
+            k.flush_work("hang_detect_work", cancel=True)
+            k.mutex_unlock(lk)
+        else:
+            k.mutex_unlock(lk)
+            k.flush_work("hang_detect_work", cancel=True)
+
+    return d
+
+
+def test_a_flush_under_a_lock_the_work_takes_is_a_wait_for_cycle():
+    violated, _vacuous, _r, _m = run(flush_under_lock(True))
+    assert violated == {"no-fence-wait-deadlock": 3, "no-stuck-state": 3}  # was: no-stuck-state only
+
+
+def test_the_flush_after_unlocking_holds():
+    violated, vacuous, _r, _m = run(flush_under_lock(False))
+    assert violated == {} and vacuous == []
+
+
+FLUSH = """\
+from dmabuf_check.model.driver import Driver
+d = Driver("flush-under-lock")
+lk = d.mutex("userq_mutex")
+
+@d.work("hang_detect_work")
+def hang_detect(k):
+    k.mutex_lock(lk)
+    k.mutex_unlock(lk)
+
+@d.thread("destroy")
+def destroy(k):
+    k.queue_work("hang_detect_work")
+    k.mutex_lock(lk)
+    k.flush_work("hang_detect_work", cancel=True)
+    k.mutex_unlock(lk)
+DESIGN = d
+"""
+
+
+def test_lockdep_reports_the_flush_through_the_work_map(tmp_path, capsys):
+    from tests.test_cli import run_cli
+
+    src = tmp_path / "flush.py"
+    src.write_text(FLUSH)
+    code, out, _err = run_cli(capsys, "locks", str(src))
+    assert code == 1
+    assert "(work_completion)(hang_detect_work) -> userq_mutex first taken by hang_detect_work" in out
+    assert "userq_mutex -> (work_completion)(hang_detect_work) first taken by destroy" in out

@@ -160,6 +160,8 @@ def stuck_threads(t: Trace, s: dict) -> list[tuple[str, str, str]]:
         if w is not None and hasattr(w.on, "holder"):
             holder = s.get(w.on.holder.name)
             why = f"waits for {w.on.name}, held by {holder}"
+        elif w is not None and getattr(w.on, "kernel", "") == "work_struct":
+            why = f"waits for {w.on.name.removeprefix('work ')} to finish"
         elif w is not None:
             why = f"waits for {w.on.name}, which never signals"
         else:

@@ -30,7 +30,7 @@ from dmabuf_check.checker.locks.rules import RuleSet, rule_name
 from dmabuf_check.checker.result import VIOLATED, Counterexample
 from dmabuf_check.model.expr import Expr, disj
 from dmabuf_check.model.lang import Model
-from dmabuf_check.model.lockdep_names import PSEUDO_LOCKS, RESV_CLASS, TRANSIENT
+from dmabuf_check.model.lockdep_names import PSEUDO_LOCKS, RESV_CLASS, transient
 from dmabuf_check.model.profiles import lockdep_primed
 from dmabuf_check.model.pycompile import Compiled
 from dmabuf_check.properties.base import Property
@@ -159,7 +159,7 @@ def _raw_edges(c: Compiled, rules: RuleSet) -> list[tuple[int, str, str, bool, b
         for a in act.acquires:
             for h, h_read in held_now:
                 out.append((k, h, a, h_read, False, ctx, tuple(x for x, _ in held_now)))
-            if a not in TRANSIENT:
+            if not transient(a):
                 held_now.append((a, False))
     return out
 

@@ -50,7 +50,7 @@ from dmabuf_check.model.driver.objects import (
 )
 from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
 from dmabuf_check.model.lang import Effect, assign
-from dmabuf_check.model.lockdep_names import reclaim_maps
+from dmabuf_check.model.lockdep_names import reclaim_maps, work_map
 from dmabuf_check.model.types import ModelError
 
 DONE = "DONE"
@@ -89,6 +89,8 @@ class Ins:
     waits_lock: Lock | None = None
     wait_when: Expr | None = None  # blocked on waits_lock only while this holds (ww: a dying context is not)
     waits_fence: Fence | None = None
+    waits_work: str | None = None  # flush_work / cancel_work_sync: blocked until this work item is idle
+    ends_work: str | None = None  # the last step of a work item's run
     signals: Fence | None = None
     sig_begin: bool = False
     sig_end: bool = False
@@ -578,7 +580,8 @@ class Code:
         end = self._work_end
         self._work_end = None
         self._pending_labels.append(end)
-        self._add(Ins(f"{work}() returns", effects=[assign(self.b.work_running(work), 0)], owner=self.owner))
+        self._add(Ins(f"{work}() returns", effects=[assign(self.b.work_running(work), 0)], owner=self.owner,
+                      ends_work=work))
 
     def flush_work(self, work: str, *, irqsafe: bool = False, cancel: bool = False, text: str = "") -> None:
         """Wait until the work item (or timer callback) ``work`` has run and is idle (flush_work); with
@@ -586,7 +589,9 @@ class Code:
         timer_delete_sync). It sleeps, except for an IRQ-safe timer."""
         flag, running = self.b.work_flag(work), self.b.work_running(work)
         idle = (running == 0) if cancel else (flag == 0) & (running == 0)
-        ins = Ins(text or f"{'cancel_work_sync' if cancel else 'flush_work'}({work})", owner=self.owner, guard=idle)
+        ctx = next((t.context for t in self.b.d.threads if t.name == work), "process")
+        ins = Ins(text or f"{'cancel_work_sync' if cancel else 'flush_work'}({work})", owner=self.owner, guard=idle,
+                  waits_work=work, acquires=(work_map(work, ctx),))
         if cancel:
             ins.effects.append(assign(flag, 0))
         if not irqsafe:

@@ -40,6 +40,7 @@ from dmabuf_check.model.driver.objects import (
 )
 from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
 from dmabuf_check.model.lang import Model, Waits, assign
+from dmabuf_check.model.lockdep_names import work_map
 from dmabuf_check.model.profiles import profile
 from dmabuf_check.model.types import BOOL, Enum, ModelError, Range
 
@@ -131,6 +132,10 @@ class DriverBuild:
             self.ww(t)
         self._signal_actions: dict[str, list[tuple[str, str]]] = {}
         self._can_signal: dict[str, dict[str, Expr]] = {}  # fence -> thread -> "its code can still signal it"
+        self._worksets: dict[str, object] = {}  # work item -> its waitable (flush_work waits on it)
+        # a file's deferred ____fput runs as task_work, which has no lockdep map (no flush waits on it)
+        self._task_work = {o.deferred for o in self.objects if o.deferred}
+        self._work_ends: dict[str, str] = {}  # work item -> the action that ends its run
         holder_t = Enum("holder", "FREE", *self.threads)
         for r in self.resvs:
             if r.lock not in self.locks:
@@ -490,7 +495,8 @@ class DriverBuild:
             ins = k.ins[i]
             at = pc == names[i]
             held = tuple(x.name for x in locksets[i])
-            pseudo = (("fs_reclaim",) if in_reclaim else ()) + (
+            pseudo = ((work_map(t.name, t.context),) if t.work and t.name not in self._task_work else ()) + (
+                ("fs_reclaim",) if in_reclaim else ()) + (
                 ("dma_fence_map",) if ins.in_signalling and self.fence_annotations and not ins.sig_begin else ())
             holds = pseudo + held
             if ins.goto is not None:
@@ -506,6 +512,8 @@ class DriverBuild:
                 waits = Waits(ins.waits_lock.decl, at if ins.wait_when is None else at & ins.wait_when)
             elif ins.waits_fence is not None and ins.waits_fence.name in self._fencesets:
                 waits = Waits(self._fencesets[ins.waits_fence.name], at)
+            elif ins.waits_work is not None:
+                waits = Waits(self.work_waitable(ins.waits_work), at)
             act = m.action(name, at & ins.guard, effects, actor=t.name, kernel=ins.text, call=ins.text,
                            meaning=f"{t.name}: {ins.text}", acquires=ins.acquires, holds=holds, waits=waits,
                            marks=tuple((lk, tag, at & ins.guard & cond) for lk, tag, cond in ins.marks))
@@ -513,6 +521,8 @@ class DriverBuild:
                 info.release_steps.update([name] + [f"{name}_{a.suffix}" for a in ins.alts])
             if ins.signals is not None:
                 self._signal_actions.setdefault(ins.signals.name, []).append((act.name, t.name))
+            if ins.ends_work is not None:
+                self._work_ends[ins.ends_work] = act.name
             loc = f" ({_short(ins.where[0])}:{ins.where[1]})" if ins.where else ""
             if ins.where:
                 info.where[name] = ins.where
@@ -622,7 +632,25 @@ class DriverBuild:
             fs = self.m.fence_set(f.name, None, (lambda p: lambda _j: p)(pending), signal="", kernel="dma_fence")
             self._fencesets[f.name] = fs
 
+    def work_waitable(self, work: str):
+        """A work item as a waitable of the wait-for graph: pending while queued or running, and only the
+        work itself makes it idle (a flush under a lock the work takes is a cycle: DL-1)."""
+        if work not in self._worksets:
+            busy = (self.work_flag(work) == 1) | (self.work_running(work) == 1)
+            self._worksets[work] = self.m.fence_set(f"work {work}", None, lambda _j: busy, signal="",
+                                                    kernel="work_struct")
+        return self._worksets[work]
+
     def finish_fencesets(self) -> None:
+        for work, fs in self._worksets.items():
+            fs.signal = self._work_ends.get(work, "")
+            fs.signallers = (work,)
+            fs.can_signal = {work: lift(True)}
+            if not fs.signal:  # a work item that never returns: its flush shows as a stuck state
+                self.m.fences.remove(fs)
+                for a in self.m.actions:
+                    if a.waits is not None and a.waits.on is fs:
+                        a.waits = None
         for f in self.fences:
             fs = self._fencesets[f.name]
             sig = self._signal_actions.get(f.name, [])
