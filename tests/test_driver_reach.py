@@ -452,3 +452,54 @@ def test_lockdep_reports_the_flush_through_the_work_map(tmp_path, capsys):
     assert code == 1
     assert "(work_completion)(hang_detect_work) -> userq_mutex first taken by hang_detect_work" in out
     assert "userq_mutex -> (work_completion)(hang_detect_work) first taken by destroy" in out
+
+
+# ---- atomic read-modify-write on driver state ----------------------------------------------------------
+
+def free_once(how: str) -> Driver:
+    """The timer and the fence callback race to complete a request (i915 sw_fence, 81c0ed21aa91's xchg):
+    only the one that wins the atomic flag may free it; a plain test-then-set lets both through."""
+    d = Driver("free-once")
+    done = d.field("cb->done")
+    req = d.mem("req", live=True, owner="dev")
+    d.holder("dev")
+
+    def racer(k):
+        if how == "plain":
+            k.goto_if(done.value == 1, "out", "if (cb->done) return")
+            k.set(done, 1, "cb->done = 1")
+        elif how == "test_and_set":
+            k.test_and_set_bit(done, was_set="out")
+        elif how == "cmpxchg":
+            k.cmpxchg(done, 0, 1, fail="out")
+        else:
+            k.xchg(done, 1, old=1, goto="out")
+        k.kfree(req)
+        k.label("out")
+
+    d.thread("timer", context="softirq")(racer)
+    d.thread("fence_cb")(racer)
+    return d
+
+
+@pytest.mark.parametrize("how", ["test_and_set", "cmpxchg", "xchg"])
+def test_an_atomic_flag_lets_one_racer_free(how):
+    violated, vacuous, _r, _m = run(free_once(how))
+    assert violated == {} and vacuous == []
+
+
+def test_a_plain_test_then_set_lets_both_free():
+    violated, _vacuous, _r, _m = run(free_once("plain"))
+    assert violated == {"double-free": 5}
+
+
+def test_a_bit_operation_needs_one_outcome_label():
+    d = Driver("bitop")
+    f = d.field("flag")
+
+    @d.thread("t")
+    def t(k):
+        k.test_and_set_bit(f)
+
+    with pytest.raises(ModelError, match="give exactly one of was_set= or was_clear="):
+        d.build()

@@ -236,6 +236,50 @@ class Code:
             ins.branch = (f.value == 1, self._lab(zero))
         self._add(ins)
 
+    def test_and_set_bit(self, f: Field, *, was_set: str | None = None, was_clear: str | None = None,
+                         text: str = "") -> None:
+        """``if (test_and_set_bit(BIT, &f)) goto was_set;`` (or ``if (!...) goto was_clear``): one atomic
+        step sets the flag and branches on its old value, so exactly one racer sees it clear."""
+        self._bitop(f, 1, was_set, was_clear, text or f"test_and_set_bit(&{f.name})")
+
+    def test_and_clear_bit(self, f: Field, *, was_set: str | None = None, was_clear: str | None = None,
+                           text: str = "") -> None:
+        """``if (test_and_clear_bit(BIT, &f))`` ...: clears the flag and branches on its old value."""
+        self._bitop(f, 0, was_set, was_clear, text or f"test_and_clear_bit(&{f.name})")
+
+    def _bitop(self, f: Field, new: int, was_set: str | None, was_clear: str | None, text: str) -> None:
+        self._field(f)
+        if (was_set is None) == (was_clear is None):
+            raise ModelError(f"thread {self.thread}: {text}: give exactly one of was_set= or was_clear= (the label "
+                             "the other outcome jumps to)")
+        cond, label = (f.value != 0, was_set) if was_set is not None else (f.value == 0, was_clear)
+        self._add(Ins(text, effects=[assign(f.value, new)], branch=(cond, self._lab(label)),  # type: ignore[arg-type]
+                      owner=self.owner))
+
+    def xchg(self, f: Field, new: int, *, old: int | None = None, goto: str | None = None, text: str = "") -> None:
+        """``if (xchg(&f, new) == old) goto goto;``: one atomic store returning the old value."""
+        self._field(f)
+        self._bound(f, new)
+        if (old is None) != (goto is None):
+            raise ModelError(f"thread {self.thread}: xchg(&{f.name}): old= and goto= go together")
+        ins = Ins(text or f"xchg(&{f.name}, {new})", effects=[assign(f.value, new)], owner=self.owner)
+        if goto is not None:
+            ins.branch = (f.value == old, self._lab(goto))
+        self._add(ins)
+
+    def cmpxchg(self, f: Field, old: int, new: int, *, fail: str, text: str = "") -> None:
+        """``if (cmpxchg(&f, old, new) != old) goto fail;``: stores ``new`` only if ``f`` still holds ``old``."""
+        self._field(f)
+        self._bound(f, old)
+        self._bound(f, new)
+        self._add(Ins(text or f"cmpxchg(&{f.name}, {old}, {new})", effects=[assign(f.value, ite(f.value == old, new,
+                                                                                                  f.value))],
+                      branch=(f.value != old, self._lab(fail)), owner=self.owner))
+
+    def _bound(self, f: Field, v: object) -> None:
+        if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= f.max_value:
+            raise ModelError(f"thread {self.thread}: {f.name} holds 0..{f.max_value}, got {v!r}")
+
     def warn_on(self, cond: object, text: str) -> None:
         """``WARN_ON(cond)`` / ``BUG_ON(cond)``: the driver's own assertion, a property of the check."""
         ins = Ins(text, owner=self.owner)
