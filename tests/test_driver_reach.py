@@ -503,3 +503,30 @@ def test_a_bit_operation_needs_one_outcome_label():
 
     with pytest.raises(ModelError, match="give exactly one of was_set= or was_clear="):
         d.build()
+
+
+# ---- a container whose fences all signaled is signaled to dma_fence_is_signaled() ---------------------
+
+def unwaited_chain(signal: bool) -> Driver:
+    """drm_syncobj_add_point(): a timeline point nobody waits on; its fence signals (or, the bug, never)."""
+    d = Driver("unwaited-chain")
+    f = d.fence("job_fence", live=True, owners=("submit",))
+    d.fence_chain("point1", f, owners=(d.holder("syncobj"),))
+
+    @d.thread("submit")
+    def submit(k):
+        if signal:
+            k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    return d
+
+
+def test_a_chain_point_whose_fence_signaled_is_not_left_unsignaled():
+    violated, _vacuous, _r, _m = run(unwaited_chain(True))
+    assert "fence-signals" not in violated  # was: point1 never signaled (nobody enabled signaling on it)
+
+
+def test_a_chain_point_whose_fence_never_signals_is_still_found():
+    violated, _vacuous, _r, _m = run(unwaited_chain(False))
+    assert violated["fence-signals"] == 1

@@ -588,8 +588,12 @@ class DriverBuild:
             for lk in self.locks:
                 info.add("lock-held-at-exit", (pcs[t] == DONE) & (lk.holder == t),
                          f"{t} returns holding {lk.name}")
+        def done(f) -> Expr:  # signaled, or a container whose ops->signaled() is true (a query signals it)
+            return disj(f.signaled_v == 1, conj(*[g.signaled_v == 1 for g in f.implied_by])) if f.implied_by \
+                else f.signaled_v == 1
+
         for f in self.fences:
-            info.add("fence-signals", all_done & (f.life == LIVE) & (f.signaled_v == 0),
+            info.add("fence-signals", all_done & (f.life == LIVE) & ~done(f),
                      f"every thread is done and {f.name} never signaled")
         for cond, text in self.d.invariants:
             try:
@@ -600,8 +604,7 @@ class DriverBuild:
                 raise ModelError(f"invariant {text!r}: building its condition raised {type(e).__name__}: {e}") from None
             info.add("driver-assert", bad, f"the invariant '{text}' does not hold")
         for f in self.fences:  # liveness: a live unsignaled fence is eventually signaled (or freed unpublished)
-            info.liveness.append((f.name, (f.life == LIVE) & (f.signaled_v == 0),
-                                  (f.signaled_v == 1) | (f.life == FREED)))
+            info.liveness.append((f.name, (f.life == LIVE) & ~done(f), done(f) | (f.life == FREED)))
         kernel = {t.name for t in self.d.threads if not t.env or t.work}
         info.fair = tuple(a.name for a in self.m.actions if a.actor in kernel)
         for lname, usage in self.irq_used.items():

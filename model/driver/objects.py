@@ -97,6 +97,9 @@ class Fence(KObject):
 
     lock: SpinLock | None = None
     container: bool = False  # a dma_fence_array or dma_fence_chain (CONT-2: not a member of an array)
+    # a container: the fences whose signaling makes its ops->signaled() true (dma_fence_is_signaled() on it
+    # signals it then), whether or not anyone enabled signaling on it
+    implied_by: tuple[Fence, ...] = ()
     enable_signaling: Body | None = None  # dma_fence_ops.enable_signaling, run once under the fence lock (FENCE-8)
     enabled_v: Expr | None = field(default=None, repr=False)
     signaled_v: Expr | None = field(default=None, repr=False)

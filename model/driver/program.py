@@ -189,6 +189,7 @@ class Driver:
         arr = self.fence(name, lock=lock, owners=tuple(owners), live=True, max_refs=min(8, 2 + 2 * len(members)),
                          release=release, enable_signaling=enable)
         arr.container = True
+        arr.implied_by = tuple(members)  # dma_fence_array_signaled(): num_pending <= 0
 
         @self.work(work, kernel="dma_fence_array irq_work: signal the array")
         def signal_array(k):
@@ -262,6 +263,7 @@ class Driver:
                            release=release, enable_signaling=enable)
         chain.container = True
         chain.chain_walk = walk  # type: ignore[attr-defined]
+        chain.implied_by = tuple(walk)  # dma_fence_chain_signaled(): every fence of the walk signaled
 
         def rearm(k):  # dma_fence_chain_irq_work(); queued again by each callback it arms, so it loops
             k.label("again")
