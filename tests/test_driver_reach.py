@@ -530,3 +530,107 @@ def test_a_chain_point_whose_fence_signaled_is_not_left_unsignaled():
 def test_a_chain_point_whose_fence_never_signals_is_still_found():
     violated, _vacuous, _r, _m = run(unwaited_chain(False))
     assert violated["fence-signals"] == 1
+
+
+# ---- finite timeouts and usage classes on waits --------------------------------------------------------
+
+def wait_timeout(bug: bool) -> Driver:
+    """A teardown waits for the job's fence with a timeout; on -ETIME the buffer is still in use by the GPU
+    (the job runs on), so freeing it anyway is DMA into freed memory."""
+    d = Driver("wait-timeout")
+    bo = d.mem("bo", live=True, owner="teardown")
+    f = d.fence("job_fence", live=True, owners=(d.holder("ring"),))
+
+    @d.irq("gpu")
+    def gpu(k):
+        k.use(bo, "the job's DMA writes bo")
+        k.dma_fence_signal(f)
+
+    @d.thread("teardown")
+    def teardown(k):
+        k.dma_fence_wait(f, timeout="timed_out")
+        k.label("free")
+        k.kfree(bo)
+        k.ret(0)
+        k.label("timed_out")
+        if bug:
+            k.goto("free")  # treats 0 (timed out) like success
+        k.dma_fence_wait(f)  # the fix: wait for the job before freeing what it uses
+        k.goto("free")
+
+    return d
+
+
+def test_freeing_after_a_timed_out_wait_is_found():
+    violated, _vacuous, _r, _m = run(wait_timeout(True))
+    assert violated == {"use-after-free": 2}
+
+
+def test_a_timed_out_wait_handled_holds():
+    violated, vacuous, _r, _m = run(wait_timeout(False))
+    assert violated == {} and vacuous == []
+
+
+def test_a_bounded_wait_under_the_signallers_lock_is_no_deadlock():
+    d = Driver("bounded")
+    lk = d.mutex("A")
+    f = d.fence("f", live=True, owners=(d.holder("h"),))
+
+    @d.thread("waiter")
+    def waiter(k):
+        k.mutex_lock(lk)
+        k.dma_fence_wait(f, timeout="out")
+        k.label("out")
+        k.mutex_unlock(lk)
+
+    @d.thread("signaller")
+    def signaller(k):
+        k.mutex_lock(lk)
+        k.dma_fence_signal(f)
+        k.mutex_unlock(lk)
+
+    violated, vacuous, _r, _m = run(d)
+    assert violated == {} and vacuous == []  # the wait times out and the signaller gets the lock
+
+
+def resv_usage(wait_usage: str) -> Driver:
+    """A BOOKKEEP fence (a page-table update, an eviction fence) is not waited for by a WRITE-usage wait."""
+    d = Driver("resv-usage")
+    r = d.resv("bo->resv")
+    bo = d.mem("pages", live=True, owner="evict")
+    f = d.fence("pt_update", live=True, owners=("submit", d.holder("ring")))
+    submitted = d.completion("submitted")
+
+    @d.thread("submit")
+    def submit(k):
+        k.dma_resv_lock(r)
+        k.dma_resv_reserve_fences(r)
+        k.dma_resv_add_fence(r, f, "BOOKKEEP")
+        k.dma_resv_unlock(r)
+        k.dma_fence_put(f)
+        k.complete(submitted)
+
+    @d.irq("gpu")
+    def gpu(k):
+        k.use(bo, "the update's DMA")
+        k.dma_fence_signal(f)
+
+    @d.thread("evict")
+    def evict(k):
+        k.wait_for_completion(submitted)
+        k.dma_resv_lock(r)
+        k.dma_resv_wait_timeout(r, wait_usage)
+        k.dma_resv_unlock(r)
+        k.kfree(bo)
+
+    return d
+
+
+def test_a_wait_of_a_stronger_usage_misses_bookkeep_fences():
+    violated, _vacuous, _r, _m = run(resv_usage("WRITE"))
+    assert violated == {"use-after-free": 11}
+
+
+def test_a_bookkeep_wait_waits_for_every_fence():
+    violated, vacuous, _r, _m = run(resv_usage("BOOKKEEP"))
+    assert violated == {} and vacuous == []

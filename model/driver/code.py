@@ -29,6 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from dmabuf_check.model.design import USAGES
 from dmabuf_check.model.driver.objects import (
     ALLOC,
     ATOMIC_CONTEXTS,
@@ -296,12 +297,16 @@ class Code:
     def complete_all(self, c: Completion) -> None:
         self.complete(c, all=True)
 
-    def wait_for_completion(self, c: Completion) -> None:
-        """Sleep until ``c`` is completed; a complete() lets one waiter through, complete_all() all of them."""
+    def wait_for_completion(self, c: Completion, *, timeout: str | None = None) -> None:
+        """Sleep until ``c`` is completed; a complete() lets one waiter through, complete_all() all of them.
+        ``timeout``: wait_for_completion_timeout() returning 0 to that label while not completed."""
         done = self._completion(c)
-        ins = Ins(f"wait_for_completion(&{c.name})", guard=done > 0, owner=self.owner,
+        name = "wait_for_completion_timeout" if timeout else "wait_for_completion"
+        ins = Ins(f"{name}(&{c.name})", guard=done > 0, owner=self.owner,
                   effects=[assign(done, ite(done == 3, 3, done - 1))])
         self._sleep_check(ins, ins.text)
+        if timeout:
+            ins.alts.append(Alt("timeout", done == 0, [], self._lab(timeout), f"{ins.text} -> 0 (timed out)"))
         self._add(ins)
 
     def reinit_completion(self, c: Completion) -> None:
@@ -736,8 +741,10 @@ class Code:
         self._callbacks(f)
         self._unlock(lk, f"dma_fence_signal({f.name}): spin_unlock_irqrestore({lk.name})", irqs=True)
 
-    def dma_fence_wait(self, f: Fence, *, intr: bool = False, fail: str | None = None) -> None:
-        """``dma_fence_wait``: sleep until the fence signals (interruptible: -ERESTARTSYS to ``fail``).
+    def dma_fence_wait(self, f: Fence, *, intr: bool = False, fail: str | None = None,
+                       timeout: str | None = None) -> None:
+        """``dma_fence_wait`` / ``dma_fence_wait_timeout``: sleep until the fence signals (interruptible:
+        -ERESTARTSYS to ``fail``; a finite timeout: 0 to ``timeout`` while it is still unsignaled).
         dma_fence_default_wait() first enables signaling (the fence's enable_signaling op, under its lock)."""
         self._obj(f)
         enable = f.enable_signaling
@@ -749,7 +756,7 @@ class Code:
             self._unlock(lk, f"spin_unlock_irqrestore({lk.name})", irqs=True)
         ins = Ins(f"dma_fence_wait({f.name})", owner=self.owner, guard=f.signaled_v == 1, waits_fence=f)
         self._deref(ins, f)
-        self._fence_wait(ins, f.signaled_v == 0, intr, fail, "a fence")
+        self._fence_wait(ins, f.signaled_v == 0, intr, fail, "a fence", timeout)
 
     def dma_fence_add_callback(self, f: Fence, body: Callable[[Code], None], *, fail: str | None = None,
                                name: str = "", pass_refs: tuple[KObject, ...] = ()) -> None:
@@ -947,7 +954,10 @@ class Code:
     def dma_resv_add_fence(self, r: Resv, f: Fence, usage: str = "WRITE") -> None:
         """Add ``f`` to the resv: the resv takes its own fence reference; a slot must be reserved in this
         lock hold (RESV-A1); from here on, the fence's signalling path is a signalling section (SIG-2)."""
-        flag = self.b.resv_fence(r, f)
+        if usage not in USAGES:
+            raise ModelError(f"thread {self.thread}: dma_resv_add_fence({r.name}, {f.name}): usage must be one of "
+                             f"{', '.join(USAGES)} (enum dma_resv_usage), got {usage!r}")
+        flag = self.b.resv_fence(r, f, usage)
         owner = f"resv:{r.name}"
         held = self.b.held(owner, f)
         ins = Ins(f"dma_resv_add_fence({r.name}, {f.name}, DMA_RESV_USAGE_{usage})", owner=self.owner)
@@ -960,14 +970,24 @@ class Code:
                         assign(f.count, ite(f.count < f.max_refs, f.count + 1, f.count))]
         self._add(ins)
 
-    def dma_resv_wait_timeout(self, r: Resv, *, intr: bool = False, fail: str | None = None) -> None:
-        """Wait for every fence added to the resv."""
-        fences = [f for f in self.b.fences if f.name in r.fences]
+    def dma_resv_wait_timeout(self, r: Resv, usage: str = "BOOKKEEP", *, intr: bool = False,
+                              fail: str | None = None, timeout: str | None = None) -> None:
+        """``dma_resv_wait_timeout(obj, usage, intr, timeout)``: wait for the resv's fences of ``usage`` and the
+        stronger classes (KERNEL < WRITE < READ < BOOKKEEP: READ waits for KERNEL, WRITE and READ fences);
+        ``timeout``: the label a finite timeout returns 0 to while some fence is still pending."""
+        if usage not in USAGES:
+            raise ModelError(f"thread {self.thread}: dma_resv_wait_timeout({r.name}): usage must be one of "
+                             f"{', '.join(USAGES)}, got {usage!r}")
+        rank = USAGES.index(usage)
+        plan = self.b.plan.resv_usage
+        fences = [f for f in self.b.fences if f.name in r.fences
+                  and any(USAGES.index(u) <= rank for u in plan.get((r.name, f.name), set(USAGES)))]
         idle = conj(*[(r.fences[f.name] == 0) | (f.signaled_v == 1) for f in fences])
-        ins = Ins(f"dma_resv_wait_timeout({r.name})", owner=self.owner, guard=idle)
+        shown = "" if usage == "BOOKKEEP" else f", DMA_RESV_USAGE_{usage}"
+        ins = Ins(f"dma_resv_wait_timeout({r.name}{shown})", owner=self.owner, guard=idle)
         if len(fences) == 1:
             ins.waits_fence = fences[0]
-        self._fence_wait(ins, ~idle, intr, fail, "a resv's fences")
+        self._fence_wait(ins, ~idle, intr, fail, "a resv's fences", timeout)
 
     # ---- dma-buf ------------------------------------------------------------------
     def dma_buf_export(self, buf: DmaBuf, *, priv: KObject | None = None, fail: str | None = None) -> None:
@@ -1462,9 +1482,11 @@ class Code:
             if self._signalling:
                 ins.checks.append(("sig-no-alloc", lift(True), f"a fence signalling path allocates with {gfp}"))
 
-    def _fence_wait(self, ins: Ins, pending: Expr, intr: bool, fail: str | None, what: str) -> None:
+    def _fence_wait(self, ins: Ins, pending: Expr, intr: bool, fail: str | None, what: str,
+                    timeout: str | None = None) -> None:
         """A wait for fences: it sleeps, lockdep sees dma_fence_map taken (v5.9+), a signalling path may not do
-        it (SIG-3), and the interruptible form returns -ERESTARTSYS to ``fail`` while still pending."""
+        it (SIG-3), the interruptible form returns -ERESTARTSYS to ``fail`` while still pending, and one with a
+        finite timeout returns 0 to ``timeout`` while still pending."""
         self._no_fail_unless(intr, fail, ins.text.split("(")[0], "intr=True")
         self._sleep_check(ins, ins.text)
         if self.b.fence_annotations:
@@ -1473,6 +1495,8 @@ class Code:
             ins.checks.append(("sig-no-fence-wait", lift(True), f"a fence signalling path waits on {what}"))
         if fail:
             ins.alts.append(Alt("erestartsys", pending, [], self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
+        if timeout:
+            ins.alts.append(Alt("timeout", pending, [], self._lab(timeout), f"{ins.text} -> 0 (timed out)"))
         self._add(ins)
 
     def _no_fail_unless(self, can_fail: bool, fail: str | None, call: str, how: str) -> None:

@@ -55,6 +55,7 @@ class Plan:
     callbacks: dict[tuple[str, str], object] = field(default_factory=dict)  # (fence, cb) -> body
     allocators: dict[str, set[str]] = field(default_factory=dict)  # object -> threads that allocate it
     resv_fences: dict[str, list[str]] = field(default_factory=dict)
+    resv_usage: dict[tuple[str, str], set[str]] = field(default_factory=dict)  # (resv, fence) -> usages added with
     counters: set[tuple[str, str]] = field(default_factory=set)  # (irqoff|rcu, thread)
     lock_ctx: dict[str, set[str]] = field(default_factory=dict)  # lock -> contexts it is taken in
     attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
@@ -65,7 +66,8 @@ class Plan:
 
     def key(self) -> tuple:
         return (tuple(sorted(self.callbacks)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.allocators.items())),
-                tuple(sorted((k, tuple(v)) for k, v in self.resv_fences.items())), tuple(sorted(self.counters)),
+                tuple(sorted((k, tuple(v)) for k, v in self.resv_fences.items())),
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.resv_usage.items())), tuple(sorted(self.counters)),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
                 tuple(sorted(self.pinned)), self.rcu, self.grace)
@@ -322,7 +324,9 @@ class DriverBuild:
                                          meaning=f"{fname} is in {r.name}", rule="RESV-A1")
         return r.fences[fname]
 
-    def resv_fence(self, r: Resv, f: Fence) -> Expr:
+    def resv_fence(self, r: Resv, f: Fence, usage: str | None = None) -> Expr:
+        if usage is not None:
+            self.next_plan.resv_usage.setdefault((r.name, f.name), set()).add(usage)
         self.next_plan.resv_fences.setdefault(r.name, [])
         if f.name not in self.next_plan.resv_fences[r.name]:
             self.next_plan.resv_fences[r.name].append(f.name)
@@ -510,6 +514,8 @@ class DriverBuild:
             waits = None
             if ins.waits_lock is not None:
                 waits = Waits(ins.waits_lock.decl, at if ins.wait_when is None else at & ins.wait_when)
+            elif any(a.suffix == "timeout" for a in ins.alts):
+                waits = None  # a finite timeout ends the wait: no wait-for edge, no stuck state (lockdep still sees it)
             elif ins.waits_fence is not None and ins.waits_fence.name in self._fencesets:
                 waits = Waits(self._fencesets[ins.waits_fence.name], at)
             elif ins.waits_work is not None:
