@@ -634,3 +634,42 @@ def test_a_wait_of_a_stronger_usage_misses_bookkeep_fences():
 def test_a_bookkeep_wait_waits_for_every_fence():
     violated, vacuous, _r, _m = run(resv_usage("BOOKKEEP"))
     assert violated == {} and vacuous == []
+
+
+# ---- wait queues: a waker that changes the condition without wake_up loses the wakeup ------------------
+
+def wait_available(bug: bool, timeout: bool = False) -> Driver:
+    """drm_syncobj_array_wait_timeout() with WAIT_AVAILABLE: the waiter sleeps until a fence is attached;
+    drm_syncobj_add_point() attaches it and wakes the waiters. The bug wakes nobody (the waiter was never put
+    on syncobj->cb_list), so the sleeper never rechecks."""
+    d = Driver("wait-available")
+    wq = d.waitqueue("syncobj->cb_list")
+    available = d.field("syncobj->fence")
+
+    @d.thread("wait_ioctl")
+    def wait_ioctl(k):
+        k.wait_event(wq, available.value == 1, timeout="etime" if timeout else None)
+        k.label("etime")
+
+    @d.thread("add_point")
+    def add_point(k):
+        k.set(available, 1, "rcu_assign_pointer(syncobj->fence, fence)")
+        if not bug:
+            k.wake_up(wq, "list_for_each_entry(cur, &syncobj->cb_list) syncobj_wait_syncobj_func()")
+
+    return d
+
+
+def test_a_lost_wakeup_leaves_the_waiter_asleep():
+    violated, _vacuous, _r, _m = run(wait_available(True))
+    assert violated == {"no-stuck-state": 2}
+
+
+def test_a_woken_waiter_rechecks_and_goes_on():
+    violated, vacuous, _r, _m = run(wait_available(False))
+    assert violated == {} and vacuous == []
+
+
+def test_a_wait_event_timeout_ends_the_lost_wakeup():
+    violated, _vacuous, _r, _m = run(wait_available(True, timeout=True))
+    assert violated == {}

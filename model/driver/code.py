@@ -48,6 +48,7 @@ from dmabuf_check.model.driver.objects import (
     Lock,
     Resv,
     Slot,
+    WaitQueue,
 )
 from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
 from dmabuf_check.model.lang import Effect, assign
@@ -308,6 +309,45 @@ class Code:
         if timeout:
             ins.alts.append(Alt("timeout", done == 0, [], self._lab(timeout), f"{ins.text} -> 0 (timed out)"))
         self._add(ins)
+
+    def wait_event(self, wq: WaitQueue, cond: object, *, text: str = "", timeout: str | None = None,
+                   intr: bool = False, fail: str | None = None) -> None:
+        """``wait_event(wq, cond)``: if cond holds go on; else sleep on ``wq`` and recheck cond after each
+        ``wake_up(wq)`` (prepare_to_wait, then schedule()). ``timeout`` (wait_event_timeout): the label a
+        sleeper goes to when time runs out; ``intr`` + ``fail``: -ERESTARTSYS (wait_event_interruptible)."""
+        self._waitqueue(wq)
+        self._no_fail_unless(intr, fail, "wait_event", "intr=True")
+        st = self.b.sleep_state(wq.name, self.me)
+        c = lift(cond)
+        what = text or f"wait_event({wq.name}, cond)"
+        top, done = self._fresh("wait_event"), self._fresh("woken")
+        self.label(top)
+        ins = Ins(f"{what}: prepare_to_wait; if (cond) break", owner=self.owner, branch=(c, self._lab(done)),
+                  effects=[assign(st, ite(c, 0, 1))])
+        self._sleep_check(ins, what)
+        self._add(ins)
+        sleep = Ins(f"{what}: schedule() until wake_up({wq.name})", owner=self.owner, guard=st == 2,
+                    effects=[assign(st, 0)], goto=self._lab(top))
+        if timeout:
+            sleep.alts.append(Alt("timeout", st == 1, [assign(st, 0)], self._lab(timeout),
+                                  f"{what} -> 0 (timed out)"))
+        if fail:
+            sleep.alts.append(Alt("erestartsys", st == 1, [assign(st, 0)], self._lab(fail),
+                                  f"{what} -> -ERESTARTSYS"))
+        self._add(sleep)
+        self.label(done)
+
+    def wake_up(self, wq: WaitQueue, text: str = "") -> None:
+        """``wake_up(wq)`` / ``wake_up_all``: every thread asleep on ``wq`` wakes and rechecks its condition."""
+        self._waitqueue(wq)
+        effects = []
+        for t in sorted(self.b.plan.sleepers.get(wq.name, ())):
+            st = self.b.sleep_state(wq.name, t)
+            effects.append(assign(st, ite(st == 1, 2, st)))
+        self._add(Ins(text or f"wake_up({wq.name})", effects=effects, owner=self.owner))
+
+    wake_up_all = wake_up
+    wake_up_interruptible = wake_up
 
     def reinit_completion(self, c: Completion) -> None:
         self._add(Ins(f"reinit_completion(&{c.name})", effects=[assign(self._completion(c), 0)], owner=self.owner))
@@ -1440,6 +1480,10 @@ class Code:
     def _field(self, f: Field) -> None:
         if not isinstance(f, Field) or f not in self.b.d.fields:
             raise ModelError(f"thread {self.thread}: {f!r} is not a field declared on this driver")
+
+    def _waitqueue(self, wq: WaitQueue) -> None:
+        if not isinstance(wq, WaitQueue) or wq not in self.b.d.waitqueues:
+            raise ModelError(f"thread {self.thread}: {wq!r} is not a wait queue declared on this driver")
 
     def _completion(self, c: Completion) -> Expr:
         if not isinstance(c, Completion) or c not in self.b.d.completions:

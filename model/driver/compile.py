@@ -61,6 +61,7 @@ class Plan:
     attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
     ww_threads: set[str] = field(default_factory=set)  # threads with a ww acquire context
     pinned: set[str] = field(default_factory=set)  # attachments some call pins (detach checks their pin count)
+    sleepers: dict[str, set[str]] = field(default_factory=dict)  # wait queue -> threads that wait_event on it
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
     grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
 
@@ -70,7 +71,8 @@ class Plan:
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.resv_usage.items())), tuple(sorted(self.counters)),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
-                tuple(sorted(self.pinned)), self.rcu, self.grace)
+                tuple(sorted(self.pinned)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.sleepers.items())),
+                self.rcu, self.grace)
 
 
 @dataclass
@@ -261,6 +263,12 @@ class DriverBuild:
                           kernel="dma_buf_begin_cpu_access" if kind == "cpu" else "dma_buf_vmap",
                           meaning=f"{owner}'s {'CPU access brackets' if kind == 'cpu' else 'vmaps'} of {buf.name}",
                           rule="CPU-1" if kind == "cpu" else "CPU-7")
+
+    def sleep_state(self, wq: str, thread: str) -> Expr:
+        """A thread's place on a wait queue: 0 awake, 1 asleep on it, 2 woken (it rechecks its condition)."""
+        self.next_plan.sleepers.setdefault(wq, set()).add(thread)
+        return self._lazy(f"wq_{ident(wq)}_{ident(thread)}", Range(0, 2), 0, kernel="wait_queue_entry",
+                          meaning=f"{thread} on {wq}: 0 awake, 1 asleep, 2 woken", rule="")
 
     def pin_count(self, att: Attachment) -> Expr:
         self.next_plan.pinned.add(att.name)

@@ -199,6 +199,15 @@ class Completion:
 
 
 @dataclass(eq=False)
+class WaitQueue:
+    """A wait_queue_head_t: ``wait_event(wq, cond)`` sleeps until cond holds, rechecking it only when a
+    ``wake_up(wq)`` comes after it went to sleep, so a waker that changes cond without waking loses the
+    wakeup."""
+
+    name: str
+
+
+@dataclass(eq=False)
 class Resv:
     """A struct dma_resv: a ww_mutex (reservation_ww_class_mutex) and fence slots of four usages."""
 

@@ -49,6 +49,7 @@ from dmabuf_check.model.driver.objects import (
     Slot,
     SpinLock,
     ThreadDecl,
+    WaitQueue,
     _name_ok,
     check_fields,
     ident,
@@ -74,6 +75,7 @@ class Driver:
         self.threads: list[ThreadDecl] = []
         self.fields: list[Field] = []
         self.completions: list[Completion] = []
+        self.waitqueues: list[WaitQueue] = []
         self.invariants: list[tuple[Callable[[], object], str]] = []
         self._names: set[str] = set()
         self.holders: list[str] = []  # long-lived holders of references (the device, a job): never dropped
@@ -348,6 +350,12 @@ class Driver:
         self.completions.append(c)
         return c
 
+    def waitqueue(self, name: str) -> WaitQueue:
+        """A wait_queue_head_t: threads sleep in ``k.wait_event(wq, cond)`` until a ``k.wake_up(wq)``."""
+        wq = WaitQueue(self._new(name, "waitqueue"))
+        self.waitqueues.append(wq)
+        return wq
+
     def mutex(self, name: str, *, lock_class: str = "") -> Mutex:
         lk = Mutex(self._new(name, "lock"), lock_class=lock_class, kernel="struct mutex")
         self.locks.append(lk)
@@ -479,7 +487,7 @@ class Driver:
             raise ModelError(f"driver {self.name}: no threads (declare code paths with @driver.thread)")
         for group, what in ((self.objects, "object"), (self.locks, "lock"), (self.slots, "slot"),
                             (self.resvs, "resv"), (self.attachments, "attachment"), (self.threads, "thread"),
-                            (self.fields, "field"), (self.completions, "completion")):
+                            (self.fields, "field"), (self.completions, "completion"), (self.waitqueues, "waitqueue")):
             for x in group:
                 check_fields(x, what)
         names = {t.name for t in self.threads} | {o.name for o in self.objects} | set(self.holders)
