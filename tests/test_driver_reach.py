@@ -673,3 +673,43 @@ def test_a_woken_waiter_rechecks_and_goes_on():
 def test_a_wait_event_timeout_ends_the_lost_wakeup():
     violated, _vacuous, _r, _m = run(wait_available(True, timeout=True))
     assert violated == {}
+
+
+# ---- a helper's error return goes to the caller's error path ------------------------------------------
+
+def helper_error(bug: bool) -> Driver:
+    """``ret = prepare(obj); if (ret) goto err;``: the helper allocates, and on its own failure frees and
+    returns -ENOMEM; the caller must not free again (the bug unwinds what the helper already unwound)."""
+    d = Driver("helper-error")
+    buf = d.mem("buf")
+
+    def prepare(k):
+        k.kzalloc(buf, fail="nomem")
+        k.may_goto("err", "if (copy_from_user(...))")
+        k.ret(0)
+        k.label("err")
+        k.kfree(buf)
+        k.ret("-EFAULT")
+        k.label("nomem")
+        k.ret("-ENOMEM")
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.call(prepare, fail="err")
+        k.kfree(buf)
+        k.ret(0)
+        k.label("err")
+        if bug:
+            k.kfree(buf, "kfree(buf) /* again */")
+
+    return d
+
+
+def test_a_helper_error_that_is_unwound_twice_is_found():
+    violated, _vacuous, _r, _m = run(helper_error(True))
+    assert violated == {"double-free": 3}
+
+
+def test_a_helper_error_unwound_once_holds():
+    violated, vacuous, _r, _m = run(helper_error(False))
+    assert violated == {} and vacuous == []

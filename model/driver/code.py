@@ -204,14 +204,24 @@ class Code:
                 raise ModelError(f"thread {self.thread}: the {name} op returns {value}{where}, but the core "
                                  "call that runs it has no fail= label: give that call fail= for the error path "
                                  "(the kernel returns the error to the caller)")
-            self._add(Ins(f"return {value} /* {name} failed: the core call returns the error */", goto=fail,
-                          effects=list(undo)))
+            why = "the caller goes to its error path" if name.endswith("()") else "the core call returns the error"
+            self._add(Ins(f"return {value} /* {name} failed: {why} */", goto=fail, effects=list(undo)))
             return
         self._add(Ins(f"return {value}", goto=target))
 
-    def call(self, fn: Callable[..., None], *args: object) -> None:
-        """Call a helper function of the driver: its body is inlined here (labels local to the call)."""
-        self._inline(getattr(fn, "__name__", "fn"), lambda: fn(self, *args))
+    def call(self, fn: Callable[..., None], *args: object, fail: str | None = None) -> None:
+        """Call a helper function of the driver: its body is inlined here (labels local to the call).
+        ``fail``: ``ret = fn(...); if (ret) goto fail;`` -- an error return of the helper (``k.ret("-ENOMEM")``)
+        goes to that label of the caller; without it the caller ignores the return value."""
+        name = getattr(fn, "__name__", "fn")
+        if fail is None:
+            self._inline(name, lambda: fn(self, *args))
+            return
+        self._ops.append((self._inline_depth + 1, f"{name}()", self._lab(fail), []))
+        try:
+            self._inline(name, lambda: fn(self, *args))
+        finally:
+            self._ops.pop()
 
     # ---- driver state, assertions, completions ------------------------------
     def set(self, f: Field, value: object, text: str = "") -> None:
@@ -458,23 +468,23 @@ class Code:
         self._release(ins, obj, last)
 
     # the kernel's names for the same operations on the objects that have them
-    def dma_fence_get(self, f: Fence) -> None:
-        self.kref_get(f, f"dma_fence_get({f.name})", null_ok=True)  # NULL in, NULL out
+    def dma_fence_get(self, f: Fence, text: str = "") -> None:
+        self.kref_get(f, text or f"dma_fence_get({f.name})", null_ok=True)  # NULL in, NULL out
 
-    def dma_fence_put(self, f: Fence) -> None:
-        self.kref_put(f, f"dma_fence_put({f.name})", null_ok=True)  # dma_fence_put(NULL) is a no-op
+    def dma_fence_put(self, f: Fence, text: str = "") -> None:
+        self.kref_put(f, text or f"dma_fence_put({f.name})", null_ok=True)  # dma_fence_put(NULL) is a no-op
 
-    def get_file(self, obj: KObject) -> None:
-        self.kref_get(obj, f"get_file({obj.name})")
+    def get_file(self, obj: KObject, text: str = "") -> None:
+        self.kref_get(obj, text or f"get_file({obj.name})")
 
-    def fput(self, obj: KObject) -> None:
-        self.kref_put(obj, f"fput({obj.name})")
+    def fput(self, obj: KObject, text: str = "") -> None:
+        self.kref_put(obj, text or f"fput({obj.name})")
 
-    def get_dma_buf(self, buf: DmaBuf) -> None:
-        self.kref_get(buf, f"get_dma_buf({buf.name})")
+    def get_dma_buf(self, buf: DmaBuf, text: str = "") -> None:
+        self.kref_get(buf, text or f"get_dma_buf({buf.name})")
 
-    def dma_buf_put(self, buf: DmaBuf) -> None:
-        self.kref_put(buf, f"dma_buf_put({buf.name})")
+    def dma_buf_put(self, buf: DmaBuf, text: str = "") -> None:
+        self.kref_put(buf, text or f"dma_buf_put({buf.name})")
 
     # ---- publication --------------------------------------------------------
     def publish(self, slot: Slot, text: str = "", *, fail: str | None = None) -> None:
@@ -509,7 +519,8 @@ class Code:
         self._deref(ins, obj, slot.v == 1)
         if obj.refcounted:
             self._take_ref(ins, obj)
-        ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{_LOOKUP[slot.kind]}({slot.name}) -> not found"))
+        what = text or f"{_LOOKUP[slot.kind]}({slot.name})"
+        ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{what} -> not found"))
         self._add(ins)
 
     def peek(self, slot: Slot, *, fail: str, text: str = "") -> None:
@@ -518,7 +529,8 @@ class Code:
         self._slot(slot)
         ins = Ins(text or f"{slot.obj.name} = {_PEEK[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
         self._deref(ins, slot.obj, slot.v == 1)
-        ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{_PEEK[slot.kind]}({slot.name}) -> NULL"))
+        what = text or f"{_PEEK[slot.kind]}({slot.name})"
+        ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{what} -> NULL"))
         self._add(ins)
 
     def use_slot(self, slot: Slot, what: str = "") -> None:
@@ -542,8 +554,7 @@ class Code:
             ins.checks.append(("kref-overflow", held >= obj.max_refs, f"{self.owner} holds more references to "
                                f"{obj.name} than the model tracks ({obj.max_refs})"))
         if fail:  # without it the caller knows the object is there
-            ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{_REMOVE[slot.kind]}({slot.name}) "
-                                "-> not found"))
+            ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{ins.text} -> not found"))
         self._add(ins)
 
     def close(self, slot: Slot) -> None:
