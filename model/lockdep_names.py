@@ -23,11 +23,11 @@ PSEUDO_LOCKS: dict[str, str] = {
 TRANSIENT = frozenset({"fs_reclaim", "mmap_lock", "dma_fence_map", "mmu_notifier", "i_mmap"})
 
 
-def work_map(work: str, context: str = "process") -> str:
+def work_map(work: str, timer: bool = False) -> str:
     """The lockdep map of a work item or timer: held while its callback runs, taken and released at once by
     flush_work / cancel_work_sync / timer_delete_sync (kernel/workqueue.c, kernel/time/timer.c), so a lock
     held across the flush that the callback takes is a cycle."""
-    return f"(timer)({work})" if context == "softirq" else f"(work_completion)({work})"
+    return f"(timer)({work})" if timer else f"(work_completion)({work})"
 
 
 def transient(name: str) -> bool:

@@ -713,3 +713,55 @@ def test_a_helper_error_that_is_unwound_twice_is_found():
 def test_a_helper_error_unwound_once_holds():
     violated, vacuous, _r, _m = run(helper_error(False))
     assert violated == {} and vacuous == []
+
+
+# ---- timers and irq_work ---------------------------------------------------------------------------
+
+def timer_delete(sync: bool, in_callback: bool) -> Driver:
+    """A request's timeout timer and its completion: the completion must wait for a running timer callback
+    before freeing the request (timer_delete_sync), and may not do that from a fence callback, which runs
+    in atomic context (i915 81c0ed21aa91: the wait moved to an irq_work)."""
+    d = Driver("timer-delete")
+    req = d.mem("req", live=True, owner="complete")
+    f = d.fence("f", live=True, owners=(d.holder("ring"),))
+
+    @d.timer("timeout")
+    def timeout(k):
+        k.use(req, "req->timedout = true")
+
+    @d.thread("submit")
+    def submit(k):
+        k.mod_timer("timeout")
+        k.dma_fence_signal(f)
+
+    def cb(k):
+        k.timer_delete_sync("timeout")
+
+    @d.thread("complete")
+    def complete(k):
+        if in_callback:
+            k.dma_fence_add_callback(f, cb, fail="signaled")
+            k.label("signaled")
+        k.dma_fence_wait(f)
+        if sync:
+            k.timer_delete_sync("timeout")
+        else:
+            k.timer_delete("timeout")
+        k.kfree(req)
+
+    return d
+
+
+def test_freeing_after_a_non_sync_timer_delete_races_the_callback():
+    violated, _vacuous, _r, _m = run(timer_delete(False, False))
+    assert violated == {"use-after-free": 6}
+
+
+def test_timer_delete_sync_before_free_holds():
+    violated, vacuous, _r, _m = run(timer_delete(True, False))
+    assert violated == {} and vacuous == []
+
+
+def test_timer_delete_sync_in_a_fence_callback_sleeps_in_atomic_context():
+    violated, _vacuous, _r, _m = run(timer_delete(True, True))
+    assert violated["sleep-in-atomic"] == 5

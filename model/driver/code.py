@@ -656,11 +656,11 @@ class Code:
         ins.alts.append(Alt("yes", lift(True), [], self._lab(name), f"{text}: yes"))
         self._add(ins)
 
-    def queue_work(self, work: str, *, pass_refs: tuple[KObject, ...] = ()) -> None:
+    def queue_work(self, work: str, *, pass_refs: tuple[KObject, ...] = (), text: str = "") -> None:
         """``queue_work``: the work item ``work`` (a ``Driver.work`` thread) will run in process context;
         ``pass_refs``: references the caller hands to it (container_of(work) holds them until it runs)."""
         flag = self.b.work_flag(work)
-        ins = Ins(f"queue_work({work})", effects=[assign(flag, 1)], owner=self.owner)
+        ins = Ins(text or f"queue_work({work})", effects=[assign(flag, 1)], owner=self.owner)
         for obj in pass_refs:
             mine, theirs = self.b.held(self.owner, obj), self.b.held(work, obj)
             ins.checks.append(("kref-put-noref", mine == 0, f"{self.owner} hands {work} a reference to {obj.name} it "
@@ -689,9 +689,8 @@ class Code:
         timer_delete_sync). It sleeps, except for an IRQ-safe timer."""
         flag, running = self.b.work_flag(work), self.b.work_running(work)
         idle = (running == 0) if cancel else (flag == 0) & (running == 0)
-        ctx = next((t.context for t in self.b.d.threads if t.name == work), "process")
         ins = Ins(text or f"{'cancel_work_sync' if cancel else 'flush_work'}({work})", owner=self.owner, guard=idle,
-                  waits_work=work, acquires=(work_map(work, ctx),))
+                  waits_work=work, acquires=(work_map(work, work in self.b.d.timers),))
         if cancel:
             ins.effects.append(assign(flag, 0))
         if not irqsafe:
@@ -700,8 +699,34 @@ class Code:
 
     def timer_delete_sync(self, timer: str, *, irqsafe: bool = False) -> None:
         """``timer_delete_sync``: deactivate the timer and wait for a running callback; legal in IRQ
-        context only for a TIMER_IRQSAFE timer."""
+        context only for a TIMER_IRQSAFE timer (``d.timer(name, irqsafe=True)``)."""
+        irqsafe = irqsafe or self.b.d.timers.get(timer, False)
         self.flush_work(timer, irqsafe=irqsafe, cancel=True, text=f"timer_delete_sync({timer})")
+
+    def mod_timer(self, timer: str, *, pass_refs: tuple[KObject, ...] = ()) -> None:
+        """``mod_timer`` / ``add_timer``: the timer callback will run (in softirq context)."""
+        self._timer(timer)
+        self.queue_work(timer, pass_refs=pass_refs, text=f"mod_timer({timer})")
+
+    add_timer = mod_timer
+
+    def timer_delete(self, timer: str) -> None:
+        """``timer_delete`` (del_timer): deactivate a pending timer; a running callback goes on unwaited."""
+        self._timer(timer)
+        flag = self.b.work_flag(timer)
+        self._add(Ins(f"timer_delete({timer})", effects=[assign(flag, 0)], owner=self.owner))
+
+    def irq_work_queue(self, work: str, *, pass_refs: tuple[KObject, ...] = ()) -> None:
+        """``irq_work_queue``: the irq_work callback will run in hard IRQ context."""
+        self.queue_work(work, pass_refs=pass_refs, text=f"irq_work_queue({work})")
+
+    def irq_work_sync(self, work: str) -> None:
+        """``irq_work_sync``: wait until the irq_work callback is idle."""
+        self.flush_work(work, text=f"irq_work_sync({work})")
+
+    def _timer(self, timer: str) -> None:
+        if timer not in self.b.d.timers:
+            raise ModelError(f"thread {self.thread}: {timer!r} is not a timer (declare it with @driver.timer)")
 
     def dma_buf_pin(self, att: Attachment, *, fail: str | None = None) -> None:
         """``dma_buf_pin``: a dynamic importer pins the backing storage (DYN-2: with the resv held)."""

@@ -76,6 +76,7 @@ class Driver:
         self.fields: list[Field] = []
         self.completions: list[Completion] = []
         self.waitqueues: list[WaitQueue] = []
+        self.timers: dict[str, bool] = {}  # timer -> TIMER_IRQSAFE
         self.invariants: list[tuple[Callable[[], object], str]] = []
         self._names: set[str] = set()
         self.holders: list[str] = []  # long-lived holders of references (the device, a job): never dropped
@@ -416,6 +417,18 @@ class Driver:
             self.threads[-1].work = True
             return body
         return add
+
+    def timer(self, name: str, *, irqsafe: bool = False, **kw) -> Callable[[Body], Body]:
+        """A timer callback (timer_setup): it runs in softirq context once armed with ``k.mod_timer(name)``
+        (or ``k.add_timer``); ``k.timer_delete_sync(name)`` waits for a running callback, ``k.timer_delete``
+        does not. ``irqsafe``: TIMER_IRQSAFE, whose callback runs with interrupts off and whose
+        timer_delete_sync may be called from IRQ context."""
+        self.timers[name] = irqsafe
+        return self.work(name, context="irq" if irqsafe else "softirq", **kw)
+
+    def irq_work(self, name: str, **kw) -> Callable[[Body], Body]:
+        """An irq_work callback: it runs in hard IRQ context once ``k.irq_work_queue(name)`` queued it."""
+        return self.work(name, context="irq", **kw)
 
     def shrinker(self, name: str, **kw) -> Callable[[Body], Body]:
         """Reclaim calling the driver's shrinker (under fs_reclaim), at any moment or never."""
