@@ -765,3 +765,40 @@ def test_timer_delete_sync_before_free_holds():
 def test_timer_delete_sync_in_a_fence_callback_sleeps_in_atomic_context():
     violated, _vacuous, _r, _m = run(timer_delete(True, True))
     assert violated["sleep-in-atomic"] == 5
+
+
+# ---- a dma_resv lives and dies with the object that embeds it ------------------------------------------
+
+def delayed_delete(bug: bool) -> Driver:
+    """nouveau prime before 8ec0fbb28d04: the imported BO's resv is the exporter's (bo->base.resv =
+    dmabuf->resv); the GEM free drops the dma-buf reference before TTM's delayed delete waits on that resv."""
+    d = Driver("delayed-delete")
+    buf = d.dma_buf("dmabuf", live=True, owners=("gem_close",))
+
+    @d.work("ttm_bo_delayed_delete")
+    def delayed(k):
+        k.dma_resv_wait_timeout(buf.resv, "BOOKKEEP")
+        k.dma_resv_lock(buf.resv)
+        k.dma_resv_unlock(buf.resv)
+        if not bug:
+            k.dma_buf_put(buf, "drm_prime_gem_destroy(): dma_buf_put(dma_buf)")
+
+    @d.thread("gem_close")
+    def gem_close(k):
+        if bug:
+            k.dma_buf_put(buf, "drm_prime_gem_destroy(): dma_buf_put(dma_buf)")
+            k.queue_work("ttm_bo_delayed_delete")
+        else:
+            k.queue_work("ttm_bo_delayed_delete", pass_refs=(buf,))
+
+    return d
+
+
+def test_a_wait_on_the_resv_of_a_freed_dma_buf_is_a_use_after_free():
+    violated, _vacuous, _r, _m = run(delayed_delete(True))
+    assert violated == {"use-after-free": 5}  # was: nothing, a resv had no lifetime
+
+
+def test_dropping_the_dma_buf_after_the_delayed_delete_holds():
+    violated, vacuous, _r, _m = run(delayed_delete(False))
+    assert violated == {} and vacuous == []

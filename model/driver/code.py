@@ -619,6 +619,7 @@ class Code:
         """``dma_resv_assert_held(obj)``: the caller holds the reservation lock (lockdep)."""
         if not isinstance(r, Resv):
             raise ModelError(f"thread {self.thread}: dma_resv_assert_held() takes a resv, got {type(r).__name__}")
+        self._resv_use(r)
         self.lockdep_assert_held(r.lock, text or f"dma_resv_assert_held({r.name})")
 
     def rcu_read_lock(self) -> None:
@@ -780,6 +781,7 @@ class Code:
 
     def dma_resv_trylock(self, r: Resv, *, fail: str | None = None) -> None:
         """``dma_resv_trylock``; without ``fail`` the caller knows nobody else can hold it (a fresh object)."""
+        self._resv_use(r)
         self._lock(r.lock, sleeps=False, text=f"dma_resv_trylock({r.name})", fail=fail, fail_text="busy", trylock=True)
 
     # ---- fences ----------------------------------------------------------------
@@ -947,6 +949,7 @@ class Code:
         """``dma_resv_lock(obj, NULL)``, or with the thread's ww acquire context (``ctx=True``): wait-die
         (RESV-W1), a younger context that would wait for an older one's lock while holding others gets
         -EDEADLK, to the ``edeadlk`` label (the backoff: unlock everything, then dma_resv_lock_slow)."""
+        self._resv_use(r)
         text = f"dma_resv_lock{'_interruptible' if interruptible else ''}({r.name}, {'&ctx' if ctx else 'NULL'})"
         self._no_fail_unless(interruptible, fail, "dma_resv_lock", "interruptible=True (dma_resv_lock_interruptible)")
         if self._signalling:
@@ -975,6 +978,7 @@ class Code:
     def dma_resv_lock_slow(self, r: Resv) -> None:
         """``dma_resv_lock_slow``: after -EDEADLK, with every other lock of the context dropped, sleep until the
         contended lock is free (no -EDEADLK): RESV-W2."""
+        self._resv_use(r)
         stamp, acquired = self.b.ww(self.me)
         text = f"dma_resv_lock_slow({r.name}, &ctx)"
         ins = self._lock_ins(r.lock, text)
@@ -1007,6 +1011,7 @@ class Code:
         self._add(ins)
 
     def dma_resv_unlock(self, r: Resv) -> None:
+        self._resv_use(r)
         # debug kernels forget the reserved slots at unlock (dma_resv_reset_max_fences)
         extra = [assign(r.reserved, 0)]
         if self.me in self.b.ww_threads:  # a lock taken with the context leaves it
@@ -1018,6 +1023,7 @@ class Code:
         self._unlock(r.lock, f"dma_resv_unlock({r.name})", extra=extra)
 
     def dma_resv_reserve_fences(self, r: Resv, *, fail: str | None = None) -> None:
+        self._resv_use(r)
         ins = Ins(f"dma_resv_reserve_fences({r.name}, 1)", owner=self.owner)
         ins.checks.append(("resv-held", r.lock.holder != self.me, f"{self.me} does not hold {r.name}'s lock"))
         ins.effects.append(assign(r.reserved, 1))
@@ -1030,6 +1036,7 @@ class Code:
     def dma_resv_add_fence(self, r: Resv, f: Fence, usage: str = "WRITE") -> None:
         """Add ``f`` to the resv: the resv takes its own fence reference; a slot must be reserved in this
         lock hold (RESV-A1); from here on, the fence's signalling path is a signalling section (SIG-2)."""
+        self._resv_use(r)
         if usage not in USAGES:
             raise ModelError(f"thread {self.thread}: dma_resv_add_fence({r.name}, {f.name}): usage must be one of "
                              f"{', '.join(USAGES)} (enum dma_resv_usage), got {usage!r}")
@@ -1051,6 +1058,7 @@ class Code:
         """``dma_resv_wait_timeout(obj, usage, intr, timeout)``: wait for the resv's fences of ``usage`` and the
         stronger classes (KERNEL < WRITE < READ < BOOKKEEP: READ waits for KERNEL, WRITE and READ fences);
         ``timeout``: the label a finite timeout returns 0 to while some fence is still pending."""
+        self._resv_use(r)
         if usage not in USAGES:
             raise ModelError(f"thread {self.thread}: dma_resv_wait_timeout({r.name}): usage must be one of "
                              f"{', '.join(USAGES)}, got {usage!r}")
@@ -1516,6 +1524,15 @@ class Code:
     def _field(self, f: Field) -> None:
         if not isinstance(f, Field) or f not in self.b.d.fields:
             raise ModelError(f"thread {self.thread}: {f!r} is not a field declared on this driver")
+
+    def _resv_use(self, r: Resv) -> None:
+        """A dma_resv call dereferences the object embedding the resv (the next call carries the check)."""
+        if not isinstance(r, Resv) or r not in self.b.resvs:
+            raise ModelError(f"thread {self.thread}: {getattr(r, 'name', r)!r} is not a resv of this driver")
+        if r.obj is not None:
+            probe = Ins("")
+            self._deref(probe, r.obj)
+            self._pending_checks.extend(probe.checks)
 
     def _waitqueue(self, wq: WaitQueue) -> None:
         if not isinstance(wq, WaitQueue) or wq not in self.b.d.waitqueues:

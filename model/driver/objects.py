@@ -212,6 +212,7 @@ class Resv:
     """A struct dma_resv: a ww_mutex (reservation_ww_class_mutex) and fence slots of four usages."""
 
     name: str
+    obj: KObject | None = None  # the object that embeds it (a dma-buf, a GEM/TTM object): freed with it
     lock: Mutex = field(init=False)
     reserved: Expr | None = field(default=None, repr=False)
     fences: dict[str, Expr] = field(default_factory=dict, repr=False)  # fence name -> "in the resv" flag

@@ -303,6 +303,7 @@ class Driver:
         self.resvs.append(resv)
         b = DmaBuf(self._new(name, "dma_buf"), live=live, owners=tuple(owners), max_refs=self._max(name, max_refs),
                    ops=ops, resv=resv, dynamic=dynamic, kernel="struct dma_buf")
+        resv.obj = b  # dma_buf_export() embeds it (dmabuf->resv = (struct dma_resv *)&dmabuf[1])
         self.objects.append(b)
         self._deferred_fput(b)  # dma_buf_put() is fput(dmabuf->file): dma_buf_release() runs from __fput()
         return b
@@ -318,8 +319,12 @@ class Driver:
         self.attachments.append(a)
         return a
 
-    def resv(self, name: str) -> Resv:
-        r = Resv(self._new(name, "resv"))
+    def resv(self, name: str, *, of: KObject | None = None) -> Resv:
+        """A struct dma_resv; ``of``: the object that embeds it (bo->base._resv), so a dma_resv call after that
+        object was freed is a use-after-free."""
+        if of is not None and of not in self.objects:
+            raise ModelError(f"resv {name}: {getattr(of, 'name', of)!r} is not an object of this driver")
+        r = Resv(self._new(name, "resv"), of)
         self.resvs.append(r)
         return r
 
