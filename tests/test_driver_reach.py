@@ -802,3 +802,75 @@ def test_a_wait_on_the_resv_of_a_freed_dma_buf_is_a_use_after_free():
 def test_dropping_the_dma_buf_after_the_delayed_delete_holds():
     violated, vacuous, _r, _m = run(delayed_delete(False))
     assert violated == {} and vacuous == []
+
+
+# ---- a pointer that may point at one of several objects -------------------------------------------------
+
+def syncobj_replace(bug: bool) -> Driver:
+    """drm_syncobj before 'drm/syncobj: Add a race-free drm_syncobj_fence_get helper' (2017): the lookup
+    reads syncobj->fence and takes a reference afterwards, racing drm_syncobj_replace_fence(), whose xchg
+    and dma_fence_put(old) may free it in between. The fix reads and gets under syncobj->lock."""
+    d = Driver("syncobj-replace")
+    lk = d.spinlock("syncobj->lock")
+    old = d.fence("old_fence", live=True, owners=("signal",))  # and the syncobj's
+    new = d.fence("new_fence", live=True, owners=("replace", d.holder("timeline_b")))
+    ptr = d.pointer("syncobj->fence", (old, new), init=old)
+
+    @d.thread("replace", kernel="drm_syncobj_replace_fence()")
+    def replace(k):
+        k.spin_lock(lk)
+        k.ptr_xchg(ptr, new)  # old = rcu_replace_pointer(syncobj->fence, fence): its reference is ours now
+        k.spin_unlock(lk)
+        k.dma_fence_put(old)
+
+    @d.thread("find", kernel="drm_syncobj_find_fence()")
+    def find(k):
+        if not bug:
+            k.spin_lock(lk)
+        k.ptr_switch(ptr, {old: "got_old", new: "got_new"})
+        k.label("got_old")
+        k.dma_fence_get(old)
+        if not bug:
+            k.spin_unlock(lk)
+        k.dma_fence_wait(old)
+        k.dma_fence_put(old)
+        k.ret(0)
+        k.label("got_new")
+        k.dma_fence_get(new)
+        if not bug:
+            k.spin_unlock(lk)
+        k.dma_fence_put(new)
+
+    @d.irq("signal")
+    def signal(k):
+        k.dma_fence_signal(old)
+        k.dma_fence_put(old)
+        k.dma_fence_signal(new)
+
+    return d
+
+
+def test_a_fence_read_from_a_pointer_and_referenced_later_races_its_replacement():
+    violated, _vacuous, _r, _m = run(syncobj_replace(True))
+    assert violated == {"use-after-free": 8}
+
+
+def test_reading_and_referencing_under_the_lock_holds():
+    violated, vacuous, _r, _m = run(syncobj_replace(False))
+    assert violated == {} and vacuous == []
+
+
+def test_a_pointer_stored_over_its_reference_leaks():
+    d = Driver("ptr-leak")
+    a = d.fence("a", live=True, owners=(d.holder("ring"),))
+    b = d.fence("b", live=True, owners=("t", d.holder("ring2")))
+    ptr = d.pointer("job->parent", (a, b), init=a)
+
+    @d.thread("t")
+    def t(k):
+        k.ptr_store(ptr, b)
+        k.dma_fence_signal(a)
+        k.dma_fence_signal(b)
+
+    violated, _vacuous, _r, _m = run(d)
+    assert violated["kref-leak"] == 0  # overwritten while it holds a's reference

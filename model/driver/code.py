@@ -46,6 +46,7 @@ from dmabuf_check.model.driver.objects import (
     Field,
     KObject,
     Lock,
+    Pointer,
     Resv,
     Slot,
     WaitQueue,
@@ -82,6 +83,7 @@ class Ins:
     effects: list[Effect] = field(default_factory=list)
     goto: str | None = None  # unconditional successor label (None: the next call)
     branch: tuple[Expr, str] | None = None  # (cond, label): jump when cond holds, else fall through
+    switch: list[tuple[Expr, str]] = field(default_factory=list)  # the first (cond, label) that holds, else on
     alts: list[Alt] = field(default_factory=list)
     checks: list[tuple[str, Expr, str]] = field(default_factory=list)  # (property id, bad condition, why)
     marks: list[tuple[str, str, Expr]] = field(default_factory=list)  # lockdep usage: (lock, usage, when)
@@ -506,6 +508,60 @@ class Code:
         if fail:
             ins.alts.append(Alt("fail", lift(True), [], self._lab(fail), f"{ins.text} -> error"))
         self._add(ins)
+
+    def ptr_xchg(self, p: Pointer, obj: KObject | None, text: str = "") -> None:
+        """``old = xchg(&p, obj)`` / ``rcu_replace_pointer``: the caller's reference to ``obj`` moves into the
+        pointer and the pointer's reference to the old object (if any) comes back to the caller, who must drop
+        it (or leaks it)."""
+        self._pointer(p, obj)
+        ins = Ins(text or f"old = xchg(&{p.name}, {obj.name if obj else 'NULL'})", owner=self.owner)
+        if obj is not None:
+            self._deref(ins, obj, init=False)
+        if p.holds_ref:
+            if obj is not None:
+                mine = self.b.held(self.owner, obj)
+                ins.checks.append(("kref-put-noref", (mine == 0) & ~p.points_to(obj),
+                                   f"{self.owner} stores a reference to {obj.name} in {p.name} it does not hold"))
+            for t in p.targets:
+                mine, its = self.b.held(self.owner, t), self.b.held(p.name, t)
+                was, now = p.points_to(t), lift(obj is t)
+                # the old target's reference to the caller, the new one's from the caller (t both: no change)
+                ins.effects += [assign(its, ite(now, ite(was, its, its + 1), ite(was, its - 1, its))),
+                                assign(mine, ite(now & ~was, ite(mine > 0, mine - 1, 0),
+                                                 ite(was & ~now, ite(mine < t.max_refs, mine + 1, mine), mine)))]
+        ins.effects.append(assign(p.v, "NULL" if obj is None else obj.name))
+        self._add(ins)
+
+    def ptr_store(self, p: Pointer, obj: KObject | None, text: str = "") -> None:
+        """``WRITE_ONCE(p, obj)`` / ``rcu_assign_pointer``: like ``ptr_xchg``, but the old reference is lost:
+        storing over a pointer that still holds one is a leak (KREF-4)."""
+        self._pointer(p, obj)
+        if p.holds_ref:
+            self._pending_checks.append(("kref-leak", ~p.points_to(None) & ~p.points_to(obj),
+                                         f"{p.name} is overwritten while it holds a reference"))
+        self.ptr_xchg(p, obj, text or f"rcu_assign_pointer({p.name}, {obj.name if obj else 'NULL'})")
+
+    def ptr_switch(self, p: Pointer, cases: dict[KObject, str], *, null: str | None = None, text: str = "") -> None:
+        """``obj = READ_ONCE(p)`` and branch on it: to ``cases[obj]`` for each target listed, to ``null`` when
+        NULL, else on with the next call. No reference is taken: the pointer is borrowed, valid only while
+        something keeps the object alive (take one with ``kref_get``/``dma_fence_get_rcu`` in the branch)."""
+        self._pointer(p, None)
+        what = text or f"READ_ONCE({p.name})"
+        branches = [(p.points_to(obj), label) for obj, label in cases.items()]
+        if null is not None:
+            branches.append((p.points_to(None), null))
+        for obj in cases:
+            self._pointer(p, obj)
+        if not branches:
+            raise ModelError(f"thread {self.thread}: ptr_switch({p.name}): give cases or null")
+        self._add(Ins(what, switch=[(cond, self._lab(label)) for cond, label in branches], owner=self.owner))
+
+    def _pointer(self, p: Pointer, obj: KObject | None) -> None:
+        if not isinstance(p, Pointer) or p not in self.b.d.pointers:
+            raise ModelError(f"thread {self.thread}: {p!r} is not a pointer declared on this driver")
+        if obj is not None and obj not in p.targets:
+            raise ModelError(f"thread {self.thread}: {p.name} cannot point at {getattr(obj, 'name', obj)!r} "
+                             f"(its targets: {', '.join(t.name for t in p.targets)})")
 
     def fd_install(self, slot: Slot) -> None:
         self.publish(slot, f"fd_install({slot.name}, {slot.obj.name})")

@@ -184,6 +184,10 @@ class DriverBuild:
             r.fences = {}
             for fname in plan.resv_fences.get(r.name, []):
                 self._resv_flag(r, fname)
+        for ptr in driver.pointers:
+            ptr.v = m.var(f"ptr_{ident(ptr.name)}", Enum(f"ptr_{ident(ptr.name)}", "NULL", *[t.name for t in ptr.targets]),
+                          "NULL" if ptr.init is None else ptr.init.name, kernel=ptr.name,
+                          meaning=f"where {ptr.name} points", rule="KREF-5")
         for fl in driver.fields:
             fl.v = m.var(f"field_{ident(fl.name)}", BOOL if fl.max_value == 1 else Range(0, fl.max_value), fl.init,
                          kernel=fl.kernel or fl.name, meaning=f"driver state {fl.name}", rule="")
@@ -442,7 +446,8 @@ class DriverBuild:
             """Skip unconditional gotos that do nothing (no state read or written, no check)."""
             while i < n:
                 ins = k.ins[i]
-                if ins.goto is None or ins.effects or ins.checks or ins.alts or ins.branch or ins.take or ins.drop:
+                if (ins.goto is None or ins.effects or ins.checks or ins.alts or ins.branch or ins.switch or ins.take
+                        or ins.drop):
                     return i
                 if i in seen:
                     raise ModelError(f"thread {t.name}: a goto loop that does nothing ({ins.text})")
@@ -467,6 +472,7 @@ class DriverBuild:
             out = [thread_through(i + 1)]
             if ins.branch is not None:
                 out.append(resolve(ins.branch[1]))
+            out += [resolve(label) for _cond, label in ins.switch]
             return out
 
         # static lockset per call (lockdep's held-lock stack; a join keeps what every path holds)
@@ -515,6 +521,10 @@ class DriverBuild:
                 nxt: Expr = lift(at_value(resolve(ins.goto)))
             elif ins.branch is not None:
                 nxt = ite(ins.branch[0], at_value(resolve(ins.branch[1])), at_value(thread_through(i + 1)))
+            elif ins.switch:
+                nxt = lift(at_value(thread_through(i + 1)))
+                for cond, label in reversed(ins.switch):
+                    nxt = ite(cond, at_value(resolve(label)), nxt)
             else:
                 nxt = lift(at_value(thread_through(i + 1)))
             effects = [assign(pc, nxt), *self.usage_effects(ins.marks), *ins.effects]

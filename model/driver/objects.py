@@ -169,6 +169,24 @@ class Slot:
 
 
 @dataclass(eq=False)
+class Pointer:
+    """A pointer field that may point at one of several objects, or NULL (syncobj->fence, job->parent,
+    a cached obj->dma_buf): each store moves a reference in (``holds_ref``), each exchange moves the old one
+    out, and a read branches on where it points."""
+
+    name: str
+    targets: tuple[KObject, ...]
+    init: KObject | None = None
+    holds_ref: bool = True
+    v: Expr | None = field(default=None, repr=False)
+
+    def points_to(self, obj: KObject | None) -> Expr:
+        if self.v is None:
+            raise ModelError(f"{self.name}: pointer state is read only while the driver is built")
+        return self.v == ("NULL" if obj is None else obj.name)
+
+
+@dataclass(eq=False)
 class Field:
     """Driver state a program reads and writes: a flag (``max_value=1``) or a bounded counter (an atomic_t,
     a pending count, a sealed bit). Reads happen in ``goto_if``/``if_`` conditions and assertions."""

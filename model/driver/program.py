@@ -45,6 +45,7 @@ from dmabuf_check.model.driver.objects import (
     KObject,
     Lock,
     Mutex,
+    Pointer,
     Resv,
     Slot,
     SpinLock,
@@ -76,6 +77,7 @@ class Driver:
         self.fields: list[Field] = []
         self.completions: list[Completion] = []
         self.waitqueues: list[WaitQueue] = []
+        self.pointers: list[Pointer] = []
         self.timers: dict[str, bool] = {}  # timer -> TIMER_IRQSAFE
         self.invariants: list[tuple[Callable[[], object], str]] = []
         self._names: set[str] = set()
@@ -356,6 +358,23 @@ class Driver:
         self.completions.append(c)
         return c
 
+    def pointer(self, name: str, targets: tuple[KObject, ...], *, init: KObject | None = None,
+                holds_ref: bool = True) -> Pointer:
+        """A pointer field that may point at any of ``targets`` or NULL (``init``: where it points at the start,
+        holding that reference when ``holds_ref``). ``k.ptr_xchg``/``k.ptr_store`` write it, ``k.ptr_switch``
+        reads it and branches on the object found."""
+        if not targets or not all(isinstance(t, KObject) and t in self.objects for t in targets):
+            raise ModelError(f"pointer {name}: targets must be objects of this driver")
+        if len({t.name for t in targets}) != len(targets):
+            raise ModelError(f"pointer {name}: a target is named twice")
+        if init is not None and init not in targets:
+            raise ModelError(f"pointer {name}: init {getattr(init, 'name', init)!r} is not one of its targets")
+        ptr = Pointer(self._new(name, "pointer"), tuple(targets), init, holds_ref)
+        if init is not None and holds_ref:
+            init.owners = init.owners + (name,)  # the pointer's reference at the start
+        self.pointers.append(ptr)
+        return ptr
+
     def waitqueue(self, name: str) -> WaitQueue:
         """A wait_queue_head_t: threads sleep in ``k.wait_event(wq, cond)`` until a ``k.wake_up(wq)``."""
         wq = WaitQueue(self._new(name, "waitqueue"))
@@ -505,10 +524,12 @@ class Driver:
             raise ModelError(f"driver {self.name}: no threads (declare code paths with @driver.thread)")
         for group, what in ((self.objects, "object"), (self.locks, "lock"), (self.slots, "slot"),
                             (self.resvs, "resv"), (self.attachments, "attachment"), (self.threads, "thread"),
-                            (self.fields, "field"), (self.completions, "completion"), (self.waitqueues, "waitqueue")):
+                            (self.fields, "field"), (self.completions, "completion"), (self.waitqueues, "waitqueue"),
+                            (self.pointers, "pointer")):
             for x in group:
                 check_fields(x, what)
-        names = {t.name for t in self.threads} | {o.name for o in self.objects} | set(self.holders)
+        names = ({t.name for t in self.threads} | {o.name for o in self.objects} | set(self.holders)
+                 | {p.name for p in self.pointers})
         for o in self.objects:
             for owner in o.owners:
                 if owner not in names:
