@@ -47,7 +47,8 @@ RULES: tuple[ObjectRule, ...] = (
                "kernel/locking/lockdep.c 'WARNING: bad unlock balance detected!'"),
     ObjectRule("lock-held-at-exit", "no thread returns holding a lock", ("LOCKDEP-2",),
                "kernel/locking/lockdep.c 'lock held when returning to user space!'"),
-    ObjectRule("lockdep-assert-held", "every lockdep_assert_held() finds its lock held by the caller", ("LOCKDEP-3",),
+    ObjectRule("lockdep-assert-held", "every lockdep_assert_held() finds its lock held by the caller, and state a "
+               "lock protects (a slot declared with lock=) is only touched with it held", ("LOCKDEP-3",),
                "include/linux/lockdep.h lockdep_assert_held()"),
     ObjectRule("irq-inconsistent-lock", "no lock is taken both in IRQ context and elsewhere with interrupts enabled",
                ("LOCKDEP-4", "FENCE-6"), "kernel/locking/lockdep.c 'inconsistent {IN-HARDIRQ-W} -> {HARDIRQ-ON-W} usage'"),

@@ -874,3 +874,34 @@ def test_a_pointer_stored_over_its_reference_leaks():
 
     violated, _vacuous, _r, _m = run(d)
     assert violated["kref-leak"] == 0  # overwritten while it holds a's reference
+
+
+def test_a_slot_read_without_the_lock_that_protects_it_is_found():
+    # drm_sched_job_timedout() before 135517d3565b looked at ring_mirror_list's first job without job_list_lock
+    def make(bug: bool) -> Driver:
+        d = Driver("unlocked-list")
+        lk = d.spinlock("sched->job_list_lock")
+        job = d.kref("job", live=True, owners=(d.holder("sched"),))
+        lst = d.slot("sched->pending_list", job, kind="list", installed=True, holds_ref=False, lock=lk)
+
+        @d.thread("timedout")
+        def timedout(k):
+            if not bug:
+                k.spin_lock(lk)
+            k.peek(lst, fail="out", text="list_first_entry_or_null(&sched->pending_list)")
+            k.label("out")
+            if not bug:
+                k.spin_unlock(lk)
+
+        @d.thread("cleanup")
+        def cleanup(k):  # drm_sched_get_cleanup_job(): list_del_init(&job->list) under the lock
+            k.spin_lock(lk)
+            k.unpublish(lst, text="list_del_init(&job->list)")
+            k.spin_unlock(lk)
+
+        return d
+
+    violated, _vacuous, _r, _m = run(make(True))
+    assert violated == {"lockdep-assert-held": 0}
+    violated, vacuous, _r, _m = run(make(False))
+    assert violated == {} and vacuous == []

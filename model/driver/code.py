@@ -1603,6 +1603,10 @@ class Code:
     def _slot(self, slot: Slot) -> None:
         if not isinstance(slot, Slot) or slot not in self.b.slots:
             raise ModelError(f"thread {self.thread}: {slot!r} is not a slot declared on this driver")
+        if slot.lock is not None:  # the lock that protects it (list_add under the list lock, xa_load under xa_lock)
+            self._pending_checks.append(("lockdep-assert-held", slot.lock.holder != self.me,
+                                         f"{self.me} accesses {slot.name} without holding {slot.lock.name}, the lock "
+                                         "that protects it"))
 
     def _gfp(self, gfp: str) -> str:
         if gfp not in GFPS:
