@@ -1604,7 +1604,9 @@ class Code:
         if not isinstance(slot, Slot) or slot not in self.b.slots:
             raise ModelError(f"thread {self.thread}: {slot!r} is not a slot declared on this driver")
         if slot.lock is not None:  # the lock that protects it (list_add under the list lock, xa_load under xa_lock)
-            self._pending_checks.append(("lockdep-assert-held", slot.lock.holder != self.me,
+            rcu = self.b.rcu.get(self.me)  # or an RCU read-side section (rcu_dereference, list_for_each_entry_rcu)
+            unprotected = (slot.lock.holder != self.me) & (lift(True) if rcu is None else rcu == 0)
+            self._pending_checks.append(("lockdep-assert-held", unprotected,
                                          f"{self.me} accesses {slot.name} without holding {slot.lock.name}, the lock "
                                          "that protects it"))
 
