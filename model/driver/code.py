@@ -569,7 +569,7 @@ class Code:
     def lookup(self, slot: Slot, *, fail: str, text: str = "") -> None:
         """Find the object in ``slot`` and take a reference (fget(fd), idr_find + kref_get under the lock);
         an empty slot is the error return (-EBADF, -ENOENT)."""
-        self._slot(slot)
+        self._slot(slot, read=True)
         obj = slot.obj
         ins = Ins(text or f"{obj.name} = {_LOOKUP[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
         self._deref(ins, obj, slot.v == 1)
@@ -582,7 +582,7 @@ class Code:
     def peek(self, slot: Slot, *, fail: str, text: str = "") -> None:
         """Find the object in ``slot`` without taking a reference (idr_find, list walk): the pointer is
         borrowed, valid only while something else keeps the object alive."""
-        self._slot(slot)
+        self._slot(slot, read=True)
         ins = Ins(text or f"{slot.obj.name} = {_PEEK[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
         self._deref(ins, slot.obj, slot.v == 1)
         what = text or f"{_PEEK[slot.kind]}({slot.name})"
@@ -592,7 +592,7 @@ class Code:
     def use_slot(self, slot: Slot, what: str = "") -> None:
         """Dereference the pointer in ``slot`` without checking it (``dentry->d_fsdata->...``): an empty
         slot is a NULL pointer dereference."""
-        self._slot(slot)
+        self._slot(slot, read=True)
         ins = Ins(what or f"{slot.name}->...", owner=self.owner)
         ins.checks.append(("use-before-init", slot.v == 0, f"{slot.name} is not set yet (NULL pointer dereference)"))
         self._deref(ins, slot.obj, slot.v == 1)
@@ -1600,11 +1600,11 @@ class Code:
         assert c.done is not None
         return c.done
 
-    def _slot(self, slot: Slot) -> None:
+    def _slot(self, slot: Slot, read: bool = False) -> None:
         if not isinstance(slot, Slot) or slot not in self.b.slots:
             raise ModelError(f"thread {self.thread}: {slot!r} is not a slot declared on this driver")
         if slot.lock is not None:  # the lock that protects it (list_add under the list lock, xa_load under xa_lock)
-            rcu = self.b.rcu.get(self.me)  # or an RCU read-side section (rcu_dereference, list_for_each_entry_rcu)
+            rcu = self.b.rcu.get(self.me) if read else None  # a reader may use RCU instead (rcu_dereference)
             unprotected = (slot.lock.holder != self.me) & (lift(True) if rcu is None else rcu == 0)
             self._pending_checks.append(("lockdep-assert-held", unprotected,
                                          f"{self.me} accesses {slot.name} without holding {slot.lock.name}, the lock "
