@@ -905,3 +905,43 @@ def test_a_slot_read_without_the_lock_that_protects_it_is_found():
     assert violated == {"lockdep-assert-held": 0}
     violated, vacuous, _r, _m = run(make(False))
     assert violated == {} and vacuous == []
+
+
+# ---- direct reclaim runs the driver's shrinkers inside a GFP_KERNEL allocation ------------------------
+
+def pool_alloc(gfp: str, trylock: bool) -> Driver:
+    """TTM's page pool before 'Use mutex_trylock() to avoid deadlock inside shrinker functions' (2014): an
+    allocation under _manager->lock enters direct reclaim, whose shrinker takes the same lock."""
+    d = Driver("pool-alloc")
+    lk = d.mutex("_manager->lock")
+    page = d.mem("page")
+
+    @d.thread("pool_fill")
+    def pool_fill(k):
+        k.mutex_lock(lk)
+        k.kzalloc(page, gfp, fail="nomem")
+        k.kfree(page)
+        k.label("nomem")
+        k.mutex_unlock(lk)
+
+    @d.shrinker("ttm_pool_shrink")
+    def shrink(k):
+        if trylock:
+            k.mutex_trylock(lk, fail="busy")
+        else:
+            k.mutex_lock(lk)
+        k.mutex_unlock(lk)
+        k.label("busy")
+
+    return d
+
+
+def test_a_shrinker_taking_the_allocators_lock_deadlocks_in_direct_reclaim():
+    violated, _vacuous, _r, _m = run(pool_alloc("GFP_KERNEL", trylock=False))
+    assert violated == {"no-fence-wait-deadlock": 2, "no-stuck-state": 2}  # was: only locks saw it
+
+
+def test_a_trylocking_shrinker_or_an_atomic_allocation_holds():
+    for gfp, trylock in (("GFP_KERNEL", True), ("GFP_ATOMIC", False)):
+        violated, vacuous, _r, _m = run(pool_alloc(gfp, trylock))
+        assert violated == {}, (gfp, trylock)

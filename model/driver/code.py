@@ -100,6 +100,7 @@ class Ins:
     sig_end: bool = False
     in_signalling: bool = False
     in_release: bool = False  # part of a release that runs only when a put drops the last reference
+    in_reclaim: bool = False  # a shrinker's call run by direct reclaim inside an allocation
     where: tuple[str, int] | None = None  # the line of the driver's source that makes the call
     allocates: KObject | None = None  # the object this call creates (its thread may set it up unpublished)
     attaches: Attachment | None = None  # the attachment this call creates (its owner must hold the buffer)
@@ -142,6 +143,7 @@ class Code:
         self._in_core = False
         self._work_end: str | None = None  # a work item's return goes here (its "running" flag is cleared)
         self._inline_depth = 0
+        self._reclaiming = 0  # inside a shrinker run by direct reclaim (its calls hold fs_reclaim)
         self._uid = 0
         # exporter ops being inlined: (depth, op, where an error return goes or None, the core's state to undo)
         self._ops: list[tuple[int, str, str | None, list[Effect]]] = []
@@ -1440,6 +1442,7 @@ class Code:
         ins.where = _caller()
         ins.in_signalling = self._signalling > 0 or ins.sig_end
         ins.in_release = self._releasing > 0
+        ins.in_reclaim = self._reclaiming > 0
         if not ins.owner:
             ins.owner = self.owner
         if self._pending_checks:
@@ -1635,11 +1638,30 @@ class Code:
                         assign(held, ite(held < obj.max_refs, held + 1, held))]
 
     def _alloc(self, ins: Ins, gfp: str) -> None:
+        if "fs_reclaim" in reclaim_maps(gfp):
+            self._direct_reclaim(gfp)
         ins.acquires = ins.acquires + reclaim_maps(gfp)
         if gfp in SLEEPING_GFP:
             self._sleep_check(ins, f"kmalloc({gfp})")
             if self._signalling:
                 ins.checks.append(("sig-no-alloc", lift(True), f"a fence signalling path allocates with {gfp}"))
+
+    def _direct_reclaim(self, gfp: str) -> None:
+        """A GFP_KERNEL allocation may enter direct reclaim before it returns: shrink_slab() runs the driver's
+        registered shrinkers in the allocating thread, with its locks held, under fs_reclaim (PF_MEMALLOC: a
+        shrinker's own allocations do not reclaim again)."""
+        shrinkers = [t for t in self.b.d.threads if t.context == "reclaim"]
+        if not shrinkers or self._reclaiming or self.context == "reclaim":
+            return
+        done = self._fresh("no_reclaim")
+        self.may_goto(done, f"kmalloc({gfp}): enough free memory?")
+        self._reclaiming += 1
+        try:
+            for t in shrinkers:
+                self._inline(f"reclaim.{t.name}", lambda t=t: t.body(self, *t.args))
+        finally:
+            self._reclaiming -= 1
+        self.label(done)
 
     def _fence_wait(self, ins: Ins, pending: Expr, intr: bool, fail: str | None, what: str,
                     timeout: str | None = None) -> None:

@@ -514,7 +514,7 @@ class DriverBuild:
             at = pc == names[i]
             held = tuple(x.name for x in locksets[i])
             pseudo = ((work_map(t.name, t.name in self.d.timers),) if t.work and t.name not in self._task_work else ()) + (
-                ("fs_reclaim",) if in_reclaim else ()) + (
+                ("fs_reclaim",) if in_reclaim or ins.in_reclaim else ()) + (
                 ("dma_fence_map",) if ins.in_signalling and self.fence_annotations and not ins.sig_begin else ())
             holds = pseudo + held
             if ins.goto is not None:
