@@ -85,6 +85,9 @@ class FenceSet:
     # actor -> the condition under which its code can still signal the fence (a driver program's threads): the
     # wait-for graph has an edge fence -> actor while that actor is the only one that can
     can_signal: dict[str, Expr] = field(default_factory=dict)
+    # True: the wait ends only once every actor of can_signal has acted (the readers of an rwsem, say): an edge
+    # to each of them; False: any one of them ends it, so an edge only while just one can
+    needs_all: bool = False
 
 
 @dataclass(frozen=True, eq=False)

@@ -102,10 +102,12 @@ def edges(model: Model) -> list[Edge]:
                 out.append(Edge(who, node, blocked & on.pending(jm), f"{who} waits in {act.name} for {node}"))
     for fs in model.fences:
         for actor, can in fs.can_signal.items():
-            others = [~c for a, c in fs.can_signal.items() if a != actor]
+            others = [] if fs.needs_all else [~c for a, c in fs.can_signal.items() if a != actor]
+            why = f"{fs.name} waits for {actor}" if fs.needs_all else f"only {actor} can still signal {fs.name}"
             for node, jm in _fences(fs):
-                out.append(Edge(node, actor, conj(fs.pending(jm), can, *others),
-                                f"only {actor} can still signal {node}"))
+                out.append(Edge(node, actor, conj(fs.pending(jm), can, *others), why))
+        if not fs.signal:
+            continue  # a waitable with no signal action of its own (an rwsem's holders)
         sig = model.action_named(fs.signal)
         for node, jm in _fences(fs):
             guard = subst(sig.guard, {sig.params[0]: jm}) if sig.params and jm is not None else sig.guard

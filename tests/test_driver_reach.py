@@ -945,3 +945,83 @@ def test_a_trylocking_shrinker_or_an_atomic_allocation_holds():
     for gfp, trylock in (("GFP_KERNEL", True), ("GFP_ATOMIC", False)):
         violated, vacuous, _r, _m = run(pool_alloc(gfp, trylock))
         assert violated == {}, (gfp, trylock)
+
+
+# ---- rw_semaphore and the process's mmap_lock ------------------------------------------------------------
+
+def ttm_fault(bug: bool) -> Driver:
+    """TTM's fault path before c58f009e01c9: the fault holds mmap_lock (read) and blocks on the BO's
+    reservation, while an ioctl holding the reservation faults in copy_from_user behind a queued writer
+    (munmap): a three-way deadlock. The fix trylocks the reservation and retries without mmap_lock."""
+    d = Driver("ttm-fault")
+    d.mm()
+    r = d.resv("bo->resv")
+
+    @d.thread("fault", kernel="ttm_bo_vm_fault()")
+    def fault(k):
+        k.mmap_read_lock()
+        if bug:
+            k.dma_resv_lock(r)
+        else:
+            k.dma_resv_trylock(r, fail="retry")  # VM_FAULT_RETRY: drop mmap_lock, wait, fault again
+        k.dma_resv_unlock(r)
+        k.label("retry")
+        k.mmap_read_unlock()
+
+    @d.thread("execbuf")
+    def execbuf(k):
+        k.dma_resv_lock(r)
+        k.copy_from_user("copy_from_user(relocs)")
+        k.dma_resv_unlock(r)
+
+    @d.userspace("munmap")
+    def munmap(k):
+        k.mmap_write_lock()
+        k.mmap_write_unlock()
+
+    return d
+
+
+def test_a_fault_blocking_on_the_resv_behind_a_queued_writer_deadlocks():
+    violated, _vacuous, _r, _m = run(ttm_fault(True))
+    assert violated == {"no-fence-wait-deadlock": 3, "no-stuck-state": 3}  # was: every property held
+
+
+def test_the_trylocking_fault_holds():
+    violated, vacuous, _r, _m = run(ttm_fault(False))
+    assert violated == {} and vacuous == []
+
+
+def rwsem_users(probe_sharing: bool) -> Driver:
+    d = Driver("rwsem")
+    sem = d.rwsem("vm->lock")
+    n = d.field("readers", max_value=2)
+
+    def reader(k):
+        k.down_read(sem)
+        k.inc(n)
+        if probe_sharing:
+            k.warn_on(n.value == 2, "both readers are inside")
+        k.dec(n)
+        k.up_read(sem)
+
+    d.thread("r1")(reader)
+    d.thread("r2")(reader)
+
+    @d.thread("w")
+    def w(k):
+        k.down_write(sem)
+        k.warn_on(n.value != 0, "WARN_ON(a reader inside the write section)")
+        k.up_write(sem)
+
+    return d
+
+
+def test_a_writer_excludes_the_readers_of_an_rwsem():
+    violated, vacuous, _r, _m = run(rwsem_users(False))
+    assert violated == {} and vacuous == []
+
+
+def test_readers_share_an_rwsem():
+    violated, _vacuous, _r, _m = run(rwsem_users(True))
+    assert violated == {"driver-assert": 4}  # both readers inside at once: reachable

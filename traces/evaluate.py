@@ -252,6 +252,8 @@ class Judge:
         """(fence set, member) of each fence pending in every loop state and never signalled in the loop."""
         out = []
         for fs in self.model.fences:
+            if not fs.signal:
+                continue  # a waitable no action signals (an rwsem's holders): it starves no fence
             members = [None] if fs.index is None else [j + 1 for j in fs.index.members()]
             for j in members:
                 arg = None if j is None else MemberConst(fs.index, j - 1)  # type: ignore[arg-type]

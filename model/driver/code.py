@@ -48,6 +48,7 @@ from dmabuf_check.model.driver.objects import (
     Lock,
     Pointer,
     Resv,
+    RwSem,
     Slot,
     WaitQueue,
 )
@@ -94,6 +95,7 @@ class Ins:
     wait_when: Expr | None = None  # blocked on waits_lock only while this holds (ww: a dying context is not)
     waits_fence: Fence | None = None
     waits_work: str | None = None  # flush_work / cancel_work_sync: blocked until this work item is idle
+    waits_sem: tuple[RwSem, bool] | None = None  # down_read / down_write: blocked on the rwsem's holders
     ends_work: str | None = None  # the last step of a work item's run
     signals: Fence | None = None
     sig_begin: bool = False
@@ -661,6 +663,69 @@ class Code:
     def spin_unlock_bh(self, lk: Lock) -> None:
         self._unlock(lk, f"spin_unlock_bh({lk.name})", bh=True)
 
+    def down_read(self, sem: RwSem, text: str = "") -> None:
+        """``down_read``: shared with other readers; blocks while a writer holds it or is queued for it."""
+        self._rwsem(sem)
+        rd = self.b.reader(sem, self.me)
+        text = text or f"down_read({sem.name})"
+        ins = Ins(text, owner=self.owner, guard=(sem.holder == "FREE") & (sem.waiter == "FREE"),
+                  effects=[assign(rd, 1)], acquires=(sem.name,), take=sem, waits_sem=(sem, False))
+        self.b.note_acquire(self, ins, sem, False, False)
+        ins.checks.append(("driver-assert", rd == 1, f"{self.me} takes {sem.name} for read twice (nested readers "
+                           "deadlock behind a queued writer; lockdep: recursive locking)"))
+        self._sleep_check(ins, text)
+        self._add(ins)
+
+    def up_read(self, sem: RwSem, text: str = "") -> None:
+        self._rwsem(sem)
+        rd = self.b.reader(sem, self.me)
+        ins = Ins(text or f"up_read({sem.name})", owner=self.owner, effects=[assign(rd, 0)], drop=sem)
+        ins.checks.append(("unlock-not-held", rd == 0, f"{self.me} does not hold {sem.name} for read"))
+        self._add(ins)
+
+    def down_write(self, sem: RwSem, text: str = "") -> None:
+        """``down_write``: queue as the writer (new readers now wait), then take it once every reader and
+        the previous writer left."""
+        self._rwsem(sem)
+        text = text or f"down_write({sem.name})"
+        queue = Ins(f"{text}: queue on the wait list", owner=self.owner, guard=sem.waiter == "FREE",
+                    effects=[assign(sem.waiter, self.me)])
+        self._sleep_check(queue, text)
+        self._add(queue)
+        readers = [v == 0 for t, v in self.b.readers(sem).items()]
+        ins = Ins(text, owner=self.owner, guard=conj(sem.holder == "FREE", *readers),
+                  effects=[assign(sem.holder, self.me), assign(sem.waiter, "FREE")], acquires=(sem.name,), take=sem,
+                  waits_sem=(sem, True))
+        self.b.note_acquire(self, ins, sem, False, False)
+        self._add(ins)
+
+    def up_write(self, sem: RwSem, text: str = "") -> None:
+        self._rwsem(sem)
+        self._unlock(sem, text or f"up_write({sem.name})")
+
+    def mmap_read_lock(self, mm: RwSem | None = None) -> None:
+        self.down_read(self._mm(mm), f"mmap_read_lock({self._mm(mm).name})")
+
+    def mmap_read_unlock(self, mm: RwSem | None = None) -> None:
+        self.up_read(self._mm(mm), f"mmap_read_unlock({self._mm(mm).name})")
+
+    def mmap_write_lock(self, mm: RwSem | None = None) -> None:
+        self.down_write(self._mm(mm), f"mmap_write_lock({self._mm(mm).name})")
+
+    def mmap_write_unlock(self, mm: RwSem | None = None) -> None:
+        self.up_write(self._mm(mm), f"mmap_write_unlock({self._mm(mm).name})")
+
+    def _mm(self, mm: RwSem | None) -> RwSem:
+        mm = mm or self.b.d.mmap_lock
+        if mm is None:
+            raise ModelError(f"thread {self.thread}: mmap_*_lock needs the process's mm (declare it with driver.mm())")
+        return mm
+
+    def _rwsem(self, sem: RwSem) -> None:
+        if not isinstance(sem, RwSem) or sem not in self.b.locks:
+            raise ModelError(f"thread {self.thread}: {getattr(sem, 'name', sem)!r} is not an rwsem of this driver "
+                             "(driver.rwsem(name))")
+
     def lockdep_assert_held(self, lk: Lock | Resv, text: str = "") -> None:
         """``lockdep_assert_held(lk)``; a dma_resv is its ww_mutex (``dma_resv_assert_held``)."""
         if isinstance(lk, Resv):
@@ -698,8 +763,14 @@ class Code:
     msleep = might_sleep
 
     def copy_from_user(self, text: str = "copy_from_user()", *, fail: str | None = None) -> None:
-        """A user-memory access: it may fault, which sleeps and takes mmap_lock; -EFAULT to ``fail``."""
-        ins = Ins(text, owner=self.owner, acquires=("mmap_lock",))
+        """A user-memory access: it may fault, which sleeps and takes mmap_lock; -EFAULT to ``fail``. With
+        ``d.mm()`` the fault takes that rwsem for read, so it blocks behind a writer (held or queued)."""
+        mm = self.b.d.mmap_lock
+        if mm is None:
+            ins = Ins(text, owner=self.owner, acquires=("mmap_lock",))
+        else:
+            ins = Ins(text, owner=self.owner, acquires=(mm.name,), guard=(mm.holder == "FREE") & (mm.waiter == "FREE"),
+                      waits_sem=(mm, False))
         self._sleep_check(ins, text)
         if fail:
             ins.alts.append(Alt("efault", lift(True), [], self._lab(fail), f"{text} -> -EFAULT"))
@@ -1691,6 +1762,8 @@ class Code:
     def _lock_ins(self, lk: Lock, text: str, *, irqs: bool = False, bh: bool = False, keep: bool = True) -> Ins:
         if lk not in self.b.locks:
             raise ModelError(f"thread {self.thread}: {lk.name} is not a lock declared on this driver")
+        if isinstance(lk, RwSem):
+            raise ModelError(f"thread {self.thread}: {lk.name} is an rwsem: take it with down_read/down_write")
         ins = Ins(text, owner=self.owner, guard=lk.holder == "FREE", waits_lock=lk, acquires=(lk.name,))
         self.b.note_acquire(self, ins, lk, irqs, bh)
         if keep:

@@ -34,6 +34,7 @@ from dmabuf_check.model.driver.objects import (
     KObject,
     Lock,
     Resv,
+    RwSem,
     Slot,
     SpinLock,
     ident,
@@ -61,6 +62,7 @@ class Plan:
     attachers: dict[str, set[str]] = field(default_factory=dict)  # attachment -> owners that attach it
     ww_threads: set[str] = field(default_factory=set)  # threads with a ww acquire context
     pinned: set[str] = field(default_factory=set)  # attachments some call pins (detach checks their pin count)
+    readers: dict[str, set[str]] = field(default_factory=dict)  # rwsem -> threads that take it for read
     sleepers: dict[str, set[str]] = field(default_factory=dict)  # wait queue -> threads that wait_event on it
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
     grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
@@ -72,6 +74,7 @@ class Plan:
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
                 tuple(sorted(self.pinned)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.sleepers.items())),
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.readers.items())),
                 self.rcu, self.grace)
 
 
@@ -154,6 +157,9 @@ class DriverBuild:
                               meaning=f"who holds {lk.name}", rule="LOCKDEP")
             lk.decl = m.lock(lk.name, lk.holder, "FREE", {t: t for t in self.threads}, kernel=lk.kernel or lk.name,
                              lock_class=lk.cls)
+            if isinstance(lk, RwSem):
+                lk.waiter = m.var(f"wwait_{ident(lk.name)}", holder_t, "FREE", kernel=f"{lk.name} wait_list",
+                                  meaning=f"the writer queued on {lk.name}", rule="LOCKDEP")
         installed = {o.name: sum(1 for s in self.slots if s.obj is o and s.installed and s.holds_ref) for o in self.objects}
         for o in self.objects:
             init_count = len(o.owners) + installed[o.name]
@@ -267,6 +273,31 @@ class DriverBuild:
                           kernel="dma_buf_begin_cpu_access" if kind == "cpu" else "dma_buf_vmap",
                           meaning=f"{owner}'s {'CPU access brackets' if kind == 'cpu' else 'vmaps'} of {buf.name}",
                           rule="CPU-1" if kind == "cpu" else "CPU-7")
+
+    def reader(self, sem: RwSem, thread: str) -> Expr:
+        """Whether ``thread`` holds ``sem`` for read."""
+        self.next_plan.readers.setdefault(sem.name, set()).add(thread)
+        return self._lazy(f"rd_{ident(sem.name)}_{ident(thread)}", BOOL, 0, kernel=f"{sem.name} reader",
+                          meaning=f"{thread} holds {sem.name} for read", rule="LOCKDEP")
+
+    def readers(self, sem: RwSem) -> dict[str, Expr]:
+        return {t: self.reader(sem, t) for t in sorted(self.plan.readers.get(sem.name, ()))}
+
+    def sem_waitable(self, sem: RwSem, write: bool):
+        """What a blocked down_read (the writer holding or queued) or down_write (every reader, the writer)
+        waits for, as a waitable of the wait-for graph: an edge to each of them."""
+        key = f"{sem.name} ({'write' if write else 'read'})"
+        if key not in self._worksets:
+            rd = self.readers(sem)
+            if write:  # the writer waits for every reader and a writer holding it
+                holders = {t: (sem.holder == t) | (rd[t] == 1) if t in rd else sem.holder == t for t in self.threads}
+            else:  # a reader waits for the writer holding it or queued for it
+                holders = {t: (sem.holder == t) | (sem.waiter == t) for t in self.threads}
+            busy = disj(sem.holder != "FREE", *([v == 1 for v in rd.values()] if write else [sem.waiter != "FREE"]))
+            fs = self.m.fence_set(key, None, lambda _j: busy, signal="", kernel="rw_semaphore")
+            fs.can_signal, fs.needs_all = holders, True
+            self._worksets[key] = fs
+        return self._worksets[key]
 
     def sleep_state(self, wq: str, thread: str) -> Expr:
         """A thread's place on a wait queue: 0 awake, 1 asleep on it, 2 woken (it rechecks its condition)."""
@@ -538,6 +569,8 @@ class DriverBuild:
                 waits = Waits(self._fencesets[ins.waits_fence.name], at)
             elif ins.waits_work is not None:
                 waits = Waits(self.work_waitable(ins.waits_work), at)
+            elif ins.waits_sem is not None:
+                waits = Waits(self.sem_waitable(*ins.waits_sem), at)
             act = m.action(name, at & ins.guard, effects, actor=t.name, kernel=ins.text, call=ins.text,
                            meaning=f"{t.name}: {ins.text}", acquires=ins.acquires, holds=holds, waits=waits,
                            marks=tuple((lk, tag, at & ins.guard & cond) for lk, tag, cond in ins.marks))
@@ -612,6 +645,9 @@ class DriverBuild:
             for lk in self.locks:
                 info.add("lock-held-at-exit", (pcs[t] == DONE) & (lk.holder == t),
                          f"{t} returns holding {lk.name}")
+                if isinstance(lk, RwSem) and t in self.plan.readers.get(lk.name, ()):
+                    info.add("lock-held-at-exit", (pcs[t] == DONE) & (self.reader(lk, t) == 1),
+                             f"{t} returns holding {lk.name} for read")
         def done(f) -> Expr:  # signaled, or a container whose ops->signaled() is true (a query signals it)
             return disj(f.signaled_v == 1, conj(*[g.signaled_v == 1 for g in f.implied_by])) if f.implied_by \
                 else f.signaled_v == 1
@@ -670,6 +706,8 @@ class DriverBuild:
 
     def finish_fencesets(self) -> None:
         for work, fs in self._worksets.items():
+            if fs.kernel != "work_struct":
+                continue  # an rwsem's holders: its edges were set when it was made
             fs.signal = self._work_ends.get(work, "")
             fs.signallers = (work,)
             fs.can_signal = {work: lift(True)}

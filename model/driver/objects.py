@@ -149,6 +149,14 @@ class SpinLock(Lock):
 
 
 @dataclass(eq=False)
+class RwSem(Lock):
+    """A struct rw_semaphore: many readers or one writer. A writer queues first, and a queued writer holds
+    off new readers (rwsem fairness), so a reader that takes it again behind a waiting writer deadlocks."""
+
+    waiter: Expr | None = field(default=None, repr=False)  # the queued writer (FREE: none)
+
+
+@dataclass(eq=False)
 class Slot:
     """A place that holds one reference to an object once it is published: an fd table entry
     (fd_install), an idr/xarray entry, a list membership, a pointer field another thread reads."""

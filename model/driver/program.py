@@ -47,6 +47,7 @@ from dmabuf_check.model.driver.objects import (
     Mutex,
     Pointer,
     Resv,
+    RwSem,
     Slot,
     SpinLock,
     ThreadDecl,
@@ -78,6 +79,7 @@ class Driver:
         self.completions: list[Completion] = []
         self.waitqueues: list[WaitQueue] = []
         self.pointers: list[Pointer] = []
+        self.mmap_lock: RwSem | None = None
         self.timers: dict[str, bool] = {}  # timer -> TIMER_IRQSAFE
         self.invariants: list[tuple[Callable[[], object], str]] = []
         self._names: set[str] = set()
@@ -385,6 +387,22 @@ class Driver:
         lk = Mutex(self._new(name, "lock"), lock_class=lock_class, kernel="struct mutex")
         self.locks.append(lk)
         return lk
+
+    def rwsem(self, name: str, *, lock_class: str = "") -> RwSem:
+        """A struct rw_semaphore: ``k.down_read``/``k.up_read`` share it, ``k.down_write``/``k.up_write``
+        exclude everyone; a queued writer holds off new readers."""
+        lk = RwSem(self._new(name, "lock"), lock_class=lock_class, kernel="struct rw_semaphore")
+        self.locks.append(lk)
+        return lk
+
+    def mm(self, name: str = "mm->mmap_lock") -> RwSem:
+        """The process's mmap_lock as a real rwsem: every copy_from_user/copy_to_user may fault and take it for
+        read (blocking behind a writer, queued ones too), ``k.mmap_read_lock``/``k.mmap_write_lock`` take it;
+        lockdep's class is the boot-primed mmap_lock."""
+        if self.mmap_lock is not None:
+            raise ModelError(f"driver {self.name}: mm() declared twice")
+        self.mmap_lock = self.rwsem(name, lock_class="mmap_lock")
+        return self.mmap_lock
 
     def spinlock(self, name: str, *, lock_class: str = "") -> SpinLock:
         lk = SpinLock(self._new(name, "lock"), lock_class=lock_class, kernel="spinlock_t")
