@@ -1025,3 +1025,38 @@ def test_a_writer_excludes_the_readers_of_an_rwsem():
 def test_readers_share_an_rwsem():
     violated, _vacuous, _r, _m = run(rwsem_users(True))
     assert violated == {"driver-assert": 4}  # both readers inside at once: reachable
+
+
+# ---- an importer already set up at the start --------------------------------------------------------
+
+def mapped_importer(bug: bool) -> Driver:
+    d = Driver("mapped-importer")
+    buf = d.dma_buf("buf", live=True, owners=("teardown", d.holder("exporter")))
+    att = d.attachment("att", buf, state="MAPPED", owner="teardown")
+
+    @d.thread("teardown")
+    def teardown(k):
+        k.dma_access(att)
+        k.dma_buf_unmap_attachment(att)
+        if bug:
+            k.dma_buf_put(buf)
+            k.dma_buf_detach(att)
+        else:
+            k.dma_buf_detach(att)
+            k.dma_buf_put(buf)
+
+    return d
+
+
+def test_an_attachment_can_start_mapped():
+    violated, vacuous, r, _m = run(mapped_importer(False))
+    assert violated == {} and vacuous == [] and r.states == 9  # no attach or map steps to explore
+    violated, _vacuous, _r, _m = run(mapped_importer(True))
+    assert violated == {"attach-holds-ref": 5}
+
+
+def test_an_attachment_that_starts_attached_names_its_owner():
+    d = Driver("bad-start")
+    buf = d.dma_buf("buf", live=True, owners=("t",))
+    with pytest.raises(ModelError, match="needs owner="):
+        d.attachment("att", buf, state="MAPPED")

@@ -201,7 +201,7 @@ class DriverBuild:
             c.done = m.var(f"done_{ident(c.name)}", Range(0, 3), 0, kernel="struct completion.done",
                            meaning=f"{c.name}: completions not yet consumed (3: complete_all)", rule="")
         for a in self.attachments:
-            a.v = m.var(f"att_{ident(a.name)}", Enum("att", "NONE", "ATTACHED", "MAPPED", "STALE"), "NONE",
+            a.v = m.var(f"att_{ident(a.name)}", Enum("att", "NONE", "ATTACHED", "MAPPED", "STALE"), a.state,
                         kernel="struct dma_buf_attachment", meaning=f"{a.name}: attached, mapped", rule="ATT-7")
         by_name = {f.name: f for f in self.fences}
         for (fname, cbname), body in plan.callbacks.items():
@@ -674,13 +674,13 @@ class DriverBuild:
                          f"{lname} is taken in {tag} context and elsewhere with {tag.lower()}s enabled "
                          f"(inconsistent {{IN-{tag}-W}} -> {{{tag}-ON-W}} usage)")
         for a in self.attachments:
-            owners = sorted(self.plan.attachers.get(a.name, ()))
+            owners = sorted(set(self.plan.attachers.get(a.name, ())) | ({a.owner} if a.owner else set()))
             if any((o, a.buf.name) in self.held_vars for o in owners):
                 # the importer's reference may live in its own structures and move between its paths: a pointer
                 # field (the GEM object's import_attach, a map struct: a non-fd slot), an object it handed the
                 # reference to, the thread that took it out to free the object; an fd is userspace's to close, a
                 # long-lived d.holder() someone else's (the exporter's own reference)
-                others = set(self.d.holders)
+                others = set(self.d.holders) - {a.owner}
                 kept = [v for (o, name), v in self.held_vars.items() if name == a.buf.name and o not in others]
                 kept += [s.v for s in self.slots if s.obj is a.buf and s.holds_ref and s.kind != "fd"]
                 info.add("attach-holds-ref", (a.v != "NONE") & conj(*[v == 0 for v in kept]),

@@ -270,6 +270,8 @@ class Attachment:
     buf: DmaBuf
     dynamic: bool = False
     move_notify: Body | None = None  # dma_buf_attach_ops.move_notify: runs inside dma_buf_move_notify(), resv held
+    state: str = "NONE"  # at the start: NONE, ATTACHED or MAPPED (an importer already set up)
+    owner: str = ""  # who attached it, for an attachment that starts attached (REF-10 reads its references)
     v: Expr | None = field(default=None, repr=False)
 
     @property

@@ -312,14 +312,23 @@ class Driver:
         self._deferred_fput(b)  # dma_buf_put() is fput(dmabuf->file): dma_buf_release() runs from __fput()
         return b
 
-    def attachment(self, name: str, buf: DmaBuf, *, dynamic: bool = False, move_notify: Body | None = None) -> Attachment:
+    def attachment(self, name: str, buf: DmaBuf, *, dynamic: bool = False, move_notify: Body | None = None,
+                   state: str = "NONE", owner: str = "") -> Attachment:
         """An importer's attachment; ``dynamic`` for dma_buf_dynamic_attach, whose importer ops' ``move_notify``
-        body runs inside the exporter's dma_buf_move_notify(), with the resv held (DYN-8)."""
+        body runs inside the exporter's dma_buf_move_notify(), with the resv held (DYN-8). ``state`` ATTACHED
+        or MAPPED starts it set up by ``owner`` (the thread or holder whose dma-buf reference it relies on)."""
         if buf not in self.objects or not isinstance(buf, DmaBuf):
             raise ModelError(f"attachment {name}: {getattr(buf, 'name', buf)!r} is not a dma_buf of this driver")
         if move_notify is not None and not dynamic:
             raise ModelError(f"attachment {name}: move_notify belongs to a dynamic attachment (dynamic=True)")
-        a = Attachment(self._new(name, "attachment"), buf, dynamic=dynamic, move_notify=move_notify)
+        if state not in ("NONE", "ATTACHED", "MAPPED"):
+            raise ModelError(f"attachment {name}: state must be NONE, ATTACHED or MAPPED, got {state!r}")
+        if state != "NONE" and not (isinstance(owner, str) and owner):
+            raise ModelError(f"attachment {name}: an attachment that starts {state} needs owner= (who attached it)")
+        if state != "NONE" and not buf.live:
+            raise ModelError(f"attachment {name}: starts {state} on {buf.name}, which does not exist yet (live=True)")
+        a = Attachment(self._new(name, "attachment"), buf, dynamic=dynamic, move_notify=move_notify, state=state,
+                       owner=owner)
         self.attachments.append(a)
         return a
 
