@@ -6,6 +6,7 @@ import os
 import pytest
 from dmabuf_check.checker.explicit.search import explore
 from dmabuf_check.model.components.context import PRIMED_ORDER, TRANSIENT
+from dmabuf_check.model.lockdep_names import work_map
 from dmabuf_check.model.compose import build, parse_mix, resolve_mix
 from dmabuf_check.model.design import Design, Move, Op, Signalling, Submit
 from dmabuf_check.model.profiles import DEFAULT, PROFILES, profile
@@ -47,7 +48,10 @@ def test_signalling_path_runs_inside_the_fence_signalling_section():
 @pytest.mark.parametrize("name", sorted(builtin()))
 def test_lock_metadata_names_only_known_locks(name):
     model, info, _props = build_ref(builtin()[name])
-    known = {lk.name for lk in model.locks} | set(TRANSIENT) | set(PRIMED_ORDER)
+    # and the lockdep maps of the work items and timers among its threads
+    actors = {a.actor for a in model.actions}
+    known = {lk.name for lk in model.locks} | set(TRANSIENT) | set(PRIMED_ORDER) | {
+        work_map(t, timer) for t in actors for timer in (False, True)}
     # a driver program's release inlined at a put that is never the last one is dead code: if it ran, it
     # would take the lock again (that is why the fixed program holds its own reference there)
     dead = getattr(info, "release_steps", set())
