@@ -6,9 +6,9 @@ import os
 import pytest
 from dmabuf_check.checker.explicit.search import explore
 from dmabuf_check.model.components.context import PRIMED_ORDER, TRANSIENT
-from dmabuf_check.model.lockdep_names import work_map
 from dmabuf_check.model.compose import build, parse_mix, resolve_mix
 from dmabuf_check.model.design import Design, Move, Op, Signalling, Submit
+from dmabuf_check.model.lockdep_names import work_map
 from dmabuf_check.model.profiles import DEFAULT, PROFILES, profile
 from dmabuf_check.properties.catalog import CATALOG, applicable, for_model
 
