@@ -1060,3 +1060,93 @@ def test_an_attachment_that_starts_attached_names_its_owner():
     buf = d.dma_buf("buf", live=True, owners=("t",))
     with pytest.raises(ModelError, match="needs owner="):
         d.attachment("att", buf, state="MAPPED")
+
+
+# ---- kmemleak's view: references held by freed or unreachable objects ------------------------------------
+
+def set_name(bug: bool) -> Driver:
+    """d1f37226431f 'dma-buf: free dmabuf->name in dma_buf_release()': DMA_BUF_SET_NAME kstrdup()s the name
+    into a field of the dma-buf; the release must kfree it."""
+    d = Driver("set-name")
+    name = d.mem("name")
+
+    def release(k):
+        if not bug:
+            k.ptr_xchg(field, None, "name = dmabuf->name")
+            k.kfree(name)
+
+    buf = d.dma_buf("dmabuf", live=True, owners=("ioctl",), ops={"release": release})
+    field = d.pointer("dmabuf->name", (name,), of=buf)
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.kzalloc(name, fail="nomem", text="name = kstrdup_const(buf, GFP_KERNEL)")
+        k.ptr_xchg(field, name, "dmabuf->name = name")
+        k.label("nomem")
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_a_field_still_holding_memory_when_its_object_is_freed_leaks():
+    violated, _vacuous, _r, _m = run(set_name(True))
+    assert violated == {"kref-leak": 5}  # was: every property held
+
+
+def test_the_release_that_frees_the_field_holds():
+    violated, vacuous, _r, _m = run(set_name(False))
+    assert violated == {} and vacuous == []
+
+
+def export_vs_close(bug: bool) -> Driver:
+    """319c933c71f3 'drm/prime: proper locking+refcounting for obj->dma_buf link': an export that stores
+    obj->dma_buf after the last handle's close already cleared it leaves the GEM object and its dma-buf
+    holding each other: nothing reaches either once every thread is done."""
+    d = Driver("export-vs-close")
+    lk = d.mutex("dev->object_name_lock")
+    handles = d.field("obj->handle_count", init=1)
+    obj = d.kref("gem", live=True, owners=("export", "close"))
+
+    def dmabuf_release(k):
+        k.kref_put(obj, "drm_gem_dmabuf_release(): drm_gem_object_put(obj)")
+
+    buf = d.dma_buf("dmabuf", ops={"release": dmabuf_release})
+    link = d.slot("obj->dma_buf", buf, kind="ptr", of=obj)
+
+    @d.thread("export")
+    def export(k):
+        k.mutex_lock(lk)
+        if not bug:
+            k.goto_if(handles.value == 0, "gone", "if (obj->handle_count == 0) return -ENOENT")
+        k.dma_buf_export(buf, priv=obj, fail="gone")  # the dma-buf now holds the export's object reference
+        k.publish(link, "obj->dma_buf = dmabuf")  # with the export's dma-buf reference
+        k.mutex_unlock(lk)
+        k.ret(0)
+        k.label("gone")
+        k.mutex_unlock(lk)
+        k.kref_put(obj)
+
+    @d.thread("close")
+    def close(k):
+        k.mutex_lock(lk)
+        k.dec(handles, text="--obj->handle_count")
+        k.unpublish(link, fail="no_buf", text="dma_buf = obj->dma_buf; obj->dma_buf = NULL")
+        k.mutex_unlock(lk)
+        k.dma_buf_put(buf)
+        k.kref_put(obj)
+        k.ret(0)
+        k.label("no_buf")
+        k.mutex_unlock(lk)
+        k.kref_put(obj)
+
+    return d
+
+
+def test_a_reference_cycle_left_when_every_thread_is_done_leaks():
+    violated, _vacuous, _r, _m = run(export_vs_close(True))
+    assert violated == {"kref-leak": 9}
+
+
+def test_the_export_that_rechecks_the_handles_holds():
+    violated, vacuous, _r, _m = run(export_vs_close(False))
+    assert violated == {} and vacuous == []

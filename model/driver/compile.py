@@ -641,6 +641,7 @@ class DriverBuild:
             if owner in pcs:
                 info.add("kref-leak", (pcs[owner] == DONE) & (v > 0),
                          f"{owner} returns still holding a reference to {oname}")
+        self._leak_checks(info, all_done)
         for t in self.threads:
             for lk in self.locks:
                 info.add("lock-held-at-exit", (pcs[t] == DONE) & (lk.holder == t),
@@ -685,6 +686,51 @@ class DriverBuild:
                 kept += [s.v for s in self.slots if s.obj is a.buf and s.holds_ref and s.kind != "fd"]
                 info.add("attach-holds-ref", (a.v != "NONE") & conj(*[v == 0 for v in kept]),
                          f"{a.name} is attached while its importer holds no reference to {a.buf.name}")
+
+    def _leak_checks(self, info: DriverInfo, all_done: Expr) -> None:
+        """kmemleak's view (KREF-4): an object freed while it still holds references leaks what they point
+        at, and an object still alive when every thread is done that no root reaches (a thread, a long-lived
+        holder, an fd or handle, a callback, a resv) is lost: a reference cycle, or a reference stored in an
+        object that was freed."""
+        objs = {o.name: o for o in self.objects}
+
+        def gone(o: KObject) -> Expr:
+            return (o.life == FREED) | (o.life == GRACE)
+
+        # a reference to memory already freed (by whoever) dangles; it leaks only while its object lives
+        for (owner, name), v in self.held_vars.items():
+            if owner in objs and name in objs:
+                info.add("kref-leak", gone(objs[owner]) & (v > 0) & ~gone(objs[name]),
+                         f"{owner} was freed still holding a reference to {name}")
+        for ptr in self.d.pointers:
+            if ptr.of is not None and ptr.holds_ref:
+                live = disj(*[ptr.points_to(t) & ~gone(t) for t in ptr.targets])
+                info.add("kref-leak", gone(ptr.of) & live,
+                         f"{ptr.of.name} was freed while {ptr.name} still holds a reference")
+        for sl in self.slots:
+            if sl.of is not None and sl.holds_ref:
+                info.add("kref-leak", gone(sl.of) & (sl.v == 1) & ~gone(sl.obj),
+                         f"{sl.of.name} was freed while {sl.name} still holds a reference to {sl.obj.name}")
+        # reachability from the roots, unfolded as many times as there are objects (the longest chain)
+        held_by: dict[str, list[tuple[str | None, Expr]]] = {o: [] for o in objs}
+        for (owner, name), v in self.held_vars.items():
+            if name in held_by:
+                held_by[name].append((owner if owner in objs else None, v > 0))
+        for sl in self.slots:
+            if sl.holds_ref and sl.obj.name in held_by:
+                held_by[sl.obj.name].append((sl.of.name if sl.of is not None else None, sl.v == 1))
+        for ptr in self.d.pointers:
+            if ptr.holds_ref:
+                for t in ptr.targets:
+                    held_by[t.name].append((ptr.of.name if ptr.of is not None else None, ptr.points_to(t)))
+        reach: dict[str, Expr] = {o: disj(*[c for h, c in hs if h is None]) for o, hs in held_by.items()}
+        for _ in range(len(objs)):
+            reach = {o: disj(reach[o], *[c & reach[h] for h, c in hs if h is not None]) for o, hs in held_by.items()}
+        for name, o in objs.items():
+            if o.refcounted and any(h is not None for h, _c in held_by[name]):  # reachable only through objects
+                info.add("kref-leak", all_done & (o.life == LIVE) & ~reach[name],
+                         f"{name} is still alive but no thread, handle or holder reaches it (a reference cycle, "
+                         "or a reference lost with the object that held it)")
 
     def declare_fencesets(self) -> None:
         """Fences some thread signals are waitable resources of the wait-for graph (declared before the

@@ -167,6 +167,7 @@ class Slot:
     installed: bool = False  # holds the object's reference when the threads start
     holds_ref: bool = True  # False: a list the object's release unlinks it from (db_list), no reference
     lock: Lock | None = None  # the lock readers of the slot take (Driver.list_readers)
+    of: KObject | None = None  # the object it is a field of (obj->dma_buf): freeing that object with it set leaks
     v: Expr | None = field(default=None, repr=False)
 
     @property
@@ -186,6 +187,7 @@ class Pointer:
     targets: tuple[KObject, ...]
     init: KObject | None = None
     holds_ref: bool = True
+    of: KObject | None = None  # the object it is a field of: freeing that object with a reference here leaks it
     v: Expr | None = field(default=None, repr=False)
 
     def points_to(self, obj: KObject | None) -> Expr:

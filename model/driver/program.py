@@ -370,7 +370,7 @@ class Driver:
         return c
 
     def pointer(self, name: str, targets: tuple[KObject, ...], *, init: KObject | None = None,
-                holds_ref: bool = True) -> Pointer:
+                holds_ref: bool = True, of: KObject | None = None) -> Pointer:
         """A pointer field that may point at any of ``targets`` or NULL (``init``: where it points at the start,
         holding that reference when ``holds_ref``). ``k.ptr_xchg``/``k.ptr_store`` write it, ``k.ptr_switch``
         reads it and branches on the object found."""
@@ -380,7 +380,9 @@ class Driver:
             raise ModelError(f"pointer {name}: a target is named twice")
         if init is not None and init not in targets:
             raise ModelError(f"pointer {name}: init {getattr(init, 'name', init)!r} is not one of its targets")
-        ptr = Pointer(self._new(name, "pointer"), tuple(targets), init, holds_ref)
+        if of is not None and of not in self.objects:
+            raise ModelError(f"pointer {name}: of={getattr(of, 'name', of)!r} is not an object of this driver")
+        ptr = Pointer(self._new(name, "pointer"), tuple(targets), init, holds_ref, of)
         if init is not None and holds_ref:
             init.owners = init.owners + (name,)  # the pointer's reference at the start
         self.pointers.append(ptr)
@@ -419,7 +421,7 @@ class Driver:
         return lk
 
     def slot(self, name: str, obj: KObject, *, kind: str = "fd", installed: bool = False,
-             holds_ref: bool = True, lock: Lock | None = None) -> Slot:
+             holds_ref: bool = True, lock: Lock | None = None, of: KObject | None = None) -> Slot:
         """Where a published reference lives: an fd, an idr/xarray handle, a list, a pointer field
         (``holds_ref=False``: a list that holds no reference, the object's release unlinks it)."""
         if kind not in SLOT_KINDS:
@@ -430,7 +432,9 @@ class Driver:
             lock = lock.lock
         if lock is not None and lock not in self.locks and not any(lock is r.lock for r in self.resvs):
             raise ModelError(f"slot {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
-        s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed, holds_ref=holds_ref, lock=lock)
+        if of is not None and of not in self.objects:
+            raise ModelError(f"slot {name}: of={getattr(of, 'name', of)!r} is not an object of this driver")
+        s = Slot(self._new(name, "slot"), obj, kind=kind, installed=installed, holds_ref=holds_ref, lock=lock, of=of)
         self.slots.append(s)
         return s
 
