@@ -30,6 +30,8 @@ RULES: tuple[ObjectRule, ...] = (
     ObjectRule("use-before-init", "no thread but its creator uses an object before it is set up (published too early)",
                ("KOBJ-2",), "Documentation/core-api/kref.rst; fd_install() kernel-doc (install last)"),
     ObjectRule("double-free", "no object's memory is freed twice", ("KOBJ-3",), "KASAN 'double-free'; mm/slub.c"),
+    ObjectRule("list-del-unlisted", "an entry is deleted from a list only while it is on it", ("KOBJ-4",),
+               "lib/list_debug.c __list_del_entry_valid() 'list_del corruption'"),
     ObjectRule("kref-get-zero", "no reference is taken on an object whose count already dropped to zero",
                ("KREF-2", "REF-14"), "lib/refcount.c 'refcount_t: addition on 0; use-after-free'"),
     ObjectRule("kref-underflow", "no reference is dropped from a count that is already zero", ("KREF-2",),

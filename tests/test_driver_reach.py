@@ -1150,3 +1150,35 @@ def test_a_reference_cycle_left_when_every_thread_is_done_leaks():
 def test_the_export_that_rechecks_the_handles_holds():
     violated, vacuous, _r, _m = run(export_vs_close(False))
     assert violated == {} and vacuous == []
+
+
+# ---- removing an absent entry: list corruption, or a no-op ------------------------------------------------
+
+def test_a_list_del_of_an_unlisted_entry_is_list_corruption():
+    # dma_buf_export() error path before ef3a6b70507a: the file release list_del()s a node never added
+    d = Driver("unlisted")
+    obj = d.kref("dmabuf", live=True, owners=("export",))
+    lst = d.slot("db_list", obj, kind="list", holds_ref=False)
+
+    @d.thread("export")
+    def export(k):
+        k.unpublish(lst, text="list_del(&dmabuf->list_node)")
+        k.kref_put(obj)
+
+    violated, _vacuous, _r, _m = run(d)
+    assert violated == {"list-del-unlisted": 0}  # was: a stuck state, the removal waited for the entry
+
+
+def test_removing_an_absent_handle_hands_back_nothing():
+    # idr_remove() of an id that is gone returns NULL: putting "its" reference is a put without one
+    d = Driver("absent-handle")
+    obj = d.kref("gem", live=True, owners=(d.holder("dev"),))
+    handle = d.slot("object_idr", obj, kind="idr")
+
+    @d.thread("close")
+    def close(k):
+        k.unpublish(handle, text="obj = idr_remove(&file->object_idr, handle)")
+        k.kref_put(obj)
+
+    violated, _vacuous, _r, _m = run(d)
+    assert violated == {"kref-put-noref": 1}

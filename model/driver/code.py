@@ -607,12 +607,18 @@ class Code:
         self._slot(slot)
         obj = slot.obj
         held = self.b.held(self.owner, obj)
-        ins = Ins(text or f"{_REMOVE[slot.kind]}({slot.name})", owner=self.owner, guard=slot.v == 1)
-        ins.effects.append(assign(slot.v, 0))
-        if slot.holds_ref:
-            ins.effects.append(assign(held, ite(held < obj.max_refs, held + 1, held)))
+        # with fail= the caller checks; without it the code assumes the entry is there: a list_del of an
+        # unlisted entry corrupts the list (KOBJ-4), any other removal of an absent entry hands back nothing
+        ins = Ins(text or f"{_REMOVE[slot.kind]}({slot.name})", owner=self.owner,
+                  guard=slot.v == 1 if fail else lift(True))
+        if not fail and slot.kind == "list":
+            ins.checks.append(("list-del-unlisted", slot.v == 0, f"{slot.name} does not hold {obj.name}: list_del of "
+                               "an entry that is not on the list"))
+        if slot.holds_ref:  # (effects apply in order: read the slot before it is emptied)
+            ins.effects.append(assign(held, ite(slot.v == 0, held, ite(held < obj.max_refs, held + 1, held))))
             ins.checks.append(("kref-overflow", held >= obj.max_refs, f"{self.owner} holds more references to "
                                f"{obj.name} than the model tracks ({obj.max_refs})"))
+        ins.effects.append(assign(slot.v, 0))
         if fail:  # without it the caller knows the object is there
             ins.alts.append(Alt("empty", slot.v == 0, [], self._lab(fail), f"{ins.text} -> not found"))
         self._add(ins)
