@@ -1182,3 +1182,26 @@ def test_removing_an_absent_handle_hands_back_nothing():
 
     violated, _vacuous, _r, _m = run(d)
     assert violated == {"kref-put-noref": 1}
+
+
+def test_every_call_takes_the_programs_own_text():
+    import inspect
+
+    from dmabuf_check.model.driver.code import _NO_TEXT, Code
+
+    calls = [n for n, f in inspect.getmembers(Code, inspect.isfunction) if not n.startswith("_") and n not in _NO_TEXT]
+    assert [n for n in calls if "text" not in inspect.signature(getattr(Code, n)).parameters] == []
+    d = Driver("texts")
+    f = d.fence("f", live=True, owners=(d.holder("h"),))
+
+    @d.thread("w")
+    def w(k):
+        k.dma_fence_wait(f, text="dma_fence_wait_timeout(fence, true, msecs_to_jiffies(10))")
+
+    @d.thread("s")
+    def s(k):
+        k.dma_fence_signal(f, text="dma_fence_signal(&job->hw_fence)")
+
+    m, _info = d.build()
+    assert [a.call for a in m.actions][:2] == ["dma_fence_wait_timeout(fence, true, msecs_to_jiffies(10))",
+                                               "dma_fence_signal(&job->hw_fence)"]

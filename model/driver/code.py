@@ -146,6 +146,7 @@ class Code:
         self._work_end: str | None = None  # a work item's return goes here (its "running" flag is cleared)
         self._inline_depth = 0
         self._reclaiming = 0  # inside a shrinker run by direct reclaim (its calls hold fs_reclaim)
+        self._text_next = ""  # text= of the call being written, for its first step
         self._uid = 0
         # exporter ops being inlined: (depth, op, where an error return goes or None, the core's state to undo)
         self._ops: list[tuple[int, str, str | None, list[Effect]]] = []
@@ -1525,6 +1526,8 @@ class Code:
         if self._pending_checks:
             ins.checks.extend(self._pending_checks)
             self._pending_checks = []
+        if self._text_next:  # the program's own words for the call (text=), on its first step
+            ins.text, self._text_next = self._text_next, ""
         idx = len(self.ins)
         for lab in self._pending_labels:
             self.labels[lab] = idx
@@ -1811,6 +1814,30 @@ class Code:
             ins.effects.append(assign(v, ite(v > 0, v - 1, 0)))
         self._add(ins)
 
+
+# Calls that take no text of their own (control flow, internal steps); every other call accepts ``text=``
+_NO_TEXT = {"atomic", "call", "goto", "label", "ret", "work_ends", "deferred_fput", "me", "owner"}
+
+
+def _accepts_text(fn: Callable[..., None]) -> Callable[..., None]:
+    """Give a call ``text=``: how the program's source says it (shown in traces instead of the built-in name)."""
+    @functools.wraps(fn)
+    def call(self: Code, *args: Any, text: str = "", **kwargs: Any) -> None:
+        if not isinstance(text, str):
+            raise ModelError(f"thread {self.thread}: {fn.__name__}(text=...) is a string, got {type(text).__name__}")
+        outer, steps = self._text_next, len(self.ins)
+        self._text_next = text or outer
+        try:
+            fn(self, *args, **kwargs)
+        finally:  # an enclosing call's text stays pending only if this call wrote no step
+            self._text_next = outer if len(self.ins) == steps else ""
+    return call
+
+
+for _name, _fn in list(vars(Code).items()):
+    if (inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _NO_TEXT
+            and "text" not in inspect.signature(_fn).parameters):
+        setattr(Code, _name, _accepts_text(_fn))
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
