@@ -1208,3 +1208,89 @@ def test_every_call_takes_the_programs_own_text():
     m, _info = d.build()
     assert [a.call for a in m.actions][:2] == ["dma_fence_wait_timeout(fence, true, msecs_to_jiffies(10))",
                                                "dma_fence_signal(&job->hw_fence)"]
+
+
+# ---- pointer dereference, dma_fence_get_rcu_safe, non-sync cancels ---------------------------------------
+
+def rcu_safe(bug: str | None) -> Driver:
+    """A reader takes a reference to syncobj->fence while drm_syncobj_replace_fence() swaps it and drops
+    the old one: dma_fence_get_rcu_safe() under rcu_read_lock() is the kernel's answer."""
+    d = Driver("rcu-safe")
+    old = d.fence("old_fence", live=True, owners=("signal",))
+    new = d.fence("new_fence", live=True, owners=("replace", d.holder("timeline")))
+    ptr = d.pointer("syncobj->fence", (old, new), init=old)
+
+    @d.thread("replace")
+    def replace(k):
+        k.ptr_xchg(ptr, new)
+        k.dma_fence_put(old)
+
+    @d.thread("find")
+    def find(k):
+        if bug == "borrow":  # READ_ONCE and use, outside RCU and without a reference: the fence may go
+            k.ptr_switch(ptr, {new: "borrowed"})
+            k.use(old, "fence->seqno")
+            k.label("borrowed")
+        if bug != "no-rcu":
+            k.rcu_read_lock()
+        k.dma_fence_get_rcu_safe(ptr, {old: "got_old", new: "got_new"})
+        k.label("got_old")
+        if bug != "no-rcu":
+            k.rcu_read_unlock()
+        k.dma_fence_put(old)
+        k.ret(0)
+        k.label("got_new")
+        if bug != "no-rcu":
+            k.rcu_read_unlock()
+        k.dma_fence_put(new)
+
+    @d.irq("signal")
+    def signal(k):
+        k.dma_fence_signal(old)
+        k.dma_fence_put(old)
+        k.dma_fence_signal(new)
+
+    return d
+
+
+def test_dma_fence_get_rcu_safe_takes_a_reference_to_whatever_the_pointer_holds():
+    violated, vacuous, _r, _m = run(rcu_safe(None))
+    assert violated == {} and vacuous == []
+
+
+def test_dma_fence_get_rcu_safe_outside_rcu_and_a_plain_dereference_are_found():
+    assert run(rcu_safe("no-rcu"))[0] == {"use-after-free": 0}
+    assert run(rcu_safe("borrow"))[0] == {"use-after-free": 6}
+
+
+def test_a_pointer_dereference_of_null_is_found():
+    d = Driver("null-deref")
+    f = d.fence("f", live=True, owners=(d.holder("h"),))
+    ptr = d.pointer("v3d->bin_job", (f,))
+
+    @d.irq("irq")
+    def irq(k):
+        k.ptr_use(ptr, "v3d->bin_job->irq_fence")
+        k.dma_fence_signal(f)
+
+    assert run(d)[0] == {"use-before-init": 0}
+
+
+def test_a_non_sync_cancel_says_whether_the_work_was_pending():
+    d = Driver("cancel")
+    pending = d.field("was_pending")
+
+    @d.work("tdr")
+    def tdr(k):
+        k.set(pending, 0)
+
+    @d.thread("reset")
+    def reset(k):
+        k.queue_delayed_work("tdr")
+        k.cancel_work("tdr", pending="requeue")
+        k.ret(0)
+        k.label("requeue")
+        k.set(pending, 1, "cancel_delayed_work() returned true")
+
+    violated, vacuous, r, _m = run(d)
+    assert violated == {} and vacuous == []  # both outcomes of the cancel happen

@@ -561,6 +561,41 @@ class Code:
             raise ModelError(f"thread {self.thread}: ptr_switch({p.name}): give cases or null")
         self._add(Ins(what, switch=[(cond, self._lab(label)) for cond, label in branches], owner=self.owner))
 
+    def ptr_use(self, p: Pointer, what: str = "") -> None:
+        """A dereference through the pointer (``p->field``): of NULL it is an oops, of a freed target a
+        use-after-free."""
+        self._pointer(p, None)
+        ins = Ins(what or f"{p.name}->...", owner=self.owner)
+        ins.checks.append(("use-before-init", p.points_to(None), f"{p.name} is NULL: a NULL pointer dereference"))
+        for t in p.targets:
+            probe = Ins("")
+            self._deref(probe, t, p.points_to(t))
+            ins.checks.extend(probe.checks)
+        self._add(ins)
+
+    def dma_fence_get_rcu_safe(self, p: Pointer, cases: dict[KObject, str], *, null: str | None = None) -> None:
+        """``fence = dma_fence_get_rcu_safe(&p)``: under rcu_read_lock, a reference to whatever fence ``p`` points
+        at (its retry loop makes the read and the get one consistent step); branch to ``cases[fence]``, to
+        ``null`` when it is NULL, else on."""
+        self._pointer(p, None)
+        for obj in cases:
+            self._pointer(p, obj)
+        rcu = self.b.counter(self.b.rcu, self.me, "rcu")
+        self.b.uses_grace()
+        ins = Ins(f"dma_fence_get_rcu_safe(&{p.name})", owner=self.owner,
+                  switch=[(p.points_to(obj), self._lab(label)) for obj, label in cases.items()]
+                  + ([(p.points_to(None), self._lab(null))] if null is not None else []))
+        ins.checks.append(("use-after-free", rcu == 0, f"{self.me} calls dma_fence_get_rcu_safe() outside "
+                           "rcu_read_lock()"))
+        for obj in p.targets:
+            at = p.points_to(obj)
+            held = self.b.held(self.owner, obj)
+            ins.checks.append(("kref-overflow", at & ((obj.count >= obj.max_refs) | (held >= obj.max_refs)),
+                               f"more references to {obj.name} than the model tracks ({obj.max_refs})"))
+            ins.effects += [assign(obj.count, ite(at & (obj.count < obj.max_refs), obj.count + 1, obj.count)),
+                            assign(held, ite(at & (held < obj.max_refs), held + 1, held))]
+        self._add(ins)
+
     def _pointer(self, p: Pointer, obj: KObject | None) -> None:
         if not isinstance(p, Pointer) or p not in self.b.d.pointers:
             raise ModelError(f"thread {self.thread}: {p!r} is not a pointer declared on this driver")
@@ -833,6 +868,21 @@ class Code:
         if not irqsafe:
             self._sleep_check(ins, ins.text)
         self._add(ins)
+
+    def cancel_work(self, work: str, *, pending: str | None = None) -> None:
+        """``cancel_work`` / ``cancel_delayed_work``: drop a queued run without waiting for a running one;
+        ``pending``: the label it goes to when the run was still queued (the call returned true)."""
+        flag = self.b.work_flag(work)
+        ins = Ins(f"cancel_work({work})", effects=[assign(flag, 0)], owner=self.owner)
+        if pending is not None:
+            ins.branch = (flag == 1, self._lab(pending))
+        self._add(ins)
+
+    def queue_delayed_work(self, work: str, *, pass_refs: tuple[KObject, ...] = ()) -> None:
+        """``queue_delayed_work`` / ``mod_delayed_work`` / ``schedule_delayed_work``: the work item runs later."""
+        self.queue_work(work, pass_refs=pass_refs, text=f"queue_delayed_work({work})")
+
+    mod_delayed_work = queue_delayed_work
 
     def timer_delete_sync(self, timer: str, *, irqsafe: bool = False) -> None:
         """``timer_delete_sync``: deactivate the timer and wait for a running callback; legal in IRQ
