@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dmabuf_check.model.expr import Expr, MemberConst, Var, any_of, conj, subst
-from dmabuf_check.model.lang import Action, FenceSet, Lock, Model
+from dmabuf_check.model.expr import Const, Expr, MemberConst, Op, Var, any_of, conj, subst
+from dmabuf_check.model.lang import Action, FenceSet, ForEach, Lock, Model
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -60,11 +60,46 @@ def _reads(e: Expr, decl) -> bool:
     return body is not None and _reads(body, decl)
 
 
-def _holder_edges(lock: Lock) -> list[Edge]:
+def _stored(e: Expr, holder) -> set | None:
+    """The constants an effect can store into ``holder`` (keeping its value adds none); None: not only
+    constants (a parameter, arithmetic), so any value."""
+    if isinstance(e, Const):
+        return {e.value}
+    if isinstance(e, Var) and e.decl is holder and e.index is None:
+        return set()
+    if isinstance(e, Op) and e.op == "ite":
+        then, other = _stored(e.args[1], holder), _stored(e.args[2], holder)
+        return None if then is None or other is None else then | other
+    return None
+
+
+def _possible_holders(model: Model, lock: Lock) -> set | None:
+    """Every value some action can make the lock's holder (None when that cannot be read off the effects):
+    a thread that never takes the lock gets no lock -> thread edge, which keeps the candidate cycles of a
+    program with many threads and locks few."""
+    out = {lock.holder.init}
+    for act in model.actions:
+        for eff in act.effects:
+            if isinstance(eff, ForEach):
+                if any(a.target.decl is lock.holder for a in eff.body):
+                    return None
+                continue
+            if eff.target.decl is lock.holder:
+                vals = _stored(eff.value, lock.holder)
+                if vals is None:
+                    return None
+                out |= vals
+    return out
+
+
+def _holder_edges(lock: Lock, model: Model) -> list[Edge]:
     """lock -> whoever holds it."""
     out = []
     holder = Var(lock.holder)
+    possible = _possible_holders(model, lock)
     for special, actor in lock.actors.items():
+        if possible is not None and special not in possible:
+            continue
         out.append(Edge(f"lock {lock.name}", actor, holder == special, f"{actor} holds {lock.name}"))
     t = lock.holder.type
     index = getattr(t, "index", None)
@@ -117,7 +152,7 @@ def edges(model: Model) -> list[Edge]:
                                     fs.pending(jm) & ~guard & lk.held(),
                                     f"{node} cannot signal while {lk.name} is held"))
     for lk in model.locks:
-        out.extend(_holder_edges(lk))
+        out.extend(_holder_edges(lk, model))
     return out
 
 

@@ -1294,3 +1294,17 @@ def test_a_non_sync_cancel_says_whether_the_work_was_pending():
 
     violated, vacuous, r, _m = run(d)
     assert violated == {} and vacuous == []  # both outcomes of the cancel happen
+
+
+def test_a_lock_leads_only_to_the_threads_that_can_hold_it():
+    # the static wait-for graph had an edge from every lock to every thread: merging programs multiplied
+    # the candidate cycles (msm's 14 and amdkfd's 56 became 5,290) and compiled for seconds
+    import importlib
+
+    from dmabuf_check.properties import waitfor
+
+    counts = {}
+    for mod in ("signal_paths", "teardown_waits", "fence_locks", "held_waits"):
+        m, _info = importlib.import_module(f"dmabuf_check.model.designs.programs.{mod}").DESIGN.build()
+        counts[mod] = len(waitfor.candidate_cycles(m))
+    assert counts == {"signal_paths": 15, "teardown_waits": 10, "fence_locks": 6, "held_waits": 6}  # 137, 99, 45, 24
