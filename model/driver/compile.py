@@ -83,7 +83,9 @@ class DriverInfo:
     """What the properties of a compiled driver need: every rule check, by property id."""
 
     checks: dict[str, list[tuple[Expr, str]]] = field(default_factory=dict)
-    release_steps: set[str] = field(default_factory=set)  # actions of a release: dead where no put is the last
+    # actions a correct program may never reach, so vacuity does not count them: a release where no put is
+    # the last, a shrinker run inside an allocation (a trylock of the allocator's own lock never succeeds)
+    release_steps: set[str] = field(default_factory=set)
     imbalances: list[str] = field(default_factory=list)  # joins where paths hold different locks
     where: dict[str, tuple[str, int]] = field(default_factory=dict)  # action -> (file, line) of its call
     check_where: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(bad condition) -> the call's line
@@ -519,7 +521,7 @@ class DriverBuild:
                 idx = len(after) - 1 - after[::-1].index(ins.drop)
                 after = after[:idx] + after[idx + 1:]
             nexts = [(j, after) for j in succ_of(i)] + [(resolve(a.goto), held) for a in ins.alts
-                                                        if not (a.needs_ww and not _holds_ww(held))]
+                                                        if not (a.needs_ww and not self._may_die(held))]
             for j, ls in nexts:
                 if j >= n:
                     continue
@@ -574,7 +576,7 @@ class DriverBuild:
             act = m.action(name, at & ins.guard, effects, actor=t.name, kernel=ins.text, call=ins.text,
                            meaning=f"{t.name}: {ins.text}", acquires=ins.acquires, holds=holds, waits=waits,
                            marks=tuple((lk, tag, at & ins.guard & cond) for lk, tag, cond in ins.marks))
-            if ins.in_release:
+            if ins.in_release or ins.in_reclaim:
                 info.release_steps.update([name] + [f"{name}_{a.suffix}" for a in ins.alts])
             if ins.signals is not None:
                 self._signal_actions.setdefault(ins.signals.name, []).append((act.name, t.name))
@@ -588,7 +590,7 @@ class DriverBuild:
             for rule, bad, why in ins.checks:
                 info.add(rule, at & bad, f"{t.name} at '{ins.text}'{loc}: {why}", ins.where)
             for a in ins.alts:
-                if a.needs_ww and not _holds_ww(locksets[i]):
+                if a.needs_ww and not self._may_die(locksets[i]):
                     continue  # the first lock of a transaction never dies (it holds no other ww lock)
                 m.action(f"{name}_{a.suffix}", at & a.cond, [assign(pc, at_value(resolve(a.goto))), *a.effects],
                          actor=t.name, kernel=a.text, call=a.text, meaning=f"{t.name}: {a.text}", holds=holds)
@@ -612,6 +614,11 @@ class DriverBuild:
                         reach.add(j)
                         todo.append(j)
             self._can_signal.setdefault(f, {})[t.name] = disj(*[pc == names[i] for i in sorted(reach)])
+
+    def _may_die(self, lockset) -> bool:
+        """-EDEADLK needs another acquire context to contend with and a ww lock already held: the first lock of
+        a transaction never dies, and neither does a program's only transaction."""
+        return len(self.ww_threads) >= 2 and _holds_ww(lockset)
 
     def _grace_period(self) -> None:
         """RCU: once no thread is inside a read-side section, every kfree_rcu'd object is really freed."""
