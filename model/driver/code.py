@@ -855,17 +855,23 @@ class Code:
         self._add(Ins(f"{work}() returns", effects=[assign(self.b.work_running(work), 0)], owner=self.owner,
                       ends_work=work))
 
-    def flush_work(self, work: str, *, irqsafe: bool = False, cancel: bool = False, text: str = "") -> None:
+    def flush_work(self, work: str, *, irqsafe: bool = False, cancel: bool = False, text: str = "",
+                   spins: bool = False) -> None:
         """Wait until the work item (or timer callback) ``work`` has run and is idle (flush_work); with
-        ``cancel`` a pending run is dropped and only a running one is waited for (cancel_work_sync,
-        timer_delete_sync). It sleeps, except for an IRQ-safe timer."""
+        ``cancel`` a pending run is dropped and only a running one is waited for (cancel_work_sync). It
+        sleeps; ``spins`` (timer_delete_sync) it busy-waits instead, which interrupt context may not do
+        for a timer that is not TIMER_IRQSAFE (``irqsafe``)."""
         flag, running = self.b.work_flag(work), self.b.work_running(work)
         idle = (running == 0) if cancel else (flag == 0) & (running == 0)
         ins = Ins(text or f"{'cancel_work_sync' if cancel else 'flush_work'}({work})", owner=self.owner, guard=idle,
                   waits_work=work, acquires=(work_map(work, work in self.b.d.timers),))
         if cancel:
             ins.effects.append(assign(flag, 0))
-        if not irqsafe:
+        if spins:  # del_timer_sync(): WARN_ON(in_hardirq() && !TIMER_IRQSAFE); from a timer it can wait on itself
+            if not irqsafe and self.context in ATOMIC_CONTEXTS:
+                ins.checks.append(("sleep-in-atomic", lift(True), f"{ins.text} waits for a timer callback in "
+                                   f"{self.context} context (only a TIMER_IRQSAFE timer may be deleted there)"))
+        elif not irqsafe:
             self._sleep_check(ins, ins.text)
         self._add(ins)
 
@@ -888,7 +894,7 @@ class Code:
         """``timer_delete_sync``: deactivate the timer and wait for a running callback; legal in IRQ
         context only for a TIMER_IRQSAFE timer (``d.timer(name, irqsafe=True)``)."""
         irqsafe = irqsafe or self.b.d.timers.get(timer, False)
-        self.flush_work(timer, irqsafe=irqsafe, cancel=True, text=f"timer_delete_sync({timer})")
+        self.flush_work(timer, irqsafe=irqsafe, cancel=True, text=f"timer_delete_sync({timer})", spins=True)
 
     def mod_timer(self, timer: str, *, pass_refs: tuple[KObject, ...] = ()) -> None:
         """``mod_timer`` / ``add_timer``: the timer callback will run (in softirq context)."""
