@@ -1335,3 +1335,33 @@ def test_a_programs_only_acquire_context_never_gets_edeadlk():
     violated, vacuous, _r, m = run(d)
     assert violated == {} and vacuous == []  # was: a vacuous exec_1_edeadlk
     assert not [x.name for x in m.actions if x.name.endswith("_edeadlk")]
+
+
+def test_an_allocation_can_belong_to_an_object_from_the_start():
+    """cma_heap_vmap(): buffer->vaddr = vmap(...) belongs to the buffer (freed by vunmap or the release),
+    not to whichever thread's vmap made it."""
+    def make(bug: bool) -> Driver:
+        d = Driver("vaddr")
+        vaddr = d.mem("buffer->vaddr")
+
+        def vmap(k):
+            k.kzalloc(vaddr, into=buf, fail="nomem", text="buffer->vaddr = vmap(pages)")
+            k.label("nomem")
+
+        def release(k):
+            if not bug:
+                k.kfree(vaddr, "vunmap(buffer->vaddr)")
+
+        buf = d.dma_buf("buf", live=True, owners=("user",), ops={"vmap": vmap, "release": release})
+
+        @d.thread("user")
+        def user(k):
+            k.dma_buf_vmap(buf)
+            k.dma_buf_put(buf)
+
+        return d
+
+    violated, vacuous, _r, _m = run(make(False))
+    assert violated == {} and vacuous == []  # was: "user returns still holding a reference to buffer->vaddr"
+    violated, _vacuous, _r, _m = run(make(True))
+    assert violated == {"kref-leak": 5}  # the release forgot it: freed with a reference to live memory

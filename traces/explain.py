@@ -238,7 +238,9 @@ def _lasso(t: Trace, s: dict) -> Explanation | None:
         fs = next(f for f in judge.model.fences if f.name == fences[0][0])
         sig = judge.model.action_named(fs.signal)
         call = format_call(sig, [fences[0][1]] if fences[0][1] is not None else [])
-        fence = call.split("(", 1)[1][:-1] if call.endswith(")") and "(" in call else fs.name
+        # a design's signal call names its fence (job2_fence); a driver program's fence is named by itself
+        fence = call.split("(", 1)[1][:-1] if call.endswith(")") and "(" in call and "driver" not in t.params \
+            else fs.name
         what = f"{fence} is pending {since} and never signals"
     else:
         what = f"{t.property.meaning or t.property.id} fails {since}"

@@ -371,17 +371,24 @@ class Code:
 
     # ---- memory and references --------------------------------------------
     def kzalloc(self, obj: KObject, gfp: str = "GFP_KERNEL", *, fail: str | None = None, initialised: bool = True,
-                kref_init: bool = True, text: str = "") -> None:
+                kref_init: bool = True, text: str = "", into: KObject | str | None = None) -> None:
         """``obj = kzalloc(sizeof(*obj), gfp); kref_init(&obj->ref);``: the caller owns the one reference.
 
         ``initialised=False`` leaves the object being set up (ALLOC) until ``init(obj)``: another
-        thread reaching it before then uses an uninitialised object."""
+        thread reaching it before then uses an uninitialised object. ``into``: the reference goes straight
+        to that object or holder (``buffer->vaddr = vmap(...)`` inside an exporter op), whose release frees it."""
         self._obj(obj)
         gfp = self._gfp(gfp)
-        held = self.b.held(self.owner, obj)
+        holder = self.owner
+        if into is not None:
+            holder = into.name if isinstance(into, KObject) else into
+            if holder not in {o.name for o in self.b.objects} | set(self.b.d.holders):
+                raise ModelError(f"thread {self.thread}: kzalloc({obj.name}, into={holder!r}): not an object or a "
+                                 "holder of this driver")
+        held = self.b.held(holder, obj)
         ins = Ins(text or f"{obj.name} = kzalloc({gfp})", owner=self.owner, allocates=obj)
         ins.checks.append(("kref-leak", disj(obj.life == ALLOC, obj.life == LIVE) & (held > 0),
-                           f"{obj.name} is overwritten while {self.owner} still holds a reference to it"))
+                           f"{obj.name} is overwritten while {holder} still holds a reference to it"))
         ins.effects += [assign(obj.life, LIVE if initialised else ALLOC), assign(held, 1 if kref_init else 0)]
         if obj.refcounted:  # kref_init=False: the count is still 0 until something initialises it
             ins.effects.append(assign(obj.count, 1 if kref_init else 0))
