@@ -18,6 +18,7 @@ from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits
 from dmabuf_check.checker.result import HOLDS, VIOLATED, CheckResult
 from dmabuf_check.cli import design_args, exitcodes
 from dmabuf_check.cli.options import add_progress_args, console, log_progress, positive_float, positive_int, progress_text
+from dmabuf_check.model.types import ModelError
 from dmabuf_check.registry import entry, select
 
 
@@ -172,6 +173,19 @@ def exit_code(result: CheckResult) -> int:
     return exitcodes.OK
 
 
+def _may_be_dead(model) -> set[str]:
+    """A driver program's steps a correct program may never take (a release inlined at a put that is not the
+    last, a shrinker run inside an allocation): not vacuous."""
+    if model is None or "driver" not in model.params:
+        return set()
+    from dmabuf_check.model.driver.compile import info_of
+
+    try:
+        return info_of(model).release_steps
+    except ModelError:
+        return set()
+
+
 def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, props=None) -> None:
     params = ", ".join(f"{k}={v}" for k, v in r.params.items() if v is not None)
     out.print(f"[bold]{r.model}[/bold] ({params})  engine {r.engine}, "
@@ -190,8 +204,9 @@ def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, 
         t.add_row(v.property, f"[{style.get(v.status, 'yellow')}]{v.status}[/]",
                   str(v.counterexample.length) if v.counterexample else "", ", ".join(v.rules), v.note)
     out.print(t)
-    if r.vacuous:
-        out.print(f"[yellow]vacuous: these action instances never fired: {', '.join(r.vacuous)}[/yellow]")
+    vacuous = [a for a in r.vacuous if a not in _may_be_dead(model)]
+    if vacuous:
+        out.print(f"[yellow]vacuous: these action instances never fired: {', '.join(vacuous)}[/yellow]")
     for v in r.violated:
         cex = v.counterexample
         assert cex is not None
