@@ -98,6 +98,9 @@ RULES: tuple[ObjectRule, ...] = (
                "dma-fence.c __dma_fence_might_wait(); DOC 'fence signalling annotation'"),
     ObjectRule("sig-no-resv-lock", "a fence signalling path takes no dma_resv lock", ("SIG-3", "DL-8"),
                "dma-fence.c DOC 'fence cross-driver contract'"),
+    ObjectRule("dma-api", "a DMA mapping is synced and unmapped only while mapped, unmapped once with its own "
+               "direction, and none is left mapped at the end", ("DMA-1",),
+               "kernel/dma/debug.c (CONFIG_DMA_API_DEBUG) check_unmap(), check_sync(), dma_debug_device_change()"),
     ObjectRule("driver-assert", "no WARN_ON/BUG_ON of the driver fires, and no counter of the driver runs out of its "
                "range", ("DRV-1",), "include/asm-generic/bug.h WARN_ON(), BUG_ON()"),
     ObjectRule("no-fence-wait-deadlock", "no cycle in the wait-for graph (waiter -> fence or lock -> holder or "

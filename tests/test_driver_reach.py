@@ -1372,3 +1372,51 @@ def test_the_cli_does_not_call_dead_release_paths_vacuous(capsys):
 
     code, out, _err = run_cli(capsys, "check", "teardown-waits")
     assert code == 0 and "all 15 properties hold" in out and "vacuous" not in out  # a put that is not the last
+
+
+# ---- the DMA API's streaming mappings (CONFIG_DMA_API_DEBUG) ---------------------------------------------
+
+def udmabuf_sg(bug: str | None) -> Driver:
+    """udmabuf before 'udmabuf: fix DMA direction mismatch in release_udmabuf()' (2026, Fixes 284562e1f348):
+    begin_cpu_access maps the cached sg table with the caller's direction, release unmaps it bidirectional."""
+    d = Driver("udmabuf-sg")
+    sg = d.dma_mapping("ubuf->sg")
+
+    def begin_cpu_access(k):
+        k.dma_map_sgtable(sg, "DMA_FROM_DEVICE", fail="err", text="ubuf->sg = get_sg_table(dev, buf, direction)")
+        k.ret(0)
+        k.label("err")
+        k.ret("-ENOMEM")
+
+    def release(k):
+        if bug == "leak":
+            return
+        k.goto_if(~sg.mapped, "none", "if (ubuf->sg)")
+        k.dma_unmap_sgtable(sg, "DMA_BIDIRECTIONAL" if bug == "direction" else "DMA_FROM_DEVICE",
+                            text="put_sg_table(dev, ubuf->sg, direction)")
+        k.label("none")
+
+    buf = d.dma_buf("buf", live=True, owners=("user",), ops={"begin_cpu_access": begin_cpu_access,
+                                                          "release": release})
+
+    @d.thread("user")
+    def user(k):
+        k.dma_buf_begin_cpu_access(buf, fail="put")
+        k.dma_buf_end_cpu_access(buf)
+        k.label("put")
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_a_dma_unmap_with_another_direction_is_found():
+    assert run(udmabuf_sg("direction"))[0] == {"dma-api": 6}
+
+
+def test_a_dma_mapping_left_at_the_end_is_found():
+    assert run(udmabuf_sg("leak"))[0] == {"dma-api": 7}
+
+
+def test_the_mapping_unmapped_with_its_direction_holds():
+    violated, vacuous, _r, _m = run(udmabuf_sg(None))
+    assert violated == {} and vacuous == []

@@ -33,6 +33,7 @@ from dmabuf_check.model.design import USAGES
 from dmabuf_check.model.driver.objects import (
     ALLOC,
     ATOMIC_CONTEXTS,
+    DMA_DIRECTIONS,
     FREED,
     GRACE,
     LIVE,
@@ -42,6 +43,7 @@ from dmabuf_check.model.driver.objects import (
     Callback,
     Completion,
     DmaBuf,
+    DmaMapping,
     Fence,
     Field,
     KObject,
@@ -602,6 +604,48 @@ class Code:
             ins.effects += [assign(obj.count, ite(at & (obj.count < obj.max_refs), obj.count + 1, obj.count)),
                             assign(held, ite(at & (held < obj.max_refs), held + 1, held))]
         self._add(ins)
+
+    def dma_map_sgtable(self, dm: DmaMapping, dir: str = "DMA_BIDIRECTIONAL", *, fail: str | None = None) -> None:  # noqa: A002
+        """``dma_map_sgtable(dev, sgt, dir, 0)``: map for the device (``fail``: -ENOMEM and friends); mapping
+        again without an unmap leaks the first mapping."""
+        self._dma(dm, dir)
+        ins = Ins(f"dma_map_sgtable({dm.name}, {dir})", owner=self.owner, effects=[assign(dm.v, dir)])
+        ins.checks.append(("dma-api", dm.mapped, f"{dm.name} is mapped again while still mapped (the first mapping "
+                           "leaks)"))
+        if fail:
+            ins.alts.append(Alt("err", lift(True), [], self._lab(fail), f"{ins.text} -> error"))
+        self._add(ins)
+
+    def dma_unmap_sgtable(self, dm: DmaMapping, dir: str = "DMA_BIDIRECTIONAL") -> None:  # noqa: A002
+        """``dma_unmap_sgtable(dev, sgt, dir, 0)``: with the direction it was mapped with."""
+        self._dma(dm, dir)
+        ins = Ins(f"dma_unmap_sgtable({dm.name}, {dir})", owner=self.owner, effects=[assign(dm.v, "UNMAPPED")])
+        ins.checks.append(("dma-api", ~dm.mapped, f"{dm.name} is not mapped (DMA-API: device driver tries to free "
+                           "DMA memory it has not allocated)"))
+        ins.checks.append(("dma-api", dm.mapped & (dm.v != dir), f"{dm.name} is unmapped with {dir}, not the "
+                           "direction it was mapped with (DMA-API: frees DMA memory with different direction)"))
+        self._add(ins)
+
+    def dma_sync_sgtable_for_cpu(self, dm: DmaMapping, dir: str = "DMA_BIDIRECTIONAL") -> None:  # noqa: A002
+        self._dma_sync(dm, dir, "cpu")
+
+    def dma_sync_sgtable_for_device(self, dm: DmaMapping, dir: str = "DMA_BIDIRECTIONAL") -> None:  # noqa: A002
+        self._dma_sync(dm, dir, "device")
+
+    def _dma_sync(self, dm: DmaMapping, dir: str, to: str) -> None:  # noqa: A002
+        self._dma(dm, dir)
+        ins = Ins(f"dma_sync_sgtable_for_{to}({dm.name}, {dir})", owner=self.owner)
+        ins.checks.append(("dma-api", ~dm.mapped, f"{dm.name} is synced while not mapped"))
+        ins.checks.append(("dma-api", dm.mapped & (dm.v != dir) & (dm.v != "DMA_BIDIRECTIONAL"),
+                           f"{dm.name} is synced with {dir}, not the direction it was mapped with"))
+        self._add(ins)
+
+    def _dma(self, dm: DmaMapping, dir: str) -> None:  # noqa: A002
+        if not isinstance(dm, DmaMapping) or dm not in self.b.d.dma_mappings:
+            raise ModelError(f"thread {self.thread}: {dm!r} is not a DMA mapping of this driver (driver.dma_mapping)")
+        if dir not in DMA_DIRECTIONS:
+            raise ModelError(f"thread {self.thread}: DMA direction must be one of {', '.join(DMA_DIRECTIONS)}, "
+                             f"got {dir!r}")
 
     def _pointer(self, p: Pointer, obj: KObject | None) -> None:
         if not isinstance(p, Pointer) or p not in self.b.d.pointers:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from dmabuf_check.model.driver.code import DONE, Code, Ins
 from dmabuf_check.model.driver.objects import (
     ATOMIC_CONTEXTS,
+    DMA_DIRECTIONS,
     FREED,
     GRACE,
     LIFE,
@@ -192,6 +193,10 @@ class DriverBuild:
             r.fences = {}
             for fname in plan.resv_fences.get(r.name, []):
                 self._resv_flag(r, fname)
+        for dm in driver.dma_mappings:
+            dm.v = m.var(f"dma_{ident(dm.name)}", Enum(f"dma_{ident(dm.name)}", "UNMAPPED", *DMA_DIRECTIONS),
+                         "UNMAPPED", kernel=f"{dm.name} (DMA API)", meaning=f"{dm.name}: unmapped or its direction",
+                         rule="DMA-1")
         for ptr in driver.pointers:
             ptr.v = m.var(f"ptr_{ident(ptr.name)}", Enum(f"ptr_{ident(ptr.name)}", "NULL", *[t.name for t in ptr.targets]),
                           "NULL" if ptr.init is None else ptr.init.name, kernel=ptr.name,
@@ -649,6 +654,9 @@ class DriverBuild:
                 info.add("kref-leak", (pcs[owner] == DONE) & (v > 0),
                          f"{owner} returns still holding a reference to {oname}")
         self._leak_checks(info, all_done)
+        for dm in self.d.dma_mappings:
+            info.add("dma-api", all_done & dm.mapped, f"every thread is done and {dm.name} is still mapped "
+                     "(DMA-API: device driver has pending DMA allocations while released)")
         for t in self.threads:
             for lk in self.locks:
                 info.add("lock-held-at-exit", (pcs[t] == DONE) & (lk.holder == t),

@@ -196,6 +196,23 @@ class Pointer:
         return self.v == ("NULL" if obj is None else obj.name)
 
 
+DMA_DIRECTIONS = ("DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE")
+
+
+@dataclass(eq=False)
+class DmaMapping:
+    """A streaming DMA mapping of one sg_table (or buffer) for a device: unmapped, or mapped with a direction."""
+
+    name: str
+    v: Expr | None = field(default=None, repr=False)  # "UNMAPPED" or the direction it was mapped with
+
+    @property
+    def mapped(self) -> Expr:
+        if self.v is None:
+            raise ModelError(f"{self.name}: mapping state is read only while the driver is built")
+        return self.v != "UNMAPPED"
+
+
 @dataclass(eq=False)
 class Field:
     """Driver state a program reads and writes: a flag (``max_value=1``) or a bounded counter (an atomic_t,

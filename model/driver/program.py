@@ -40,6 +40,7 @@ from dmabuf_check.model.driver.objects import (
     Body,
     Completion,
     DmaBuf,
+    DmaMapping,
     Fence,
     Field,
     KObject,
@@ -79,6 +80,7 @@ class Driver:
         self.completions: list[Completion] = []
         self.waitqueues: list[WaitQueue] = []
         self.pointers: list[Pointer] = []
+        self.dma_mappings: list[DmaMapping] = []
         self.mmap_lock: RwSem | None = None
         self.timers: dict[str, bool] = {}  # timer -> TIMER_IRQSAFE
         self.invariants: list[tuple[Callable[[], object], str]] = []
@@ -388,6 +390,13 @@ class Driver:
         self.pointers.append(ptr)
         return ptr
 
+    def dma_mapping(self, name: str) -> DmaMapping:
+        """A streaming DMA mapping (the sg_table an exporter's map op maps for the importer's device): the DMA
+        API's rules (DMA-1) apply to ``k.dma_map_sgtable`` / ``k.dma_unmap_sgtable`` / the syncs on it."""
+        dm = DmaMapping(self._new(name, "dma mapping"))
+        self.dma_mappings.append(dm)
+        return dm
+
     def waitqueue(self, name: str) -> WaitQueue:
         """A wait_queue_head_t: threads sleep in ``k.wait_event(wq, cond)`` until a ``k.wake_up(wq)``."""
         wq = WaitQueue(self._new(name, "waitqueue"))
@@ -556,7 +565,7 @@ class Driver:
         for group, what in ((self.objects, "object"), (self.locks, "lock"), (self.slots, "slot"),
                             (self.resvs, "resv"), (self.attachments, "attachment"), (self.threads, "thread"),
                             (self.fields, "field"), (self.completions, "completion"), (self.waitqueues, "waitqueue"),
-                            (self.pointers, "pointer")):
+                            (self.pointers, "pointer"), (self.dma_mappings, "dma mapping")):
             for x in group:
                 check_fields(x, what)
         names = ({t.name for t in self.threads} | {o.name for o in self.objects} | set(self.holders)
