@@ -1382,3 +1382,51 @@ def test_a_dma_mapping_left_at_the_end_is_found():
 
 def test_the_mapping_unmapped_with_its_direction_holds():
     holds(udmabuf_sg(None))
+
+
+# ---- the core's dma_buf_release() can be replaced too ----------------------------------------------------
+
+def release_order(teardown_after_release: bool) -> Driver:
+    """63c57e8dc7a0 'dma_buf: remove dmabuf sysfs teardown before release': the core's sysfs teardown reads
+    the exporter's data (exporter_name), so it must run before the exporter's release op frees it."""
+    d = Driver("release-order")
+    priv = d.mem("exp_data", live=True, owner="buf")
+
+    def release(k):
+        k.kfree(priv, "exporter release: kfree(exp_data)")
+
+    buf = d.dma_buf("buf", live=True, owners=("user",), ops={"release": release})
+
+    @d.core("dma_buf_release")
+    def dma_buf_release(k, b, *, default):
+        if not teardown_after_release:
+            k.use(priv, "dma_buf_stats_teardown(): exporter_name_show() drained")
+        default()
+        if teardown_after_release:
+            k.use(priv, "dma_buf_stats_teardown(): exporter_name_show() drained")
+
+    @d.thread("user")
+    def user(k):
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_a_core_release_that_tears_down_after_the_exporters_release_is_found():
+    assert found(release_order(True)) == {"use-after-free": 4}
+
+
+def test_the_core_release_that_tears_down_first_holds():
+    holds(release_order(False))
+
+
+def test_a_driver_does_not_call_the_cores_release():
+    d = Driver("direct-release")
+    buf = d.dma_buf("buf", live=True, owners=("user",))
+
+    @d.thread("user")
+    def user(k):
+        k.dma_buf_release(buf)
+
+    with pytest.raises(ModelError, match="dma_buf_release\\(\\) runs from the last dma_buf_put\\(\\)"):
+        d.build()

@@ -1719,13 +1719,29 @@ class Code:
         self.work_starts(obj.deferred, f"____fput({obj.name}): the deferred release runs")
         # dma_buf_release()'s WARN_ONs run here, when the queued release starts
         self._release_checks(self.ins[-1], obj, self.b.work_flag(obj.deferred) == 1)
+        if isinstance(obj, DmaBuf):
+            self.dma_buf_release(obj)
+        else:
+            self._release_now(obj)
+        self.work_ends(obj.deferred)
+        self._releasing -= 1
+
+    @core_call
+    def dma_buf_release(self, buf: DmaBuf) -> None:
+        """The core's ``dma_buf_release()``, run by the last fput's deferred ``__fput``: the exporter's release
+        op, then the buffer's memory. Not a driver call: replace it (``@d.core("dma_buf_release")``) to check
+        a change of the core's teardown order (sysfs stats, debugfs list, name) against a driver."""
+        if not self._releasing:
+            raise ModelError(f"thread {self.thread}: dma_buf_release() runs from the last dma_buf_put(); a driver "
+                             "calls dma_buf_put (replace it with @driver.core to change the core)")
+        self._release_now(buf)
+
+    def _release_now(self, obj: KObject) -> None:
         body, gone = self._release_of(obj)
         if body is None:
             self._free_step(obj, gone)
         else:
             self._run_release(obj, body, gone)
-        self.work_ends(obj.deferred)
-        self._releasing -= 1
 
     def _release_checks(self, ins: Ins, obj: KObject, last: Expr) -> None:
         checks: list[tuple[str, Expr, str]] = []
