@@ -1245,6 +1245,65 @@ class Code:
         ins.effects += [assign(stamp, ite(clock < top, clock + 1, clock)), assign(clock, stamp)]
         self._add(ins)
 
+    def drm_exec_init(self) -> None:
+        """``drm_exec_init(&exec, DRM_EXEC_INTERRUPTIBLE_WAIT, 0)`` (drivers/gpu/drm/drm_exec.c): a transaction
+        over several reservation objects with one ww acquire context. Write the loop as C does::
+
+            k.drm_exec_init()
+            k.label("retry")                       # drm_exec_until_all_locked(&exec) {
+            k.drm_exec_lock_obj(bo.resv, retry="retry")   # ret = drm_exec_lock_obj(); drm_exec_retry_on_contention()
+            ...                                    # }
+            k.drm_exec_fini()
+        """
+        self._exec: list[Resv] = []
+        self.ww_acquire_init(text="drm_exec_init(&exec): ww_acquire_init(&exec->ticket)")
+
+    def drm_exec_lock_obj(self, r: Resv, *, retry: str) -> None:
+        """``drm_exec_lock_obj(&exec, obj)`` + ``drm_exec_retry_on_contention(&exec)``: lock with the context;
+        on -EDEADLK unlock every object of the transaction, sleep on the contended one (lock_slow, it becomes
+        exec->prelocked) and start over at ``retry``; the object already prelocked is not locked again."""
+        if not hasattr(self, "_exec"):
+            raise ModelError(f"thread {self.thread}: drm_exec_lock_obj() before drm_exec_init()")
+        self._resv_use(r)
+        if r not in self._exec:
+            self._exec.append(r)
+        pre = self.b.exec_prelocked(self.me)
+        took, done, contended = self._fresh("prelocked"), self._fresh("locked"), self._fresh("contended")
+        self.goto_if(pre == r.name, took, f"drm_exec_lock_obj({r.name}): if (exec->prelocked == obj)")
+        self.dma_resv_lock(r, ctx=True, edeadlk=contended)
+        self.goto(done)
+        self.label(contended)  # drm_exec_retry_on_contention() -> drm_exec_cleanup()
+        self._exec_unlock_all(f"drm_exec_unlock_all(&exec) ({r.name} is contended)", but=r)
+        self.dma_resv_lock_slow(r)
+        self._set_state(pre, r.name, f"exec->prelocked = {r.name}")
+        self.goto(retry)
+        self.label(took)
+        self._set_state(pre, "NONE", "exec->prelocked = NULL (already locked)")
+        self.label(done)
+
+    def drm_exec_fini(self) -> None:
+        """``drm_exec_fini(&exec)``: unlock every object of the transaction and finish the context."""
+        if not hasattr(self, "_exec"):
+            raise ModelError(f"thread {self.thread}: drm_exec_fini() before drm_exec_init()")
+        self._exec_unlock_all("drm_exec_fini(&exec): drm_exec_unlock_all()", but=None)
+        self._set_state(self.b.exec_prelocked(self.me), "NONE", "exec->prelocked = NULL")
+        self.ww_acquire_fini(text="drm_exec_fini(&exec): ww_acquire_fini(&exec->ticket)")
+
+    def _exec_unlock_all(self, what: str, but: Resv | None) -> None:
+        # every object the transaction holds: those locked at this point of the loop and any an earlier
+        # round left prelocked, i.e. every resv this thread holds with its acquire context
+        for q in self.b.resvs:
+            if q is but:
+                continue
+            skip = self._fresh("not_held")
+            self.goto_if((q.lock.holder != self.me) | (self.b.ww_held(q) == 0), skip, f"{what}: {q.name} held?")
+            self.dma_resv_unlock(q)
+            self.label(skip)
+
+    def _set_state(self, var: Expr, value: object, text: str) -> None:
+        """(an internal store of the model's own bookkeeping, shown as the kernel statement ``text``)"""
+        self._add(Ins(text, effects=[assign(var, value)], owner=self.owner))
+
     def ww_acquire_fini(self) -> None:
         stamp, acquired = self.b.ww(self.me)
         ins = Ins("ww_acquire_fini(&ctx)", owner=self.owner, drop=WW_CTX)

@@ -339,6 +339,12 @@ class DriverBuild:
                            meaning=f"ww locks {thread} holds in its context", rule="RESV-W2"))
         return self._ww[thread]
 
+    def exec_prelocked(self, thread: str) -> Expr:
+        """drm_exec's prelocked object of ``thread``'s transaction (locked by lock_slow after a contention)."""
+        return self._lazy(f"exec_prelocked_{ident(thread)}", Enum("prelocked", "NONE", *[r.name for r in self.resvs]),
+                          "NONE", kernel="drm_exec.prelocked", meaning=f"{thread}'s drm_exec prelocked object",
+                          rule="RESV-W2")
+
     def ww_held(self, r) -> Expr:
         return self._lazy(f"ww_ctx_{ident(r.name)}", BOOL, 0, kernel="ww_mutex.ctx",
                           meaning=f"{r.name} is held with an acquire context", rule="RESV-W1")
@@ -513,6 +519,24 @@ class DriverBuild:
             out += [resolve(label) for _cond, label in ins.switch]
             return out
 
+        # the locks some path may hold at each call (a join keeps the union): whether -EDEADLK is possible
+        maysets: dict[int, frozenset[str]] = {start: frozenset()}
+        work = [start] if start < n else []
+        while work:
+            i = work.pop()
+            ins, held = k.ins[i], maysets[i]
+            after = (held - ({ins.drop.name} if ins.drop is not None else set())) | (
+                {ins.take.name} if ins.take is not None else set())
+            for j, ls in [(j, after) for j in succ_of(i)] + [(resolve(a.goto), held) for a in ins.alts]:
+                cur = maysets.get(j)
+                if j < n and (cur is None or not ls <= cur):
+                    maysets[j] = (cur or frozenset()) | ls
+                    work.append(j)
+        ww_names = {x.name for x in self.locks if x.cls == "reservation_ww_class_mutex"}
+
+        def may_die(i: int) -> bool:
+            return self._may_die(maysets.get(i, frozenset()) & ww_names)
+
         # static lockset per call (lockdep's held-lock stack; a join keeps what every path holds)
         locksets: dict[int, tuple[Lock, ...]] = {start: ()}
         work = [start] if start < n else []
@@ -526,7 +550,7 @@ class DriverBuild:
                 idx = len(after) - 1 - after[::-1].index(ins.drop)
                 after = after[:idx] + after[idx + 1:]
             nexts = [(j, after) for j in succ_of(i)] + [(resolve(a.goto), held) for a in ins.alts
-                                                        if not (a.needs_ww and not self._may_die(held))]
+                                                        if not (a.needs_ww and not may_die(i))]
             for j, ls in nexts:
                 if j >= n:
                     continue
@@ -595,7 +619,7 @@ class DriverBuild:
             for rule, bad, why in ins.checks:
                 info.add(rule, at & bad, f"{t.name} at '{ins.text}'{loc}: {why}", ins.where)
             for a in ins.alts:
-                if a.needs_ww and not self._may_die(locksets[i]):
+                if a.needs_ww and not may_die(i):
                     continue  # the first lock of a transaction never dies (it holds no other ww lock)
                 m.action(f"{name}_{a.suffix}", at & a.cond, [assign(pc, at_value(resolve(a.goto))), *a.effects],
                          actor=t.name, kernel=a.text, call=a.text, meaning=f"{t.name}: {a.text}", holds=holds)
@@ -620,10 +644,10 @@ class DriverBuild:
                         todo.append(j)
             self._can_signal.setdefault(f, {})[t.name] = disj(*[pc == names[i] for i in sorted(reach)])
 
-    def _may_die(self, lockset) -> bool:
-        """-EDEADLK needs another acquire context to contend with and a ww lock already held: the first lock of
-        a transaction never dies, and neither does a program's only transaction."""
-        return len(self.ww_threads) >= 2 and _holds_ww(lockset)
+    def _may_die(self, ww_held: frozenset[str]) -> bool:
+        """-EDEADLK needs another acquire context to contend with and a ww lock some path may already hold:
+        the first lock of a transaction never dies, and neither does a program's only transaction."""
+        return len(self.ww_threads) >= 2 and bool(ww_held)
 
     def _grace_period(self) -> None:
         """RCU: once no thread is inside a read-side section, every kfree_rcu'd object is really freed."""
@@ -801,10 +825,6 @@ def _short(path: str) -> str:
         if not rel.startswith(".."):
             return rel
     return os.path.basename(full)
-
-
-def _holds_ww(lockset) -> bool:
-    return any(x.cls == "reservation_ww_class_mutex" for x in lockset)
 
 
 def compile_driver(driver, kernel: str | None = None) -> tuple[Model, DriverInfo]:
