@@ -1465,3 +1465,46 @@ def test_two_drm_exec_transactions_in_opposite_orders_hold():
 
 def test_a_drm_exec_transaction_left_unfinished_is_found():
     assert found(exec_pair("no-fini")) == {"lock-held-at-exit": 7, "no-stuck-state": 9}
+
+
+# ---- a fence array created at run time --------------------------------------------------------------------
+
+def merge(bug: bool) -> Driver:
+    """sync_file_merge() / __dma_fence_unwrap_merge(): dma_fence_array_create() takes over the fence
+    references only when it succeeds; on -ENOMEM the caller must drop them (949291c53140, ffe000217c50)."""
+    d = Driver("merge")
+    a = d.fence("a", live=True, owners=(d.holder("ring_a"),))
+    b = d.fence("b", live=True, owners=(d.holder("ring_b"),))
+    arr = d.fence_array("array", (a, b), created=False)
+
+    @d.thread("merge")
+    def merge_(k):
+        k.dma_fence_get(a)
+        k.dma_fence_get(b)
+        k.dma_fence_array_create(arr, fail="enomem")
+        k.dma_fence_wait(arr)
+        k.dma_fence_put(arr)
+        k.ret(0)
+        k.label("enomem")
+        if not bug:
+            k.dma_fence_put(a)
+            k.dma_fence_put(b)
+        k.ret("-ENOMEM")
+
+    @d.irq("ring_a_irq")
+    def ring_a_irq(k):
+        k.dma_fence_signal(a)
+
+    @d.irq("ring_b_irq")
+    def ring_b_irq(k):
+        k.dma_fence_signal(b)
+
+    return d
+
+
+def test_an_array_create_failure_that_drops_nothing_leaks_the_fences():
+    assert found(merge(True)) == {"kref-leak": 3}
+
+
+def test_an_array_created_at_run_time_holds():
+    holds(merge(False))

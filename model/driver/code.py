@@ -1158,6 +1158,31 @@ class Code:
         self._add(Ins("dma_fence_end_signalling()", owner=self.owner, sig_end=True))
 
     # ---- sync_file -------------------------------------------------------------------
+    def dma_fence_array_create(self, arr: Fence, *, fail: str | None = None) -> None:
+        """``array = dma_fence_array_create(num, fences, ...)``: a fence array (``d.fence_array(...,
+        created=False)``) over the caller's member references, which it takes over; the caller holds the
+        array's one reference. On -ENOMEM (``fail``) nothing is taken: the caller still owns the members."""
+        members = getattr(arr, "array_members", None)
+        if members is None:
+            raise ModelError(f"thread {self.thread}: {getattr(arr, 'name', arr)!r} is not a fence_array")
+        if arr.live:
+            raise ModelError(f"thread {self.thread}: {arr.name} exists from the start; declare it created=False")
+        held = self.b.held(self.owner, arr)
+        ins = Ins(f"{arr.name} = dma_fence_array_create({', '.join(f.name for f in members)})", owner=self.owner,
+                  allocates=arr)
+        ins.checks.append(("kref-leak", (arr.life == LIVE) & (held > 0),
+                           f"{arr.name} is overwritten while {self.owner} still holds a reference to it"))
+        for f in members:
+            mine, its = self.b.held(self.owner, f), self.b.held(arr.name, f)
+            ins.checks.append(("kref-put-noref", mine == 0, f"{self.owner} hands {arr.name} a reference to {f.name} "
+                               "it does not hold"))
+            ins.effects += [assign(mine, ite(mine > 0, mine - 1, 0)), assign(its, 1)]
+        ins.effects += [assign(arr.life, LIVE), assign(arr.count, 1), assign(held, 1)]
+        self._alloc(ins, "GFP_KERNEL")
+        if fail:
+            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), f"{ins.text} -> NULL (-ENOMEM)"))
+        self._add(ins)
+
     def sync_file_create(self, sf: KObject, *, fail: str | None = None) -> None:
         """``sync_file_create(fence)``: a new file (the caller's reference) holding its own fence reference."""
         f = getattr(sf, "sync_fence", None)

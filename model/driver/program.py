@@ -146,12 +146,14 @@ class Driver:
         return f
 
     def fence_array(self, name: str, members: tuple[Fence, ...], *, owners: tuple[str, ...] = (),
-                    lock: SpinLock | None = None) -> Fence:
+                    lock: SpinLock | None = None, created: bool = True) -> Fence:
         """A struct dma_fence_array over ``members`` (drivers/dma-buf/dma-fence-array.c as a program): it owns
         a reference to each member (dropped by its release); the first waiter enables signaling, which puts
         a callback on every member, each holding an array reference; the member callback that brings
         ``num_pending`` to zero queues the array's irq_work, which signals the array outside the member's
-        lock (CONT-5). A member may not itself be a container (CONT-2)."""
+        lock (CONT-5). A member may not itself be a container (CONT-2). ``created=False``: it does not exist
+        until a thread calls ``k.dma_fence_array_create(arr)``, which takes over that thread's member
+        references on success only (on -ENOMEM the caller still owns them: sync_file_merge, unwrap_merge)."""
         if not members:
             raise ModelError(f"fence_array {name}: needs at least one member")
         for f in members:
@@ -160,7 +162,7 @@ class Driver:
             if getattr(f, "container", False):
                 raise ModelError(f"fence_array {name}: member {f.name} is itself a container; dma_fence_array must "
                                  "not contain arrays or chains (CONT-2: flatten with dma_fence_unwrap)")
-            if name not in f.owners:
+            if created and name not in f.owners:
                 f.owners = f.owners + (name,)  # the array's reference to each member
         pending = self.field(f"{name}.num_pending", max_value=len(members), init=len(members),
                              kernel="dma_fence_array.num_pending")
@@ -195,9 +197,10 @@ class Driver:
             for f in members:
                 k.dma_fence_put(f)
 
-        arr = self.fence(name, lock=lock, owners=tuple(owners), live=True, max_refs=min(8, 2 + 2 * len(members)),
-                         release=release, enable_signaling=enable)
+        arr = self.fence(name, lock=lock, owners=tuple(owners) if created else (), live=created,
+                         max_refs=min(8, 2 + 2 * len(members)), release=release, enable_signaling=enable)
         arr.container = True
+        arr.array_members = tuple(members)  # type: ignore[attr-defined]
         arr.implied_by = tuple(members)  # dma_fence_array_signaled(): num_pending <= 0
 
         @self.work(work, kernel="dma_fence_array irq_work: signal the array")
