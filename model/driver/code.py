@@ -597,12 +597,7 @@ class Code:
         ins.checks.append(("use-after-free", rcu == 0, f"{self.me} calls dma_fence_get_rcu_safe() outside "
                            "rcu_read_lock()"))
         for obj in p.targets:
-            at = p.points_to(obj)
-            held = self.b.held(self.owner, obj)
-            ins.checks.append(("kref-overflow", at & ((obj.count >= obj.max_refs) | (held >= obj.max_refs)),
-                               f"more references to {obj.name} than the model tracks ({obj.max_refs})"))
-            ins.effects += [assign(obj.count, ite(at & (obj.count < obj.max_refs), obj.count + 1, obj.count)),
-                            assign(held, ite(at & (held < obj.max_refs), held + 1, held))]
+            self._take_ref(ins, obj, p.points_to(obj))
         self._add(ins)
 
     def dma_map_sgtable(self, dm: DmaMapping, dir: str = "DMA_BIDIRECTIONAL", *, fail: str | None = None) -> None:  # noqa: A002
@@ -1173,10 +1168,7 @@ class Code:
         ins.checks.append(("kref-leak", (arr.life == LIVE) & (held > 0),
                            f"{arr.name} is overwritten while {self.owner} still holds a reference to it"))
         for f in members:
-            mine, its = self.b.held(self.owner, f), self.b.held(arr.name, f)
-            ins.checks.append(("kref-put-noref", mine == 0, f"{self.owner} hands {arr.name} a reference to {f.name} "
-                               "it does not hold"))
-            ins.effects += [assign(mine, ite(mine > 0, mine - 1, 0)), assign(its, 1)]
+            self._hand_over(ins, f, arr.name, f"a reference to {f.name} it does not hold")
         ins.effects += [assign(arr.life, LIVE), assign(arr.count, 1), assign(held, 1)]
         self._alloc(ins, "GFP_KERNEL")
         if fail:
@@ -1411,11 +1403,8 @@ class Code:
         ins.effects += [assign(buf.life, LIVE), assign(buf.count, 1), assign(held, 1)]
         if priv is not None:
             self._obj(priv)
-            mine, its = self.b.held(self.owner, priv), self.b.held(buf.name, priv)
             self._deref(ins, priv)
-            ins.checks.append(("kref-put-noref", mine == 0, f"{self.owner} hands {buf.name} {priv.name}, which it "
-                               "does not own"))
-            ins.effects += [assign(mine, ite(mine > 0, mine - 1, 0)), assign(its, 1)]
+            self._hand_over(ins, priv, buf.name, f"{priv.name}, which it does not own")
         self._alloc(ins, "GFP_KERNEL")
         if fail:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "dma_buf_export() -> -ENOMEM"))
@@ -1917,12 +1906,20 @@ class Code:
             ins.checks.append(("use-before-init", w & ((obj.life == UNBORN) | (obj.life == ALLOC)),
                                f"{obj.name} is not set up yet"))
 
-    def _take_ref(self, ins: Ins, obj: KObject) -> None:
+    def _take_ref(self, ins: Ins, obj: KObject, when: Expr | None = None) -> None:
+        """The caller takes a reference (``when``: only in the states where that holds)."""
         held = self.b.held(self.owner, obj)
-        ins.checks.append(("kref-overflow", (obj.count >= obj.max_refs) | (held >= obj.max_refs),
+        w = lift(True) if when is None else when
+        ins.checks.append(("kref-overflow", w & ((obj.count >= obj.max_refs) | (held >= obj.max_refs)),
                            f"more references to {obj.name} than the model tracks ({obj.max_refs})"))
-        ins.effects += [assign(obj.count, ite(obj.count < obj.max_refs, obj.count + 1, obj.count)),
-                        assign(held, ite(held < obj.max_refs, held + 1, held))]
+        ins.effects += [assign(obj.count, ite(w & (obj.count < obj.max_refs), obj.count + 1, obj.count)),
+                        assign(held, ite(w & (held < obj.max_refs), held + 1, held))]
+
+    def _hand_over(self, ins: Ins, obj: KObject, to: str, what: str) -> None:
+        """The caller's reference to ``obj`` becomes ``to``'s (an object that now owns it)."""
+        mine, its = self.b.held(self.owner, obj), self.b.held(to, obj)
+        ins.checks.append(("kref-put-noref", mine == 0, f"{self.owner} hands {to} {what}"))
+        ins.effects += [assign(mine, ite(mine > 0, mine - 1, 0)), assign(its, 1)]
 
     def _alloc(self, ins: Ins, gfp: str) -> None:
         if "fs_reclaim" in reclaim_maps(gfp):

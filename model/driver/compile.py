@@ -143,6 +143,7 @@ class DriverBuild:
         self._signal_actions: dict[str, list[tuple[str, str]]] = {}
         self._can_signal: dict[str, dict[str, Expr]] = {}  # fence -> thread -> "its code can still signal it"
         self._worksets: dict[str, object] = {}  # work item -> its waitable (flush_work waits on it)
+        self._semsets: dict[str, object] = {}  # "rwsem (read|write)" -> what a blocked down_* waits for
         # a file's deferred ____fput runs as task_work, which has no lockdep map (no flush waits on it)
         self._task_work = {o.deferred for o in self.objects if o.deferred}
         self._work_ends: dict[str, str] = {}  # work item -> the action that ends its run
@@ -294,7 +295,7 @@ class DriverBuild:
         """What a blocked down_read (the writer holding or queued) or down_write (every reader, the writer)
         waits for, as a waitable of the wait-for graph: an edge to each of them."""
         key = f"{sem.name} ({'write' if write else 'read'})"
-        if key not in self._worksets:
+        if key not in self._semsets:
             rd = self.readers(sem)
             if write:  # the writer waits for every reader and a writer holding it
                 holders = {t: (sem.holder == t) | (rd[t] == 1) if t in rd else sem.holder == t for t in self.threads}
@@ -303,8 +304,8 @@ class DriverBuild:
             busy = disj(sem.holder != "FREE", *([v == 1 for v in rd.values()] if write else [sem.waiter != "FREE"]))
             fs = self.m.fence_set(key, None, lambda _j: busy, signal="", kernel="rw_semaphore")
             fs.can_signal, fs.needs_all = holders, True
-            self._worksets[key] = fs
-        return self._worksets[key]
+            self._semsets[key] = fs
+        return self._semsets[key]
 
     def sleep_state(self, wq: str, thread: str) -> Expr:
         """A thread's place on a wait queue: 0 awake, 1 asleep on it, 2 woken (it rechecks its condition)."""
@@ -688,12 +689,8 @@ class DriverBuild:
                 if isinstance(lk, RwSem) and t in self.plan.readers.get(lk.name, ()):
                     info.add("lock-held-at-exit", (pcs[t] == DONE) & (self.reader(lk, t) == 1),
                              f"{t} returns holding {lk.name} for read")
-        def done(f) -> Expr:  # signaled, or a container whose ops->signaled() is true (a query signals it)
-            return disj(f.signaled_v == 1, conj(*[g.signaled_v == 1 for g in f.implied_by])) if f.implied_by \
-                else f.signaled_v == 1
-
         for f in self.fences:
-            info.add("fence-signals", all_done & (f.life == LIVE) & ~done(f),
+            info.add("fence-signals", all_done & (f.life == LIVE) & ~_signaled(f),
                      f"every thread is done and {f.name} never signaled")
         for cond, text in self.d.invariants:
             try:
@@ -704,7 +701,7 @@ class DriverBuild:
                 raise ModelError(f"invariant {text!r}: building its condition raised {type(e).__name__}: {e}") from None
             info.add("driver-assert", bad, f"the invariant '{text}' does not hold")
         for f in self.fences:  # liveness: a live unsignaled fence is eventually signaled (or freed unpublished)
-            info.liveness.append((f.name, (f.life == LIVE) & ~done(f), done(f) | (f.life == FREED)))
+            info.liveness.append((f.name, (f.life == LIVE) & ~_signaled(f), _signaled(f) | (f.life == FREED)))
         kernel = {t.name for t in self.d.threads if not t.env or t.work}
         info.fair = tuple(a.name for a in self.m.actions if a.actor in kernel)
         for lname, usage in self.irq_used.items():
@@ -763,7 +760,8 @@ class DriverBuild:
                 for t in ptr.targets:
                     held_by[t.name].append((ptr.of.name if ptr.of is not None else None, ptr.points_to(t)))
         reach: dict[str, Expr] = {o: disj(*[c for h, c in hs if h is None]) for o, hs in held_by.items()}
-        for _ in range(len(objs)):
+        # a path from a root passes each object that holds references at most once: that many unfoldings
+        for _ in range(len({h for hs in held_by.values() for h, _c in hs if h is not None})):
             reach = {o: disj(reach[o], *[c & reach[h] for h, c in hs if h is not None]) for o, hs in held_by.items()}
         for name, o in objs.items():
             if o.refcounted and any(h is not None for h, _c in held_by[name]):  # reachable only through objects
@@ -791,8 +789,6 @@ class DriverBuild:
 
     def finish_fencesets(self) -> None:
         for work, fs in self._worksets.items():
-            if fs.kernel != "work_struct":
-                continue  # an rwsem's holders: its edges were set when it was made
             fs.signal = self._work_ends.get(work, "")
             fs.signallers = (work,)
             fs.can_signal = {work: lift(True)}
@@ -813,6 +809,12 @@ class DriverBuild:
             fs.signal = sig[0][0]
             fs.signallers = tuple(dict.fromkeys(t for _a, t in sig))
             fs.can_signal = dict(self._can_signal.get(f.name, {}))
+
+
+def _signaled(f: Fence) -> Expr:
+    """Signaled, or a container whose ops->signaled() is true (dma_fence_is_signaled() on it signals it)."""
+    own = f.signaled_v == 1
+    return disj(own, conj(*[g.signaled_v == 1 for g in f.implied_by])) if f.implied_by else own
 
 
 def _short(path: str) -> str:
