@@ -1508,3 +1508,211 @@ def test_an_array_create_failure_that_drops_nothing_leaks_the_fences():
 
 def test_an_array_created_at_run_time_holds():
     holds(merge(False))
+
+
+# ---- no option added here is inert ----------------------------------------------------------------------
+
+def _opt_fence_wait(on):
+    d = Driver("p")
+    f = d.fence("f", live=True, owners=(d.holder("h"),))
+
+    @d.thread("t")
+    def t(k):
+        k.dma_fence_wait(f, **({"timeout": "out"} if on else {}))
+        k.label("out")
+
+    d.thread("s")(lambda k: k.dma_fence_signal(f))
+    return d
+
+
+def _opt_completion(on):
+    d = Driver("p")
+    c = d.completion("c")
+
+    @d.thread("t")
+    def t(k):
+        k.wait_for_completion(c, **({"timeout": "out"} if on else {}))
+        k.label("out")
+
+    d.thread("s")(lambda k: k.complete(c))
+    return d
+
+
+def _opt_wait_event(on, kw):
+    d = Driver("p")
+    wq, cond = d.waitqueue("wq"), d.field("cond")
+
+    @d.thread("t")
+    def t(k):
+        k.wait_event(wq, cond.value == 1, **(kw if on else {}))
+        k.label("out")
+
+    @d.thread("s")
+    def s(k):
+        k.set(cond, 1)
+        k.wake_up(wq)
+
+    return d
+
+
+def _opt_resv_wait(on, kw):
+    d = Driver("p")
+    r, f = d.resv("r"), d.fence("f", live=True, owners=("t",))
+
+    @d.thread("t")
+    def t(k):
+        k.dma_resv_lock(r)
+        k.dma_resv_reserve_fences(r)
+        k.dma_resv_add_fence(r, f, "BOOKKEEP")
+        k.dma_resv_unlock(r)
+        k.dma_fence_put(f)
+
+    @d.thread("w")
+    def w(k):
+        k.dma_resv_wait_timeout(r, **(kw if on else {}))
+        k.label("out")
+
+    d.irq("s")(lambda k: k.dma_fence_signal(f))
+    return d
+
+
+def _opt_pointer(on, what):
+    d = Driver("p")
+    a = d.fence("a", live=True, owners=("t",))
+    p = d.pointer("p", (a,), **({"holds_ref": False} if on and what == "holds_ref" else {}))
+
+    @d.thread("t")
+    def t(k):
+        k.ptr_xchg(p, a)
+        k.ptr_switch(p, {a: "got"}, **({"null": "none"} if on and what == "null" else {}))
+        k.label("got")
+        k.label("none")
+        k.dma_fence_signal(a)
+
+    return d
+
+
+def _opt_of(on, what):
+    d = Driver("p")
+    o, x = d.kref("o", live=True, owners=("t",)), d.kref("x", live=True, owners=("t",))
+    kw = {"of": o} if on else {}
+    holder = d.slot("s", x, kind="ptr", **kw) if what == "slot" else d.pointer("p", (x,), **kw)
+
+    @d.thread("t")
+    def t(k):
+        k.publish(holder) if what == "slot" else k.ptr_xchg(holder, x)
+        k.kref_put(o)
+
+    return d
+
+
+def _opt_resv_of(on):
+    d = Driver("p")
+    o = d.kref("o", live=True, owners=("t",))
+    r = d.resv("r", **({"of": o} if on else {}))
+
+    @d.thread("t")
+    def t(k):
+        k.kref_put(o)
+        k.dma_resv_lock(r)
+        k.dma_resv_unlock(r)
+
+    return d
+
+
+def _opt_timer(on):
+    d = Driver("p")
+    d.timer("tm", irqsafe=on)(lambda k: None)
+
+    @d.irq("i")
+    def i(k):
+        k.mod_timer("tm")
+        k.timer_delete_sync("tm")
+
+    return d
+
+
+def _opt_kzalloc_into(on):
+    d = Driver("p")
+    m = d.mem("m")
+    o = d.kref("o", live=True, owners=("t",), release=lambda k: k.kfree(m))
+
+    @d.thread("t")
+    def t(k):
+        k.kzalloc(m, **({"into": o} if on else {}))
+        k.kref_put(o)
+
+    return d
+
+
+def _opt_begin_cpu_access(on):
+    d = Driver("p")
+    buf = d.dma_buf("b", live=True, owners=("t",))
+
+    @d.thread("t")
+    def t(k):
+        k.dma_buf_begin_cpu_access(buf, **({"fail": "out"} if on else {}))
+        k.dma_buf_end_cpu_access(buf)
+        k.label("out")
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def _opt_mm(on):
+    d = Driver("p")
+    if on:
+        d.mm()
+    d.thread("t")(lambda k: k.copy_from_user())
+    return d
+
+
+OPTIONS = [
+    ("dma_fence_wait timeout", _opt_fence_wait),
+    ("wait_for_completion timeout", _opt_completion),
+    ("wait_event timeout", lambda on: _opt_wait_event(on, {"timeout": "out"})),
+    ("wait_event intr", lambda on: _opt_wait_event(on, {"intr": True, "fail": "out"})),
+    ("dma_resv_wait_timeout usage", lambda on: _opt_resv_wait(on, {"usage": "WRITE"})),
+    ("dma_resv_wait_timeout timeout", lambda on: _opt_resv_wait(on, {"timeout": "out"})),
+    ("pointer holds_ref", lambda on: _opt_pointer(on, "holds_ref")),
+    ("ptr_switch null", lambda on: _opt_pointer(on, "null")),
+    ("slot of", lambda on: _opt_of(on, "slot")),
+    ("pointer of", lambda on: _opt_of(on, "pointer")),
+    ("resv of", _opt_resv_of),
+    ("timer irqsafe", _opt_timer),
+    ("kzalloc into", _opt_kzalloc_into),
+    ("begin_cpu_access fail", _opt_begin_cpu_access),
+    ("mm", _opt_mm),
+]
+
+
+@pytest.mark.parametrize("what,make", OPTIONS, ids=[o[0] for o in OPTIONS])
+def test_no_option_added_here_is_inert(what, make):
+    from tests.test_driver_programs import fingerprint
+
+    assert fingerprint(make(False)) != fingerprint(make(True)), what
+
+
+def test_a_fail_label_nothing_can_reach_is_refused():
+    d = Driver("dead-fail")
+    buf = d.dma_buf("b", live=True, owners=("t",), ops={"vmap": lambda k: None})
+    m = d.mem("m")
+
+    @d.thread("t")
+    def t(k):
+        k.dma_buf_vmap(buf, fail="out")
+        k.label("out")
+        k.dma_buf_put(buf)
+
+    with pytest.raises(ModelError, match="cannot fail: the exporter's vmap op returns no error"):
+        d.build()
+    d2 = Driver("dead-call")
+    m = d2.mem("m")
+
+    @d2.thread("t")
+    def t2(k):
+        k.call(lambda k: k.kzalloc(m), fail="err")
+        k.label("err")
+
+    with pytest.raises(ModelError, match="returns no error"):
+        d2.build()

@@ -148,6 +148,7 @@ class Code:
         self._work_end: str | None = None  # a work item's return goes here (its "running" flag is cleared)
         self._inline_depth = 0
         self._reclaiming = 0  # inside a shrinker run by direct reclaim (its calls hold fs_reclaim)
+        self._op_errors = 0  # error returns of inlined ops and helpers that went to a caller's fail label
         self._text_next = ""  # text= of the call being written, for its first step
         self._uid = 0
         # exporter ops being inlined: (depth, op, where an error return goes or None, the core's state to undo)
@@ -215,6 +216,7 @@ class Code:
                                  "(the kernel returns the error to the caller)")
             why = "the caller goes to its error path" if name.endswith("()") else "the core call returns the error"
             self._add(Ins(f"return {value} /* {name} failed: {why} */", goto=fail, effects=list(undo)))
+            self._op_errors += 1
             return
         self._add(Ins(f"return {value}", goto=target))
 
@@ -227,10 +229,14 @@ class Code:
             self._inline(name, lambda: fn(self, *args))
             return
         self._ops.append((self._inline_depth + 1, f"{name}()", self._lab(fail), []))
+        errors = self._op_errors
         try:
             self._inline(name, lambda: fn(self, *args))
         finally:
             self._ops.pop()
+        if self._op_errors == errors:
+            raise ModelError(f"thread {self.thread}: call({name}, fail={fail!r}): {name} returns no error "
+                             "(k.ret(\"-E...\")), so the label is never taken")
 
     # ---- driver state, assertions, completions ------------------------------
     def set(self, f: Field, value: object, text: str = "") -> None:
@@ -1626,9 +1632,15 @@ class Code:
         else:
             ins.checks.append(("driver-assert", n >= 2, f"{self.owner} nests {op} more than the model tracks"))
             ins.effects.append(assign(n, ite(n < 2, n + 1, n)))
+        if fail and op == "begin_cpu_access":  # __dma_buf_begin_cpu_access(): an interruptible wait for the fences
+            ins.alts.append(Alt("erestartsys", lift(True), [], self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
         self._add(ins)
         if delta > 0:
+            errors = self._op_errors
             self._op(buf, op, self._lab(fail) if fail else None, (assign(n, ite(n > 0, n - 1, 0)),), fails=True)
+            if fail and op == "vmap" and self._op_errors == errors:
+                raise ModelError(f"thread {self.thread}: dma_buf_vmap({buf.name}, fail={fail!r}) cannot fail: the "
+                                 "exporter's vmap op returns no error")
         else:
             self._op(buf, op)
 
