@@ -1510,6 +1510,60 @@ def test_an_array_created_at_run_time_holds():
     holds(merge(False))
 
 
+def add_point(bug: str | None) -> Driver:
+    """drm_syncobj_add_point() / drm_syncobj_transfer_to_timeline(): a chain node allocated first (it may
+    fail), then initialised over the job's fence and the previous point, which it takes over; an error path
+    after the allocation frees the node with dma_fence_chain_free (a live node goes by its last put)."""
+    d = Driver("add-point")
+    prev = d.fence("prev", live=True, owners=(d.holder("timeline"),))
+    job = d.fence("job", live=True, owners=(d.holder("ring"),))
+    point = d.fence_chain("point", job, prev, created=False)
+
+    @d.thread("ioctl")
+    def ioctl(k):
+        k.dma_fence_get(job)
+        k.dma_fence_chain_alloc(point, fail="nomem")
+        k.dma_fence_get(prev)
+        k.may_goto("einval", "copy_from_user(&args) -> -EFAULT")
+        if bug == "free-live":
+            k.dma_fence_chain_init(point)
+            k.dma_fence_chain_free(point)
+            k.ret()
+        k.dma_fence_chain_init(point)
+        if bug == "put-handed":
+            k.dma_fence_put(job)
+        k.dma_fence_wait(point)
+        k.dma_fence_put(point)
+        k.ret(0)
+        k.label("einval")
+        k.dma_fence_put(prev)
+        if bug != "leak-node":
+            k.dma_fence_chain_free(point)
+        k.label("nomem")
+        k.dma_fence_put(job)
+        k.ret("-EINVAL")
+
+    @d.irq("timeline_irq")
+    def timeline_irq(k):
+        k.dma_fence_signal(prev)
+
+    @d.irq("ring_irq")
+    def ring_irq(k):
+        k.dma_fence_signal(job)
+
+    return d
+
+
+@pytest.mark.parametrize("bug, prop, steps", [("leak-node", "kref-leak", 6), ("put-handed", "kref-put-noref", 5),
+                                              ("free-live", "use-after-free", 5)])
+def test_a_chain_node_built_at_run_time_has_its_lifetime_checked(bug, prop, steps):
+    assert found(add_point(bug)) == {prop: steps}
+
+
+def test_a_chain_node_built_at_run_time_holds():
+    holds(add_point(None))
+
+
 # ---- no option added here is inert ----------------------------------------------------------------------
 
 def _opt_fence_wait(on):

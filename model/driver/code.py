@@ -402,7 +402,7 @@ class Code:
             ins.effects.append(assign(obj.count, 1 if kref_init else 0))
         self._alloc(ins, gfp)
         if fail:
-            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), f"{obj.name} = kzalloc() -> NULL (-ENOMEM)"))
+            ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), f"{ins.text} -> NULL (-ENOMEM)"))
         self._add(ins)
 
     kmalloc = kzalloc
@@ -1173,12 +1173,57 @@ class Code:
                   allocates=arr)
         ins.checks.append(("kref-leak", (arr.life == LIVE) & (held > 0),
                            f"{arr.name} is overwritten while {self.owner} still holds a reference to it"))
-        for f in members:
-            self._hand_over(ins, f, arr.name, f"a reference to {f.name} it does not hold")
-        ins.effects += [assign(arr.life, LIVE), assign(arr.count, 1), assign(held, 1)]
+        self._take_over(ins, arr, members)
         self._alloc(ins, "GFP_KERNEL")
         if fail:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), f"{ins.text} -> NULL (-ENOMEM)"))
+        self._add(ins)
+
+    def _take_over(self, ins: Ins, container: Fence, members: tuple[Fence, ...]) -> None:
+        """A container comes to life with one reference, the caller's, owning the caller's member references."""
+        for f in members:
+            self._hand_over(ins, f, container.name, f"a reference to {f.name} it does not hold")
+        ins.effects += [assign(container.life, LIVE), assign(container.count, 1),
+                        assign(self.b.held(self.owner, container), 1)]
+
+    def _chain(self, chain: Fence) -> tuple[Fence, ...]:
+        links = getattr(chain, "chain_links", None)
+        if links is None:
+            raise ModelError(f"thread {self.thread}: {getattr(chain, 'name', chain)!r} is not a fence_chain")
+        if chain.live:
+            raise ModelError(f"thread {self.thread}: {chain.name} exists from the start; declare it created=False")
+        return links
+
+    def dma_fence_chain_alloc(self, chain: Fence, *, fail: str | None = None, text: str = "") -> None:
+        """``chain = dma_fence_chain_alloc()``: kmalloc(GFP_KERNEL) of a node (``d.fence_chain(...,
+        created=False)``) that is not a fence yet: the caller frees it with ``dma_fence_chain_free`` or gives it
+        life with ``dma_fence_chain_init``; forgetting both leaks it."""
+        self._chain(chain)
+        self.kzalloc(chain, "GFP_KERNEL", fail=fail, initialised=False,
+                     text=text or f"{chain.name} = dma_fence_chain_alloc()")
+
+    def dma_fence_chain_free(self, chain: Fence, text: str = "") -> None:
+        """``dma_fence_chain_free``: kfree of a node that was never initialised (an error path)."""
+        self._chain(chain)
+        ins = Ins(text or f"dma_fence_chain_free({chain.name})", owner=self.owner)
+        ins.checks.append(("use-after-free", chain.life == LIVE,
+                           f"{chain.name} is an initialised fence: only its last dma_fence_put may free it"))
+        ins.checks.append(("double-free", (chain.life == FREED) | (chain.life == GRACE),
+                           f"{chain.name} is freed a second time"))
+        ins.effects += [assign(chain.life, ite(chain.life == ALLOC, FREED, chain.life)),
+                        assign(self.b.held(self.owner, chain), 0)]
+        self._add(ins)
+
+    def dma_fence_chain_init(self, chain: Fence, text: str = "") -> None:
+        """``dma_fence_chain_init(chain, prev, fence, seqno)``: the allocated node becomes a fence with one
+        reference, the caller's, and takes over the caller's references to ``prev`` and ``fence``."""
+        links = self._chain(chain)
+        ins = Ins(text or f"dma_fence_chain_init({chain.name}, {', '.join(f.name for f in links[::-1])})",
+                  owner=self.owner)
+        ins.checks.append(("use-after-free", chain.life != ALLOC, f"{chain.name} is not a node fresh from "
+                           "dma_fence_chain_alloc (never allocated, already initialised, or freed)"))
+        self._take_over(ins, chain, links)
+        ins.effects += [assign(chain.signaled_v, 0), assign(chain.error_v, 0)]
         self._add(ins)
 
     def sync_file_create(self, sf: KObject, *, fail: str | None = None) -> None:

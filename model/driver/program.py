@@ -224,13 +224,16 @@ class Driver:
         return sf, self.slot(f"{name}.fd", sf, kind="fd")
 
     def fence_chain(self, name: str, fence: Fence, prev: Fence | None = None, *, owners: tuple[str, ...] = (),
-                    lock: SpinLock | None = None) -> Fence:
+                    lock: SpinLock | None = None, created: bool = True) -> Fence:
         """A struct dma_fence_chain node (drivers/dma-buf/dma-fence-chain.c as a program): ``fence`` at this
         point of a timeline, after ``prev`` (an earlier chain node, or a plain fence). dma_fence_chain_init()
         takes over a reference to each. The node signals once its own fence and every earlier one signaled:
         the first waiter enables signaling, which puts the node's one callback on the first unsignaled
         fence of the walk (this node's fence, then the earlier nodes'); that callback queues the node's
-        irq_work, which re-arms on the next unsignaled fence or signals the node, outside the fence lock."""
+        irq_work, which re-arms on the next unsignaled fence or signals the node, outside the fence lock.
+        ``created=False``: the node does not exist until a thread allocates it (``k.dma_fence_chain_alloc``,
+        which may fail) and calls ``k.dma_fence_chain_init``, which takes over that thread's references to
+        ``fence`` and ``prev`` (drm_syncobj_add_point, drm_syncobj_transfer_to_timeline)."""
         for f in (fence, prev):
             if f is not None and (not isinstance(f, Fence) or f not in self.objects):
                 raise ModelError(f"fence_chain {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
@@ -239,7 +242,7 @@ class Driver:
                              "node holds a plain fence, its prev the earlier node)")
         walk = [fence] + (list(getattr(prev, "chain_walk", None) or [prev]) if prev is not None else [])
         for f in (fence, prev):
-            if f is not None and name not in f.owners:
+            if created and f is not None and name not in f.owners:
                 f.owners = f.owners + (name,)  # dma_fence_chain_init() takes over the caller's references
         work = f"{name}.work"
         chain: Fence
@@ -271,9 +274,10 @@ class Driver:
                 k.dma_fence_put(prev)
             k.dma_fence_put(fence)
 
-        chain = self.fence(name, lock=lock, owners=tuple(owners), live=True, max_refs=min(8, 2 + 2 * len(walk)),
-                           release=release, enable_signaling=enable)
+        chain = self.fence(name, lock=lock, owners=tuple(owners) if created else (), live=created,
+                           max_refs=min(8, 2 + 2 * len(walk)), release=release, enable_signaling=enable)
         chain.container = True
+        chain.chain_links = (fence,) + ((prev,) if prev is not None else ())  # type: ignore[attr-defined]
         chain.chain_walk = walk  # type: ignore[attr-defined]
         chain.implied_by = tuple(walk)  # dma_fence_chain_signaled(): every fence of the walk signaled
 
