@@ -1510,7 +1510,7 @@ def test_an_array_created_at_run_time_holds():
     holds(merge(False))
 
 
-def add_point(bug: str | None) -> Driver:
+def add_point(bug: str | None, alloc_fails: bool = True) -> Driver:
     """drm_syncobj_add_point() / drm_syncobj_transfer_to_timeline(): a chain node allocated first (it may
     fail), then initialised over the job's fence and the previous point, which it takes over; an error path
     after the allocation frees the node with dma_fence_chain_free (a live node goes by its last put)."""
@@ -1522,7 +1522,7 @@ def add_point(bug: str | None) -> Driver:
     @d.thread("ioctl")
     def ioctl(k):
         k.dma_fence_get(job)
-        k.dma_fence_chain_alloc(point, fail="nomem")
+        k.dma_fence_chain_alloc(point, **({"fail": "nomem"} if alloc_fails else {}))
         k.dma_fence_get(prev)
         k.may_goto("einval", "copy_from_user(&args) -> -EFAULT")
         if bug == "free-live":
@@ -1562,6 +1562,137 @@ def test_a_chain_node_built_at_run_time_has_its_lifetime_checked(bug, prop, step
 
 def test_a_chain_node_built_at_run_time_holds():
     holds(add_point(None))
+
+
+# ---- a resv's fences: replaced by a later fence of their context or once signaled; read by iterators ----
+
+def resv_reader(bug: bool, *, same_context: bool = False, unlocked: bool = False,
+                unlocked_walk: bool = False) -> Driver:
+    """A fence found in a resv is borrowed: dma_resv_add_fence() puts the fence whose slot it takes (a
+    signaled one, or an older one of its context), so a reader that keeps the pointer past the unlock
+    without dma_fence_get() may use a freed fence."""
+    d = Driver("resv-reader")
+    r = d.resv("bo.resv")
+    a = d.fence("a", live=True, owners=("job1", "irq"), context="ring", max_refs=6)
+    b = d.fence("b", live=True, owners=("job2",), context="ring" if same_context else "")
+    seen = d.pointer("seen", (a,), holds_ref=not bug)
+
+    @d.thread("job1")
+    def job1(k):
+        k.dma_resv_lock(r)
+        k.dma_resv_reserve_fences(r)
+        k.dma_resv_add_fence(r, a, "WRITE")
+        k.dma_resv_unlock(r)
+        k.dma_fence_put(a)
+
+    @d.thread("job2")
+    def job2(k):
+        k.dma_resv_lock(r)
+        k.dma_resv_reserve_fences(r)
+        k.dma_resv_add_fence(r, b, "WRITE")
+        k.dma_resv_unlock(r)
+        k.dma_fence_signal(b)
+        k.dma_fence_put(b)
+
+    @d.irq("irq")
+    def irq(k):
+        k.dma_fence_signal(a)
+        k.dma_fence_put(a)
+
+    @d.thread("reader")
+    def reader(k):
+        def body(k, f):
+            if f is a:
+                if not bug:
+                    k.dma_fence_get(a)
+                k.ptr_store(seen, a)
+        if unlocked:
+            k.dma_resv_for_each_fence_unlocked(r, "WRITE", body)
+        else:
+            if not unlocked_walk:
+                k.dma_resv_lock(r)
+            k.dma_resv_for_each_fence(r, "WRITE", body)
+            if not unlocked_walk:
+                k.dma_resv_unlock(r)
+        k.ptr_switch(seen, {a: "use"}, null="out")
+        k.label("use")
+        k.dma_fence_wait(a)
+        if not bug:
+            k.ptr_xchg(seen, None)
+            k.dma_fence_put(a)
+        k.label("out")
+
+    return d
+
+
+@pytest.mark.parametrize("kw, steps", [({}, 18), ({"same_context": True}, 18), ({"unlocked": True}, 17)])
+def test_a_resv_fence_kept_without_a_reference_is_used_after_the_resv_replaced_it(kw, steps):
+    assert found(resv_reader(True, **kw)) == {"use-after-free": steps}
+
+
+@pytest.mark.parametrize("kw", [{}, {"same_context": True}, {"unlocked": True}])
+def test_a_resv_fence_kept_with_a_reference_holds(kw):
+    holds(resv_reader(False, **kw))
+
+
+def test_the_locked_fence_walk_needs_the_resv_lock():
+    assert "resv-held" in found(resv_reader(False, unlocked_walk=True))
+
+
+def test_a_fence_added_twice_to_a_resv_is_held_once():
+    """dma_resv_add_fence() of a fence already in the resv replaces it with itself: no second reference."""
+    d = Driver("readd")
+    r = d.resv("r")
+    f = d.fence("f", live=True, owners=("t",), max_refs=2)
+
+    @d.thread("t")
+    def t(k):
+        for _ in range(2):
+            k.dma_resv_lock(r)
+            k.dma_resv_reserve_fences(r)
+            k.dma_resv_add_fence(r, f, "WRITE")
+            k.dma_resv_unlock(r)
+        k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    holds(d)
+
+
+def busy_ioctl(bug: bool) -> Driver:
+    """A busy query (dma_resv_test_signaled, as DRM_IOCTL_*_BUSY or a CPU-access fast path) after the job
+    was submitted: the buffer is idle only once the job's fence signaled."""
+    d = Driver("busy")
+    r = d.resv("r")
+    f = d.fence("f", live=True, owners=("job",))
+    submitted = d.completion("submitted")
+
+    @d.thread("job")
+    def job(k):
+        k.dma_resv_lock(r)
+        k.dma_resv_reserve_fences(r)
+        k.dma_resv_add_fence(r, f, "WRITE")
+        k.dma_resv_unlock(r)
+        k.complete(submitted)
+        k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    @d.thread("cpu")
+    def cpu(k):
+        k.wait_for_completion(submitted)
+        k.dma_resv_test_signaled(r, "KERNEL" if bug else "READ", busy="busy")
+        k.warn_on(~f.signaled, "the CPU reads the buffer while the GPU writes it")
+        k.label("busy")
+
+    return d
+
+
+def test_a_busy_query_of_kernel_fences_only_misses_the_write():
+    """KERNEL < WRITE < READ < BOOKKEEP: a READ query sees the WRITE fence, a KERNEL query does not."""
+    assert found(busy_ioctl(True)) == {"driver-assert": 7}
+
+
+def test_a_busy_query_holds():
+    holds(busy_ioctl(False))
 
 
 # ---- no option added here is inert ----------------------------------------------------------------------
@@ -1721,6 +1852,24 @@ def _opt_mm(on):
     return d
 
 
+def _opt_chain(on):
+    d = Driver("p")
+    f = d.fence("f", live=True, owners=("t",))
+    c = d.fence_chain("c", f, created=not on)
+
+    @d.thread("t")
+    def t(k):
+        if on:
+            k.dma_fence_chain_alloc(c)
+            k.dma_fence_chain_init(c)
+            k.dma_fence_signal(f)
+            k.dma_fence_put(c)
+        else:
+            k.dma_fence_signal(f)
+
+    return d
+
+
 OPTIONS = [
     ("dma_fence_wait timeout", _opt_fence_wait),
     ("wait_for_completion timeout", _opt_completion),
@@ -1737,6 +1886,9 @@ OPTIONS = [
     ("kzalloc into", _opt_kzalloc_into),
     ("begin_cpu_access fail", _opt_begin_cpu_access),
     ("mm", _opt_mm),
+    ("fence context", lambda on: resv_reader(False, same_context=on)),
+    ("fence_chain created", lambda on: _opt_chain(on)),
+    ("dma_fence_chain_alloc fail", lambda on: add_point(None, alloc_fails=on)),
 ]
 
 

@@ -1418,10 +1418,39 @@ class Code:
         ins.checks.append(("resv-held", r.lock.holder != self.me, f"{self.me} does not hold {r.name}'s lock"))
         ins.checks.append(("resv-reserve-before-add", r.reserved == 0,
                            f"no fence slot reserved on {r.name} in this lock hold"))
+        # already in the resv: it replaces itself (a new reference in, the old one put)
+        fresh = flag == 0
+        # else the first slot holding an older fence of its context, or a signaled one, gets the new fence and
+        # the resv puts the old one, still under the lock (its release runs here); effects apply in order, so
+        # the slots are cleared before this fence's flag is set
+        olds = [c for c in self.b.fences if c.name in r.fences and c is not f]
+        earlier: list[Expr] = []
+        puts: list[tuple[Fence, str]] = []
+        for c in olds:
+            stale = fresh & (r.fences[c.name] == 1) & (lift(c.context == f.context) | (c.signaled_v == 1))
+            pick = conj(stale, *[~e for e in earlier])
+            earlier.append(stale)
+            label = self._fresh(f"replace_{c.name}")
+            ins.switch.append((pick, self._lab(label)))
+            ins.effects.append(assign(r.fences[c.name], ite(pick, 0, r.fences[c.name])))
+            puts.append((c, label))
+        ins.effects += [assign(held, ite(fresh & (held < f.max_refs), held + 1, held)),
+                        assign(f.count, ite(fresh & (f.count < f.max_refs), f.count + 1, f.count))]
         ins.effects += [assign(r.reserved, 0), assign(flag, 1)]
-        ins.effects += [assign(held, ite(held < f.max_refs, held + 1, held)),
-                        assign(f.count, ite(f.count < f.max_refs, f.count + 1, f.count))]
         self._add(ins)
+        if not puts:
+            return
+        done = self._fresh("added")
+        self.goto(done)
+        self._owner.append(owner)
+        try:
+            for c, label in puts:
+                self.label(label)
+                self.dma_fence_put(c, f"dma_resv_add_fence({r.name}, {f.name}): dma_fence_put(old = {c.name})")
+                self.goto(done)
+        finally:
+            self._owner.pop()
+        self.label(done)
 
     def dma_resv_wait_timeout(self, r: Resv, usage: str = "BOOKKEEP", *, intr: bool = False,
                               fail: str | None = None, timeout: str | None = None) -> None:
@@ -1432,16 +1461,69 @@ class Code:
         if usage not in USAGES:
             raise ModelError(f"thread {self.thread}: dma_resv_wait_timeout({r.name}): usage must be one of "
                              f"{', '.join(USAGES)}, got {usage!r}")
-        rank = USAGES.index(usage)
-        plan = self.b.plan.resv_usage
-        fences = [f for f in self.b.fences if f.name in r.fences
-                  and any(USAGES.index(u) <= rank for u in plan.get((r.name, f.name), set(USAGES)))]
+        fences = self._resv_fences(r, usage)
         idle = conj(*[(r.fences[f.name] == 0) | (f.signaled_v == 1) for f in fences])
         shown = "" if usage == "BOOKKEEP" else f", DMA_RESV_USAGE_{usage}"
         ins = Ins(f"dma_resv_wait_timeout({r.name}{shown})", owner=self.owner, guard=idle)
         if len(fences) == 1:
             ins.waits_fence = fences[0]
         self._fence_wait(ins, ~idle, intr, fail, "a resv's fences", timeout)
+
+    def _resv_fences(self, r: Resv, usage: str) -> list[Fence]:
+        """The fences that may be in ``r`` with ``usage`` or a stronger class (what an iterator of usage sees)."""
+        if usage not in USAGES:
+            raise ModelError(f"thread {self.thread}: {r.name}: usage must be one of {', '.join(USAGES)} "
+                             f"(enum dma_resv_usage), got {usage!r}")
+        rank = USAGES.index(usage)
+        plan = self.b.plan.resv_usage
+        return [f for f in self.b.fences if f.name in r.fences
+                and any(USAGES.index(u) <= rank for u in plan.get((r.name, f.name), set(USAGES)))]
+
+    def dma_resv_for_each_fence(self, r: Resv, usage: str, body: Callable[..., None], text: str = "") -> None:
+        """``dma_resv_for_each_fence(&cursor, obj, usage, fence) { body }`` with the resv locked: ``body(k,
+        fence)`` for each fence in the resv of ``usage`` or stronger. The fence is borrowed: it stays valid
+        while the lock is held (the resv may put it once unlocked); ``k.dma_fence_get(fence)`` keeps it."""
+        self._resv_use(r)
+        held = ("resv-held", r.lock.holder != self.me, f"{self.me} walks {r.name}'s fences without its lock "
+                "(dma_resv_iter_first: dma_resv_assert_held)")
+        fences = self._resv_fences(r, usage)
+        if not fences:
+            self._pending_checks.append(held)
+        for f in fences:
+            skip = self._fresh(f"notin_{f.name}")
+            ins = Ins(text or f"dma_resv_for_each_fence({r.name}, DMA_RESV_USAGE_{usage}): {f.name}?",
+                      owner=self.owner, branch=(r.fences[f.name] == 0, self._lab(skip)))
+            ins.checks.append(held)
+            self._add(ins)
+            self._inline(f"for_each.{f.name}", lambda f=f: body(self, f))
+            self.label(skip)
+
+    def dma_resv_for_each_fence_unlocked(self, r: Resv, usage: str, body: Callable[..., None],
+                                         text: str = "") -> None:
+        """``dma_resv_for_each_fence_unlocked(&cursor, fence) { body }`` (dma_resv_iter_begin/end): without the
+        lock, under RCU, the iterator takes a reference to each fence still in the resv whose count is not 0
+        (dma_fence_get_rcu), runs ``body(k, fence)`` (which may sleep) and drops it for the next one: the fence
+        is the body's only while it runs."""
+        self._resv_use(r)
+        for f in self._resv_fences(r, usage):
+            skip = self._fresh(f"notin_{f.name}")
+            ins = Ins(text or f"dma_resv_for_each_fence_unlocked({r.name}, DMA_RESV_USAGE_{usage}): "
+                      f"dma_fence_get_rcu({f.name})", owner=self.owner,
+                      branch=((r.fences[f.name] == 0) | (f.count == 0), self._lab(skip)))
+            self._take_ref(ins, f, (r.fences[f.name] == 1) & (f.count > 0))
+            self._add(ins)
+            self._inline(f"for_each.{f.name}", lambda f=f: body(self, f))
+            self.dma_fence_put(f, f"dma_resv_iter_next_unlocked({r.name}): dma_fence_put({f.name})")
+            self.label(skip)
+
+    def dma_resv_test_signaled(self, r: Resv, usage: str = "BOOKKEEP", *, busy: str, text: str = "") -> None:
+        """``if (!dma_resv_test_signaled(obj, usage)) goto busy;`` (lockless, under RCU): every fence of
+        ``usage`` or stronger in the resv has signaled."""
+        self._resv_use(r)
+        fences = self._resv_fences(r, usage)
+        idle = conj(*[(r.fences[f.name] == 0) | (f.signaled_v == 1) for f in fences])
+        self._add(Ins(text or f"dma_resv_test_signaled({r.name}, DMA_RESV_USAGE_{usage})", owner=self.owner,
+                      branch=(~idle, self._lab(busy))))
 
     # ---- dma-buf ------------------------------------------------------------------
     def dma_buf_export(self, buf: DmaBuf, *, priv: KObject | None = None, fail: str | None = None) -> None:

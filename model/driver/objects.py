@@ -96,6 +96,7 @@ class Fence(KObject):
     """
 
     lock: SpinLock | None = None
+    context: str = ""  # dma_fence_init's context: fences of one timeline share it ("" : a context of its own)
     container: bool = False  # a dma_fence_array or dma_fence_chain (CONT-2: not a member of an array)
     # a container: the fences whose signaling makes its ops->signaled() true (dma_fence_is_signaled() on it
     # signals it then), whether or not anyone enabled signaling on it

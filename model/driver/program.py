@@ -134,14 +134,19 @@ class Driver:
         return self.kref(name, kind="mem", live=live, owners=(owner,) if owner else (), max_refs=1, kernel=kernel)
 
     def fence(self, name: str, *, lock: SpinLock | None = None, live: bool = False, owners: tuple[str, ...] = (),
-              max_refs: int = 4, release: Body | None = None, enable_signaling: Body | None = None) -> Fence:
+              max_refs: int = 4, release: Body | None = None, enable_signaling: Body | None = None,
+              context: str = "") -> Fence:
         """A struct dma_fence; ``lock`` is the spinlock given to dma_fence_init (shared by a driver's fences);
-        ``release`` and ``enable_signaling`` are its dma_fence_ops, as bodies run where the core calls them."""
+        ``release`` and ``enable_signaling`` are its dma_fence_ops, as bodies run where the core calls them.
+        ``context``: the timeline (dma_fence_context_alloc) it shares with other fences of that name: a
+        later fence of its context replaces it in a resv (dma_resv_add_fence); by default its own."""
         if lock is not None and lock not in self.locks:
             raise ModelError(f"fence {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
+        if not isinstance(context, str):
+            raise ModelError(f"fence {name}: context must be a name (a string), got {type(context).__name__}")
         f = Fence(self._new(name, "fence"), kind="fence", live=live, owners=tuple(owners),
                   max_refs=self._max(name, max_refs), lock=lock, kernel="struct dma_fence", release=release,
-                  enable_signaling=enable_signaling)
+                  enable_signaling=enable_signaling, context=context or name)
         self.objects.append(f)
         return f
 
