@@ -572,7 +572,7 @@ LENGTHS = {
     "bug-heap-importer-put-while-attached": 15,
     "bug-udmabuf-seal-check-race": 5, "bug-dma-heap-add-race": 13, "bug-sched-entity-idle-complete-once": 16,
     "bug-fence-timeline-name-null-ops": 5, "bug-fence-tracepoint-null-ops": 4, "bug-resv-get-fences-realloc-leak": 4,
-    "bug-gem-fb-no-handle-ref": 3, "bug-prime-uses-obj-dma-buf": 3, "bug-udmabuf-sg-err-ptr": 7, "bug-poll-cb-no-file-ref": 21,
+    "bug-gem-fb-no-handle-ref": 3, "bug-prime-uses-obj-dma-buf": 3, "bug-udmabuf-sg-err-ptr": 7, "bug-poll-cb-no-file-ref": 23,
     "bug-fastrpc-attach-leak": 10, "bug-virtio-prepare-fb-pin-leak": 13, "bug-fastrpc-map-err-unmap": 27,
     "bug-userq-cancel-hang-detect-locked": 11, "bug-amdkfd-svm-validate-reserves-bo": 9,
     "bug-i915-sw-fence-del-timer-in-callback": 7,

@@ -1639,6 +1639,39 @@ def test_the_locked_fence_walk_needs_the_resv_lock():
     assert "resv-held" in found(resv_reader(False, unlocked_walk=True))
 
 
+def resv_fini(bug: bool) -> Driver:
+    """dma_buf_release() finishes the buffer's resv (dma_resv_fini puts every fence in it): a signalling path
+    that relies on the resv's reference, not one of its own, signals a freed fence once the buffer goes."""
+    d = Driver("resv-fini")
+    buf = d.dma_buf("buf", live=True, owners=("submit",))
+    f = d.fence("job", live=True, owners=("submit",) if bug else ("submit", "irq"))
+
+    @d.thread("submit")
+    def submit(k):
+        k.dma_resv_lock(buf.resv)
+        k.dma_resv_reserve_fences(buf.resv)
+        k.dma_resv_add_fence(buf.resv, f, "WRITE")
+        k.dma_resv_unlock(buf.resv)
+        k.dma_fence_put(f)
+        k.dma_buf_put(buf)
+
+    @d.irq("irq")
+    def irq(k):
+        k.dma_fence_signal(f)
+        if not bug:
+            k.dma_fence_put(f)
+
+    return d
+
+
+def test_a_fence_kept_alive_only_by_a_released_buffers_resv_is_freed_with_it():
+    assert found(resv_fini(True)) == {"use-after-free": 9}
+
+
+def test_a_signaller_with_its_own_fence_reference_holds():
+    holds(resv_fini(False))
+
+
 def test_a_fence_added_twice_to_a_resv_is_held_once():
     """dma_resv_add_fence() of a fence already in the resv replaces it with itself: no second reference."""
     d = Driver("readd")

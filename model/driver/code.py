@@ -1915,14 +1915,19 @@ class Code:
             return
         self._release_checks(ins, obj, last)
         body, gone = self._release_of(obj)
-        if body is None:  # no release callback: the memory goes in the same step
+        if body is None and not self._embedded_fences(obj):  # nothing to run: the memory goes in the same step
             ins.effects.insert(0, assign(obj.life, ite(last, gone, obj.life)))  # reads the count before the put
             self._add(ins)
             return
         after = self._fresh("released")
         ins.branch = (~last, self._lab(after))
         self._add(ins)
-        self._run_release(obj, body, gone)
+        if body is None:
+            self._releasing += 1
+            self._free_step(obj, gone)
+            self._releasing -= 1
+        else:
+            self._run_release(obj, body, gone)
         self.label(after)
 
     def deferred_fput(self, obj: KObject) -> None:
@@ -1982,8 +1987,23 @@ class Code:
         self._free_step(obj, gone)
         self._releasing -= 1
 
+    def _embedded_fences(self, obj: KObject) -> list[tuple[Resv, Fence]]:
+        """The fences that may sit in a resv ``obj`` embeds (dma_resv_fini puts them when it goes)."""
+        return [(r, f) for r in self.b.resvs if r.obj is obj for f in self.b.fences if f.name in r.fences]
+
     def _free_step(self, obj: KObject, gone: str) -> None:
-        """The memory of an object whose last reference went is freed (or kfree_rcu'd)."""
+        """The memory of an object whose last reference went is freed (or kfree_rcu'd); a resv it embeds is
+        finished first: dma_resv_fini() puts every fence still in it."""
+        for r, f in self._embedded_fences(obj):
+            skip = self._fresh(f"fini_{f.name}")
+            self._add(Ins(f"dma_resv_fini({r.name}): {f.name}?", owner=self.owner,
+                          branch=(r.fences[f.name] == 0, self._lab(skip)), effects=[assign(r.fences[f.name], 0)]))
+            self._owner.append(f"resv:{r.name}")
+            try:
+                self.dma_fence_put(f, f"dma_resv_fini({r.name}): dma_fence_put({f.name})")
+            finally:
+                self._owner.pop()
+            self.label(skip)
         self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
 
     def _obj(self, obj: KObject) -> None:
