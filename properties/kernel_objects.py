@@ -29,6 +29,8 @@ RULES: tuple[ObjectRule, ...] = (
                "KASAN 'slab-use-after-free'; Documentation/core-api/kref.rst"),
     ObjectRule("use-before-init", "no thread but its creator uses an object before it is set up (published too early)",
                ("KOBJ-2",), "Documentation/core-api/kref.rst; fd_install() kernel-doc (install last)"),
+    ObjectRule("null-deref", "no call dereferences a pointer that is NULL (not set yet, or cleared)", ("KOBJ-5",),
+               "arch/x86/mm/fault.c page_fault_oops() 'BUG: kernel NULL pointer dereference'"),
     ObjectRule("double-free", "no object's memory is freed twice", ("KOBJ-3",), "KASAN 'double-free'; mm/slub.c"),
     ObjectRule("list-del-unlisted", "an entry is deleted from a list only while it is on it", ("KOBJ-4",),
                "lib/list_debug.c __list_del_entry_valid() 'list_del corruption'"),

@@ -1241,7 +1241,7 @@ def test_a_pointer_dereference_of_null_is_found():
         k.ptr_use(ptr, "v3d->bin_job->irq_fence")
         k.dma_fence_signal(f)
 
-    assert run(d)[0] == {"use-before-init": 0}
+    assert run(d)[0] == {"null-deref": 0}
 
 
 def test_a_non_sync_cancel_says_whether_the_work_was_pending():

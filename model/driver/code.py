@@ -581,7 +581,7 @@ class Code:
         use-after-free."""
         self._pointer(p, None)
         ins = Ins(what or f"{p.name}->...", owner=self.owner)
-        ins.checks.append(("use-before-init", p.points_to(None), f"{p.name} is NULL: a NULL pointer dereference"))
+        ins.checks.append(("null-deref", p.points_to(None), f"{p.name} is NULL: a NULL pointer dereference"))
         for t in p.targets:
             probe = Ins("")
             self._deref(probe, t, p.points_to(t))
@@ -686,7 +686,7 @@ class Code:
         slot is a NULL pointer dereference."""
         self._slot(slot, read=True)
         ins = Ins(what or f"{slot.name}->...", owner=self.owner)
-        ins.checks.append(("use-before-init", slot.v == 0, f"{slot.name} is not set yet (NULL pointer dereference)"))
+        ins.checks.append(("null-deref", slot.v == 0, f"{slot.name} is not set yet: a NULL pointer dereference"))
         self._deref(ins, slot.obj, slot.v == 1)
         self._add(ins)
 

@@ -134,7 +134,7 @@ BUGS = {
         "sub-object lifetime"),
     "dmabuf-release-null-fsdata": Bug(
         NAME, "dma_buf_release() dereferences d_fsdata, which a failed alloc_file_pseudo() never set",
-        "use-before-init", ("KOBJ-2",), "19a508bd1ad8 'dmabuf: fix NULL pointer dereference in dma_buf_release()'",
+        "null-deref", ("KOBJ-5",), "19a508bd1ad8 'dmabuf: fix NULL pointer dereference in dma_buf_release()'",
         "release before init"),
     "dmabuf-export-init-order": Bug(
         NAME, "list_add to db_list before the buffer's locks and lists are initialised", "use-before-init",

@@ -84,12 +84,12 @@ DESIGN = make()
 
 BUGS = {
     "fence-timeline-name-null-ops": Bug(
-        NAME, "test the signaled bit, then call through fence->ops (cleared on signal)", "use-before-init",
-        ("KOBJ-2", "FENCE-9"), "035219a760ed 'dma-buf: dma-fence: Fix potential NULL pointer dereference' "
+        NAME, "test the signaled bit, then call through fence->ops (cleared on signal)", "null-deref",
+        ("KOBJ-5", "FENCE-9"), "035219a760ed 'dma-buf: dma-fence: Fix potential NULL pointer dereference' "
         "(CVE-2026-72094)", "state cleared at signal"),
     "fence-tracepoint-null-ops": Bug(
-        NAME, "a tracepoint calls fence->ops->get_driver_name() of a signaled fence", "use-before-init",
-        ("KOBJ-2",), "e94b9f01543c 'dma-fence: Fix potential tracepoint null pointer dereferences' "
+        NAME, "a tracepoint calls fence->ops->get_driver_name() of a signaled fence", "null-deref",
+        ("KOBJ-5",), "e94b9f01543c 'dma-fence: Fix potential tracepoint null pointer dereferences' "
         "(CVE-2026-74418)", "state cleared at signal"),
     "resv-get-fences-realloc-leak": Bug(
         NAME, "krealloc_array() fails on restart: return without dropping the collected fences", "kref-leak",

@@ -76,12 +76,12 @@ DESIGN = make()
 BUGS = {
     "gem-fb-no-handle-ref": Bug(
         NAME, "the framebuffer holds only a GEM reference; closing the last handle releases obj->dma_buf",
-        "use-before-init", ("KOBJ-2", "KREF-3"),
+        "null-deref", ("KOBJ-5", "KREF-3"),
         "5307dce878d4 'drm/gem: Acquire references on GEM handles for framebuffers' (CVE-2025-38449)",
         "sub-object lifetime"),
     "prime-uses-obj-dma-buf": Bug(
         NAME, "read obj->dma_buf, which the last handle close clears, instead of import_attach->dmabuf",
-        "use-before-init", ("KOBJ-2",),
+        "null-deref", ("KOBJ-5",),
         "fb4ef4a52b79 'Revert \"drm/prime: Use dma_buf from GEM object instance\"' (CVE-2025-38674)",
         "sub-object lifetime"),
 }
