@@ -1728,6 +1728,68 @@ def test_a_busy_query_holds():
     holds(busy_ioctl(False))
 
 
+# ---- DYN-7: a mapping a move invalidated stays usable by work the move still waits for ----------------
+
+def revoke(bug: str | None) -> Driver:
+    """vfio's dma-buf revoke (1a8a5227f229 'vfio: Wait for dma-buf invalidation to complete'): under the
+    resv, move_notify, then wait for the importers' fences before the BAR goes. A job submitted before the
+    notify may still DMA through its (now stale) mapping: the wait holds the revoke back; one submitted
+    after it must not. The exporter shares its object's resv with the dma-buf (exp_info.resv = obj->resv)."""
+    d = Driver("revoke")
+    bar = d.mem("bar_mmio", live=True)
+    obj = d.kref("vfio_region", live=True, owners=(d.holder("device"),))
+    resv = d.resv("region.resv", of=obj)
+    buf = d.dma_buf("dmabuf", live=True, owners=("importer", d.holder("vdev->dmabufs")), dynamic=True, resv=resv)
+    job = d.fence("job", live=True, owners=("importer",))
+    att = d.attachment("att", buf, dynamic=True, move_notify=lambda k: None, state="MAPPED", owner="importer")
+
+    @d.thread("importer", kernel="the importer submits a peer-to-peer DMA job; its device runs it")
+    def importer(k):
+        k.dma_resv_lock(resv)
+        if bug != "submit-stale":
+            k.goto_if(att.stale, "revoked", "the mapping was invalidated: remap (which fails once revoked)")
+        k.dma_resv_reserve_fences(resv)
+        k.dma_resv_add_fence(resv, job, "BOOKKEEP")
+        k.dma_resv_unlock(resv)
+        k.dma_access(att, "the device's peer DMA through the mapping", fence=job)
+        k.use(bar, "the peer DMA reaches the BAR")
+        k.goto("done")
+        k.label("revoked")
+        k.dma_resv_unlock(resv)
+        k.dma_fence_set_error(job, "-ENODEV")
+        k.label("done")
+        k.dma_fence_signal(job)
+        k.dma_fence_put(job)
+        k.dma_resv_lock(resv)
+        k.dma_buf_unmap_attachment(att, locked=True)
+        k.dma_resv_unlock(resv)
+        k.dma_buf_detach(att)
+        k.dma_buf_put(buf)
+
+    @d.thread("revoke", kernel="vfio_pci_dma_buf_move(): revoke")
+    def revoke_(k):
+        k.dma_resv_lock(resv)
+        k.dma_buf_move_notify(buf)
+        if bug != "no-wait":
+            k.dma_resv_wait_timeout(resv, "BOOKKEEP")
+        k.dma_resv_unlock(resv)
+        k.kfree(bar, "vfio_pci_zap_and_down_write_memory_lock(): the BAR is disabled")
+
+    return d
+
+
+def test_a_revoke_that_does_not_wait_for_the_importers_job_lets_it_dma_into_the_freed_bar():
+    assert found(revoke("no-wait")) == {"use-after-free": 11}
+
+
+def test_a_job_submitted_on_a_stale_mapping_breaks_dyn7():
+    assert found(revoke("submit-stale")) == {"dma-through-live-mapping": 9, "use-after-free": 11}
+
+
+def test_a_job_that_the_revoke_waits_for_may_finish_through_its_stale_mapping():
+    holds(revoke(None))
+
+
 # ---- no option added here is inert ----------------------------------------------------------------------
 
 def _opt_fence_wait(on):
@@ -1903,6 +1965,36 @@ def _opt_chain(on):
     return d
 
 
+def _opt_dma_access(on):
+    d = Driver("p")
+    buf = d.dma_buf("b", live=True, owners=("t",), dynamic=True)
+    f = d.fence("f", live=True, owners=("t",))
+    att = d.attachment("att", buf, dynamic=True, move_notify=lambda k: None, state="MAPPED", owner="t")
+
+    @d.thread("t")
+    def t(k):
+        k.dma_access(att, **({"fence": f} if on else {}))
+        k.dma_fence_signal(f)
+
+    return d
+
+
+def _opt_dma_buf_resv(on):
+    d = Driver("p")
+    obj = d.kref("obj", live=True, owners=("t",))
+    r = d.resv("obj.resv", of=obj)
+    buf = d.dma_buf("b", live=True, owners=("t",), **({"resv": r} if on else {}))
+
+    @d.thread("t")
+    def t(k):
+        k.kref_put(obj)
+        k.dma_resv_lock(buf.resv)
+        k.dma_resv_unlock(buf.resv)
+        k.dma_buf_put(buf)
+
+    return d
+
+
 OPTIONS = [
     ("dma_fence_wait timeout", _opt_fence_wait),
     ("wait_for_completion timeout", _opt_completion),
@@ -1922,6 +2014,8 @@ OPTIONS = [
     ("fence context", lambda on: resv_reader(False, same_context=on)),
     ("fence_chain created", lambda on: _opt_chain(on)),
     ("dma_fence_chain_alloc fail", lambda on: add_point(None, alloc_fails=on)),
+    ("dma_access fence", lambda on: _opt_dma_access(on)),
+    ("dma_buf resv", lambda on: _opt_dma_buf_resv(on)),
 ]
 
 

@@ -997,8 +997,15 @@ class Code:
         ins.checks.append(("resv-held", buf.resv.lock.holder != self.me, f"{self.me} calls dma_buf_move_notify "
                            f"without holding {buf.resv.name} (dma_resv_assert_held)"))
         self._add(ins)
+        fences = {f.name: f for f in self.b.fences}
         for att in self.b.attachments:  # every dynamic mapping is stale from here (DYN-7) until remapped
             if att.buf is buf and att.dynamic:
+                for a, fname in sorted(self.b.plan.covered):  # the jobs this move will wait for
+                    flag = buf.resv.fences.get(fname)
+                    if a == att.name and flag is not None:
+                        cov = self.b.covered(att, fences[fname])
+                        pending = (flag == 1) & (fences[fname].signaled_v == 0)
+                        ins.effects.insert(0, assign(cov, ite(att.v == "MAPPED", pending, cov)))
                 ins.effects.append(assign(att.v, ite(att.v == "MAPPED", "STALE", att.v)))
         for att in self.b.attachments:
             if att.buf is not buf or att.move_notify is None:
@@ -1795,13 +1802,22 @@ class Code:
                            f"{self.owner} touches {buf.name} outside begin/end_cpu_access and without a vmap"))
         self._add(ins)
 
-    def dma_access(self, att: Attachment, what: str = "") -> None:
-        """The importer's device reads or writes through its mapping: only while it is mapped and not
-        invalidated by a move (MAP-1, DYN-7): anything else is DMA into memory it no longer owns."""
+    def dma_access(self, att: Attachment, what: str = "", *, fence: Fence | None = None) -> None:
+        """The importer's device reads or writes through its mapping: only while it is mapped (MAP-1) and,
+        once a move invalidated it, only as work the exporter's move still waits for (DYN-7, MIG-6): a job
+        whose ``fence`` is in the buffer's resv and has not signaled. Anything else is DMA into memory the
+        importer no longer owns."""
         ins = Ins(what or f"device DMA through {att.name}", owner=self.owner)
         self._deref(ins, att.buf)
-        ins.checks.append(("dma-through-live-mapping", att.v != "MAPPED",
-                           f"{att.name} is not mapped (unmapped, or invalidated by a move)"))
+        ok = att.v == "MAPPED"
+        why = f"{att.name} is not mapped (unmapped, or invalidated by a move)"
+        if fence is not None:
+            self._obj(fence)
+            # pending in the resv when the move invalidated the mapping: the move waits for it
+            ok = ok | ((att.v == "STALE") & (self.b.covered(att, fence) == 1) & (fence.signaled_v == 0))
+            why = (f"{att.name} is not mapped, or a move invalidated it while {fence.name} was not a pending fence "
+                   f"of {att.buf.resv.name} (nothing held the move back for this job)")
+        ins.checks.append(("dma-through-live-mapping", ~ok, why))
         self._add(ins)
 
     # ---- internals ------------------------------------------------------------------

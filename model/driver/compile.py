@@ -65,6 +65,7 @@ class Plan:
     pinned: set[str] = field(default_factory=set)  # attachments some call pins (detach checks their pin count)
     readers: dict[str, set[str]] = field(default_factory=dict)  # rwsem -> threads that take it for read
     sleepers: dict[str, set[str]] = field(default_factory=dict)  # wait queue -> threads that wait_event on it
+    covered: set[tuple[str, str]] = field(default_factory=set)  # (attachment, fence) a device access names
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
     grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
 
@@ -75,7 +76,7 @@ class Plan:
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.lock_ctx.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
                 tuple(sorted(self.pinned)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.sleepers.items())),
-                tuple(sorted((k, tuple(sorted(v))) for k, v in self.readers.items())),
+                tuple(sorted((k, tuple(sorted(v))) for k, v in self.readers.items())), tuple(sorted(self.covered)),
                 self.rcu, self.grace)
 
 
@@ -312,6 +313,14 @@ class DriverBuild:
         self.next_plan.sleepers.setdefault(wq, set()).add(thread)
         return self._lazy(f"wq_{ident(wq)}_{ident(thread)}", Range(0, 2), 0, kernel="wait_queue_entry",
                           meaning=f"{thread} on {wq}: 0 awake, 1 asleep, 2 woken", rule="")
+
+    def covered(self, att: Attachment, f: Fence) -> Expr:
+        """Whether ``f`` was a pending fence of the buffer's resv when a move invalidated ``att``: the move
+        waits for it, so its job may finish through the stale mapping (DYN-7)."""
+        self.next_plan.covered.add((att.name, f.name))
+        return self._lazy(f"covered_{ident(att.name)}_{ident(f.name)}", BOOL, 0, kernel="dma_resv fences at "
+                          "move_notify", meaning=f"{f.name} was pending in {att.buf.name}'s resv when {att.name} "
+                          "was invalidated", rule="DYN-7")
 
     def pin_count(self, att: Attachment) -> Expr:
         self.next_plan.pinned.add(att.name)

@@ -308,20 +308,28 @@ class Driver:
         return chain
 
     def dma_buf(self, name: str, *, ops: dict[str, Callable] | None = None, dynamic: bool = False,
-                live: bool = False, owners: tuple[str, ...] = (), max_refs: int = 4) -> DmaBuf:
-        """A struct dma_buf with the exporter's ``ops`` (bodies run where the core calls them) and its resv."""
+                live: bool = False, owners: tuple[str, ...] = (), max_refs: int = 4, resv: Resv | None = None) -> DmaBuf:
+        """A struct dma_buf with the exporter's ``ops`` (bodies run where the core calls them) and its resv:
+        its own, embedded and finished with it, or ``resv``, the exported object's (``exp_info.resv =
+        obj->resv``, as drm_gem_prime_export and TTM drivers do), which lives as long as that object."""
         ops = dict(ops or {})
         known = ("attach", "detach", "map", "unmap", "release", "begin_cpu_access", "end_cpu_access", "vmap",
                  "vunmap", "mmap", "pin", "unpin")
         for op in ops:
             if op not in known:
                 raise ModelError(f"dma_buf {name}: unknown op {op!r}; dma_buf_ops here: {', '.join(known)}")
-        resv = Resv(f"{name}.resv")
-        self._new(resv.name, "resv")
-        self.resvs.append(resv)
+        if resv is not None and resv not in self.resvs:
+            raise ModelError(f"dma_buf {name}: resv {getattr(resv, 'name', resv)!r} is not a resv of this driver "
+                             "(declare it with d.resv(..., of=obj))")
+        own = resv is None
+        if resv is None:
+            resv = Resv(f"{name}.resv")
+            self._new(resv.name, "resv")
+            self.resvs.append(resv)
         b = DmaBuf(self._new(name, "dma_buf"), live=live, owners=tuple(owners), max_refs=self._max(name, max_refs),
                    ops=ops, resv=resv, dynamic=dynamic, kernel="struct dma_buf")
-        resv.obj = b  # dma_buf_export() embeds it (dmabuf->resv = (struct dma_resv *)&dmabuf[1])
+        if own:
+            resv.obj = b  # dma_buf_export() embeds it (dmabuf->resv = (struct dma_resv *)&dmabuf[1])
         self.objects.append(b)
         self._deferred_fput(b)  # dma_buf_put() is fput(dmabuf->file): dma_buf_release() runs from __fput()
         return b
