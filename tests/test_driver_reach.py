@@ -1790,6 +1790,59 @@ def test_a_job_that_the_revoke_waits_for_may_finish_through_its_stale_mapping():
     holds(revoke(None))
 
 
+# ---- a fence that has signaled from the start; names as C spells them -------------------------------
+
+def stub_lookup(bug: bool) -> Driver:
+    """drm_syncobj_find_fence() hands back dma_fence_get_stub() for a point already signaled: a waiter on it
+    returns at once, and the static stub is never freed (no thread signals it, and none needs to)."""
+    d = Driver("stub-lookup")
+    stub = d.stub_fence()
+    entry = d.fence("entries[0].fence", live=True, owners=("waiter", "signaller"))
+    ptr = d.pointer("syncobj->fence", (stub, entry), init=stub)
+
+    @d.thread("waiter")
+    def waiter(k):
+        k.rcu_read_lock()
+        k.dma_fence_get_rcu_safe(ptr, {stub: "got_stub", entry: "got_entry"})
+        k.label("got_stub")
+        k.rcu_read_unlock()
+        k.dma_fence_wait(stub)
+        if not bug:
+            k.dma_fence_put(stub)
+        k.goto("out")
+        k.label("got_entry")
+        k.rcu_read_unlock()
+        k.dma_fence_wait(entry)
+        k.dma_fence_put(entry)
+        k.label("out")
+        k.dma_fence_put(entry)
+
+    @d.thread("signaller")
+    def signaller(k):
+        k.dma_fence_get(entry)
+        k.ptr_xchg(ptr, entry)
+        k.dma_fence_put(stub)
+        k.dma_fence_signal(entry)
+        k.dma_fence_put(entry)
+
+    return d
+
+
+def test_a_stub_fence_reference_must_still_be_dropped():
+    assert found(stub_lookup(True)) == {"kref-leak": 5}
+
+
+def test_a_lookup_that_may_return_the_signaled_stub_holds():
+    holds(stub_lookup(False))
+
+
+def test_names_spelled_alike_are_refused():
+    d = Driver("alike")
+    d.fence("a[0]", live=True, owners=(d.holder("h"),))
+    with pytest.raises(ModelError, match="spelled too alike"):
+        d.fence("a_0_", live=True, owners=("h",))
+
+
 # ---- no option added here is inert ----------------------------------------------------------------------
 
 def _opt_fence_wait(on):
@@ -1979,6 +2032,13 @@ def _opt_dma_access(on):
     return d
 
 
+def _opt_fence_signaled(on):
+    d = Driver("p")
+    f = d.fence("f", live=True, owners=(d.holder("h"),), signaled=on)
+    d.thread("t")(lambda k: k.dma_fence_wait(f))
+    return d
+
+
 def _opt_dma_buf_resv(on):
     d = Driver("p")
     obj = d.kref("obj", live=True, owners=("t",))
@@ -2016,6 +2076,7 @@ OPTIONS = [
     ("dma_fence_chain_alloc fail", lambda on: add_point(None, alloc_fails=on)),
     ("dma_access fence", lambda on: _opt_dma_access(on)),
     ("dma_buf resv", lambda on: _opt_dma_buf_resv(on)),
+    ("fence signaled", lambda on: _opt_fence_signaled(on)),
 ]
 
 

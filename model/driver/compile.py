@@ -178,7 +178,8 @@ class DriverBuild:
             for owner in dict.fromkeys(o.owners):
                 self.held(owner, o)
             if isinstance(o, Fence):
-                o.signaled_v = m.var(f"signaled_{ident(o.name)}", BOOL, 0, kernel="DMA_FENCE_FLAG_SIGNALED_BIT",
+                o.signaled_v = m.var(f"signaled_{ident(o.name)}", BOOL, int(o.signaled_at_start),
+                                     kernel="DMA_FENCE_FLAG_SIGNALED_BIT",
                                      meaning=f"{o.name} has signaled", rule="FENCE-1")
                 o.error_v = m.var(f"error_{ident(o.name)}", BOOL, 0, kernel="dma_fence.error",
                                   meaning=f"an error is set on {o.name}", rule="FENCE-2")

@@ -33,14 +33,15 @@ Body = Callable[..., None]  # a code body: fn(k, *args) writes kernel calls on t
 
 
 def _name_ok(name: object, what: str) -> str:
-    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_.>-" for c in name):
-        raise ModelError(f"{what} name must be a non-empty string of letters, digits, '_', '.', '->', got {name!r}")
+    if not isinstance(name, str) or not name or not all(c.isalnum() or c in "_.>-[]" for c in name):
+        raise ModelError(f"{what} name must be a non-empty string of letters, digits, '_', '.', '->', '[i]' "
+                         f"(a C lvalue such as entries[0].fence), got {name!r}")
     return name
 
 
 def ident(name: str) -> str:
-    """A variable-safe spelling of an object name (``obj->lock`` -> ``obj__lock``)."""
-    return name.replace("->", "__").replace(".", "_").replace("-", "_")
+    """A variable-safe spelling of an object name (``obj->lock`` -> ``obj__lock``, ``a[0]`` -> ``a_0_``)."""
+    return name.replace("->", "__").replace(".", "_").replace("-", "_").replace("[", "_").replace("]", "_")
 
 
 @dataclass(eq=False)
@@ -96,6 +97,7 @@ class Fence(KObject):
     """
 
     lock: SpinLock | None = None
+    signaled_at_start: bool = False  # it has signaled at the start (dma_fence_get_stub(), a fence already signaled)
     context: str = ""  # dma_fence_init's context: fences of one timeline share it ("" : a context of its own)
     container: bool = False  # a dma_fence_array or dma_fence_chain (CONT-2: not a member of an array)
     # a container: the fences whose signaling makes its ops->signaled() true (dma_fence_is_signaled() on it

@@ -93,6 +93,10 @@ class Driver:
         _name_ok(name, what)
         if name in self._names:
             raise ModelError(f"driver {self.name}: {name!r} declared twice")
+        clash = [n for n in self._names if ident(n) == ident(name)]
+        if clash:  # both would name the same model variables
+            raise ModelError(f"driver {self.name}: {name!r} and {clash[0]!r} are spelled too alike (the same "
+                             "but for '.', '-', '->' or '[]'); rename one")
         self._names.add(name)
         return name
 
@@ -135,20 +139,29 @@ class Driver:
 
     def fence(self, name: str, *, lock: SpinLock | None = None, live: bool = False, owners: tuple[str, ...] = (),
               max_refs: int = 4, release: Body | None = None, enable_signaling: Body | None = None,
-              context: str = "") -> Fence:
+              context: str = "", signaled: bool = False) -> Fence:
         """A struct dma_fence; ``lock`` is the spinlock given to dma_fence_init (shared by a driver's fences);
         ``release`` and ``enable_signaling`` are its dma_fence_ops, as bodies run where the core calls them.
         ``context``: the timeline (dma_fence_context_alloc) it shares with other fences of that name: a
-        later fence of its context replaces it in a resv (dma_resv_add_fence); by default its own."""
+        later fence of its context replaces it in a resv (dma_resv_add_fence); by default its own.
+        ``signaled``: it has signaled at the start (a fence a lookup finds already signaled)."""
         if lock is not None and lock not in self.locks:
             raise ModelError(f"fence {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
+        if signaled and not live:
+            raise ModelError(f"fence {name}: signaled=True needs live=True (a fence that does not exist yet has not "
+                             "signaled)")
         if not isinstance(context, str):
             raise ModelError(f"fence {name}: context must be a name (a string), got {type(context).__name__}")
         f = Fence(self._new(name, "fence"), kind="fence", live=live, owners=tuple(owners),
                   max_refs=self._max(name, max_refs), lock=lock, kernel="struct dma_fence", release=release,
-                  enable_signaling=enable_signaling, context=context or name)
+                  enable_signaling=enable_signaling, context=context or name, signaled_at_start=bool(signaled))
         self.objects.append(f)
         return f
+
+    def stub_fence(self, name: str = "dma_fence_stub") -> Fence:
+        """The kernel's static stub fence (dma_fence_get_stub()): signaled from boot and never freed; take a
+        reference with ``k.dma_fence_get(stub)`` where the C calls dma_fence_get_stub()."""
+        return self.fence(name, live=True, signaled=True, owners=(self.holder(f"{name}.static"),), max_refs=8)
 
     def fence_array(self, name: str, members: tuple[Fence, ...], *, owners: tuple[str, ...] = (),
                     lock: SpinLock | None = None, created: bool = True) -> Fence:
