@@ -72,6 +72,10 @@ def _run_file(path: str, what: str) -> types.ModuleType:
     mod = types.ModuleType(name)
     mod.__file__ = path
     streams = (sys.stdin, sys.stdout, sys.stderr)
+    # the file's own directory is importable while it runs, as for `python FILE`: a bug and its fix may share
+    # a module beside them
+    here = os.path.dirname(os.path.abspath(path))
+    sys.path.insert(0, here)
     try:
         exec(code, mod.__dict__)
     except ModelError as e:
@@ -82,6 +86,8 @@ def _run_file(path: str, what: str) -> types.ModuleType:
         raise ModelError(f"{path}: the {what} raised {type(e).__name__} while loading: {_one_line(e)}") from None
     finally:
         sys.stdin, sys.stdout, sys.stderr = streams  # a design may rebind them; it may not take them away
+        if here in sys.path:
+            sys.path.remove(here)
     if any(s is not None and s.closed for s in streams):
         raise ModelError(f"{path}: the {what} closed standard input, output or error while loading")
     return mod

@@ -2110,3 +2110,31 @@ def test_a_fail_label_nothing_can_reach_is_refused():
 
     with pytest.raises(ModelError, match="returns no error"):
         d2.build()
+
+
+# ---- a program file as a user writes it -------------------------------------------------------------
+
+def test_a_program_file_imports_a_module_beside_it(tmp_path):
+    from dmabuf_check.model.design_loader import load_design_file
+
+    (tmp_path / "pair_common.py").write_text(
+        "from dmabuf_check.model.driver import Driver\n"
+        "def build(bug):\n"
+        "    return Driver('pair-bug' if bug else 'pair')\n")
+    (tmp_path / "bug.py").write_text("from pair_common import build\nDESIGN = build(True)\n")
+    d, _bug, _mod = load_design_file(str(tmp_path / "bug.py"))
+    assert d.name == "pair-bug"
+    assert str(tmp_path) not in __import__("sys").path  # only while the file runs
+
+
+def test_a_call_with_wrong_arguments_names_the_call_and_the_line():
+    d = Driver("bad-call")
+    f = d.fence("f", live=True, owners=("t",))
+
+    @d.thread("t")
+    def t(k):
+        k.dma_fence_signal(f, "signal it")
+
+    with pytest.raises(ModelError, match=r"thread t: k.dma_fence_signal\(\) at .*test_driver_reach.py:\d+: TypeError: "
+                       r"too many positional arguments \(a call's text goes as text=...\)"):
+        d.build()

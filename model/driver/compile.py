@@ -48,6 +48,27 @@ from dmabuf_check.model.types import BOOL, Enum, ModelError, Range
 
 MAX_PASSES = 5
 _HERE = os.path.dirname(os.path.abspath(__file__))
+_STDLIB = os.path.dirname(os.path.abspath(os.__file__))
+
+
+def _blame(e: Exception) -> str:
+    """Where a driver body's exception comes from: the author's line, and the call it was making there (an
+    exception raised inside the library or the standard library while binding that call's arguments)."""
+    where, call = "", ""
+    tb = e.__traceback__
+    while tb is not None:
+        path = os.path.abspath(tb.tb_frame.f_code.co_filename)
+        if os.path.dirname(path) == _HERE:
+            fn = tb.tb_frame.f_locals.get("fn") if tb.tb_frame.f_code.co_name == "call" else None
+            if where and not call:
+                call = getattr(fn, "__name__", "") or tb.tb_frame.f_code.co_name
+        elif not path.startswith(_STDLIB + os.sep):
+            where, call = f" at {_short(path)}:{tb.tb_lineno}", ""
+        tb = tb.tb_next
+    if call and not call.startswith("_"):
+        hint = " (a call's text goes as text=...)" if isinstance(e, TypeError) and "positional" in str(e) else ""
+        return f"k.{call}(){where}: {type(e).__name__}: {e}{hint}"
+    return f"its body raised {type(e).__name__}{where}: {e}"
 
 
 @dataclass
@@ -451,13 +472,7 @@ class DriverBuild:
                 raise ModelError(f"thread {t.name}: its body recurses without end (a callback that calls itself?)") \
                     from None
             except Exception as e:  # the driver author's own code: one line naming where, never a traceback
-                tb = e.__traceback__
-                where = ""
-                while tb is not None:
-                    if os.path.dirname(os.path.abspath(tb.tb_frame.f_code.co_filename)) != _HERE:
-                        where = f" at {_short(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
-                    tb = tb.tb_next
-                raise ModelError(f"thread {t.name}: its body raised {type(e).__name__}{where}: {e}") from None
+                raise ModelError(f"thread {t.name}: {_blame(e)}") from None
             if k._signalling:
                 raise ModelError(f"thread {t.name}: dma_fence_begin_signalling() without dma_fence_end_signalling()")
             for ins in k.ins:  # who allocates what, and who attaches what (read by the next pass)
