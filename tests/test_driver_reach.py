@@ -1843,6 +1843,70 @@ def test_names_spelled_alike_are_refused():
         d.fence("a_0_", live=True, owners=("h",))
 
 
+# ---- a release that leaves the free to later (TTM's delayed delete) ------------------------------------
+
+def ttm_delayed_free(bug: str | None) -> Driver:
+    """ttm_bo_release() with busy fences: the last put queues the delayed delete, which waits for the BO's
+    fences, unlinks it from the LRU and frees it. Until then the BO is dying (refcount 0): an LRU walk
+    that finds it may only kref_get_unless_zero() it (ttm_bo_get_unless_zero)."""
+    d = Driver("ttm-delayed-delete")
+    lru_lock = d.spinlock("bdev->lru_lock")
+    bo = d.kref("bo", live=True, owners=("user",), frees=False,
+                release=lambda k: k.queue_work("ttm_bo_delayed_delete"))
+    resv = d.resv("bo->base._resv", of=bo)
+    lru = d.slot("bo->lru", bo, kind="list", installed=True, holds_ref=False, lock=lru_lock)
+    f = d.fence("job", live=True, owners=("user", "irq"))
+
+    @d.thread("user", kernel="a job on the BO, then the last drm_gem_object_put()")
+    def user(k):
+        k.dma_resv_lock(resv)
+        k.dma_resv_reserve_fences(resv)
+        k.dma_resv_add_fence(resv, f, "WRITE")
+        k.dma_resv_unlock(resv)
+        k.dma_fence_put(f)
+        k.kref_put(bo, "ttm_bo_put(bo)")
+
+    @d.irq("irq")
+    def irq(k):
+        k.dma_fence_signal(f)
+        k.dma_fence_put(f)
+
+    @d.work("ttm_bo_delayed_delete")
+    def delayed(k):
+        k.dma_resv_wait_timeout(resv, "BOOKKEEP")
+        k.spin_lock(lru_lock)
+        k.unpublish(lru, text="list_del_init(&bo->lru)")
+        k.spin_unlock(lru_lock)
+        if bug != "never-freed":
+            k.kfree(bo, "ttm_bo_put()'s final free")
+
+    @d.thread("evict", kernel="ttm_lru_walk_for_evict()")
+    def evict(k):
+        k.spin_lock(lru_lock)
+        k.peek(lru, fail="empty")
+        if bug == "get-dying":
+            k.kref_get(bo, "ttm_bo_get(bo)")
+        else:
+            k.kref_get_unless_zero(bo, fail="empty", text="ttm_bo_get_unless_zero(bo)")
+        k.spin_unlock(lru_lock)
+        k.use(bo, "evict the BO")
+        k.kref_put(bo, "ttm_bo_put(bo)")
+        k.ret()
+        k.label("empty")
+        k.spin_unlock(lru_lock)
+
+    return d
+
+
+@pytest.mark.parametrize("bug, prop, steps", [("get-dying", "kref-get-zero", 8), ("never-freed", "kref-leak", 19)])
+def test_a_dying_object_is_neither_got_nor_left_unfreed(bug, prop, steps):
+    assert found(ttm_delayed_free(bug))[prop] == steps
+
+
+def test_a_delayed_delete_holds():
+    holds(ttm_delayed_free(None))
+
+
 # ---- no option added here is inert ----------------------------------------------------------------------
 
 def _opt_fence_wait(on):
@@ -2032,6 +2096,13 @@ def _opt_dma_access(on):
     return d
 
 
+def _opt_frees(on):
+    d = Driver("p")
+    o = d.kref("o", live=True, owners=("t",), frees=not on)
+    d.thread("t")(lambda k: k.kref_put(o))
+    return d
+
+
 def _opt_fence_signaled(on):
     d = Driver("p")
     f = d.fence("f", live=True, owners=(d.holder("h"),), signaled=on)
@@ -2077,6 +2148,7 @@ OPTIONS = [
     ("dma_access fence", lambda on: _opt_dma_access(on)),
     ("dma_buf resv", lambda on: _opt_dma_buf_resv(on)),
     ("fence signaled", lambda on: _opt_fence_signaled(on)),
+    ("kref frees", lambda on: _opt_frees(on)),
 ]
 
 

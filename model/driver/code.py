@@ -435,8 +435,10 @@ class Code:
         self._free(obj, text or f"kfree_rcu({obj.name})", GRACE)
 
     def _free(self, obj: KObject, text: str, state: str) -> None:
-        """The memory goes (FREED) or waits for a grace period (GRACE); freeing what never existed does nothing."""
+        """The memory goes (FREED) or waits for a grace period (GRACE); freeing what never existed does nothing.
+        A resv the object embeds is finished first (dma_resv_fini)."""
         self._obj(obj)
+        self._resv_fini(obj)
         ins = Ins(text, owner=self.owner)
         ins.checks.append(("double-free", (obj.life == FREED) | (obj.life == GRACE), f"{obj.name} is freed a second "
                            "time"))
@@ -1931,7 +1933,7 @@ class Code:
             return
         self._release_checks(ins, obj, last)
         body, gone = self._release_of(obj)
-        if body is None and not self._embedded_fences(obj):  # nothing to run: the memory goes in the same step
+        if body is None and obj.frees and not self._embedded_fences(obj):  # the memory goes in the same step
             ins.effects.insert(0, assign(obj.life, ite(last, gone, obj.life)))  # reads the count before the put
             self._add(ins)
             return
@@ -2009,7 +2011,14 @@ class Code:
 
     def _free_step(self, obj: KObject, gone: str) -> None:
         """The memory of an object whose last reference went is freed (or kfree_rcu'd); a resv it embeds is
-        finished first: dma_resv_fini() puts every fence still in it."""
+        finished first: dma_resv_fini() puts every fence still in it. An object that ``frees=False`` stays
+        (dying) until the driver kfree()s it."""
+        if not obj.frees:
+            return
+        self._resv_fini(obj)
+        self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
+
+    def _resv_fini(self, obj: KObject) -> None:
         for r, f in self._embedded_fences(obj):
             skip = self._fresh(f"fini_{f.name}")
             self._add(Ins(f"dma_resv_fini({r.name}): {f.name}?", owner=self.owner,
@@ -2020,7 +2029,6 @@ class Code:
             finally:
                 self._owner.pop()
             self.label(skip)
-        self._add(Ins(f"{'kfree_rcu' if gone == GRACE else 'free'} {obj.name}", effects=[assign(obj.life, gone)]))
 
     def _obj(self, obj: KObject) -> None:
         if not isinstance(obj, KObject) or obj not in self.b.objects:

@@ -789,6 +789,9 @@ class DriverBuild:
         for _ in range(len({h for hs in held_by.values() for h, _c in hs if h is not None})):
             reach = {o: disj(reach[o], *[c & reach[h] for h, c in hs if h is not None]) for o, hs in held_by.items()}
         for name, o in objs.items():
+            if not o.frees:
+                info.add("kref-leak", all_done & (o.life == LIVE) & (o.count == 0),
+                         f"{name}'s release ran but nothing freed it (its deferred destroy never came)")
             if o.refcounted and any(h is not None for h, _c in held_by[name]):  # reachable only through objects
                 info.add("kref-leak", all_done & (o.life == LIVE) & ~reach[name],
                          f"{name} is still alive but no thread, handle or holder reaches it (a reference cycle, "

@@ -52,6 +52,8 @@ class KObject:
                 "mem" (kmalloc'd, one owner, kfree), "fence" (struct dma_fence), "dma_buf"
     live     -- it exists when the threads start; ``owners`` hold its initial references
     release  -- the release callback body, run by whoever drops the last reference, before the memory is freed
+    frees    -- False: the release does not free the memory; the driver does, later (``k.kfree(obj)``, e.g.
+                from the work item the release queues: TTM's delayed delete)
     max_refs -- the bound on the count the model tracks (a get beyond it is a reported overflow)
     """
 
@@ -62,6 +64,7 @@ class KObject:
     release: Body | None = None
     max_refs: int = 4
     kernel: str = ""
+    frees: bool = True
     # a struct file (and a dma_buf, whose count is its file's): the last fput() defers __fput() to task_work
     # at the putter's return to userspace, or to the delayed_fput worker; the thread that runs it
     deferred: str = ""

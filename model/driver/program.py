@@ -101,14 +101,19 @@ class Driver:
         return name
 
     def kref(self, name: str, *, kind: str = "kref", live: bool = False, owners: tuple[str, ...] = (),
-             release: Body | None = None, max_refs: int = 4, kernel: str = "") -> KObject:
+             release: Body | None = None, max_refs: int = 4, kernel: str = "", frees: bool = True) -> KObject:
         """A refcounted object (struct kref / refcount_t; ``kind="file"``: a struct file, ``"mem"``: plain
         kmalloc'd memory with one owner). ``live`` objects exist at the start, their references held by
-        ``owners`` (thread names); otherwise a thread creates it with ``kzalloc``."""
+        ``owners`` (thread names); otherwise a thread creates it with ``kzalloc``. ``frees=False``: the
+        release runs at the last put but leaves the memory to an explicit ``k.kfree(obj)`` (a deferred
+        destroy: TTM's delayed delete, a work item, call_rcu); until then the object is dying (count 0: a
+        get is a get-from-zero), and never freeing it is a leak."""
         if kind not in KINDS:
             raise ModelError(f"object {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if not frees and kind != "kref":
+            raise ModelError(f"object {name}: frees=False is for a kref object (a file's release is the core's)")
         o = KObject(self._new(name, "object"), kind=kind, live=live, owners=tuple(owners), release=release,
-                    max_refs=self._max(name, max_refs), kernel=kernel)
+                    max_refs=self._max(name, max_refs), kernel=kernel, frees=bool(frees))
         self.objects.append(o)
         if kind == "file":
             self._deferred_fput(o)
