@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dmabuf_check.model.driver.objects import ident
 from dmabuf_check.traces.evaluate import Judge, format_call
 from dmabuf_check.traces.format import Trace, TraceError
 
@@ -157,6 +158,9 @@ def stuck_threads(t: Trace, s: dict) -> list[tuple[str, str, str]]:
         except Exception:  # not a thread's counter
             continue
         w = act.waits
+        queued = s.get("queued_" + ident(act.actor))
+        if queued == 0 and pc == "L0":
+            continue  # an idle work item, never queued (or done and not queued again): nothing holds it up
         if w is not None and hasattr(w.on, "holder"):
             holder = s.get(w.on.holder.name)
             why = f"waits for {w.on.name}, held by {holder}"

@@ -186,6 +186,40 @@ def _may_be_dead(model) -> set[str]:
         return set()
 
 
+def _vacuous_lines(model, vacuous: list[str]) -> tuple[list[str] | None, set[str]]:
+    """A driver program's steps that never ran, as the author's lines ("file:line: call"), apart from the
+    steps of the library's own objects (a chain's irq_work nobody waited for, close()'s empty branch), which
+    name their threads. None for a model that is not a driver program."""
+    if model is None or "driver" not in model.params:
+        return None, set()
+    import os
+
+    import dmabuf_check
+    from dmabuf_check.model.driver.compile import info_of
+
+    try:
+        where = info_of(model).where
+    except ModelError:
+        return None, set()
+    roots = {os.path.dirname(os.path.abspath(p)) for p in
+             (dmabuf_check.__file__, info_of.__code__.co_filename)}
+    roots |= {os.path.dirname(r) for r in roots}
+    acts = {a.name: a for a in model.actions}
+    lines: dict[str, None] = {}
+    internal: set[str] = set()
+    for name in vacuous:
+        at = where.get(name)
+        act = acts.get(name)
+        text = getattr(act, "kernel", "") or name
+        path = os.path.abspath(at[0]) if at else ""
+        if at is None or any(path.startswith(r + os.sep) for r in roots if r not in ("", os.sep)) \
+                and "designs" + os.sep not in path:
+            internal.add(getattr(act, "actor", "") or name)
+        else:
+            lines[f"{os.path.basename(at[0])}:{at[1]}: {text}"] = None
+    return list(lines), internal
+
+
 def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, props=None) -> None:
     params = ", ".join(f"{k}={v}" for k, v in r.params.items() if v is not None)
     out.print(f"[bold]{r.model}[/bold] ({params})  engine {r.engine}, "
@@ -206,7 +240,15 @@ def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, 
     out.print(t)
     vacuous = [a for a in r.vacuous if a not in _may_be_dead(model)]
     if vacuous:
-        out.print(f"[yellow]vacuous: these action instances never fired: {', '.join(vacuous)}[/yellow]")
+        lines, internal = _vacuous_lines(model, vacuous)
+        if lines is None:
+            out.print(f"[yellow]vacuous: these action instances never fired: {', '.join(vacuous)}[/yellow]")
+        else:
+            for line in lines:
+                out.print(f"[yellow]vacuous: never reached: {line}[/yellow]", highlight=False)
+            if internal:
+                out.print(f"[yellow]not exercised: {len(internal)} thread(s) of the kernel objects' own code "
+                          f"({', '.join(sorted(internal))})[/yellow]", highlight=False)
     for v in r.violated:
         cex = v.counterexample
         assert cex is not None
