@@ -9,7 +9,9 @@ from ``dmabuf-check check --trace-dir/--sarif/--junit/--json``.
   property; the paths go into the other three outputs.
 - ``sarif``: SARIF 2.1.0, one rule per checked property, one result per
   violated property, located in the model file (the line of the action the
-  explanation blames) with the trace as a code flow, one thread flow per actor.
+  explanation blames; in a design file, the line of the design behind it) with
+  the trace as a code flow, one thread flow per actor. Checked against GitHub
+  code scanning's rules by tests/test_sarif_multitool.py (SARIF Multitool).
 - ``junit_xml``: one testcase per property; a violation is a failure whose
   text is the per-thread kernel call rendering.
 - ``json_verdict``: the stable, documented schema of docs/json-verdict.md.
@@ -17,6 +19,7 @@ from ``dmabuf-check check --trace-dir/--sarif/--junit/--json``.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -133,9 +136,10 @@ def write_json_verdict(path: str | os.PathLike[str], result: CheckResult,
 # ---- SARIF 2.1.0 ----------------------------------------------------------------------
 
 
-def _action_line(model: Model, action: str) -> int | None:
+def _action_line(model: Model, action: str, rules: Sequence[str] = (), whole: bool = False) -> int | None:
     """The line of the model source that declares ``action`` (where a reader goes to fix it); for a driver
-    program, the line of the call the action runs."""
+    program, the line of the call the action runs; for a design, the line of the design that makes the action
+    do what it does (``_design_line``; ``rules``: the violated property's, ``whole``: else the design itself)."""
     from dmabuf_check.model.driver.compile import info_of
 
     try:
@@ -144,25 +148,113 @@ def _action_line(model: Model, action: str) -> int | None:
         where = None
     if where is not None and os.path.abspath(where[0]) == os.path.abspath(model.source or ""):
         return where[1]
+    if not model.source:
+        return None
     try:
         text = Path(model.source).read_text()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
-    m = re.search(rf"""\(\s*["']{re.escape(action)}["']""", text)
+    m = re.search(rf"""\(\s*["']{re.escape(action)}["']""", text) if action else None
+    if m:
+        return text.count("\n", 0, m.start()) + 1
+    if not (model.source.endswith((".toml", ".json")) or re.search(r"^DESIGN\s*[:=]", text, re.M)):
+        return None  # not a design file
+    act = next((a for a in model.actions if a.name == action), None)
+    return _design_line(text, action, {*rules, act.rule} - {""} if act is not None else set(rules), whole)
+
+
+# A composed design's action comes from one part of the design: the dma_buf_ops callback it runs (the
+# ``ops`` key), or the exporter's move, submit, eviction or signalling path; by action-name prefix.
+_DESIGN_PARTS = (("begin_cpu", "begin_cpu_access"), ("end_cpu", "end_cpu_access"), ("exp_put", "release"),
+                 ("put_last", "release"), ("munmap", "mmap"), ("exp_submit", "submit"), ("move_to", "move"),
+                 ("evict", "evict"), ("signal_ef", "signalling"))
+_RULE_ID = re.compile(r"\b[A-Z]{2,}(?:-[A-Z]+)*-[A-Z]?\d+")
+
+
+@functools.cache
+def _importer_rules() -> dict[str, frozenset[str]]:
+    """The kernel rules each ``Importer`` field stands for, as its docstring states them."""
+    from dataclasses import fields
+
+    from dmabuf_check.model.design import Importer
+
+    names = {f.name for f in fields(Importer)}
+    out: dict[str, set[str]] = {}
+    current = None
+    for line in (Importer.__doc__ or "").splitlines():
+        m = re.match(r"\s*(\w+)\s+--", line)
+        if m:
+            current = m.group(1) if m.group(1) in names else None
+        if current:
+            out.setdefault(current, set()).update(_RULE_ID.findall(line))
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _key_line(text: str, name: str) -> int | None:
+    """The first line that sets ``name`` in a design file: a dict key or keyword (Python), a key or table
+    (TOML), a member (JSON); comments skipped."""
+    pat = re.compile(rf"""["']{name}["']\s*:|(?<![\w.]){name}\s*=(?!=)|^\s*\[(?:\w+\.)*{name}\]""")
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.lstrip().startswith("#") and pat.search(line):
+            return n
+    return None
+
+
+def _design_line(text: str, action: str, rules: set[str], whole: bool) -> int | None:
+    """The line of a design file behind ``action``: an importer field the file sets that stands for one of
+    ``rules`` (a seeded importer bug: the file's deviation from the contract), else the part of the design
+    the action runs (its dma_buf_ops callback, move, submit, ...); else, with ``whole`` (a result must have a
+    region), the first field a derived design changes, else the ``DESIGN`` line (TOML/JSON: ``name``)."""
+    for name, ids in _importer_rules().items():
+        if ids & rules and (line := _key_line(text, name)):
+            return line
+    from dmabuf_check.model.design import OPS
+
+    parts = sorted([*_DESIGN_PARTS, *((op, op) for op in OPS)], key=lambda p: -len(p[0]))
+    for prefix, part in parts:
+        if (action == prefix or action.startswith(prefix + "_")) and (line := _key_line(text, part)):
+            return line
+    if not whole:
+        return None
+    return _change_line(text) or _line_of(text, r"^DESIGN\s*[:=]|^\s*\"?name\"?\s*[=:]") or 1
+
+
+def _line_of(text: str, pattern: str) -> int | None:
+    m = re.search(pattern, text, re.M)
     return text.count("\n", 0, m.start()) + 1 if m else None
+
+
+def _change_line(text: str) -> int | None:
+    """A design derived from another (``DESIGN = replace(BASE, ...)``, as every seeded bug is): the first field
+    it changes (its name and title aside), which is the change the bug is."""
+    from dataclasses import fields
+
+    from dmabuf_check.model.design import Design
+
+    start = _line_of(text, r"^DESIGN\s*(?::[^=\n]*)?=\s*(?:dataclasses\.)?replace\(")
+    if start is None:
+        return None
+    names = {f.name for f in fields(Design)} - {"name", "title", "follows"}
+    for n, line in enumerate(text.splitlines()[start:], start + 1):
+        if line.startswith(")"):
+            break
+        m = re.match(r"\s*(\w+)\s*=(?!=)", line)
+        if m and m.group(1) in names:
+            return n
+    return None
 
 
 PACKAGE_ROOT = Path(__file__).resolve().parent.parent
 
 
-def _artifact(source: str) -> tuple[str, str | None]:
-    """A model file as SARIF names it: relative to the working directory (SRCROOT: the checkout a CI job runs
-    in, so code scanning finds the user's design file), else to dmabuf-check's own package (built-in
-    models), else an absolute file URI."""
+def _artifact(source: str, root: Path | None = None) -> tuple[str, str | None]:
+    """A model file as SARIF names it: relative to the repository root (SRCROOT: ``--sarif-root``, else the
+    working directory, the checkout a CI job runs in, so code scanning finds the user's design file), else to
+    dmabuf-check's own package (built-in models), else an absolute file URI."""
     if not source:
         return "", None
     full = Path(source).resolve()
-    for base, name in ((Path.cwd().resolve(), "SRCROOT"), (PACKAGE_ROOT, "DMABUF_CHECK")):
+    for base, name in (((root or Path.cwd()).resolve(), "SRCROOT"), (PACKAGE_ROOT, "DMABUF_CHECK")):
         try:
             return full.relative_to(base).as_posix(), name
         except ValueError:
@@ -209,10 +301,12 @@ def rule_help(prop: str, meaning: str, rule_ids: Sequence[str]) -> dict[str, str
 
 
 def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]] | None = None,
-          model: Model | None = None) -> dict[str, object]:
-    """A SARIF 2.1.0 log: one rule per checked property, one result per violated property."""
+          model: Model | None = None, root: str | os.PathLike[str] | None = None) -> dict[str, object]:
+    """A SARIF 2.1.0 log: one rule per checked property, one result per violated property; file URIs are
+    relative to ``root`` (the repository; default: the working directory)."""
     m = _model(result, model)
-    uri, base = _artifact(m.source) if m.source else (model_source(m), "SRCROOT")
+    srcroot = Path(root) if root is not None else None
+    uri, base = _artifact(m.source, srcroot) if m.source else (model_source(m), "SRCROOT")
     try:
         catalog = {p.id: p for p in entry(m.name).properties}
     except ModelError:
@@ -232,6 +326,7 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
             "properties": {"kernel-rules": list(v.rules), "kernel-source": p.source if p is not None else ""},
         })
     paths = {k: str(p) for k, p in (trace_paths or {}).items()}
+    kernel_rules = {v.property: v.rules for v in result.verdicts}
     results = []
     for prop, trace in traces_of(result, m).items():
         why = explain(trace)
@@ -250,11 +345,12 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
             "ruleIndex": index.get(prop, 0),
             "level": "error",
             "message": {"text": f"{prop} violated after {trace.length} steps in {trace.title()}: {why.text}"},
-            "locations": [_culprit(m, why, uri, base) or _location(uri, _action_line(m, blame) if blame else None,
-                                                                     base=base)],
-            "codeFlows": [{"message": {"text": f"counterexample, {trace.length} steps"}, "threadFlows": flows}],
+            "locations": [_culprit(m, why, uri, base)
+                          or _location(uri, _action_line(m, blame, kernel_rules.get(prop, ()), whole=True), base=base)],
             "properties": {"steps": trace.length, "lasso": trace.is_lasso},
         }
+        if flows:  # a violation of the initial state has no steps, and a code flow needs a thread flow
+            res["codeFlows"] = [{"message": {"text": f"counterexample, {trace.length} steps"}, "threadFlows": flows}]
         if prop in paths:
             res["properties"]["trace"] = paths[prop]  # type: ignore[index]
         results.append(res)
@@ -263,7 +359,7 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
         "version": "2.1.0",
         "runs": [{
             "tool": {"driver": {"name": TOOL, "version": tool_version(), "informationUri": INFO_URI, "rules": rules}},
-            "originalUriBaseIds": {"SRCROOT": {"uri": Path.cwd().resolve().as_uri() + "/"},
+            "originalUriBaseIds": {"SRCROOT": {"uri": (srcroot or Path.cwd()).resolve().as_uri() + "/"},
                                    "DMABUF_CHECK": {"uri": PACKAGE_ROOT.as_uri() + "/"}},
             "invocations": [{"executionSuccessful": result.complete,
                              **({"exitCodeDescription": result.stop_reason} if result.stop_reason else {})}],
@@ -275,8 +371,9 @@ def sarif(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[str]]
 
 
 def write_sarif(path: str | os.PathLike[str], result: CheckResult,
-                trace_paths: Mapping[str, str | os.PathLike[str]] | None = None, model: Model | None = None) -> Path:
-    return write_atomic(path, json.dumps(sarif(result, trace_paths, model), indent=1) + "\n")
+                trace_paths: Mapping[str, str | os.PathLike[str]] | None = None, model: Model | None = None,
+                root: str | os.PathLike[str] | None = None) -> Path:
+    return write_atomic(path, json.dumps(sarif(result, trace_paths, model, root), indent=1) + "\n")
 
 
 # ---- JUnit XML ---------------------------------------------------------------------------

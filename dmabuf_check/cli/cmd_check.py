@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="FILE", help="write the verdict as JSON (schema: docs/json-verdict.md)")
     p.add_argument("--trace-dir", metavar="DIR", help="save each counterexample as a trace file in DIR")
     p.add_argument("--sarif", metavar="FILE", help="write a SARIF 2.1.0 log (one result per violated property)")
+    p.add_argument("--sarif-root", metavar="DIR",
+                   help="the repository root SARIF file URIs are relative to (SRCROOT; default: the working directory)")
     p.add_argument("--junit", metavar="FILE", help="write JUnit XML (one testcase per property)")
     p.add_argument("--calls", action="store_true", help="also print each counterexample as per-thread kernel API calls")
     add_progress_args(p, quiet="no progress display",
@@ -92,6 +94,11 @@ def run(args: argparse.Namespace) -> int:
             check_writable(flag, path)
     if args.trace_dir is not None:
         check_writable("--trace-dir", args.trace_dir, directory=True)
+    if args.sarif_root is not None:
+        if args.sarif is None:
+            raise ModelError("--sarif-root applies to the --sarif log; give --sarif FILE too")
+        if not os.path.isdir(args.sarif_root):
+            raise ModelError(f"--sarif-root {args.sarif_root}: not a directory")
     plan, resume = _checkpointing(args)
     err = Console(stderr=True)
     out = console()
@@ -150,7 +157,7 @@ def write_ci_outputs(args: argparse.Namespace, result: CheckResult, model) -> No
     if args.json:
         ci_outputs.write_json_verdict(args.json, result, paths, model)
     if args.sarif:
-        ci_outputs.write_sarif(args.sarif, result, paths, model)
+        ci_outputs.write_sarif(args.sarif, result, paths, model, getattr(args, "sarif_root", None))
     if args.junit:
         ci_outputs.write_junit(args.junit, result, paths, model)
 
