@@ -62,6 +62,9 @@ RULES: tuple[ObjectRule, ...] = (
                "drivers/dma-buf/dma-fence.c dma_fence_add_callback()"),
     ObjectRule("fence-release-pending-cb", "the last reference of an unsignaled fence does not go while a callback "
                "is pending on it", ("FENCE-13",), "drivers/dma-buf/dma-fence.c dma_fence_release()"),
+    ObjectRule("fence-container-nesting", "no fence container (dma_fence_array, dma_fence_chain) is built around "
+               "another: arrays hold plain fences, a chain node a plain fence after its prev", ("CONT-2", "CONT-3"),
+               "drivers/dma-buf/dma-fence-array.c dma_fence_array_init() WARN_ON; dma-fence-chain.c"),
     ObjectRule("fence-signals", "when every thread is done, every live fence has signaled (no fence is left "
                "unsignaled on an error path)", ("SIG-1", "MEM-3", "DL-10"),
                "dma-fence.c DOC 'Indefinite DMA Fences'; Documentation/driver-api/dma-buf.rst"),

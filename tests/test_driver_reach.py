@@ -1907,6 +1907,44 @@ def test_a_delayed_delete_holds():
     holds(ttm_delayed_free(None))
 
 
+def transfer_to_timeline(bug: bool) -> Driver:
+    """drm_syncobj_transfer_to_timeline() before 721255b52700 'drm/syncobj: flatten dma_fence_chains on
+    transfer': the source point's fence, itself a chain node, went into a new chain node of the destination
+    timeline; the fix unwraps it to the plain fence first."""
+    d = Driver("transfer")
+    job = d.fence("job", live=True, owners=(d.holder("ring"),))
+    src = d.fence_chain("src_point", job, owners=("transfer",))
+    dst = d.fence_chain("dst_point", src if bug else job, created=False)
+
+    @d.thread("transfer")
+    def transfer(k):
+        if not bug:
+            k.dma_fence_get(job)  # dma_fence_unwrap_for_each(): the plain fence inside the source point
+        k.dma_fence_chain_alloc(dst, fail="nomem")
+        k.dma_fence_chain_init(dst)
+        k.dma_fence_wait(dst)
+        k.dma_fence_put(dst)
+        if not bug:
+            k.dma_fence_put(src)
+        k.ret(0)
+        k.label("nomem")
+        k.dma_fence_put(job if not bug else src)
+        if not bug:
+            k.dma_fence_put(src)
+
+    d.irq("ring_irq")(lambda k: k.dma_fence_signal(job))
+    return d
+
+
+def test_a_chain_node_built_around_a_chain_node_breaks_cont2():
+    assert found(transfer_to_timeline(True)) == {"fence-container-nesting": 1}
+
+
+def test_a_transfer_that_unwraps_the_point_holds():
+    violated, _vacuous, _r, _m = run(transfer_to_timeline(False))
+    assert violated == {}
+
+
 # ---- no option added here is inert ----------------------------------------------------------------------
 
 def _opt_fence_wait(on):

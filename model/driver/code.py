@@ -1182,6 +1182,10 @@ class Code:
                   allocates=arr)
         ins.checks.append(("kref-leak", (arr.life == LIVE) & (held > 0),
                            f"{arr.name} is overwritten while {self.owner} still holds a reference to it"))
+        for f in members:
+            if getattr(f, "container", False):
+                ins.checks.append(("fence-container-nesting", lift(True), f"{arr.name}'s member {f.name} is itself a "
+                                   "container (dma_fence_array_init: WARN_ON; flatten with dma_fence_unwrap)"))
         self._take_over(ins, arr, members)
         self._alloc(ins, "GFP_KERNEL")
         if fail:
@@ -1231,6 +1235,9 @@ class Code:
                   owner=self.owner)
         ins.checks.append(("use-after-free", chain.life != ALLOC, f"{chain.name} is not a node fresh from "
                            "dma_fence_chain_alloc (never allocated, already initialised, or freed)"))
+        if getattr(links[0], "container", False):
+            ins.checks.append(("fence-container-nesting", lift(True), f"{chain.name}'s fence {links[0].name} is itself "
+                               "a container: a chain node holds a plain fence (flatten with dma_fence_unwrap)"))
         self._take_over(ins, chain, links)
         ins.effects += [assign(chain.signaled_v, 0), assign(chain.error_v, 0)]
         self._add(ins)

@@ -182,7 +182,7 @@ class Driver:
         for f in members:
             if not isinstance(f, Fence) or f not in self.objects:
                 raise ModelError(f"fence_array {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
-            if getattr(f, "container", False):
+            if getattr(f, "container", False) and created:  # made at run time, the creation call reports it
                 raise ModelError(f"fence_array {name}: member {f.name} is itself a container; dma_fence_array must "
                                  "not contain arrays or chains (CONT-2: flatten with dma_fence_unwrap)")
             if created and name not in f.owners:
@@ -260,7 +260,7 @@ class Driver:
         for f in (fence, prev):
             if f is not None and (not isinstance(f, Fence) or f not in self.objects):
                 raise ModelError(f"fence_chain {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
-        if getattr(fence, "chain_walk", None) is not None:
+        if getattr(fence, "chain_walk", None) is not None and created:  # at run time: dma_fence_chain_init's WARN
             raise ModelError(f"fence_chain {name}: its fence {fence.name} is itself a chain node (CONT-2: a chain "
                              "node holds a plain fence, its prev the earlier node)")
         walk = [fence] + (list(getattr(prev, "chain_walk", None) or [prev]) if prev is not None else [])
