@@ -1945,6 +1945,81 @@ def test_a_transfer_that_unwraps_the_point_holds():
     assert violated == {}
 
 
+# ---- an exporter's attachment ops see their attachment: per-attachment state -----------------------------
+
+def heap_sync(bug: str | None) -> Driver:
+    """4c68e499bb9d 'dma-buf: heaps: Skip sync if not mapped': system_heap's begin_cpu_access syncs the table
+    of every attachment on its list, and one that is attached but not mapped (yet) has no DMA mapping. The map and
+    unmap ops get their attachment (``map(k, attach)``) and keep ``a->mapped`` and ``a->table`` per
+    attachment, as the heap does in attach->priv."""
+    d = Driver("heap-sync")
+    lock = d.mutex("buffer->lock")
+    names = ("gpu_att", "cam_att")
+    table = {n: d.dma_mapping(f"{n}->table") for n in names}
+    mapped = {n: d.field(f"{n}->mapped", kernel="system_heap attachment->mapped") for n in names}
+
+    def map_(k, a):
+        k.dma_map_sgtable(table[a.name], "DMA_BIDIRECTIONAL")
+        k.set(mapped[a.name], 1)
+
+    def unmap(k, a):
+        if bug is None:
+            k.mutex_lock(lock)
+        k.set(mapped[a.name], 0)
+        k.dma_unmap_sgtable(table[a.name], "DMA_BIDIRECTIONAL")
+        if bug is None:
+            k.mutex_unlock(lock)
+
+    def begin_cpu_access(k):
+        k.mutex_lock(lock)
+        for n in names:
+            if bug != "sync-unmapped":
+                k.goto_if(mapped[n].value == 0, f"skip_{n}", f"if (!{n}->mapped) continue")
+            k.dma_sync_sgtable_for_cpu(table[n], "DMA_BIDIRECTIONAL")
+            k.label(f"skip_{n}")
+        k.mutex_unlock(lock)
+
+    buf = d.dma_buf("heap_buf", live=True, owners=("gpu", "cam", "cpu"),
+                    ops={"map": map_, "unmap": unmap, "begin_cpu_access": begin_cpu_access})
+    atts = {n: d.attachment(n, buf, state="ATTACHED", owner=owner) for n, owner in zip(names, ("gpu", "cam"))}
+
+    @d.thread("gpu")
+    def gpu(k):
+        k.dma_buf_map_attachment(atts["gpu_att"])
+        k.dma_buf_unmap_attachment(atts["gpu_att"])
+        k.dma_buf_detach(atts["gpu_att"])
+        k.dma_buf_put(buf)
+
+    @d.thread("cam")
+    def cam(k):  # attached first, mapped later
+        k.dma_buf_map_attachment(atts["cam_att"])
+        k.dma_buf_unmap_attachment(atts["cam_att"])
+        k.dma_buf_detach(atts["cam_att"])
+        k.dma_buf_put(buf)
+
+    @d.thread("cpu", kernel="DMA_BUF_IOCTL_SYNC")
+    def cpu(k):
+        k.dma_buf_begin_cpu_access(buf)
+        k.dma_buf_end_cpu_access(buf)
+        k.dma_buf_put(buf)
+
+    return d
+
+
+def test_syncing_the_table_of_an_attachment_never_mapped_is_a_dma_api_error():
+    assert found(heap_sync("sync-unmapped")) == {"dma-api": 2}
+
+
+def test_the_mapped_flag_written_outside_the_lock_that_reads_it_still_races():
+    """With 4c68e499bb9d alone, unmap clears a->mapped and unmaps without buffer->lock, which
+    begin_cpu_access (called without the resv since v6.2) holds while it tests the flag and syncs."""
+    assert found(heap_sync("unmap-unlocked")) == {"dma-api": 12}
+
+
+def test_a_heap_that_syncs_only_mapped_attachments_under_its_lock_holds():
+    holds(heap_sync(None))
+
+
 # ---- no option added here is inert ----------------------------------------------------------------------
 
 def _opt_fence_wait(on):

@@ -988,7 +988,7 @@ class Code:
             ins.alts.append(Alt("err", lift(True), [], self._lab(fail), "dma_buf_pin() -> error"))
         self._add(ins)
         self._op(buf, "pin", self._lab(fail) if fail else None, (assign(pins, ite(pins > 0, pins - 1, 0)),),
-                 fails=True)
+                 fails=True, att=att)
 
     def dma_buf_move_notify(self, buf: DmaBuf) -> None:
         """``dma_buf_move_notify``: the exporter (holding the resv, MIG-5/DYN-8) tells every dynamic attachment
@@ -1030,7 +1030,7 @@ class Code:
         ins.checks.append(("pin-balance", pins == 0, f"{att.name} is not pinned: the exporter's pin count underflows"))
         ins.effects.append(assign(pins, ite(pins > 0, pins - 1, 0)))
         self._add(ins)
-        self._op(buf, "unpin")
+        self._op(buf, "unpin", att=att)
 
     def dma_resv_trylock(self, r: Resv, *, fail: str | None = None) -> None:
         """``dma_resv_trylock``; without ``fail`` the caller knows nobody else can hold it (a fresh object)."""
@@ -1586,7 +1586,7 @@ class Code:
         self._add(ins)
         # the attach op fails: kfree(attach), ERR_PTR to the caller (before v5.7 the listing came first)
         self._op(buf, "attach", self._lab(fail) if fail else None, () if listed else (assign(att.v, "NONE"),),
-                 fails=True)
+                 fails=True, att=att)
         if listed:
             self.dma_resv_lock(buf.resv)
             self._unlock(buf.resv.lock, f"dma_resv_unlock({buf.resv.name}) /* list_add(&attach->node) */",
@@ -1597,8 +1597,8 @@ class Code:
             if locks:
                 self.dma_resv_lock(buf.resv)
             if buf.dynamic:
-                self._op(buf, "pin")
-            self._op(buf, "map")
+                self._op(buf, "pin", att=att)
+            self._op(buf, "map", att=att)
             if locks:
                 self.dma_resv_unlock(buf.resv)
 
@@ -1609,9 +1609,9 @@ class Code:
         inside = self.b.prof.locking == "all"  # v6.2: the cached table goes inside the list-del hold
 
         def unmap_cached() -> None:  # the ATT-6 table: the exporter's unmap, and unpin for a dynamic exporter
-            self._op(buf, "unmap")
+            self._op(buf, "unmap", att=att)
             if buf.dynamic:
-                self._op(buf, "unpin")
+                self._op(buf, "unpin", att=att)
         if self._maps_at_attach(att) and not inside:  # before: first, under the resv for a dynamic exporter
             if buf.dynamic:
                 self.dma_resv_lock(buf.resv)
@@ -1638,7 +1638,7 @@ class Code:
                 unmap_cached()
             self._unlock(buf.resv.lock, f"dma_resv_unlock({buf.resv.name}) /* list_del(&attach->node) */",
                          extra=[assign(att.v, "NONE")])
-        self._op(buf, "detach")
+        self._op(buf, "detach", att=att)
 
     def _lists_under_resv(self) -> bool:
         """ATT-3: dmabuf->attachments is protected by the resv from v5.7 ('dma-buf: add dynamic DMA-buf
@@ -1723,10 +1723,10 @@ class Code:
         self._add(ins)
         if not self._maps_at_attach(att):  # ATT-6: the table cached at attach is handed out, no exporter call
             if self._pins_on_map(att):  # MAP-9: dma_buf_pin_on_map() (v6.16): the exporter's pin op first
-                self._op(buf, "pin")
+                self._op(buf, "pin", att=att)
             # map_dma_buf returns ERR_PTR: the caller gets it (the core unlocks first when it locked)
             self._op(buf, "map", self._lab(failed or fail) if fail else None,
-                     (assign(att.v, ite(att.v == "MAPPED", "ATTACHED", att.v)),), fails=True)
+                     (assign(att.v, ite(att.v == "MAPPED", "ATTACHED", att.v)),), fails=True, att=att)
         if core_locks:
             self.dma_resv_unlock(buf.resv)
         if failed:
@@ -1755,9 +1755,9 @@ class Code:
         ins.effects.append(assign(att.v, ite((att.v == "MAPPED") | (att.v == "STALE"), "ATTACHED", att.v)))
         self._add(ins)
         if not self._maps_at_attach(att):  # "if (attach->sgt == sg_table) return": the cached one stays
-            self._op(buf, "unmap")
+            self._op(buf, "unmap", att=att)
             if self._pins_on_map(att):
-                self._op(buf, "unpin")
+                self._op(buf, "unpin", att=att)
         if core_locks:
             self.dma_resv_unlock(buf.resv)
 
@@ -1916,16 +1916,19 @@ class Code:
         self._inline(cb.name, write, owner=cb.name)
 
     def _op(self, buf: DmaBuf, op: str, fail: str | None = None, undo: tuple[Effect, ...] = (),
-            fails: bool = False) -> None:
+            fails: bool = False, att: Attachment | None = None) -> None:
         """Run the exporter's ``op`` inline. ``fails``: the kernel returns the op's error to the caller; then
-        an error return goes to ``fail`` (already resolved) after ``undo``, the core's part already done."""
+        an error return goes to ``fail`` (already resolved) after ``undo``, the core's part already done. An
+        attachment op's body that takes a second argument gets the attachment (``map(k, attach)``), so an
+        exporter keeps per-attachment state as the C does in ``attach->priv``."""
         body = buf.ops.get(op)
         if body is None:
             return
+        args = (att,) if att is not None and _takes_arg(body) else ()
         if fails:
             self._ops.append((self._inline_depth + 1, f"{buf.name}.{op}", fail, list(undo)))
         try:
-            self._inline(f"{buf.name}.{op}", lambda: body(self))
+            self._inline(f"{buf.name}.{op}", lambda: body(self, *args))
         finally:
             if fails:
                 self._ops.pop()
@@ -2234,6 +2237,16 @@ for _name, _fn in list(vars(Code).items()):
         setattr(Code, _name, _accepts_text(_fn))
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _takes_arg(body: Callable[..., None]) -> bool:
+    """Whether a body takes an argument after ``k`` (or *args)."""
+    try:
+        params = list(inspect.signature(body).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return any(p.kind is p.VAR_POSITIONAL for p in params) or len(
+        [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
 
 
 def _caller() -> tuple[str, int] | None:
