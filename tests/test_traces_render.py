@@ -94,7 +94,7 @@ def test_export_command_writes_each_format(tmp_path, capsys):
     path = save(bfs_trace("B2", "dynamic"), tmp_path / "b2.json")
     for fmt, check in (("itf", lambda t: '"#meta"' in t), ("mermaid", lambda t: t.startswith("sequenceDiagram")),
                        ("svg", lambda t: ET.fromstring(t) is not None), ("pytest", lambda t: "def test_r1_" in t),
-                       ("kselftest", lambda t: "int main(void)" in t)):
+                       ("kunit", lambda t: "KUNIT_CASE(" in t)):
         out = tmp_path / f"out.{fmt}"
         args = build_parser().parse_args(["trace", "export", str(path), "--as", fmt, "-o", str(out)])
         assert args.run(args) == 0
@@ -102,6 +102,10 @@ def test_export_command_writes_each_format(tmp_path, capsys):
     args = build_parser().parse_args(["trace", "export", str(path), "--as", "mermaid", "-o", "-"])
     assert args.run(args) == 0
     assert capsys.readouterr().out.startswith("sequenceDiagram")
+    # a kernel selftest drives uAPI only: an in-kernel trace is refused, pointing to KUnit
+    args = build_parser().parse_args(["trace", "export", str(path), "--as", "kselftest", "-o", str(tmp_path / "k.c")])
+    assert args.run(args) == 2
+    assert "export it with --as kunit" in capsys.readouterr().err and not (tmp_path / "k.c").exists()
 
 
 def _with_final(trace, prop_id, **changes):

@@ -3,7 +3,10 @@
     dmabuf-check trace replay FILE
     dmabuf-check trace show FILE [--full] [--calls]
     dmabuf-check trace shrink FILE -o OUT
-    dmabuf-check trace export FILE --as pytest|kselftest|itf|mermaid|svg -o OUT
+    dmabuf-check trace export FILE --as pytest|kselftest|kunit|itf|mermaid|svg -o OUT
+
+``--as kunit -o DIR`` (an existing directory, or a path ending in /) writes the
+suite's .c with a Kbuild and a Makefile; ``-o FILE`` writes the .c only.
 
 Exit codes: 0 ok (for replay: the trace is valid and the violation is
 reproduced), 1 the replay diverged or did not reproduce the violation, 2 a bad
@@ -22,7 +25,7 @@ from dmabuf_check.cli import exitcodes
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.traces.format import Trace, TraceError, load, save, write_atomic
 
-FORMATS = ("pytest", "kselftest", "itf", "mermaid", "svg")
+FORMATS = ("pytest", "kselftest", "kunit", "itf", "mermaid", "svg")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,7 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     e = tsub.add_parser("export", help="turn a trace into a test or a chart")
     e.add_argument("file")
     e.add_argument("--as", dest="fmt", required=True, choices=FORMATS, help="output format")
-    e.add_argument("-o", "--output", required=True, metavar="OUT", help="output file ('-' for standard output)")
+    e.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file ('-' for standard output); for kunit also a directory: the .c, Kbuild and Makefile")
     e.set_defaults(run=run, action=_export)
     for sp in (r, s, k, e):
         sp.add_argument("--model-file", metavar="PATH",
@@ -137,6 +141,10 @@ def _render(trace: Trace, fmt: str, model_file: str | None = None) -> str:
         from dmabuf_check.traces.export_kselftest import to_kselftest
 
         return to_kselftest(trace)
+    if fmt == "kunit":
+        from dmabuf_check.traces.export_kunit import to_kunit
+
+        return to_kunit(trace)
     if fmt == "itf":
         from dmabuf_check.traces.itf import to_itf
 
@@ -164,6 +172,15 @@ def _export(args: argparse.Namespace) -> int:
     if "file" in trace.params and args.model_file:  # the test loads the design file, relative to where it lives
         here = os.getcwd() if args.output == "-" else os.path.dirname(os.path.abspath(args.output))
         model_file = os.path.relpath(os.path.abspath(args.model_file), here)
+    if args.fmt == "kselftest":
+        from dmabuf_check.traces.export_kunit import uses_uapi
+
+        if not uses_uapi(trace):  # a kernel selftest drives uAPI only; in-kernel calls belong in a KUnit suite
+            print(f"dmabuf-check: error: {args.file} makes in-kernel calls only, which a kernel selftest (uAPI: "
+                  "ioctls, mmap, close) cannot make: export it with --as kunit", file=sys.stderr)
+            return exitcodes.USAGE
+    if args.fmt == "kunit" and args.output != "-" and (os.path.isdir(args.output) or args.output.endswith("/")):
+        return _export_kunit_dir(trace, args.output)
     text = _render(trace, args.fmt, model_file)
     if args.output == "-":
         sys.stdout.write(text)
@@ -175,4 +192,18 @@ def _export(args: argparse.Namespace) -> int:
 
         hint = f" (compile with -I {HEADER.parent}; it includes {HEADER.name})"
     print(f"wrote {args.fmt} to {path}{hint}", file=sys.stderr)
+    return exitcodes.OK
+
+
+def _export_kunit_dir(trace: Trace, out: str) -> int:
+    """``-o DIR``: the suite's .c beside the Kbuild and Makefile that build it as an out-of-tree module."""
+    from dmabuf_check.traces.export_kunit import module_name, to_kbuild, to_kunit, to_makefile
+
+    os.makedirs(out, exist_ok=True)
+    name = module_name(trace)
+    path = write_atomic(os.path.join(out, f"{name}.c"), to_kunit(trace))
+    write_atomic(os.path.join(out, "Kbuild"), to_kbuild(trace))
+    write_atomic(os.path.join(out, "Makefile"), to_makefile(trace))
+    print(f"wrote kunit to {path} with Kbuild and Makefile (build: make -C /lib/modules/$(uname -r)/build "
+          f"M={os.path.abspath(out)} modules)", file=sys.stderr)
     return exitcodes.OK
