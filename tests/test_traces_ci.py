@@ -6,6 +6,7 @@ import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from dmabuf_check.checker.api import check_model
 from dmabuf_check.checker.explicit.search import explore
 from dmabuf_check.model import r1
@@ -106,6 +107,29 @@ def test_junit_xml(tmp_path):
     assert "hardware: dma_fence_signal(job1_fence) never happens" in fail.text
     assert "trace file: " in fail.text
     assert cases["map-after-attach"].find("failure") is None
+
+
+def test_junit_is_valid_against_junit_10_xsd_and_a_cut_run_fails(tmp_path):
+    """The common JUnit schema (Jenkins' junit-10.xsd, as pytest's own tests use it), with a real validator:
+    a run with failures, a passing run, and a run a state limit cut, whose undecided properties are errors."""
+    import xmlschema
+    from dmabuf_check.checker.api import Limits
+
+    schema = xmlschema.XMLSchema(str(Path(__file__).parent / "data" / "junit-10.xsd"))
+    model, result = b4_keep_going()
+    schema.validate(junit_xml(result, save_counterexamples_by_property(result, tmp_path, model), model))
+    passing = r1.build(2, "static")
+    schema.validate(junit_xml(explore(passing, PROPERTIES), {}, passing))
+    big = r1.build(5, "dynamic")
+    cut = check_model(big, PROPERTIES, symmetry=False, limits=Limits(max_states=1000))
+    assert not cut.complete
+    xml = junit_xml(cut, {}, big)
+    schema.validate(xml)
+    root = ET.fromstring(xml)
+    assert root.get("errors") == str(len(PROPERTIES)) and root.get("failures") == "0"
+    assert all(c.find("error") is not None for c in root.iter("testcase"))
+    with pytest.raises(xmlschema.XMLSchemaValidationError):  # the validator does check: the old attribute
+        schema.validate(xml.replace('<testsuites name="dmabuf-check"', '<testsuites skipped="0" name="dmabuf-check"'))
 
 
 def test_correct_model_outputs():

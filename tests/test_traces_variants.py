@@ -76,6 +76,16 @@ def test_itf_export_parses_and_matches_the_trace(variant, kind):
     assert isinstance(doc["states"][0]["map"], list) and len(doc["states"][0]["map"]) == 2
     assert itf_states(doc) == trace.states()
     assert "loop" not in doc
+    # ITF's own reader (itf-py, Informal Systems): the same states, variable by variable
+    import itf_py
+
+    parsed = itf_py.trace_from_json(doc)
+    assert parsed.vars == list(trace.initial) and len(parsed.states) == trace.length + 1
+
+    def plain(v):  # ITF booleans are the model's 0/1 flags
+        return [plain(x) for x in v] if isinstance(v, list | tuple) else int(v) if isinstance(v, bool) else v
+
+    assert [{k: plain(v) for k, v in st.values.items()} for st in parsed.states] == trace.states()
 
 
 @pytest.mark.parametrize(("variant", "kind"), CASES, ids=CASE_IDS)

@@ -386,11 +386,17 @@ def junit_xml(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[s
     paths = {k: str(p) for k, p in (trace_paths or {}).items()}
     params = ", ".join(f"{k}={v}" for k, v in result.params.items() if v is not None)
     failures = sum(v.status == VIOLATED for v in result.verdicts)
-    skipped = sum(v.status not in (HOLDS, VIOLATED) for v in result.verdicts)
+    undecided = sum(v.status not in (HOLDS, VIOLATED) for v in result.verdicts)
+    # a run a limit cut before any verdict failed decides nothing: its undecided properties are errors, so CI
+    # fails; after a violation, the properties the search did not finish are skipped (the run fails anyway)
+    cut = not result.complete and not failures
+    errors, skipped = (undecided, 0) if cut else (0, undecided)
+    # junit-10.xsd (Jenkins, pytest): <testsuites> carries no skipped count, <testsuite> does
     suites = ET.Element("testsuites", name=TOOL, tests=str(len(result.verdicts)), failures=str(failures),
-                        errors="0", skipped=str(skipped), time=f"{result.seconds:.3f}")
+                        errors=str(errors), time=f"{result.seconds:.3f}")
     suite = ET.SubElement(suites, "testsuite", name=f"{result.model} ({params})", tests=str(len(result.verdicts)),
-                          failures=str(failures), errors="0", skipped=str(skipped), time=f"{result.seconds:.3f}")
+                          failures=str(failures), errors=str(errors), skipped=str(skipped),
+                          time=f"{result.seconds:.3f}")
     props = ET.SubElement(suite, "properties")
     for name, value in (("engine", result.engine), ("reductions", ",".join(reductions(result)) or "none"),
                         ("states", str(result.states)), ("complete", str(result.complete).lower())):
@@ -406,6 +412,9 @@ def junit_xml(result: CheckResult, trace_paths: Mapping[str, str | os.PathLike[s
             if v.property in paths:
                 text += f"trace file: {paths[v.property]}\n"
             fail.text = text
+        elif v.status != HOLDS and cut:
+            ET.SubElement(case, "error", type="incomplete",
+                          message=f"{v.property} not decided: {result.stop_reason or v.note or 'the search was cut'}")
         elif v.status != HOLDS:
             ET.SubElement(case, "skipped", message=v.note or v.status)
     ET.indent(suites)
