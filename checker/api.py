@@ -14,17 +14,23 @@ from dmabuf_check.checker.explicit.liveness import LivenessInterruptedError, che
 from dmabuf_check.checker.explicit.search import INTERRUPTED, CheckpointPlan, Explorer, Limits, Progress
 from dmabuf_check.checker.result import UNKNOWN, CheckResult, Verdict
 from dmabuf_check.model.lang import Model
+from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import LIVENESS, Property
+from dmabuf_check.properties.kernel_objects import for_driver
 
-from dmabuf_check.registry import entry, select
+from dmabuf_check.registry import build, entry, is_design, resolve, select, select_design
 
 
 def check(
     model: str | Model,
     *,
-    importers: int = 2,
-    kind: str = "dynamic",
+    importers: int | None = None,
+    kind: str | None = None,
     variant: str | None = None,
+    kernel: str | None = None,
+    mix: str | dict[str, int] | None = None,
+    buffers: int | None = None,
+    config: str | None = None,
     properties: list[str] | tuple[Property, ...] | None = None,
     symmetry: bool = True,
     stop_at_first: bool = True,
@@ -32,15 +38,37 @@ def check(
     progress: Callable[[Progress], None] | None = None,
     liveness: bool = False,
 ) -> CheckResult:
-    """Check a built-in model by name (``"r1"``) or a ``Model`` you built.
+    """Check what ``dmabuf-check check`` checks, with its defaults: a built-in model by name (``"r1"``:
+    ``importers`` 3, ``kind`` dynamic, ``variant``), a built-in design, seeded bug or driver program by name,
+    or a design or program file by path (``kernel``, ``mix``, ``importers``, ``buffers``, ``config`` as the
+    command line takes them; the design's own by default), or a ``Model`` you built with your own
+    ``Property`` objects in ``properties``.
 
-    ``properties`` selects property ids of a built-in model, or passes
-    ``Property`` objects for your own model; ``liveness`` adds the built-in
-    model's liveness properties to the default selection.
+    ``properties`` selects property ids (or passes ``Property`` objects for your own model); ``liveness``
+    adds the liveness properties. Every mistake raises ``ModelError`` with the command line's one line.
     """
-    if isinstance(model, str):
+    if isinstance(model, str) and is_design(model):
+        for name, value in (("kind", kind), ("variant", variant)):
+            if value is not None:
+                raise ModelError(f"{name}= applies to r1; a design's importers are chosen with mix= "
+                                 "(a seeded bug is a design of its own)")
+        ref = resolve(model)
+        if isinstance(mix, dict):
+            mix = ",".join(f"{k}={n}" for k, n in mix.items())
+        m, info, props = build(ref, kernel, mix=mix, importers=importers, buffers=buffers, config=config,
+                               liveness=liveness)
+        if ref.is_program and liveness:
+            props = for_driver(m, info)
+        elif not liveness:
+            props = tuple(p for p in props if p.kind != LIVENESS)
+        ids = [p for p in properties or () if isinstance(p, str)]
+        props = select_design(props, ids or None, ref.name)
+    elif isinstance(model, str):
+        for name, value in (("kernel", kernel), ("mix", mix), ("buffers", buffers), ("config", config)):
+            if value is not None:
+                raise ModelError(f"{name}= applies to designs, not to {model}")
         e = entry(model)
-        m = e.build(importers=importers, kind=kind, variant=variant)
+        m = e.build(importers=3 if importers is None else importers, kind=kind or "dynamic", variant=variant)
         props = select(e, list(properties) if properties else None, liveness)  # type: ignore[arg-type]
     else:
         m = model

@@ -62,6 +62,10 @@ class Verdict:
     counterexample: Counterexample | None = None
     note: str = ""
 
+    def __repr__(self) -> str:  # short, so ``assert result.ok, result.violated`` stays readable
+        steps = f", {self.counterexample.length} steps" if self.counterexample is not None else ""
+        return f"<Verdict {self.property}: {self.status}{steps} ({', '.join(self.rules)})>"
+
 
 @dataclass
 class CheckResult:
@@ -84,6 +88,12 @@ class CheckResult:
     coverage: dict[str, int] = field(default_factory=dict)  # action instance -> times it fired
     action_coverage: dict[str, int] = field(default_factory=dict)  # action -> times any instance fired
     end_states: int = 0  # states satisfying the model's valid-end predicate
+
+    def __repr__(self) -> str:  # one line: what was checked and what it found (the fields hold the rest)
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items() if v is not None)
+        bad = [v.property for v in self.violated]
+        found = f"violated: {', '.join(bad)}" if bad else ("all hold" if self.ok else self.stop_reason or "undecided")
+        return f"<CheckResult {self.model} ({params}): {found}; {self.states:,} states>"
 
     @property
     def ok(self) -> bool:

@@ -427,7 +427,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
         says=("docs/programs.md: exit 1: \"1 of 21 driver programs broken by the change\" (export-fd)",)),
     ("README.md", "prove r1 -n 2 --engine kind"): Expect(
         shows=("independently re-checked", *PROVED), says=("every invariant for N = 2, certificate re-checked independently",)),
-    ("README.md", "prove r1 --all-n --kind static --property map-after-attach no-fence-wait-deadlock"): Expect(
+    ("README.md", "prove r1 --all-n --kind static --property map-after-attach,no-fence-wait-deadlock"): Expect(
         code=5, shows=("map-after-attach proved (inductive for every N", "cannot prove for all N in this fragment"),
         says=('outside the fragment ("cannot prove for all N in this fragment")',
               "proves `map-after-attach` for every N and exits 5")),

@@ -17,8 +17,8 @@ def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
 
 def test_proved_properties_exit_0_with_their_certificates(capsys, tmp_path):
     report = tmp_path / "proof.json"
-    code, out, _ = run_cli(capsys, "r1", "-n", "2", "--kind", "static", "--property", "map-after-attach",
-                           "no-migration-while-mapped", "--json", str(report), "--quiet")
+    code, out, _ = run_cli(capsys, "r1", "-n", "2", "--kind", "static", "--property",
+                           "map-after-attach,no-migration-while-mapped", "--json", str(report), "--quiet")
     assert code == 0
     assert "map-after-attach proved (inductive; independently re-checked" in out
     assert "∧ ∀i. map[i] = 1 ⇒ att[i] = 1" in out

@@ -36,6 +36,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -343,6 +344,10 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
     """
     if not str(path):
         raise OutputError("an output path is empty")
+    if str(path) == "-":  # standard output, as everywhere on the command line
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return Path("-")
     target = Path(path)
     try:
         st = os.stat(target)
@@ -373,6 +378,10 @@ def write_atomic(path: str | os.PathLike[str], text: str) -> Path:
             raise OutputError(f"cannot write {target}: a named pipe with no reader") from None
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
     try:
+        # mkstemp makes the file 0600; the output gets the mode any new file of the user gets (the umask)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()
@@ -397,6 +406,10 @@ def check_writable(flag: str, path: str | os.PathLike[str], *, directory: bool =
     """
     if not str(path):
         raise OutputError(f"{flag}: the path is empty")
+    if str(path) == "-":
+        if directory:
+            raise OutputError(f"{flag} -: needs a directory (standard output holds one file, not a directory)")
+        return
     p = Path(os.path.abspath(path))
     if len(p.name.encode()) > 255:
         raise OutputError(f"{flag} {path}: the file name is longer than 255 bytes")

@@ -17,7 +17,16 @@ from dmabuf_check.checker.api import check_model
 from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits
 from dmabuf_check.checker.result import HOLDS, VIOLATED, CheckResult
 from dmabuf_check.cli import design_args, exitcodes
-from dmabuf_check.cli.options import add_progress_args, console, log_progress, positive_float, positive_int, progress_text
+from dmabuf_check.cli.options import (
+    WIDE,
+    add_progress_args,
+    console,
+    log_progress,
+    positive_float,
+    positive_int,
+    progress_text,
+    property_ids,
+)
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.registry import entry, select
 
@@ -27,7 +36,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model", help="a built-in model or design (see 'dmabuf-check list'), or a design file (.py)")
     add_model_args(p)
     design_args.add_args(p)
-    p.add_argument("--property", action="append", metavar="ID", help="check only this property (repeatable)")
+    p.add_argument("--property", action="extend", type=property_ids, metavar="ID[,ID...]",
+                   help="check only this property (repeatable, or a comma-separated list)")
     p.add_argument("--liveness", action="store_true",
                    help="also check the liveness properties (fair lassos on the full state graph; small N)")
     p.add_argument("--no-symmetry", action="store_true", help="explore every state, no importer symmetry reduction")
@@ -100,8 +110,12 @@ def run(args: argparse.Namespace) -> int:
         if not os.path.isdir(args.sarif_root):
             raise ModelError(f"--sarif-root {args.sarif_root}: not a directory")
     plan, resume = _checkpointing(args)
-    err = Console(stderr=True)
-    out = console()
+    err = console(stderr=True)
+    to_stdout = [flag for flag, path in (("--json", args.json), ("--sarif", args.sarif), ("--junit", args.junit))
+                 if path == "-"]
+    if len(to_stdout) > 1:
+        raise ModelError(f"{' and '.join(to_stdout)} both write to standard output ('-'); give one a file")
+    out = console(stderr=bool(to_stdout))  # the machine-readable file owns stdout: the report goes to stderr
     limits = Limits(args.max_states, args.time_limit, args.max_memory or default_memory_limit_mb())
     show = not args.quiet and err.is_terminal
     kw = dict(symmetry=not args.no_symmetry, stop_at_first=not args.keep_going, limits=limits,
@@ -238,13 +252,20 @@ def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, 
     if not r.complete:
         out.print(f"[yellow]incomplete: {r.stop_reason}; figures above are partial[/yellow]")
     t = Table(show_edge=False)
+    notes_below = out.width < WIDE  # a narrow note column would fold each note into a word per line
     for col in ("property", "verdict", "steps", "kernel rule", "note"):
-        t.add_column(col, no_wrap=col != "note")
+        if not (col == "note" and notes_below):
+            t.add_column(col, no_wrap=col != "note")
     style = {HOLDS: "green", VIOLATED: "bold red"}
     for v in r.verdicts:
         t.add_row(v.property, f"[{style.get(v.status, 'yellow')}]{v.status}[/]",
-                  str(v.counterexample.length) if v.counterexample else "", ", ".join(v.rules), v.note)
+                  str(v.counterexample.length) if v.counterexample else "", ", ".join(v.rules),
+                  *(() if notes_below else (v.note,)))
     out.print(t)
+    if notes_below:
+        for v in r.verdicts:
+            if v.note:
+                out.print(f"  note: {v.property}: {v.note}", highlight=False)
     vacuous = [a for a in r.vacuous if a not in _may_be_dead(model)]
     if vacuous:
         lines, internal = _vacuous_lines(model, vacuous)

@@ -15,7 +15,7 @@ import importlib
 from rich.table import Table
 
 from dmabuf_check.cli import exitcodes
-from dmabuf_check.cli.options import console
+from dmabuf_check.cli.options import WIDE, console
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -68,9 +68,11 @@ def run(args: argparse.Namespace) -> int:
     core = load_core_file(args.change)
     out = console()
     t = Table(title=f"core change {args.change}: {', '.join(core)}", title_justify="left", show_edge=False)
-    for col in ("program", "uses", "states", "verdict", "first violation"):
-        t.add_column(col, overflow="fold")
+    below = out.width < WIDE  # a narrow table would fold the violation; it goes under the table, one line
+    for col in ("program", "uses", "states", "verdict") + (() if below else ("first violation",)):
+        t.add_column(col, overflow="fold", no_wrap=col == "program")
     broken = 0
+    firsts: list[str] = []
     for name, driver in _programs(args.program or []):
         driver.core_calls.update(core)
         model, info = driver.build(args.kernel)
@@ -80,11 +82,16 @@ def run(args: argparse.Namespace) -> int:
         if r.violated:
             broken += 1
             v = r.violated[0]
+            first = f"{v.property} after {v.counterexample.length} steps: {_culprit(model, info, v)}"
             t.add_row(name, ", ".join(uses) or "-", f"{r.states:,}", "[bold red]violated[/]",
-                      f"{v.property} after {v.counterexample.length} steps: {_culprit(model, info, v)}")
+                      *(() if below else (first,)))
+            firsts.append(f"  {name}: {first}")
         else:
-            t.add_row(name, ", ".join(uses) or "-", f"{r.states:,}", "[green]holds[/]", "")
+            t.add_row(name, ", ".join(uses) or "-", f"{r.states:,}", "[green]holds[/]", *(() if below else ("",)))
     out.print(t)
+    if below:
+        for line in firsts:
+            out.print(line, highlight=False)
     total = len(t.rows)
     out.print(f"{broken} of {total} driver programs broken by the change" if broken
               else f"[green]all {total} driver programs hold with the change[/green]")

@@ -7,7 +7,7 @@ import argparse
 from rich.table import Table
 
 from dmabuf_check.cli import exitcodes, list_designs
-from dmabuf_check.cli.options import console
+from dmabuf_check.cli.options import ID_COLUMNS, console
 from dmabuf_check.registry import MODELS
 
 
@@ -32,13 +32,13 @@ def run(args: argparse.Namespace) -> int:
         out.print(f"[bold]{e.name}[/bold]  {e.title}   kinds: {', '.join(e.kinds)}")
         vt = Table(title=f"{e.name} seeded-bug variants (--variant)", title_justify="left")
         for col in ("variant", "name", "importers", "change", "violates"):
-            vt.add_column(col)
+            vt.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
         for key, v in e.variants.items():
             vt.add_row(key, v["name"], v["kind"], v["change"], v["property"])
         out.print(vt)
         pt = Table(title=f"{e.name} properties (--property)", title_justify="left")
         for col in ("id", "meaning", "kernel rule", "source"):
-            pt.add_column(col, overflow="fold")
+            pt.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
         for p in e.properties:
             pt.add_row(p.id, p.meaning, ", ".join(p.rules), p.source)
         out.print(pt)
@@ -52,7 +52,7 @@ def list_rules(out) -> None:
     checked = {rid for c in all_citations() for rid in c.rules}
     t = Table(title="kernel rules (dmabuf-check explain ID)", title_justify="left")
     for col in ("rule", "section", "rule (first sentence)", "versions", "checked / generation"):
-        t.add_column(col, overflow="fold")
+        t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
     for rid, r in rulebook.rules().items():
         done = "yes" if rid in checked else ", ".join(generations_for(rid))
         t.add_row(rid, r.section.split(".")[0], r.title, " ".join(r.tags), done)

@@ -30,7 +30,7 @@ from dmabuf_check.checker.z3.deadlock import deadlock_reachability
 from dmabuf_check.checker.z3.proof import CTI, PROVED, VIOLATED, ProofResult
 from dmabuf_check.checker.z3.prove import ENGINES, Options, prove_fixed
 from dmabuf_check.cli import design_args, exitcodes
-from dmabuf_check.cli.options import console, positive_float, positive_int
+from dmabuf_check.cli.options import WIDE, console, positive_float, positive_int, property_ids
 from dmabuf_check.model.expr import Expr
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
@@ -54,7 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="BMC depth / largest k for k-induction (default 40)")
     p.add_argument("--timeout", type=positive_float, default=300.0, metavar="S",
                    help="seconds per property, every solver call included (default 300; exit 3 when reached)")
-    p.add_argument("--property", action="extend", nargs="+", metavar="ID", help="prove only these properties")
+    p.add_argument("--property", action="extend", type=property_ids, metavar="ID[,ID...]",
+                   help="prove only this property (repeatable, or a comma-separated list)")
     p.add_argument("--no-lemmas", action="store_true",
                    help="no Houdini strengthening: the engines (or --all-n) work on the property alone")
     p.add_argument("--lemmas", metavar="FILE",
@@ -248,13 +249,19 @@ def exit_code(results: Sequence[ProofResult]) -> int:
 
 def print_results(out: Console, results: Sequence[ProofResult]) -> None:
     t = Table(show_edge=False)
+    notes_below = out.width < WIDE  # a narrow note column would fold each note into a word per line
     for col in ("property", "verdict", "engine", "depth/k", "seconds", "note"):
-        t.add_column(col, no_wrap=col != "note")
+        if not (col == "note" and notes_below):
+            t.add_column(col, no_wrap=col != "note")
     style = {PROVED: "green", VIOLATED: "bold red"}
     for r in results:
         t.add_row(r.property, f"[{style.get(r.status, 'yellow')}]{r.status}[/]", r.engine, str(r.depth),
-                  f"{r.seconds:.1f}", r.note)
+                  f"{r.seconds:.1f}", *(() if notes_below else (r.note,)))
     out.print(t)
+    if notes_below:
+        for r in results:
+            if r.note:
+                out.print(f"  note: {r.property}: {r.note}", highlight=False)
     for r in results:
         if r.certificate is not None and r.status == PROVED:
             c = r.certificate

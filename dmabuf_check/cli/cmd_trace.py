@@ -106,14 +106,16 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from rich.console import Console
-
+    from dmabuf_check.cli.options import console as make_console
+    from dmabuf_check.cli.options import output_width
     from dmabuf_check.traces.render_terminal import render
 
     trace = load(args.file)
-    console = Console(width=args.width) if args.width else Console()
-    if not console.is_terminal and not args.width:
-        console = Console(width=160)
+    console = make_console()
+    if args.width:
+        console.width = args.width
+    elif not console.is_terminal:
+        console.width = output_width()
     render(trace, console, full=args.full, calls=args.calls)
     return exitcodes.OK
 

@@ -7,6 +7,7 @@ import argparse
 from rich.console import Console
 from rich.table import Table
 
+from dmabuf_check.cli.options import ID_COLUMNS
 from dmabuf_check.model.profiles import DEFAULT, PROFILES, profile
 
 
@@ -51,14 +52,14 @@ def run(args: argparse.Namespace, out: Console) -> None:
         prof = profile(args.profile)
         t = Table(title=f"properties that apply under {prof.name}: {prof.title}", title_justify="left")
         for col in ("id", "meaning", "kernel rule", "source"):
-            t.add_column(col, overflow="fold")
+            t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
         for r in applicable(prof):
             t.add_row(r.id, r.meaning, ", ".join(r.rules), r.source)
         out.print(t)
     if args.designs:
         t = Table(title="built-in designs (dmabuf-check check NAME)", title_justify="left")
         for col in ("design", "kernel", "kinds", "default mix", "follows"):
-            t.add_column(col, overflow="fold")
+            t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
         for name, ref in registry.builtin().items():
             d = ref.design
             if ref.is_program:  # a driver program names its threads instead of an importer mix
@@ -70,7 +71,7 @@ def run(args: argparse.Namespace, out: Console) -> None:
     if args.bugs:
         t = Table(title="seeded bugs (dmabuf-check check NAME)", title_justify="left")
         for col in ("bug", "base", "class", "change", "caught by", "source"):
-            t.add_column(col, overflow="fold")
+            t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
         for name, ref in registry.bugs().items():
             b = ref.bug
             assert b is not None

@@ -20,6 +20,9 @@ COMMANDS = ["cmd_list", "cmd_check", "cmd_locks", "cmd_bench", "cmd_prove", "cmd
 
 def build_parser() -> Parser:
     p = Parser(prog="dmabuf-check", description="Model checker for the Linux dma-buf sharing and fence protocol.")
+    from dmabuf_check.traces.format import tool_version
+
+    p.add_argument("--version", action="version", version=f"dmabuf-check {tool_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMANDS:

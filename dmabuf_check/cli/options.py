@@ -34,6 +34,15 @@ def positive_int(text: str) -> int:
     return n
 
 
+def property_ids(text: str) -> list[str]:
+    """``--property`` takes one id or a comma-separated list, in every command (an option never swallows the
+    model name that follows it)."""
+    ids = [t.strip() for t in text.split(",")]
+    if not all(ids):
+        raise argparse.ArgumentTypeError(f"expected property ids separated by commas, got {text!r}")
+    return ids
+
+
 def positive_float(text: str) -> float:
     try:
         x = float(text)
@@ -71,18 +80,42 @@ class _StripTrailing:
         return self.stream.fileno()
 
 
-def console(stderr: bool = False) -> Console:
-    """A rich console; when output is not a terminal: as wide as $COLUMNS says (else 160, so tables do
-    not fold ids), no colour codes, no trailing blanks."""
-    c = Console(stderr=stderr)
-    if c.is_terminal:
-        return c
+class PipeConsole(Console):
+    """A rich console that a closed pipe does not kill: ``dmabuf-check check ... | head -1`` keeps the
+    command's own exit code (rich's default raises SystemExit(1), which CI reads as a found bug); the rest of
+    the output goes to /dev/null."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, (sys.stderr if self.stderr else sys.stdout).fileno())
+        finally:
+            os.close(devnull)
+
+
+# the columns of a table that hold names a user greps for or pastes: never folded, whatever the width
+ID_COLUMNS = ("id", "rule", "variant", "name", "violates", "design", "bug", "base", "caught by", "property")
+WIDE = 120  # narrower than this, a verdict table's notes go below it, one line each, so nothing is cut
+
+
+def output_width() -> int:
+    """The width of output that is not a terminal: $COLUMNS (set it to 72 for a mail), else 160."""
     try:
         width = int(os.environ.get("COLUMNS", ""))
     except ValueError:
         width = 0
+    return width if width >= 40 else 160  # unset: wide enough that verdict tables keep their notes
+
+
+def console(stderr: bool = False) -> Console:
+    """A rich console; when output is not a terminal: as wide as $COLUMNS says (else 160), no colour codes,
+    no trailing blanks."""
+    c = PipeConsole(stderr=stderr)
+    if c.is_terminal:
+        return c
     stream = sys.stderr if stderr else sys.stdout
-    return Console(file=_StripTrailing(stream), width=width if width >= 40 else 160, color_system=None)
+    return PipeConsole(file=_StripTrailing(stream), width=output_width(), color_system=None, stderr=stderr)
 
 
 def add_progress_args(p: argparse.ArgumentParser, *, quiet: str, every: str) -> None:
