@@ -21,3 +21,10 @@ def load_expected() -> dict:
     # shipped in the package (model/expected_r1.json): bench compares with the same file
     with open(os.path.join(ROOT, "model", "expected_r1.json")) as f:
         return json.load(f)
+
+
+@pytest.fixture(autouse=True)
+def _no_inherited_columns(monkeypatch):
+    # pytest-xdist's workers export COLUMNS=80 and a shell may export its own: every test sees the width a
+    # pipe gets by default, and the tests about $COLUMNS set it themselves
+    monkeypatch.delenv("COLUMNS", raising=False)

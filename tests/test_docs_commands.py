@@ -46,7 +46,7 @@ SKIP = {
     ". .venv/bin/activate": "README install line: activates the venv made above (a shell builtin)",
     "pip install .": "README install line: installs the package; CI's `pip install '.[test]'` did",
     "pip install '.[test]'": "README test line: CI's own install step",
-    "python -m pytest -q tests": "README test line: the test suite this file is part of",
+    "python -m pytest -q -n auto tests": "README test line: the test suite this file is part of",
     "cd out/kunit": "docs/traces.md KUnit build: enters the directory the export wrote, for make below",
     "make -C /lib/modules/$(uname -r)/build M=$PWD modules":
         "docs/traces.md KUnit build: needs a kernel build tree; tests/test_kunit_export.py builds it where headers exist",

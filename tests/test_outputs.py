@@ -86,13 +86,61 @@ def test_a_check_logs_progress_lines_when_stderr_is_a_log_file(capsys):
     assert capsys.readouterr().err == ""
 
 
-def test_piped_output_follows_columns_and_has_no_trailing_blanks(monkeypatch, capsys):
-    monkeypatch.setenv("COLUMNS", "72")
+def test_piped_output_fits_tables_to_80_columns_and_never_breaks_a_line_of_prose(capsys):
     assert main(["check", "r1", "-n", "2", "--variant", "B4", "--quiet"]) == exitcodes.VIOLATED
     out = capsys.readouterr().out.splitlines()
-    assert out and max(len(x) for x in out) <= 72
+    table = [x for x in out if "│" in x or "┃" in x]
+    assert table and max(len(x) for x in table) <= 80  # $COLUMNS unset: 80
+    why = [x for x in out if x.startswith("why: ")]
+    assert len(why) == 1 and why[0].endswith("yet this wait never ends")  # one line, grep finds it whole
     assert [x for x in out if x != x.rstrip()] == []
     assert not any("\x1b[" in x for x in out)  # no colour codes in a log
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_format_plain_is_ascii_tables_and_prose_wrapped_for_a_mail(monkeypatch, capsys, where):
+    monkeypatch.setenv("COLUMNS", "72")
+    argv = ["check", "r1", "-n", "2", "--variant", "B4", "--quiet"]
+    argv = ["--format", "plain", *argv] if where == "before" else [*argv, "--format", "plain"]
+    assert main(argv) == exitcodes.VIOLATED
+    out = capsys.readouterr().out.splitlines()
+    assert out and max(len(x) for x in out) <= 72
+    assert not any(c in x for x in out for c in "│┃━╇┏┓└┘"), out  # ASCII borders
+    assert any(x.startswith("# | actor ") for x in out) and any(x.startswith("==+=") for x in out)
+    why = out.index(next(x for x in out if x.startswith("why: ")))
+    assert out[why + 1].startswith("  ")  # a wrapped line hangs under its first
+    assert [x for x in out if x != x.rstrip()] == []
+    assert main(["check", "r1", "-n", "2", "--variant", "B4", "--quiet"]) == exitcodes.VIOLATED  # not sticky
+    assert any("│" in x for x in capsys.readouterr().out.splitlines())
+
+
+def test_format_is_refused_with_its_choices(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--format", "html", "list"])
+    assert e.value.code == exitcodes.USAGE
+    assert "invalid choice: 'html'" in one_line_error(capsys)
+
+
+def test_a_listing_is_a_table_when_wide_and_records_when_narrow(monkeypatch, capsys):
+    assert main(["list", "--designs"]) == exitcodes.OK
+    out = capsys.readouterr().out
+    assert "\nttm-vram\n  kernel       v6.16\n" in out  # 80 columns: one record per block
+    assert "  follows      drivers/gpu/drm/amd/amdgpu/amdgpu_dma_buf.c;\n" in out  # a path is never cut
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["list", "--designs"]) == exitcodes.OK
+    out = capsys.readouterr().out
+    assert "┃ design " in out and "drivers/gpu/drm/amd/amdgpu/amdgpu_dma_buf.c" in out
+
+
+def test_prove_logs_progress_while_a_proof_runs(capsys):
+    argv = ["prove", "r1", "-n", "3", "--kind", "dynamic", "--property", "pin-count", "--progress-every", "0.1"]
+    assert main(argv) == exitcodes.OK
+    err = capsys.readouterr().err.splitlines()
+    beats = [x for x in err if re.fullmatch(r"dmabuf-check: pin-count: .+ \([\d.]+ s\)", x)]
+    assert len(beats) >= 2 and any("houdini" in x for x in beats), err  # the engine's steps, as they come
+    assert err[-1].startswith("pin-count: proved (")
+    assert main([*argv, "--quiet"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_locks_logs_progress_too(capsys):

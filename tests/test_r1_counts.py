@@ -10,9 +10,12 @@ from tests.conftest import load_expected
 
 EXP = load_expected()
 CASES = [(k, int(n)) for k in ("static", "dynamic") for n in EXP["states"][k]]
+# dynamic N = 6 unreduced is 4.2 million states (about 50 s): `dmabuf-check bench --kind dynamic --max-n 6`
+# checks that count against the same file; the suite checks N = 6 through its symmetry-reduced orbits
+FULL = [(k, n) for k, n in CASES if (k, n) != ("dynamic", 6)]
 
 
-@pytest.mark.parametrize("kind,n", CASES, ids=[f"{k}-N{n}" for k, n in CASES])
+@pytest.mark.parametrize("kind,n", FULL, ids=[f"{k}-N{n}" for k, n in FULL])
 def test_full_state_space_matches_rumur_and_spin(kind, n):
     r = explore(r1.build(n, kind), PROPERTIES, symmetry=False)
     assert r.complete and not r.stop_reason

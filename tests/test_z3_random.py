@@ -16,7 +16,7 @@ from dmabuf_check.checker.z3.prove import Options, prove_fixed
 from dmabuf_check.model.pycompile import DomainError
 from random_models import RandomModel
 
-MODELS = 600  # the suite's slice; benchmarks/bench_random.py runs many more
+MODELS = 300  # the suite's slice; benchmarks/bench_random.py runs many more
 SEED0 = 20261201
 KIND_EVERY = 4  # plain k-induction on every 4th model (150 of them)
 NEVER = 10**9
@@ -91,8 +91,8 @@ def test_explicit_bmc_and_kinduction_agree_on_random_models():
                 assert r.status == VIOLATED and r.counterexample.length == depth, where
     assert min(seen.values()) >= 60, seen  # every outcome is well represented
     assert min(shapes.values()) >= 45, shapes  # and every type shape
-    assert reached_negative >= 12, reached_negative  # counterexamples that go below zero
-    assert kind_checked >= 90, kind_checked
+    assert reached_negative >= 6, reached_negative  # counterexamples that go below zero (9 of 300)
+    assert kind_checked >= 45, kind_checked  # 54 of 300
 
 
 def test_proof_engines_never_contradict_the_explicit_engine():

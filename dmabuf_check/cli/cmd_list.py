@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from rich.table import Table
-
 from dmabuf_check.cli import exitcodes, list_designs
-from dmabuf_check.cli.options import ID_COLUMNS, console
+from dmabuf_check.cli.options import console, listing
 from dmabuf_check.registry import MODELS
 
 
@@ -30,18 +28,10 @@ def run(args: argparse.Namespace) -> int:
         return exitcodes.OK
     for e in MODELS.values():
         out.print(f"[bold]{e.name}[/bold]  {e.title}   kinds: {', '.join(e.kinds)}")
-        vt = Table(title=f"{e.name} seeded-bug variants (--variant)", title_justify="left")
-        for col in ("variant", "name", "importers", "change", "violates"):
-            vt.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
-        for key, v in e.variants.items():
-            vt.add_row(key, v["name"], v["kind"], v["change"], v["property"])
-        out.print(vt)
-        pt = Table(title=f"{e.name} properties (--property)", title_justify="left")
-        for col in ("id", "meaning", "kernel rule", "source"):
-            pt.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
-        for p in e.properties:
-            pt.add_row(p.id, p.meaning, ", ".join(p.rules), p.source)
-        out.print(pt)
+        listing(out, f"{e.name} seeded-bug variants (--variant)", ("variant", "name", "importers", "change", "violates"),
+                [(key, v["name"], v["kind"], v["change"], v["property"]) for key, v in e.variants.items()])
+        listing(out, f"{e.name} properties (--property)", ("id", "meaning", "kernel rule", "source"),
+                [(p.id, p.meaning, ", ".join(p.rules), p.source) for p in e.properties])
     return exitcodes.OK
 
 
@@ -50,10 +40,7 @@ def list_rules(out) -> None:
     from dmabuf_check.properties.citations import all_citations, generations_for
 
     checked = {rid for c in all_citations() for rid in c.rules}
-    t = Table(title="kernel rules (dmabuf-check explain ID)", title_justify="left")
-    for col in ("rule", "section", "rule (first sentence)", "versions", "checked / generation"):
-        t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
-    for rid, r in rulebook.rules().items():
-        done = "yes" if rid in checked else ", ".join(generations_for(rid))
-        t.add_row(rid, r.section.split(".")[0], r.title, " ".join(r.tags), done)
-    out.print(t)
+    rows = [(rid, r.section.split(".")[0], r.title, " ".join(r.tags),
+             "yes" if rid in checked else ", ".join(generations_for(rid))) for rid, r in rulebook.rules().items()]
+    listing(out, "kernel rules (dmabuf-check explain ID)",
+            ("rule", "section", "rule (first sentence)", "versions", "checked / generation"), rows)

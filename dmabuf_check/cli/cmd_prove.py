@@ -17,7 +17,9 @@ import ctypes
 import importlib.util
 import os
 import signal
+import sys
 import threading
+import time
 from collections.abc import Callable, Sequence
 
 from rich.console import Console
@@ -30,7 +32,7 @@ from dmabuf_check.checker.z3.deadlock import deadlock_reachability
 from dmabuf_check.checker.z3.proof import CTI, PROVED, VIOLATED, ProofResult
 from dmabuf_check.checker.z3.prove import ENGINES, Options, prove_fixed
 from dmabuf_check.cli import design_args, exitcodes
-from dmabuf_check.cli.options import WIDE, console, positive_float, positive_int, property_ids
+from dmabuf_check.cli.options import WIDE, add_progress_args, console, positive_float, positive_int, property_ids
 from dmabuf_check.model.expr import Expr
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
@@ -61,7 +63,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--lemmas", metavar="FILE",
                    help="a Python file defining lemmas(model) -> list of model expressions, extra candidate lemmas")
     p.add_argument("--json", metavar="FILE", help="write the results as JSON")
-    p.add_argument("--quiet", action="store_true", help="no progress display")
+    add_progress_args(p, quiet="no progress display",
+                      every="when stderr is not a terminal (a CI log), a line every S seconds naming the property "
+                            "and the engine's step (default 10)")
     p.set_defaults(run=run)
 
 
@@ -172,7 +176,7 @@ def _prove_each(args: argparse.Namespace, props, model, build, catalog, user, en
     """Prove the properties one after the other, appending each result as it is decided."""
     for p in props:
         with Live(Text(f"{p.id}: starting"), console=err, refresh_per_second=4, transient=True) if show \
-                else _NoLive() as live:
+                else _LogLive(None if args.quiet else args.progress_every) as live:
             def say(text: str, pid: str = p.id) -> None:
                 _check_interrupt()
                 live.update(Text(f"{pid}: {text}"))
@@ -226,15 +230,35 @@ def _after(args: argparse.Namespace, title: str, model, props, catalog, engine: 
     return exit_code(results)
 
 
-class _NoLive:
-    def __enter__(self) -> _NoLive:
+class _LogLive:
+    """The Live display of a log: the engine's latest step as one plain line on stderr every ``every``
+    seconds (never with --quiet), so a CI log of a long proof shows it is alive. A thread writes it: one
+    solver call can take minutes without a progress report (ctypes lets the thread run meanwhile)."""
+
+    def __init__(self, every: float | None) -> None:
+        self.every, self.text, self.t0 = every, "starting", time.monotonic()
+        self.done = threading.Event()
+        self.thread: threading.Thread | None = None
+
+    def __enter__(self) -> _LogLive:
+        if self.every is not None:
+            self.thread = threading.Thread(target=self._beat, daemon=True)
+            self.thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        return None
+        self.done.set()
+        if self.thread is not None:
+            self.thread.join()
 
-    def update(self, _text: object) -> None:
-        return None
+    def update(self, text: object) -> None:
+        self.text = str(text)
+
+    def _beat(self) -> None:
+        assert self.every is not None
+        while not self.done.wait(self.every):
+            sys.stderr.write(f"dmabuf-check: {self.text} ({time.monotonic() - self.t0:.1f} s)\n")
+            sys.stderr.flush()
 
 
 def exit_code(results: Sequence[ProofResult]) -> int:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 
 from rich.console import Console
-from rich.table import Table
 
-from dmabuf_check.cli.options import ID_COLUMNS
+from dmabuf_check.cli.options import listing
 from dmabuf_check.model.profiles import DEFAULT, PROFILES, profile
 
 
@@ -50,31 +49,26 @@ def run(args: argparse.Namespace, out: Console) -> None:
 
     if args.properties or args.profile:
         prof = profile(args.profile)
-        t = Table(title=f"properties that apply under {prof.name}: {prof.title}", title_justify="left")
-        for col in ("id", "meaning", "kernel rule", "source"):
-            t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
-        for r in applicable(prof):
-            t.add_row(r.id, r.meaning, ", ".join(r.rules), r.source)
-        out.print(t)
+        listing(out, f"properties that apply under {prof.name}: {prof.title}", ("id", "meaning", "kernel rule", "source"),
+                [(r.id, r.meaning, ", ".join(r.rules), r.source) for r in applicable(prof)])
     if args.designs:
-        t = Table(title="built-in designs (dmabuf-check check NAME)", title_justify="left")
-        for col in ("design", "kernel", "kinds", "default mix", "follows"):
-            t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
+        rows = []
         for name, ref in registry.builtin().items():
             d = ref.design
             if ref.is_program:  # a driver program names its threads instead of an importer mix
                 threads = ", ".join(t.name for t in d.threads)
-                t.add_row(name, d.kernel, "program", f"threads: {threads}", d.follows)
+                rows.append((name, d.kernel, "program", f"threads: {threads}", d.follows))
                 continue
-            t.add_row(name, d.kernel, ", ".join(d.kinds), ",".join(f"{k}={n}" for k, n in d.mix.items()), d.follows)
-        out.print(t)
+            rows.append((name, d.kernel, ", ".join(d.kinds), ",".join(f"{k}={n}" for k, n in d.mix.items()),
+                         d.follows))
+        listing(out, "built-in designs (dmabuf-check check NAME)", ("design", "kernel", "kinds", "default mix", "follows"),
+                rows)
     if args.bugs:
-        t = Table(title="seeded bugs (dmabuf-check check NAME)", title_justify="left")
-        for col in ("bug", "base", "class", "change", "caught by", "source"):
-            t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
+        rows = []
         for name, ref in registry.bugs().items():
             b = ref.bug
             assert b is not None
             change = b.change + (f" [--config {b.config}]" if b.config else "")
-            t.add_row(name, b.base, b.kind, change, f"{b.property} ({', '.join(b.rules)})", b.source)
-        out.print(t)
+            rows.append((name, b.base, b.kind, change, f"{b.property} ({', '.join(b.rules)})", b.source))
+        listing(out, "seeded bugs (dmabuf-check check NAME)", ("bug", "base", "class", "change", "caught by", "source"),
+                rows)

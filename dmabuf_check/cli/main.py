@@ -7,12 +7,13 @@ and a distinct exit code (see ``exitcodes``), never a traceback.
 
 from __future__ import annotations
 
+import argparse
 import importlib
 import os
 import sys
 
 from dmabuf_check.cli import exitcodes
-from dmabuf_check.cli.options import Parser
+from dmabuf_check.cli.options import FORMATS, Parser, set_format
 from dmabuf_check.model.types import ModelError
 
 COMMANDS = ["cmd_list", "cmd_check", "cmd_locks", "cmd_bench", "cmd_prove", "cmd_trace", "cmd_explain", "cmd_core"]
@@ -23,6 +24,10 @@ def build_parser() -> Parser:
     from dmabuf_check.traces.format import tool_version
 
     p.add_argument("--version", action="version", version=f"dmabuf-check {tool_version()}")
+    fmt = {"choices": FORMATS, "metavar": "{rich,plain}",
+           "help": "rich (the default: colour and live progress on a terminal) or plain: text for a mail or a "
+                   "commit message (no colour, ASCII tables, lines wrapped to $COLUMNS or 72)"}
+    p.add_argument("--format", default="rich", **fmt)
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
     for name in COMMANDS:
@@ -33,6 +38,8 @@ def build_parser() -> Parser:
                 continue  # a command whose module is not part of this build
             raise
         mod.register(sub)
+    for cmd in sub.choices.values():  # one grammar: --format before or after the command
+        cmd.add_argument("--format", default=argparse.SUPPRESS, **fmt)
     return p
 
 
@@ -40,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)  # what a checkpoint records of the command
+    set_format(args.format)
     try:
         return int(args.run(args))
     except ModelError as e:

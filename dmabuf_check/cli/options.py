@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
@@ -99,23 +99,113 @@ ID_COLUMNS = ("id", "rule", "variant", "name", "violates", "design", "bug", "bas
 WIDE = 120  # narrower than this, a verdict table's notes go below it, one line each, so nothing is cut
 
 
-def output_width() -> int:
-    """The width of output that is not a terminal: $COLUMNS (set it to 72 for a mail), else 160."""
+def listing(out: Console, title: str, columns: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A list of records: a table when the output is at least WIDE columns; narrower (a log, a mail, an
+    80-column terminal) one record per block, its first column as a heading and each other field on its own
+    indented line, wrapped at blanks only, so a name, a path or a commit id is never cut in two."""
+    rows = [[str(v) for v in r] for r in rows]
+    if out.width >= WIDE:
+        from rich.table import Table
+
+        t = Table(title=title, title_justify="left")
+        for col in columns:
+            t.add_column(col, overflow="fold", no_wrap=col in ID_COLUMNS)
+        for r in rows:
+            t.add_row(*r)
+        out.print(t)
+        return
+    import textwrap
+
+    key = max(len(c) for c in columns[1:]) + 2
+    lines = [title]
+    for r in rows:
+        lines.append(r[0])
+        for col, value in zip(columns[1:], r[1:]):
+            if not value:
+                continue
+            wrapped = textwrap.wrap(value, max(20, out.width - key - 2), break_long_words=False,
+                                    break_on_hyphens=False) or [""]
+            lines.append(f"  {col:<{key}}{wrapped[0]}")
+            lines.extend(f"  {'':<{key}}{w}" for w in wrapped[1:])
+    out.print("\n".join(lines), markup=False, highlight=False, soft_wrap=True)
+
+
+FORMATS = ("rich", "plain")
+_FORMAT = ["rich"]  # set once by main() from --format, read by every console the command makes
+
+
+def set_format(name: str) -> None:
+    """``--format plain``: text for a mail or a commit message, even on a terminal: no colour, no live
+    display (progress lines instead), ASCII table borders, prose wrapped at blanks to $COLUMNS or 72."""
+    _FORMAT[0] = name
+
+
+def output_width(default: int = 80) -> int:
+    """The width of output that is not a terminal: $COLUMNS (set it to 72 for a mail), else ``default``."""
     try:
         width = int(os.environ.get("COLUMNS", ""))
     except ValueError:
         width = 0
-    return width if width >= 40 else 160  # unset: wide enough that verdict tables keep their notes
+    return width if width >= 40 else default  # unset: a log, a terminal's default; tables adapt (WIDE)
+
+
+class PlainConsole(PipeConsole):
+    """The console of ``--format plain``: tables drawn with ASCII (a mail client or checkpatch may mangle
+    box-drawing characters), prose wrapped at blanks to the width with a hanging indent (a word, a path or
+    an id is never cut)."""
+
+    def print(self, *objects: Any, **kw: Any) -> None:  # type: ignore[override]
+        from rich.console import Group
+
+        flat: list[Any] = []
+        for o in objects:  # a Group is a vertical stack: its parts are printed one by one
+            flat.extend(o.renderables if isinstance(o, Group) else [o])
+        if not flat:
+            super().print(**kw)
+        for o in flat:
+            self._one(o, **kw)
+
+    def _one(self, o: Any, **kw: Any) -> None:
+        from rich import box
+        from rich.table import Table
+        from rich.text import Text
+
+        if isinstance(o, Table):
+            o.box = box.ASCII2 if o.show_edge else box.ASCII_DOUBLE_HEAD
+            super().print(o, **kw)
+            return
+        if not isinstance(o, (str, Text)):
+            super().print(o, **kw)
+            return
+        plain = o.plain if isinstance(o, Text) else self.render_str(o, markup=kw.get("markup")).plain
+        super().print(Text(_wrap_hanging(plain, self.width)), soft_wrap=True, end=kw.get("end", "\n"))
+
+
+def _wrap_hanging(text: str, width: int) -> str:
+    import textwrap
+
+    out = []
+    for line in text.split("\n"):
+        indent = line[:len(line) - len(line.lstrip(" "))]
+        out.extend(textwrap.wrap(line, width, subsequent_indent=indent + "  ", break_long_words=False,
+                                 break_on_hyphens=False, drop_whitespace=True) or [line])
+    return "\n".join(out)
 
 
 def console(stderr: bool = False) -> Console:
-    """A rich console; when output is not a terminal: as wide as $COLUMNS says (else 160), no colour codes,
-    no trailing blanks."""
+    """A rich console; when output is not a terminal: as wide as $COLUMNS says (else 80), no colour codes,
+    no trailing blanks, lines of prose never broken; with ``--format plain`` that and more (PlainConsole)."""
+    stream = sys.stderr if stderr else sys.stdout
+    if _FORMAT[0] == "plain":
+        return PlainConsole(file=_StripTrailing(stream), width=output_width(72), color_system=None, stderr=stderr,
+                            highlight=False)
     c = PipeConsole(stderr=stderr)
     if c.is_terminal:
         return c
-    stream = sys.stderr if stderr else sys.stdout
-    return PipeConsole(file=_StripTrailing(stream), width=output_width(), color_system=None, stderr=stderr)
+    # soft_wrap: a line of prose (a trace step, a lockdep line, a path) is never broken in a log, where it is
+    # grepped and pasted; tables and listings are what the width lays out
+    return PipeConsole(file=_StripTrailing(stream), width=output_width(), color_system=None, stderr=stderr,
+                       soft_wrap=True)
 
 
 def add_progress_args(p: argparse.ArgumentParser, *, quiet: str, every: str) -> None:
