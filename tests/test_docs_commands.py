@@ -102,6 +102,7 @@ class Command:
     argv: list[str] = field(default_factory=list)  # after dmabuf-check; empty if not runnable
     stdout_to: str | None = None
     problem: str = ""  # why the extractor cannot run it
+    columns: str = "160"  # a leading COLUMNS=N of the doc's line, else what the docs' outputs are shown at
 
     @property
     def key(self) -> str:
@@ -181,6 +182,9 @@ def commands_of(doc: str) -> list[Command]:
 
 
 def plan(doc: str, no: int, text: str, part: list[str]) -> list[Command]:
+    columns = "160"
+    if re.fullmatch(r"COLUMNS=\d+", part[0]) and len(part) > 1:  # the one environment setting a doc shows
+        columns, part = part[0].split("=")[1], part[1:]
     if part[0] != "dmabuf-check":
         if " ".join(part) in SKIP or " ".join(shlex.quote(t) for t in part) in SKIP:
             return []
@@ -202,7 +206,7 @@ def plan(doc: str, no: int, text: str, part: list[str]) -> list[Command]:
         if bad:
             out.append(Command(doc, no, text, problem=f"cannot run {' '.join(bad)} (a shell feature or an unknown placeholder)"))
             continue
-        out.append(Command(doc, no, text, [PLACEHOLDERS.get(t, t) for t in v], stdout_to))
+        out.append(Command(doc, no, text, [PLACEHOLDERS.get(t, t) for t in v], stdout_to, columns=columns))
     return out
 
 
@@ -222,13 +226,13 @@ def case_ids(cmds: list[Command]) -> list[str]:
 # Running
 
 
-def run_cli(argv: list[str], cwd: Path) -> tuple[int, str, str]:
+def run_cli(argv: list[str], cwd: Path, columns: str = "160") -> tuple[int, str, str]:
     from dmabuf_check import registry
     from dmabuf_check.cli.main import main
 
     registry._FILES.clear()  # a fresh process per command: no design file loaded by an earlier one
     old_cwd, old_cols = os.getcwd(), os.environ.get("COLUMNS")
-    os.environ["COLUMNS"] = "160"  # what options.py uses when it is unset: a CI log's width
+    os.environ["COLUMNS"] = columns  # by default the docs show outputs as a wide terminal prints them (tables)
     out, err = io.StringIO(), io.StringIO()
     try:
         os.chdir(cwd)
@@ -294,7 +298,7 @@ class Workspaces:
             else:
                 argv.append(t)
         t0 = time.perf_counter()
-        code, out, err = run_cli(argv, cwd)
+        code, out, err = run_cli(argv, cwd, c.columns)
         if c.stdout_to:
             (cwd / c.stdout_to).write_text(out, encoding="utf-8")
         return Ran(code, out, err, time.perf_counter() - t0)
@@ -334,6 +338,16 @@ def library_counts(out: str) -> None:
     programs = sum(kinds.get(b) == "program" for b in bases)
     flags = sum(1 for k in kinds.values() if k != "program")
     assert (len(bases), programs, len(bases) - programs, flags) == (91, 59, 32, 7), (len(bases), programs, flags)
+
+
+def _plain_mail(out: str, width: int) -> None:
+    """``--format plain``: within the width, no box drawing, no trailing blanks, wrapped lines hang."""
+    lines = out.splitlines()
+    assert lines and max(len(x) for x in lines) <= width, max(lines, key=len)
+    assert not any(c in out for c in "│┃━╇"), out
+    assert [x for x in lines if x != x.rstrip()] == []
+    why = next(i for i, x in enumerate(lines) if x.startswith("why: "))
+    assert lines[why + 1].startswith("  ")
 
 
 COUNTS = (  # what library_counts checks, as each doc says it
@@ -484,6 +498,10 @@ EXPECT: dict[tuple[str, str], Expect] = {
         code=1, shows=("no-fence-wait-deadlock violated after 8 steps",),
         says=("dmabuf-check trace replay out/traces/r1-n2-dynamic-B4-no-fence-wait-deadlock.trace.json",),
         files=(TRACE, "out/verdict.json", "out/check.sarif", "out/junit.xml")),
+    ("docs/traces.md", f"trace show {TRACE} --format plain"): Expect(
+        shows=("# | actor | action | kernel | changes", "1 | importer 1 | get(1) | dma_buf_get | ref[1] 0 → 1"),
+        says=("ASCII table borders (`# | actor | action | kernel | changes`)", "wrapped at blanks to `$COLUMNS`"),
+        check=lambda out: _plain_mail(out, 72)),
     ("docs/traces.md", f"trace replay {TRACE}"): Expect(
         shows=("replay ok: all 8 steps match the model and the final state violates no-fence-wait-deadlock",),
         says=("0 ok (for `replay`: every step matches the model and the violation is reproduced)",)),

@@ -38,9 +38,17 @@ def build_parser() -> Parser:
                 continue  # a command whose module is not part of this build
             raise
         mod.register(sub)
-    for cmd in sub.choices.values():  # one grammar: --format before or after the command
-        cmd.add_argument("--format", default=argparse.SUPPRESS, **fmt)
+    _add_everywhere(sub, fmt)  # one grammar: --format before or after the command (and its subcommand)
     return p
+
+
+def _add_everywhere(sub: argparse._SubParsersAction, fmt: dict) -> None:
+    for cmd in sub.choices.values():
+        nested = [a for a in cmd._actions if isinstance(a, argparse._SubParsersAction)]
+        for n in nested:
+            _add_everywhere(n, fmt)
+        if not nested:
+            cmd.add_argument("--format", default=argparse.SUPPRESS, **fmt)
 
 
 def main(argv: list[str] | None = None) -> int:
