@@ -27,6 +27,9 @@ def ObjectRule(id: str, meaning: str, rules: tuple[str, ...], source: str, kind:
 RULES: tuple[ObjectRule, ...] = (
     ObjectRule("use-after-free", "no call dereferences an object whose memory was freed", ("KOBJ-1", "REF-6"),
                "KASAN 'slab-use-after-free'; Documentation/core-api/kref.rst"),
+    ObjectRule("dma-after-free", "no memory a device job still accesses (its fence has not signaled) is freed",
+               ("MIG-6", "DYN-9"), "enum dma_resv_usage kernel-doc; ttm_bo_release(): the delayed delete waits for "
+               "the resv's fences before the backing store goes"),
     ObjectRule("use-before-init", "no thread but its creator uses an object before it is set up (published too early)",
                ("KOBJ-2",), "Documentation/core-api/kref.rst; fd_install() kernel-doc (install last)"),
     ObjectRule("null-deref", "no call dereferences a pointer that is NULL (not set yet, or cleared)", ("KOBJ-5",),

@@ -142,6 +142,7 @@ class Code:
         self._pending_checks: list[tuple[str, Expr, str]] = []
         self._scope: list[str] = []  # label prefixes of inlined bodies
         self._owner: list[str] = [thread]  # whose references the calls take and drop
+        self._declared = next((t.where for t in build.d.threads if t.name == thread), None)
         self._signalling = 0
         self._releasing = 0
         self._in_core = False
@@ -1829,6 +1830,21 @@ class Code:
         ins.checks.append(("dma-through-live-mapping", ~ok, why))
         self._add(ins)
 
+    def device_access(self, obj: KObject, *, until: Fence, text: str = "") -> None:
+        """A device job starts reading or writing ``obj`` (a BO in its buffer list, a page array it DMAs into)
+        and keeps doing so until ``until``, its fence, signals: the memory must stay allocated until then
+        (MIG-6; TTM's delayed delete waits for the resv fences). Freeing it earlier is DMA into freed memory."""
+        self._obj(obj)
+        self._obj(until)
+        ins = Ins(text or f"device job on {obj.name} (until {until.name} signals)", owner=self.owner)
+        ins.checks.append(("dma-after-free", (obj.life == FREED) | (obj.life == GRACE),
+                           f"the device starts DMA into {obj.name}, which was freed"))
+        if self.me not in self.b.allocators.get(obj.name, ()):
+            ins.checks.append(("use-before-init", (obj.life == UNBORN) | (obj.life == ALLOC),
+                               f"{obj.name} is not set up yet"))
+        ins.effects.append(assign(self.b.device_use(obj, until), 1))
+        self._add(ins)
+
     # ---- internals ------------------------------------------------------------------
     def _core(self, name: str, default: Callable[[], None], *args: object, **kwargs: object) -> None:
         """A call of the dma-buf core: the driver may replace it (``Driver.core``) to check a proposed change of
@@ -1861,7 +1877,7 @@ class Code:
         return "/".join(self._scope + ["$end"])
 
     def _add(self, ins: Ins) -> None:
-        ins.where = _caller()
+        ins.where = _caller() or self._declared  # a body the library writes (d.gpu) is blamed on its declaration
         ins.in_signalling = self._signalling > 0 or ins.sig_end
         ins.in_release = self._releasing > 0
         ins.in_reclaim = self._reclaiming > 0
@@ -2252,6 +2268,20 @@ def _takes_arg(body: Callable[..., None]) -> bool:
 def _caller() -> tuple[str, int] | None:
     """The first frame outside this package: the line of the driver program that wrote the call."""
     f = sys._getframe(2)
+    while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HERE:
+        if f.f_code in LIBRARY_BODIES:
+            return None  # a call of a body the library writes: blamed on that body's declaration
+        f = f.f_back
+    return (f.f_code.co_filename, f.f_lineno) if f is not None else None
+
+
+# code objects of thread bodies the library writes for the user (d.gpu's job), whose calls have no user line
+LIBRARY_BODIES: set[object] = set()
+
+
+def declared_at() -> tuple[str, int] | None:
+    """The driver program's line that called the library function calling this (a declaration)."""
+    f = sys._getframe(1)
     while f is not None and os.path.dirname(os.path.abspath(f.f_code.co_filename)) == _HERE:
         f = f.f_back
     return (f.f_code.co_filename, f.f_lineno) if f is not None else None

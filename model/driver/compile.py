@@ -156,6 +156,7 @@ class DriverBuild:
         self.bhoff: dict[str, Expr] = {}
         self._fencesets: dict[str, object] = {}
         self._lazy_vars: dict[str, Expr] = {}  # state declared the first time a call needs it
+        self.device_uses: dict[tuple[str, str], tuple[KObject, Fence, Expr]] = {}  # (object, fence) -> flag
         self.core_used: set[str] = set()  # core calls a replacement (Driver.core) stood in for
         self.ww_threads = sorted(plan.ww_threads)
         self._ww: dict[str, tuple[Expr, Expr]] = {}
@@ -343,6 +344,15 @@ class DriverBuild:
         return self._lazy(f"covered_{ident(att.name)}_{ident(f.name)}", BOOL, 0, kernel="dma_resv fences at "
                           "move_notify", meaning=f"{f.name} was pending in {att.buf.name}'s resv when {att.name} "
                           "was invalidated", rule="DYN-7")
+
+    def device_use(self, obj: KObject, f: Fence) -> Expr:
+        """Whether a device job accesses ``obj`` until ``f`` signals (set where the job was started)."""
+        key = (obj.name, f.name)
+        if key not in self.device_uses:
+            v = self._lazy(f"dma_{ident(obj.name)}_{ident(f.name)}", BOOL, 0, kernel="device DMA in flight",
+                           meaning=f"a device job accesses {obj.name} until {f.name} signals", rule="MIG-6")
+            self.device_uses[key] = (obj, f, v)
+        return self.device_uses[key][2]
 
     def pin_count(self, att: Attachment) -> Expr:
         self.next_plan.pinned.add(att.name)
@@ -714,6 +724,10 @@ class DriverBuild:
                 if isinstance(lk, RwSem) and t in self.plan.readers.get(lk.name, ()):
                     info.add("lock-held-at-exit", (pcs[t] == DONE) & (self.reader(lk, t) == 1),
                              f"{t} returns holding {lk.name} for read")
+        for obj, f, v in self.device_uses.values():  # DMA into freed memory: the device writes until f signals
+            info.add("dma-after-free", (v == 1) & ~_signaled(f) & ((obj.life == FREED) | (obj.life == GRACE)),
+                     f"{obj.name} was freed while a device job still accesses it: {f.name} has not signaled "
+                     "(DMA into freed memory)")
         for f in self.fences:
             info.add("fence-signals", all_done & (f.life == LIVE) & ~_signaled(f),
                      f"every thread is done and {f.name} never signaled")

@@ -318,6 +318,8 @@ class ThreadDecl:
     kernel: str = ""
     args: tuple = ()
     work: bool = False  # a work item: idle at the start only while it is not queued
+    # where a body the library writes (d.gpu's job) was declared: the line its calls are blamed on
+    where: tuple[str, int] | None = field(default=None, repr=False)
 
 
 def check_fields(obj: object, what: str) -> None:

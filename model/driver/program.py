@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dmabuf_check.model.driver.code import CORE_CALLS, SLOT_KINDS
+from dmabuf_check.model.driver.code import CORE_CALLS, LIBRARY_BODIES, SLOT_KINDS, declared_at
 from dmabuf_check.model.driver.objects import (
     CONTEXTS,
     Attachment,
@@ -576,20 +576,30 @@ class Driver:
                 k.mutex_unlock(s.lock) if s.lock.sleeps else k.spin_unlock(s.lock)
             self.thread(f"read_{s.name}", env=True, kernel=f"a reader of {s.name}")(reader)
 
-    def gpu(self, name: str, *, signals: Fence, after: tuple[Fence, ...] = (), drops_ref: bool = True) -> None:
+    def gpu(self, name: str, *, signals: Fence, after: tuple[Fence, ...] = (), drops_ref: bool = True,
+            accesses: tuple[KObject, ...] = ()) -> None:
         """The GPU scheduler's run/complete path for one job: once every fence in ``after`` has signaled the job
-        runs, and its fence ``signals`` from the completion interrupt (dropping the scheduler's reference)."""
+        runs, and its fence ``signals`` from the completion interrupt (dropping the scheduler's reference).
+        ``accesses``: the objects the job's device reads and writes from the moment it runs until ``signals``
+        signals (its BOs); freeing one in between is DMA into freed memory (dma-after-free)."""
         for f in (signals, *after):
             if not isinstance(f, Fence) or f not in self.objects:
                 raise ModelError(f"gpu {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
+        for obj in accesses:
+            if not isinstance(obj, KObject) or obj not in self.objects:
+                raise ModelError(f"gpu {name}: accesses: {getattr(obj, 'name', obj)!r} is not an object of this driver")
 
         def job(k):
             for dep in after:
                 k.dma_fence_wait(dep)  # drm_sched: the job's dependencies (the scheduler thread waits via callbacks)
+            for obj in accesses:
+                k.device_access(obj, until=signals, text=f"run_job(): the device accesses {obj.name}")
             k.dma_fence_signal(signals)
             if drops_ref:
                 k.dma_fence_put(signals)
         self.thread(name, context="irq" if not after else "process", kernel="drm_sched run_job + completion")(job)
+        self.threads[-1].where = declared_at()
+        LIBRARY_BODIES.add(job.__code__)
 
     # ---- building -----------------------------------------------------------------
     def _max(self, name: str, n: object) -> int:
