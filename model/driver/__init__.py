@@ -10,9 +10,9 @@ carry are the properties of ``properties.kernel_objects``.
 
 from dmabuf_check.model.driver.code import DONE, Code
 from dmabuf_check.model.driver.compile import DriverInfo, compile_driver, info_of
-from dmabuf_check.model.driver.objects import Attachment, DmaBuf, Fence, KObject, Mutex, Resv, Slot, SpinLock, WaitQueue
+from dmabuf_check.model.driver.objects import ERR_PTR, Attachment, DmaBuf, Fence, KObject, Mutex, Resv, Slot, SpinLock, WaitQueue
 from dmabuf_check.model.driver.program import Driver
 
-__all__ = ["DONE", "Attachment", "Code", "DmaBuf", "Driver", "DriverInfo", "Fence", "KObject", "Mutex",
+__all__ = ["DONE", "ERR_PTR", "Attachment", "Code", "DmaBuf", "Driver", "DriverInfo", "Fence", "KObject", "Mutex",
            "Resv", "Slot", "SpinLock", "WaitQueue", "compile_driver",
            "info_of"]

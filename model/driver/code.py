@@ -34,6 +34,7 @@ from dmabuf_check.model.driver.objects import (
     ALLOC,
     ATOMIC_CONTEXTS,
     DMA_DIRECTIONS,
+    ERR_PTR,
     FREED,
     GRACE,
     LIVE,
@@ -44,6 +45,7 @@ from dmabuf_check.model.driver.objects import (
     Completion,
     DmaBuf,
     DmaMapping,
+    ErrPtr,
     Fence,
     Field,
     KObject,
@@ -532,16 +534,19 @@ class Code:
             ins.alts.append(Alt("fail", lift(True), [], self._lab(fail), f"{ins.text} -> error"))
         self._add(ins)
 
-    def ptr_xchg(self, p: Pointer, obj: KObject | None, text: str = "") -> None:
+    def ptr_xchg(self, p: Pointer, obj: KObject | ErrPtr | None, text: str = "") -> None:
         """``old = xchg(&p, obj)`` / ``rcu_replace_pointer``: the caller's reference to ``obj`` moves into the
         pointer and the pointer's reference to the old object (if any) comes back to the caller, who must drop
         it (or leaks it)."""
         self._pointer(p, obj)
         ins = Ins(text or f"old = xchg(&{p.name}, {obj.name if obj else 'NULL'})", owner=self.owner)
-        if obj is not None:
+        err = obj is ERR_PTR
+        if err:
+            self.b.next_plan.err_ptrs.add(p.name)  # the next pass declares the value
+        if obj is not None and not err:
             self._deref(ins, obj, init=False)
         if p.holds_ref:
-            if obj is not None:
+            if obj is not None and not err:
                 mine = self.b.held(self.owner, obj)
                 ins.checks.append(("kref-put-noref", (mine == 0) & ~p.points_to(obj),
                                    f"{self.owner} stores a reference to {obj.name} in {p.name} it does not hold"))
@@ -552,27 +557,40 @@ class Code:
                 ins.effects += [assign(its, ite(now, ite(was, its, its + 1), ite(was, its - 1, its))),
                                 assign(mine, ite(now & ~was, ite(mine > 0, mine - 1, 0),
                                                  ite(was & ~now, ite(mine < t.max_refs, mine + 1, mine), mine)))]
-        ins.effects.append(assign(p.v, "NULL" if obj is None else obj.name))
+        value = "NULL" if obj is None or (err and not self._has_err(p)) else obj.name
+        ins.effects.append(assign(p.v, value))
         self._add(ins)
 
-    def ptr_store(self, p: Pointer, obj: KObject | None, text: str = "") -> None:
+    def _has_err(self, p: Pointer) -> bool:
+        """Whether some call stores an ERR_PTR in ``p`` (known from the first pass on)."""
+        return p.name in self.b.plan.err_ptrs
+
+    def ptr_store(self, p: Pointer, obj: KObject | ErrPtr | None, text: str = "") -> None:
         """``WRITE_ONCE(p, obj)`` / ``rcu_assign_pointer``: like ``ptr_xchg``, but the old reference is lost:
         storing over a pointer that still holds one is a leak (KREF-4)."""
         self._pointer(p, obj)
         if p.holds_ref:
-            self._pending_checks.append(("kref-leak", ~p.points_to(None) & ~p.points_to(obj),
+            empty = p.points_to(None) | (p.points_to(ERR_PTR) if self._has_err(p) else lift(False))
+            same = p.points_to(obj) if obj is not ERR_PTR or self._has_err(p) else lift(False)
+            self._pending_checks.append(("kref-leak", ~empty & ~same,
                                          f"{p.name} is overwritten while it holds a reference"))
         self.ptr_xchg(p, obj, text or f"rcu_assign_pointer({p.name}, {obj.name if obj else 'NULL'})")
 
-    def ptr_switch(self, p: Pointer, cases: dict[KObject, str], *, null: str | None = None, text: str = "") -> None:
+    def ptr_switch(self, p: Pointer, cases: dict[KObject, str], *, null: str | None = None, err: str | None = None,
+                   text: str = "") -> None:
         """``obj = READ_ONCE(p)`` and branch on it: to ``cases[obj]`` for each target listed, to ``null`` when
-        NULL, else on with the next call. No reference is taken: the pointer is borrowed, valid only while
-        something keeps the object alive (take one with ``kref_get``/``dma_fence_get_rcu`` in the branch)."""
+        NULL, to ``err`` when ``IS_ERR(p)``, else on with the next call (``if (!p)`` without an IS_ERR lets an
+        ERR_PTR through). No reference is taken: the pointer is borrowed, valid only while something keeps the
+        object alive (take one with ``kref_get``/``dma_fence_get_rcu`` in the branch)."""
         self._pointer(p, None)
         what = text or f"READ_ONCE({p.name})"
         branches = [(p.points_to(obj), label) for obj, label in cases.items()]
         if null is not None:
             branches.append((p.points_to(None), null))
+        if err is not None:
+            self._lab(err)  # resolved even where no ERR_PTR is ever stored (the branch is then never taken)
+            if self._has_err(p):
+                branches.append((p.points_to(ERR_PTR), err))
         for obj in cases:
             self._pointer(p, obj)
         if not branches:
@@ -585,6 +603,9 @@ class Code:
         self._pointer(p, None)
         ins = Ins(what or f"{p.name}->...", owner=self.owner)
         ins.checks.append(("null-deref", p.points_to(None), f"{p.name} is NULL: a NULL pointer dereference"))
+        if self._has_err(p):
+            ins.checks.append(("null-deref", p.points_to(ERR_PTR), f"{p.name} is an ERR_PTR: an error pointer "
+                               "dereference (the code checks for NULL, not IS_ERR)"))
         for t in p.targets:
             probe = Ins("")
             self._deref(probe, t, p.points_to(t))
@@ -651,10 +672,10 @@ class Code:
             raise ModelError(f"thread {self.thread}: DMA direction must be one of {', '.join(DMA_DIRECTIONS)}, "
                              f"got {dir!r}")
 
-    def _pointer(self, p: Pointer, obj: KObject | None) -> None:
+    def _pointer(self, p: Pointer, obj: KObject | ErrPtr | None) -> None:
         if not isinstance(p, Pointer) or p not in self.b.d.pointers:
             raise ModelError(f"thread {self.thread}: {p!r} is not a pointer declared on this driver")
-        if obj is not None and obj not in p.targets:
+        if obj is not None and obj is not ERR_PTR and obj not in p.targets:
             raise ModelError(f"thread {self.thread}: {p.name} cannot point at {getattr(obj, 'name', obj)!r} "
                              f"(its targets: {', '.join(t.name for t in p.targets)})")
 

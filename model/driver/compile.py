@@ -87,6 +87,7 @@ class Plan:
     readers: dict[str, set[str]] = field(default_factory=dict)  # rwsem -> threads that take it for read
     sleepers: dict[str, set[str]] = field(default_factory=dict)  # wait queue -> threads that wait_event on it
     covered: set[tuple[str, str]] = field(default_factory=set)  # (attachment, fence) a device access names
+    err_ptrs: set[str] = field(default_factory=set)  # pointers some call stores an ERR_PTR in
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
     grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
 
@@ -98,6 +99,7 @@ class Plan:
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
                 tuple(sorted(self.pinned)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.sleepers.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.readers.items())), tuple(sorted(self.covered)),
+                tuple(sorted(self.err_ptrs)),
                 self.rcu, self.grace)
 
 
@@ -223,7 +225,8 @@ class DriverBuild:
                          "UNMAPPED", kernel=f"{dm.name} (DMA API)", meaning=f"{dm.name}: unmapped or its direction",
                          rule="DMA-1")
         for ptr in driver.pointers:
-            ptr.v = m.var(f"ptr_{ident(ptr.name)}", Enum(f"ptr_{ident(ptr.name)}", "NULL", *[t.name for t in ptr.targets]),
+            ptr.v = m.var(f"ptr_{ident(ptr.name)}", Enum(f"ptr_{ident(ptr.name)}", "NULL", *[t.name for t in ptr.targets],
+                                                              *(("ERR_PTR",) if ptr.name in self.plan.err_ptrs else ())),
                           "NULL" if ptr.init is None else ptr.init.name, kernel=ptr.name,
                           meaning=f"where {ptr.name} points", rule="KREF-5")
         for fl in driver.fields:

@@ -183,11 +183,24 @@ class Slot:
         return self.v == 1
 
 
+class ErrPtr:
+    """``ERR_PTR(-errno)``: what a failed call returns where a pointer is expected. Not NULL (``if (!p)`` lets it
+    through; only ``IS_ERR(p)`` catches it), and dereferencing, freeing or putting it oopses."""
+
+    name = "ERR_PTR"
+
+    def __repr__(self) -> str:
+        return "ERR_PTR"
+
+
+ERR_PTR = ErrPtr()
+
+
 @dataclass(eq=False)
 class Pointer:
-    """A pointer field that may point at one of several objects, or NULL (syncobj->fence, job->parent,
-    a cached obj->dma_buf): each store moves a reference in (``holds_ref``), each exchange moves the old one
-    out, and a read branches on where it points."""
+    """A pointer field that may point at one of several objects, NULL or an ``ERR_PTR`` (syncobj->fence,
+    job->parent, a cached obj->dma_buf, ubuf->sg): each store moves a reference in (``holds_ref``), each exchange
+    moves the old one out, and a read branches on where it points."""
 
     name: str
     targets: tuple[KObject, ...]
@@ -196,7 +209,7 @@ class Pointer:
     of: KObject | None = None  # the object it is a field of: freeing that object with a reference here leaks it
     v: Expr | None = field(default=None, repr=False)
 
-    def points_to(self, obj: KObject | None) -> Expr:
+    def points_to(self, obj: KObject | ErrPtr | None) -> Expr:
         if self.v is None:
             raise ModelError(f"{self.name}: pointer state is read only while the driver is built")
         return self.v == ("NULL" if obj is None else obj.name)
