@@ -63,20 +63,27 @@ def canon_source(c: Compiled) -> str:
     lay = c.layout
     g, w, n = lay.n_globals, lay.width, lay.n_members
     refs = _ref_globals(c)
-    rows = ", ".join(f"s[{g + m * w}:{g + (m + 1) * w}]" for m in range(n))
+    names = [f"r{m}" for m in range(n)]
+    rows = ", ".join(names)
+    ordered = " <= ".join(names)
+    # most successors change one member and are already canonical: compare the rows before sorting them
     lines = ["def canon(s):"]
+    lines += [f"    r{m} = s[{g + m * w}:{g + (m + 1) * w}]" for m in range(n)]
     if refs:
         cond = " and ".join(f"s[{slot}] < {k}" for slot, k in refs)
         lines.append(f"    if {cond}:")
+        lines.append(f"        if {ordered}:" if n > 1 else "        if True:")
+        lines.append("            return s")
         lines.append(f"        return s[:{g}] + b''.join(sorted(({rows},)))")
         # rows + one flag byte per reference global + the old member number
-        keyed = ", ".join(
-            f"s[{g + m * w}:{g + (m + 1) * w}] + bytes(("
-            + "".join(f"s[{slot}] == {k + m}, " for slot, k in refs)
-            + f"{m},))"
-            for m in range(n)
-        )
-        lines.append(f"    keyed = sorted(({keyed},))")
+        keyed_names = [f"k{m}" for m in range(n)]
+        for m in range(n):
+            lines.append(f"    k{m} = r{m} + bytes(("
+                         + "".join(f"s[{slot}] == {k + m}, " for slot, k in refs) + f"{m},))")
+        if n > 1:
+            lines.append(f"    if {' <= '.join(keyed_names)}:")
+            lines.append("        return s")
+        lines.append(f"    keyed = sorted(({', '.join(keyed_names)},))")
         lines.append(f"    pos = [0] * {n}")
         lines.append("    for p, row in enumerate(keyed):")
         lines.append("        pos[row[-1]] = p")
@@ -86,6 +93,9 @@ def canon_source(c: Compiled) -> str:
             lines.append(f"        head[{slot}] = {k} + pos[head[{slot}] - {k}]")
         lines.append(f"    return bytes(head) + b''.join([row[:{w}] for row in keyed])")
     else:
+        if n > 1:
+            lines.append(f"    if {ordered}:")
+            lines.append("        return s")
         lines.append(f"    return s[:{g}] + b''.join(sorted(({rows},)))")
     return "\n".join(lines)
 
