@@ -30,6 +30,9 @@ RULES: tuple[ObjectRule, ...] = (
     ObjectRule("dma-after-free", "no memory a device job still accesses (its fence has not signaled) is freed",
                ("MIG-6", "DYN-9"), "enum dma_resv_usage kernel-doc; ttm_bo_release(): the delayed delete waits for "
                "the resv's fences before the backing store goes"),
+    ObjectRule("dma-before-fence", "a device job starts on a buffer only after the fences of the work it depends on "
+               "signaled", ("SYNC-3", "MAP-7", "DYN-9"), "struct dma_buf resv doc (IMPORTANT); enum dma_resv_usage; "
+               "dma_buf_map_attachment() waits for KERNEL fences"),
     ObjectRule("use-before-init", "no thread but its creator uses an object before it is set up (published too early)",
                ("KOBJ-2",), "Documentation/core-api/kref.rst; fd_install() kernel-doc (install last)"),
     ObjectRule("null-deref", "no call dereferences a pointer that is NULL (not set yet, or cleared)", ("KOBJ-5",),

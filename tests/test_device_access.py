@@ -115,3 +115,56 @@ def test_accesses_must_be_objects_of_the_driver():
     f = d.fence("f", live=True, owners=("g",))
     with pytest.raises(ModelError, match=r"gpu g: accesses: 'bo' is not an object of this driver"):
         d.gpu("g", signals=f, accesses=("bo",))  # type: ignore[arg-type]
+
+
+def scanout(waits: bool) -> Driver:
+    """A plane update scans out a framebuffer whose rendering fence it must wait for first (fd77b2c1b6eb: a
+    truncated dma_fence_wait_timeout() return let it go on unwaited)."""
+    d = Driver("scanout")
+    fb = d.kref("fb", live=True, owners=("commit",))
+    render = d.fence("render", live=True, owners=("gpu", "commit"))
+    d.gpu("gpu", signals=render, accesses=(fb,))
+
+    @d.thread("commit")
+    def commit(k):
+        if waits:
+            k.dma_fence_wait(render)
+        else:
+            k.dma_fence_wait(render, timeout="go", text="ret = dma_fence_wait_timeout(render, false, 50)")
+        k.label("go")
+        k.device_access(fb, after=(render,), text="plane update: the display engine reads fb")
+        k.dma_fence_put(render)
+        k.kref_put(fb)
+
+    return d
+
+
+def test_scanning_out_before_the_render_fence_signaled_is_found():
+    violated, *_ = run(scanout(waits=False))
+    # the wait times out at once and the scanout goes on; then the fb's last put frees it under the running job
+    assert violated == {"dma-before-fence": 1, "dma-after-free": 4}
+
+
+def test_scanning_out_after_the_wait_holds_with_no_vacuous_action():
+    assert holds(scanout(waits=True)) == 17
+
+
+def test_an_access_after_a_container_fence_counts_its_members():
+    d = Driver("after-array")
+    a = d.fence("a", live=True, owners=("ring_a",))
+    b = d.fence("b", live=True, owners=("ring_b",))
+    arr = d.fence_array("arr", (a, b), owners=("user",))
+    buf = d.kref("buf", live=True, owners=("user",))
+    d.gpu("ring_a", signals=a)
+    d.gpu("ring_b", signals=b)
+
+    @d.thread("user")
+    def user(k):
+        k.dma_fence_is_signaled(arr, signaled="ready")
+        k.dma_fence_wait(arr)
+        k.label("ready")
+        k.device_access(buf, after=(arr,))
+        k.dma_fence_put(arr)
+        k.kref_put(buf)
+
+    assert holds(d) > 0

@@ -77,7 +77,8 @@ def changes_table(trace: Trace) -> Table:
         if trace.loop is not None and n == trace.loop + 1:
             tab.add_section()
             tab.add_row("", Text("↻ loop", style="bold"), Text("steps below repeat forever", style="italic"), "", "")
-        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor, lanes)), s.label, s.kernel,
+        # Text, not markup: kernel text is full of brackets (fences[idx], [i]) that rich would eat
+        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor, lanes)), Text(s.label), Text(s.kernel),
                     _changes(s, states[n - 1]))
     if trace.loop is not None and trace.loop == trace.length:
         tab.add_section()
@@ -220,7 +221,7 @@ def full_table(trace: Trace) -> Table:
             else:
                 text.append(str(new), style="bold reverse" if old != new else "")
             cells.append(text)
-        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor, lanes)), s.label, *cells)
+        tab.add_row(str(n), Text(s.actor, style=lane_style(trace, s.actor, lanes)), Text(s.label), *cells)
         prev = s.state
     return tab
 

@@ -188,18 +188,21 @@ class Code:
             raise ModelError(f"thread {self.thread}: label {name!r} defined twice")
         self._pending_labels.append(full)
 
-    def goto(self, name: str) -> None:
-        self._add(Ins(f"goto {name}", goto=self._lab(name)))
+    def goto(self, name: str, text: str = "") -> None:
+        self._add(Ins(text or f"goto {name}", goto=self._lab(name)))
 
     def goto_if(self, cond: object, name: str, text: str = "") -> None:
-        """``if (cond) goto name;`` -- cond reads object state (``fence.signaled``, ``slot.set``, ``obj.alive``)."""
-        self._add(Ins(text or f"if (...) goto {name}", branch=(lift(cond), self._lab(name))))
+        """``if (cond) goto name;`` -- cond reads object state (``fence.signaled``, ``slot.set``, ``obj.alive``,
+        ``field.value == 0``)."""
+        c = self._cond(cond, "goto_if")
+        self._add(Ins(text or f"if (...) goto {name}", branch=(c, self._lab(name))))
 
     @contextmanager
     def if_(self, cond: object, text: str = ""):
         """``if (cond) { ... }`` around the calls of the with-block."""
+        c = self._cond(cond, "if_")
         end = self._fresh("endif")
-        self._add(Ins(text or "if (...)", branch=(~lift(cond), self._lab(end))))
+        self._add(Ins(text or "if (...)", branch=(~c, self._lab(end))))
         yield
         self.label(end)
 
@@ -313,7 +316,7 @@ class Code:
     def warn_on(self, cond: object, text: str) -> None:
         """``WARN_ON(cond)`` / ``BUG_ON(cond)``: the driver's own assertion, a property of the check."""
         ins = Ins(text, owner=self.owner)
-        ins.checks.append(("driver-assert", lift(cond), f"{text} fires"))
+        ins.checks.append(("driver-assert", self._cond(cond, "warn_on"), f"{text} fires"))
         self._add(ins)
 
     bug_on = warn_on
@@ -1111,6 +1114,17 @@ class Code:
         self._deref(ins, f)
         self._fence_wait(ins, f.signaled_v == 0, intr, fail, "a fence", timeout)
 
+    def dma_fence_is_signaled(self, f: Fence, *, signaled: str, text: str = "") -> None:
+        """``if (dma_fence_is_signaled(f)) goto signaled;``: a container (array, chain node) counts as signaled
+        once its fences are (its ops->signaled()); a borrowed read of the fence, which must still be alive."""
+        self._obj(f)
+        own = f.signaled
+        implied = conj(*[g.signaled for g in f.implied_by]) if f.implied_by else None
+        cond = disj(own, implied) if implied is not None else own
+        ins = Ins(text or f"dma_fence_is_signaled({f.name})", owner=self.owner, branch=(cond, self._lab(signaled)))
+        self._deref(ins, f)
+        self._add(ins)
+
     def dma_fence_add_callback(self, f: Fence, body: Callable[[Code], None], *, fail: str | None = None,
                                name: str = "", pass_refs: tuple[KObject, ...] = ()) -> None:
         """``dma_fence_add_callback(f, &cb, func)``: ``body`` will run inside dma_fence_signal(f), with the
@@ -1851,19 +1865,32 @@ class Code:
         ins.checks.append(("dma-through-live-mapping", ~ok, why))
         self._add(ins)
 
-    def device_access(self, obj: KObject, *, until: Fence, text: str = "") -> None:
-        """A device job starts reading or writing ``obj`` (a BO in its buffer list, a page array it DMAs into)
-        and keeps doing so until ``until``, its fence, signals: the memory must stay allocated until then
-        (MIG-6; TTM's delayed delete waits for the resv fences). Freeing it earlier is DMA into freed memory."""
+    def device_access(self, obj: KObject, *, until: Fence | None = None, after: tuple[Fence, ...] = (),
+                      text: str = "") -> None:
+        """A device job starts reading or writing ``obj`` (a BO in its buffer list, a page array it DMAs into, a
+        framebuffer it scans out) and keeps doing so until ``until``, its fence, signals (None: this one access):
+        the memory must stay allocated until then (MIG-6; TTM's delayed delete waits for the resv's fences), or
+        it is DMA into freed memory. ``after``: the fences of the work it depends on (the producer's render, the
+        move's copy); starting before one signaled reads what is not written yet (SYNC-3, MAP-7)."""
         self._obj(obj)
-        self._obj(until)
-        ins = Ins(text or f"device job on {obj.name} (until {until.name} signals)", owner=self.owner)
+        if until is not None:
+            self._obj(until)
+        for f in after:
+            self._obj(f)
+        what = f"until {until.name} signals" if until is not None else "one access"
+        ins = Ins(text or f"device job on {obj.name} ({what})", owner=self.owner)
         ins.checks.append(("dma-after-free", (obj.life == FREED) | (obj.life == GRACE),
                            f"the device starts DMA into {obj.name}, which was freed"))
         if self.me not in self.b.allocators.get(obj.name, ()):
             ins.checks.append(("use-before-init", (obj.life == UNBORN) | (obj.life == ALLOC),
                                f"{obj.name} is not set up yet"))
-        ins.effects.append(assign(self.b.device_use(obj, until), 1))
+        for f in after:
+            ins.checks.append(("dma-before-fence", ~disj(f.signaled, *([conj(*[g.signaled for g in f.implied_by])]
+                                                                      if f.implied_by else [])),
+                               f"the device accesses {obj.name} before {f.name} signaled (the work it depends on "
+                               "is not done)"))
+        if until is not None:
+            ins.effects.append(assign(self.b.device_use(obj, until), 1))
         self._add(ins)
 
     # ---- internals ------------------------------------------------------------------
@@ -1889,6 +1916,15 @@ class Code:
             self._inline(f"core.{name}", lambda: override(self, *args, default=builtin, **kwargs))
         finally:
             self._in_core = False
+
+    def _cond(self, cond: object, call: str) -> Expr:
+        """A branch or assertion condition: model state, never a Python bool (``field == 0`` compares the Field
+        object itself and is always False, so the branch would silently never be taken)."""
+        if isinstance(cond, bool):
+            raise ModelError(f"thread {self.thread}: {call}: the condition is the Python value {cond}, not model "
+                             "state; write it on a field's value (f.value == 0, f.is_set) or an object's state "
+                             "(fence.signaled, slot.set, obj.alive)")
+        return lift(cond)
 
     def _fresh(self, base: str) -> str:
         self._uid += 1

@@ -736,7 +736,11 @@ class DriverBuild:
                      f"every thread is done and {f.name} never signaled")
         for cond, text in self.d.invariants:
             try:
-                bad = ~lift(cond())
+                value = cond()
+                if isinstance(value, bool):
+                    raise ModelError(f"invariant {text!r}: its condition is the Python value {value}, not model state "
+                                     "(compare a field's value: f.value == 0)")
+                bad = ~lift(value)
             except ModelError:
                 raise
             except Exception as e:  # a user's lambda: one line, never a traceback
