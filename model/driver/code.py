@@ -1295,6 +1295,37 @@ class Code:
             ins.alts.append(Alt("enomem", lift(True), [], self._lab(fail), "sync_file_create() -> NULL"))
         self._add(ins)
 
+    @core_call
+    def sync_file_poll(self, sf: KObject, *, ready: str | None = None, wait: bool = False) -> None:
+        """``poll()`` on a sync_file fd (sync_file_poll): the first poll of this sync_file (its own
+        POLL_ENABLED bit in sync_file->flags; before 2017's "dma-buf/sync_file: Allow multiple sync_files to
+        wrap a single dma-fence" the bit was the fence's) arms its callback on the fence, which wakes the
+        file's wait queue when the fence signals (at once if it already did); ``ready``: the label taken when
+        the fence is signaled (EPOLLIN). ``wait=True`` is a blocking poll() with no timeout: it sleeps on the
+        wait queue until the fence signals. The release removes an armed callback, as sync_file_release()
+        does, so a callback never runs on a freed sync_file."""
+        f = getattr(sf, "sync_fence", None)
+        wq = getattr(sf, "sync_wq", None)
+        if f is None or wq is None:
+            raise ModelError(f"thread {self.thread}: {getattr(sf, 'name', sf)!r} is not a sync_file (Driver.sync_file)")
+        self.b.next_plan.polled.add(sf.name)
+        enabled = self.b.poll_enabled(sf)
+        armed = self._fresh("poll_armed")
+        use = Ins(f"sync_file_poll({sf.name}): poll_wait(file, &sync_file->wq)", owner=self.owner)
+        self._deref(use, sf)
+        self._add(use)
+        self._add(Ins(f"test_and_set_bit(POLL_ENABLED, &{sf.name}->flags)", owner=self.owner,
+                      branch=(enabled == 1, self._lab(armed)), effects=[assign(enabled, 1)]))
+        self.dma_fence_add_callback(f, sync_file_wake(sf, wq), name=f"{sf.name}.cb", fail=armed + "_now")
+        self.goto(armed)
+        self.label(armed + "_now")  # already signaled: wake_up_all(&sync_file->wq)
+        self.wake_up(wq, f"wake_up_all(&{sf.name}->wq)")
+        self.label(armed)
+        if wait:
+            self.wait_event(wq, f.signaled, text=f"poll(): sleep on {sf.name}->wq until {f.name} signals")
+        if ready is not None:
+            self.dma_fence_is_signaled(f, signaled=ready, text=f"dma_fence_is_signaled({f.name}) ? EPOLLIN : 0")
+
     def sync_file_get_fence(self, slot: Slot, *, fail: str) -> None:
         """``sync_file_get_fence(fd)``: fget(fd), a reference to its fence for the caller, fput: -EINVAL to
         ``fail`` when the fd is not installed."""
@@ -2320,6 +2351,14 @@ def _takes_arg(body: Callable[..., None]) -> bool:
         return False
     return any(p.kind is p.VAR_POSITIONAL for p in params) or len(
         [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 2
+
+
+def sync_file_wake(sf: KObject, wq: WaitQueue) -> Callable[[Code], None]:
+    """fence_check_cb_func(): the sync_file's callback wakes its pollers (it dereferences the sync_file)."""
+    def fence_check_cb_func(k: Code) -> None:
+        k.use(sf, f"fence_check_cb_func(): wake_up_all(&{sf.name}->wq)")
+        k.wake_up(wq, f"wake_up_all(&{sf.name}->wq)")
+    return fence_check_cb_func
 
 
 def _caller() -> tuple[str, int] | None:

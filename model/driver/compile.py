@@ -88,6 +88,7 @@ class Plan:
     sleepers: dict[str, set[str]] = field(default_factory=dict)  # wait queue -> threads that wait_event on it
     covered: set[tuple[str, str]] = field(default_factory=set)  # (attachment, fence) a device access names
     err_ptrs: set[str] = field(default_factory=set)  # pointers some call stores an ERR_PTR in
+    polled: set[str] = field(default_factory=set)  # sync_files some thread polls (their release removes the cb)
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
     grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
 
@@ -99,7 +100,7 @@ class Plan:
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.attachers.items())), tuple(sorted(self.ww_threads)),
                 tuple(sorted(self.pinned)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.sleepers.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.readers.items())), tuple(sorted(self.covered)),
-                tuple(sorted(self.err_ptrs)),
+                tuple(sorted(self.err_ptrs)), tuple(sorted(self.polled)),
                 self.rcu, self.grace)
 
 
@@ -356,6 +357,11 @@ class DriverBuild:
                            meaning=f"a device job accesses {obj.name} until {f.name} signals", rule="MIG-6")
             self.device_uses[key] = (obj, f, v)
         return self.device_uses[key][2]
+
+    def poll_enabled(self, sf: KObject) -> Expr:
+        """The sync_file's POLL_ENABLED bit: its callback was armed by a poll."""
+        return self._lazy(f"pollen_{ident(sf.name)}", BOOL, 0, kernel="sync_file->flags POLL_ENABLED",
+                          meaning=f"a poll armed {sf.name}'s fence callback", rule="SYNC-10")
 
     def pin_count(self, att: Attachment) -> Expr:
         self.next_plan.pinned.add(att.name)

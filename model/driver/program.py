@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dmabuf_check.model.driver.code import CORE_CALLS, LIBRARY_BODIES, SLOT_KINDS, declared_at
+from dmabuf_check.model.driver.code import CORE_CALLS, LIBRARY_BODIES, SLOT_KINDS, declared_at, sync_file_wake
 from dmabuf_check.model.driver.objects import (
     CONTEXTS,
     Attachment,
@@ -239,11 +239,17 @@ class Driver:
         if not isinstance(fence, Fence) or fence not in self.objects:
             raise ModelError(f"sync_file {name}: {getattr(fence, 'name', fence)!r} is not a fence of this driver")
 
-        def release(k):  # sync_file_release(): dma_fence_put(sync_file->fence)
+        def release(k):  # sync_file_release()
+            if sf.name in k.b.plan.polled:  # if (test_bit(POLL_ENABLED, ...)) dma_fence_remove_callback(...)
+                k.goto_if(k.b.poll_enabled(sf) == 0, "not_polled", f"test_bit(POLL_ENABLED, &{name}->flags)")
+                k.dma_fence_remove_callback(fence, sync_file_wake(sf, wq), name=f"{name}.cb")
+                k.label("not_polled")
             k.dma_fence_put(fence)
 
         sf = self.kref(name, kind="file", release=release, kernel="struct sync_file")
         sf.sync_fence = fence  # type: ignore[attr-defined]
+        wq = self.waitqueue(f"{name}->wq")
+        sf.sync_wq = wq  # type: ignore[attr-defined]
         return sf, self.slot(f"{name}.fd", sf, kind="fd")
 
     def fence_chain(self, name: str, fence: Fence, prev: Fence | None = None, *, owners: tuple[str, ...] = (),
