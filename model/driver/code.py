@@ -113,6 +113,7 @@ class Ins:
     owner: str = ""
 
 
+LOOP_SCOPE = "loop:"  # a loop body's label scope: a goto to a label outside it (a break) resolves outward
 CORE_CALLS: list[str] = []  # the dma-buf core calls a driver may replace (Driver.core), in definition order
 
 
@@ -1278,6 +1279,28 @@ class Code:
         ins.effects += [assign(chain.signaled_v, 0), assign(chain.error_v, 0)]
         self._add(ins)
 
+    def dma_fence_chain_for_each(self, head: Fence, body: Callable[..., None], text: str = "") -> None:
+        """``dma_fence_chain_for_each(iter, head) { body }``: ``iter = dma_fence_get(head)``, then each node of
+        the timeline from ``head`` back through its ``prev`` links (a plain fence ends it): ``body(k, node)``
+        runs holding the iterator's reference to ``node``, and ``dma_fence_chain_walk()`` takes one to the
+        previous node before it drops this one. A body that leaves the loop (``k.goto`` out: a ``break``) still
+        holds ``node``'s reference and must ``dma_fence_put`` it. (The walk's garbage collection of signaled
+        nodes is not modeled: every node is visited.)"""
+        self._obj(head)
+        nodes: list[Fence] = []
+        n: Fence | None = head
+        while n is not None and n not in nodes:
+            nodes.append(n)
+            links = getattr(n, "chain_links", None)
+            n = links[1] if links is not None and len(links) > 1 else None
+        self.dma_fence_get(head, text or f"dma_fence_chain_for_each(iter, {head.name}): iter = dma_fence_get(head)")
+        for i, node in enumerate(nodes):
+            self._inline(f"{LOOP_SCOPE}chain.{node.name}", lambda node=node: body(self, node))
+            if i + 1 < len(nodes):
+                self.dma_fence_get(nodes[i + 1], f"dma_fence_chain_walk({node.name}): prev = "
+                                   f"dma_fence_chain_get_prev() ({nodes[i + 1].name})")
+            self.dma_fence_put(node, f"dma_fence_chain_walk({node.name}): dma_fence_put(iter)")
+
     def sync_file_create(self, sf: KObject, *, fail: str | None = None) -> None:
         """``sync_file_create(fence)``: a new file (the caller's reference) holding its own fence reference."""
         f = getattr(sf, "sync_fence", None)
@@ -1578,7 +1601,7 @@ class Code:
                       owner=self.owner, branch=(r.fences[f.name] == 0, self._lab(skip)))
             ins.checks.append(held)
             self._add(ins)
-            self._inline(f"for_each.{f.name}", lambda f=f: body(self, f))
+            self._inline(f"{LOOP_SCOPE}resv.{f.name}", lambda f=f: body(self, f))
             self.label(skip)
 
     def dma_resv_for_each_fence_unlocked(self, r: Resv, usage: str, body: Callable[..., None],

@@ -20,7 +20,7 @@ import os
 import weakref
 from dataclasses import dataclass, field
 
-from dmabuf_check.model.driver.code import DONE, Code, Ins
+from dmabuf_check.model.driver.code import DONE, LOOP_SCOPE, Code, Ins
 from dmabuf_check.model.driver.objects import (
     ATOMIC_CONTEXTS,
     DMA_DIRECTIONS,
@@ -524,6 +524,10 @@ class DriverBuild:
                 return n
             if label is None:
                 raise ModelError(f"thread {t.name}: internal: no label")
+            parts = label.split("/")
+            while label not in k.labels and len(parts) > 1 and parts[-2].startswith(LOOP_SCOPE):
+                parts = parts[:-2] + parts[-1:]  # a loop body shares its function's labels (a break)
+                label = "/".join(parts)
             if label not in k.labels:
                 base = label.rsplit("/", 1)[-1]
                 if base == "$end":
