@@ -10,13 +10,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from dmabuf_check.checker.explicit.checkpoint import Snapshot
-from dmabuf_check.checker.explicit.liveness import LivenessInterruptedError, check_liveness
 from dmabuf_check.checker.explicit.search import INTERRUPTED, CheckpointPlan, Explorer, Limits, Progress
 from dmabuf_check.checker.result import UNKNOWN, CheckResult, Verdict
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import LIVENESS, Property
-from dmabuf_check.properties.kernel_objects import for_driver
 
 from dmabuf_check.registry import build, entry, is_design, resolve, select, select_design
 
@@ -58,6 +56,8 @@ def check(
         m, info, props = build(ref, kernel, mix=mix, importers=importers, buffers=buffers, config=config,
                                liveness=liveness)
         if ref.is_program and liveness:
+            from dmabuf_check.properties.kernel_objects import for_driver
+
             props = for_driver(m, info)
         elif not liveness:
             props = tuple(p for p in props if p.kind != LIVENESS)
@@ -101,6 +101,8 @@ def check_model(
                           checkpoint_plan=checkpoint_plan, resume=resume)
     live = [p for p in props if p.kind == LIVENESS]
     if live and not (stop_at_first and result.violated):
+        from dmabuf_check.checker.explicit.liveness import LivenessInterruptedError, check_liveness  # on use
+
         t0 = time.perf_counter()
         limits = limits or Limits()
         if phase is not None:

@@ -16,27 +16,27 @@ from __future__ import annotations
 
 import importlib
 import os
-import pkgutil
+import sys
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from dmabuf_check.model import r1
-from dmabuf_check.model.components.context import BuildInfo
-from dmabuf_check.model.compose import build as compose
-from dmabuf_check.model.design import Bug, Design
-from dmabuf_check.model.design_data import SUFFIXES as DATA_SUFFIXES
-from dmabuf_check.model.design_loader import UserModel, design_of, load_design_file
-from dmabuf_check.model.driver import Driver
 from dmabuf_check.model.lang import Model
-from dmabuf_check.model.profiles import profile
 from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.userfiles import DATA_SUFFIXES
 from dmabuf_check.properties import r1 as r1_props
 from dmabuf_check.properties.base import LIVENESS, Property
-from dmabuf_check.properties.catalog import CATALOG, for_model
-from dmabuf_check.properties.kernel_objects import for_driver
+
+if TYPE_CHECKING:  # the design side (composition, driver programs, the catalog) is imported on first use:
+    # checking r1 needs none of it, and its import is most of a small check's start-up time
+    from dmabuf_check.model.components.context import BuildInfo
+    from dmabuf_check.model.design import Bug, Design
+    from dmabuf_check.model.design_loader import UserModel
+    from dmabuf_check.model.driver import Driver
 
 
 @dataclass(frozen=True)
@@ -92,17 +92,35 @@ class DesignRef:
 
     @property
     def is_program(self) -> bool:
-        return isinstance(self.design, Driver)
+        return _is_driver(self.design)
 
     @property
     def is_user_model(self) -> bool:
-        return isinstance(self.design, UserModel)
+        return _is_user_model(self.design)
+
+
+def _is_driver(design: object) -> bool:
+    """A driver program? Without importing the driver layer when nothing loaded it (then nothing is one)."""
+    mod = sys.modules.get("dmabuf_check.model.driver.program")
+    return mod is not None and isinstance(design, mod.Driver)
+
+
+def _is_user_model(design: object) -> bool:
+    mod = sys.modules.get("dmabuf_check.model.design_loader")
+    return mod is not None and isinstance(design, mod.UserModel)
+
+
+_MODULES: dict[str, DesignRef] = {}  # the built-in design modules loaded so far: one DesignRef each
 
 
 def _load_module(modname: str) -> DesignRef:
-    mod = importlib.import_module(modname)
-    d, bug, _ = design_of(mod, modname)
-    return DesignRef(d.name, d, os.path.abspath(mod.__file__ or modname), bug)
+    if modname not in _MODULES:
+        from dmabuf_check.model.design_loader import design_of
+
+        mod = importlib.import_module(modname)
+        d, bug, _ = design_of(mod, modname)
+        _MODULES[modname] = DesignRef(d.name, d, os.path.abspath(mod.__file__ or modname), bug)
+    return _MODULES[modname]
 
 
 @lru_cache(maxsize=1)
@@ -115,11 +133,17 @@ def builtin() -> dict[str, DesignRef]:
 
 
 @lru_cache(maxsize=1)
-def bugs() -> dict[str, DesignRef]:
+def _bug_modules() -> tuple[str, ...]:
+    import pkgutil
+
     from dmabuf_check.model.designs import bugs as pkg
 
-    mods = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_"))
-    refs = [_load_module(f"dmabuf_check.model.designs.bugs.{m}") for m in mods]
+    return tuple(sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_")))
+
+
+@lru_cache(maxsize=1)
+def bugs() -> dict[str, DesignRef]:
+    refs = [_load_module(f"dmabuf_check.model.designs.bugs.{m}") for m in _bug_modules()]
     from dmabuf_check.model import designs
 
     for m in designs.PROGRAMS:  # a driver program module lists its seeded bugs: BUGS = {name: Bug}
@@ -154,8 +178,41 @@ def info_for(model: Model) -> BuildInfo:
     return _INFO[model]
 
 
+def _named_module(ref: str) -> DesignRef | None:
+    """The built-in design, driver program or seeded bug ``ref``, when the module named after it defines it
+    (``udmabuf``: designs/udmabuf.py, ``bug-vmap-no-pin``: designs/bugs/vmap_no_pin.py): one module imported
+    instead of every design, program and bug (a name is built in once: tests/test_startup.py). None when no
+    module is named so (a driver program's seeded bugs, an unknown name): the full tables decide."""
+    from dmabuf_check.model import designs
+
+    stem = ref.replace("-", "_")
+    if stem in designs.BUILTIN:
+        modname = f"dmabuf_check.model.designs.{stem}"
+    elif stem in designs.PROGRAMS:
+        modname = f"dmabuf_check.model.designs.programs.{stem}"
+    elif ref.startswith("bug-") and stem[4:] in _bug_modules():
+        modname = f"dmabuf_check.model.designs.bugs.{stem[4:]}"
+    else:
+        return None
+    r = _load_module(modname)
+    return r if r.name == ref else None
+
+
+def _builtin_ref(ref: str) -> DesignRef | None:
+    """``builtin()[ref]``, else ``bugs()[ref]``, else None; loading every module only for a name no module
+    is named after."""
+    found = _named_module(ref)
+    if found is not None:
+        return found
+    return builtin().get(ref) or bugs().get(ref)
+
+
 def is_design(ref: str) -> bool:
-    return ref.endswith((".py", *DATA_SUFFIXES)) or ref in builtin() or ref in bugs() or ref in _FILES
+    if ref.endswith((".py", *DATA_SUFFIXES)) or ref in _FILES:
+        return True
+    if ref in MODELS:  # no built-in design or bug is named like a built-in model (tests/test_startup.py)
+        return False
+    return _builtin_ref(ref) is not None
 
 
 def file_digest(path: str) -> str:
@@ -183,13 +240,19 @@ def resolve(ref: str) -> DesignRef:
 
             d, bug = design_data.load(ref)
         else:
+            from dmabuf_check.model.design_loader import load_design_file
+
             d, bug, _ = load_design_file(ref)
         r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref, digest=file_digest(ref))
         _FILES[d.name] = r
         return r
-    for table in ((_FILES, builtin(), bugs()) if _FILES_FIRST else (builtin(), bugs(), _FILES)):
-        if ref in table:
-            return table[ref]
+    if _FILES_FIRST and ref in _FILES:
+        return _FILES[ref]
+    found = _builtin_ref(ref)
+    if found is not None:
+        return found
+    if ref in _FILES:
+        return _FILES[ref]
     raise ModelError(f"unknown design {ref!r}; built-in designs: {', '.join(builtin())} "
                      "(seeded bugs: dmabuf-check list --bugs)")
 
@@ -199,9 +262,9 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
           liveness: bool = False) -> tuple[Model, BuildInfo, tuple[Property, ...]]:
     """The model of a design under a profile, and every catalog property that applies to it (the liveness
     ones with ``liveness``: they need the whole state graph)."""
-    if isinstance(ref.design, Driver):
+    if _is_driver(ref.design):
         return _build_program(ref, kernel, mix=mix, importers=importers, buffers=buffers, config=config)
-    if isinstance(ref.design, UserModel):
+    if _is_user_model(ref.design):
         return _build_user_model(ref, kernel=kernel, mix=mix, buffers=buffers, config=config,
                                  importers=importers)
     bug = ref.bug
@@ -212,6 +275,10 @@ def build(ref: DesignRef, kernel: str | None = None, *, mix: str | None = None, 
         buffers = bug.buffers
     if config is None and bug is not None:
         config = bug.config
+    from dmabuf_check.model.compose import build as compose
+    from dmabuf_check.model.profiles import profile
+    from dmabuf_check.properties.catalog import for_model
+
     m, info = compose(ref.design, kernel, mix=mix, importers=importers, buffers=buffers, source=ref.source,
                       config=config)
     _record_file(m, ref)
@@ -226,6 +293,8 @@ def _build_program(ref: DesignRef, kernel: str | None, **refused: object) -> tup
             raise ModelError(f"--{flag} applies to exporter designs; driver program {ref.name} writes out its own "
                              "threads and objects")
     kernel = kernel or (ref.bug.kernel if ref.bug else None)
+    from dmabuf_check.properties.kernel_objects import for_driver
+
     m, info = ref.design.build(kernel)
     m.source = ref.source  # reports (SARIF regions) point at the calls in this file
     _record_file(m, ref)
@@ -284,20 +353,24 @@ def design_entry(name: str) -> Entry:
                 raise ModelError(f"the trace was recorded from {file} with sha256 {str(file_sha256)[:12]}..., but "
                                  f"{ref.given} now has {ref.digest[:12]}...: a trace's 'file' parameter is never "
                                  "loaded; check the changed file again")
-        if isinstance(ref.design, Driver):
+        if _is_driver(ref.design):
             return _build_program(ref, kernel)[0]
-        if isinstance(ref.design, UserModel):
+        if _is_user_model(ref.design):
             return _build_user_model(ref, kernel=kernel, mix=mix, buffers=buffers, config=config,
                                      importers=importers)[0]
         return build(ref, kernel, mix=mix, importers=None if mix else importers, buffers=buffers, config=config)[0]
 
-    if isinstance(ref.design, UserModel):
+    if _is_user_model(ref.design):
         return Entry(ref.name, ref.design.title or ref.name, rebuild, _user_properties(ref), {}, ())
-    if isinstance(ref.design, Driver):  # its properties read the compiled program of the model they are given
+    if _is_driver(ref.design):  # its properties read the compiled program of the model they are given
+        from dmabuf_check.properties.kernel_objects import for_driver
+
         m, info = ref.design.build()
         return Entry(ref.name, ref.design.title or ref.name, rebuild, for_driver(m, info), {}, ())
     # the properties of the design's default check, in catalog order
     _m, _info, default = build(ref, liveness=True)
+    from dmabuf_check.properties.catalog import CATALOG
+
     wanted = {p.id for p in default}
     # a model rebuilt with other parameters may lack the parts a property reads: nothing to check there
     props = tuple(r.bind_with(info_for, absent_holds=True) for r in CATALOG if r.id in wanted)

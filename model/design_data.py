@@ -36,9 +36,9 @@ import typing
 
 from dmabuf_check.model.design import MAX_NAME, Bug, Design, Evict, Importer, Move, Op, Signalling, Submit
 from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.userfiles import DATA_SUFFIXES as SUFFIXES
 from dmabuf_check.model.userfiles import read_bytes
 
-SUFFIXES = (".toml", ".json")
 LIMIT = 1 << 20  # a design is a page of settings
 PARTS = {"move": Move, "submit": Submit, "evict": Evict, "signalling": Signalling, "importer": Importer}
 

@@ -14,12 +14,15 @@ import sys
 import types
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dmabuf_check.model.design import MAX_NAME, Bug, Design
-from dmabuf_check.model.driver.program import Driver
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.model.userfiles import read_bytes
+
+if TYPE_CHECKING:  # the driver layer is imported when a file defines something other than a Design
+    from dmabuf_check.model.driver.program import Driver
 
 SOURCE_LIMIT = 16 << 20  # a design, program or lemma file is code a person wrote
 
@@ -133,6 +136,12 @@ def _user_model(mod: types.ModuleType, where: str) -> UserModel | None:
     return UserModel(probe.name, make, mod.PROPERTIES, probe.title)
 
 
+def _is_driver(d: object) -> bool:
+    from dmabuf_check.model.driver.program import Driver
+
+    return isinstance(d, Driver)
+
+
 def design_of(mod: types.ModuleType, where: str) -> tuple[Design | Driver | UserModel, Bug | None, types.ModuleType]:
     d = getattr(mod, "DESIGN", None)
     if d is None:
@@ -142,7 +151,7 @@ def design_of(mod: types.ModuleType, where: str) -> tuple[Design | Driver | User
         if user is not None:
             return user, None, mod
         raise ModelError(f"{where}: defines no DESIGN = Design(...) and no DRIVER = Driver(...)")
-    if not isinstance(d, Design | Driver):
+    if not isinstance(d, Design) and not _is_driver(d):
         raise ModelError(f"{where}: DESIGN must be a dmabuf_check.model.design.Design(...) or a "
                          f"dmabuf_check.model.driver.Driver(...), got {type(d).__name__}")
     name = getattr(d, "name", None)

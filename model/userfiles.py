@@ -12,6 +12,7 @@ import stat
 from dmabuf_check.model.types import ModelError
 
 MIB = 1 << 20
+DATA_SUFFIXES = (".toml", ".json")  # a design as data (model.design_data): parsed, never run
 
 
 def read_bytes(path: str | os.PathLike[str], what: str, limit: int, error: type[ModelError] = ModelError) -> bytes:

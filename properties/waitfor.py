@@ -22,6 +22,7 @@ predicate that every back end checks like any other invariant.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -182,20 +183,99 @@ def candidate_cycles(model: Model) -> list[list[Edge]]:
     es = edges(model)
     if not _may_have_cycle(es):
         return []  # the common case for a correct design, decided without importing networkx
-    import networkx as nx
-
-    g = static_graph(model)
-    simple = nx.DiGraph(g)  # node cycles first; parallel edges are expanded below
+    parallel: dict[tuple[str, str], list[Edge]] = {}  # the edges from u to v, in the order they were found
+    for e in es:
+        parallel.setdefault((e.src, e.dst), []).append(e)
     out: list[list[Edge]] = []
-    for nodes in _in_order(nx.simple_cycles(simple)):
+    for nodes in _in_order(simple_cycles(parallel)):  # node cycles first; parallel edges are expanded below
         hops = list(zip(nodes, nodes[1:] + nodes[:1]))
         choices: list[list[Edge]] = [[]]
         for u, v in hops:
-            parallel = [d["edge"] for d in g.get_edge_data(u, v).values()]
-            choices = [c + [e] for c in choices for e in parallel]
+            choices = [c + [e] for c in choices for e in parallel[(u, v)]]
         out.extend(choices)
         if len(out) > MAX_CANDIDATE_CYCLES:
             raise ValueError(f"more than {MAX_CANDIDATE_CYCLES} candidate wait-for cycles; the model is too large")
+    return out
+
+
+def simple_cycles(arcs: Iterable[tuple[str, str]]) -> list[list[str]]:
+    """Every elementary cycle of the directed graph of ``arcs``, self-loops included, each once (Johnson's
+    algorithm, as ``networkx.simple_cycles`` finds them, in another order): a design whose wait-for graph may
+    have a cycle is checked without importing networkx, a tenth of a second of a small check's start-up."""
+    succ: dict[str, list[str]] = {}
+    for u, v in arcs:
+        succ.setdefault(u, [])
+        succ.setdefault(v, [])
+        if v not in succ[u]:
+            succ[u].append(v)
+    out: list[list[str]] = []
+    rest = set(succ)
+    for s in sorted(succ):  # the cycles through s among the nodes not yet used as a start
+        comp = _reach(s, succ, rest) & _reach(s, _reverse(succ, rest), rest)  # s's strongly connected component
+        rest.discard(s)
+        if s in succ[s]:
+            out.append([s])
+        if len(comp) > 1:
+            out.extend(_circuits(s, succ, comp))
+    return out
+
+
+def _reverse(succ: dict[str, list[str]], within: set[str]) -> dict[str, list[str]]:
+    pred: dict[str, list[str]] = {n: [] for n in within}
+    for u in within:
+        for v in succ[u]:
+            if v in within:
+                pred[v].append(u)
+    return pred
+
+
+def _reach(s: str, succ: dict[str, list[str]], within: set[str]) -> set[str]:
+    seen, todo = {s}, [s]
+    while todo:
+        for w in succ[todo.pop()]:
+            if w in within and w not in seen:
+                seen.add(w)
+                todo.append(w)
+    return seen
+
+
+def _circuits(s: str, succ: dict[str, list[str]], comp: set[str]) -> list[list[str]]:
+    """The cycles through ``s`` inside its component ``comp`` (Johnson 1975: a node stays blocked until a
+    cycle through it is found, so every path explored ends in a cycle)."""
+    out: list[list[str]] = []
+    path = [s]
+    blocked = {s}
+    b: dict[str, set[str]] = {n: set() for n in comp}
+    nexts = {n: [w for w in succ[n] if w in comp and w != n] for n in comp}
+    stack = [(s, iter(nexts[s]), False)]  # (node, its successors left, a cycle found through it)
+    while stack:
+        v, it, found = stack[-1]
+        w = next(it, None)
+        if w is not None:
+            if w == s:
+                out.append(list(path))
+                stack[-1] = (v, it, True)
+            elif w not in blocked:
+                path.append(w)
+                blocked.add(w)
+                stack.append((w, iter(nexts[w]), False))
+            continue
+        stack.pop()  # every successor of v tried
+        if found:
+            todo = [v]
+            while todo:  # unblock v, and whatever waits on it
+                u = todo.pop()
+                if u in blocked:
+                    blocked.discard(u)
+                    todo.extend(b[u])
+                    b[u].clear()
+        else:
+            for x in nexts[v]:
+                b[x].add(v)
+        path.pop()
+        if stack:
+            u, uit, ufound = stack[-1]
+            stack[-1] = (u, uit, ufound or found)
     return out
 
 

@@ -23,8 +23,8 @@ from dmabuf_check.cli.cmd_check import write_json_atomic
 from dmabuf_check.cli.options import console, positive_int
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("bench", help="benchmark R1: both kinds, N = 1..6, with and without symmetry")
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check bench`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     p.add_argument("--max-n", type=positive_int, default=6, metavar="N", help="largest number of importers (default 6)")
     p.add_argument("--kind", choices=("static", "dynamic"), action="append", help="only this kind (repeatable)")
     p.add_argument("--json", metavar="FILE", help="write the figures as JSON")

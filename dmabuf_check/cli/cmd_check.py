@@ -7,11 +7,7 @@ import json
 import os
 import shlex
 import sys
-
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from dmabuf_check.checker.api import check_model
 from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits
@@ -30,9 +26,12 @@ from dmabuf_check.cli.options import (
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.registry import entry, select
 
+if TYPE_CHECKING:
+    from rich.console import Console
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check", help="explore a model exhaustively and check its properties")
+
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check check`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     p.add_argument("model", help="a built-in model or design (see 'dmabuf-check list'), or a design file (.py)")
     add_model_args(p)
     design_args.add_args(p)
@@ -97,12 +96,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         e, model = build_model(args)
         props = select(e, args.property, args.liveness)
-    from dmabuf_check.traces.format import check_writable
-
     for flag, path in (("--json", args.json), ("--sarif", args.sarif), ("--junit", args.junit)):
         if path is not None:  # fail on an unwritable path now, not after an hour of search
+            from dmabuf_check.traces.format import check_writable
+
             check_writable(flag, path)
     if args.trace_dir is not None:
+        from dmabuf_check.traces.format import check_writable
+
         check_writable("--trace-dir", args.trace_dir, directory=True)
     if args.sarif_root is not None:
         if args.sarif is None:
@@ -121,6 +122,9 @@ def run(args: argparse.Namespace) -> int:
     kw = dict(symmetry=not args.no_symmetry, stop_at_first=not args.keep_going, limits=limits,
               checkpoint_plan=plan, resume=resume)
     if show:
+        from rich.live import Live
+        from rich.text import Text
+
         with Live(Text("compiling model ..."), console=err, refresh_per_second=4, transient=True) as live:
             result = check_model(model, props, progress=lambda p: live.update(Text(progress_text(p))),
                                  phase=lambda t: live.console.print(f"dmabuf-check: {t}"), **kw)
@@ -251,6 +255,8 @@ def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, 
     out.print(stats)
     if not r.complete:
         out.print(f"[yellow]incomplete: {r.stop_reason}; figures above are partial[/yellow]")
+    from rich.table import Table
+
     t = Table(show_edge=False)
     notes_below = out.width < WIDE  # a narrow note column would fold each note into a word per line
     for col in ("property", "verdict", "steps", "kernel rule", "note"):

@@ -18,8 +18,8 @@ from dmabuf_check.cli import exitcodes
 from dmabuf_check.cli.options import WIDE, console
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("core", help="check a proposed dma-buf core change against every driver program")
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check core`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     p.add_argument("change", help="a file defining CORE = {'dma_buf_fd': fn, ...}")
     p.add_argument("--program", action="append", metavar="FILE",
                    help="also check this driver file (DESIGN = Driver(...)); repeatable")

@@ -13,15 +13,18 @@ import json
 import re
 import sys
 import textwrap
+from typing import TYPE_CHECKING
 
 from dmabuf_check.cli import exitcodes
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties import rulebook
-from dmabuf_check.properties.citations import Citation, all_citations, citing, generations_for
+
+if TYPE_CHECKING:  # the citations read the whole property catalog: imported when an id is explained
+    from dmabuf_check.properties.citations import Citation
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("explain", help="print the kernel rule behind a rule id, property id or catalog section")
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check explain`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     p.add_argument("id", metavar="ID", help="a rule id (MIG-4), a property id (no-fence-wait-deadlock) or a section (17)")
     p.add_argument("--json", action="store_true", help="print the entry as JSON")
     p.set_defaults(run=run)
@@ -47,6 +50,8 @@ def _checked_by(cites: list[Citation]) -> list[str]:
 
 
 def rule_text(r: rulebook.RuleText) -> str:
+    from dmabuf_check.properties.citations import citing, generations_for
+
     lines = [f"{r.id}  (rules catalog, section {r.section})", _wrap(r.statement)]
     if r.source:
         lines += ["Kernel source:", _wrap(r.source)]
@@ -65,6 +70,8 @@ def rule_text(r: rulebook.RuleText) -> str:
 
 
 def rule_json(r: rulebook.RuleText) -> dict[str, object]:
+    from dmabuf_check.properties.citations import citing, generations_for
+
     return {"id": r.id, "section": r.section, "title": r.title, "statement": r.statement, "source": r.source,
             "enforcement": r.enforcement, "versions": list(r.tags), "text": r.text,
             "generations": generations_for(r.id),
@@ -74,6 +81,8 @@ def rule_json(r: rulebook.RuleText) -> dict[str, object]:
 
 def explain(ident: str) -> tuple[str, dict[str, object]]:
     """The text and JSON of an id; ModelError if the catalog knows no such id."""
+    from dmabuf_check.properties.citations import all_citations
+
     key = ident.strip()
     r = rulebook.lookup(key)
     if r is not None:

@@ -9,8 +9,8 @@ from dmabuf_check.cli.options import console, listing
 from dmabuf_check.registry import MODELS
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("list", help="list models, seeded-bug variants and properties")
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check list`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     list_designs.add_args(p)
     p.add_argument("--rules", action="store_true",
                    help="list the kernel rules of the rule catalog (dmabuf-check explain ID prints one)")

@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
+from typing import TYPE_CHECKING
 
 from dmabuf_check.checker.explicit.search import INTERRUPTED, Limits
-from dmabuf_check.checker.locks.order import LockReport, analyze
-from dmabuf_check.checker.locks.rules import load
 from dmabuf_check.cli import design_args, exitcodes
 from dmabuf_check.cli.cmd_check import add_model_args, build_model, default_memory_limit_mb, write_json_atomic
 from dmabuf_check.cli.options import add_progress_args, console, log_progress, positive_float, positive_int
@@ -16,9 +15,12 @@ from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import DEADLOCK
 from dmabuf_check.registry import entry
 
+if TYPE_CHECKING:  # the lock-order engine is imported by run()
+    from dmabuf_check.checker.locks.order import LockReport
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("locks", help="lock-order graph and lockdep-style cycle reports of a model or design")
+
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check locks`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     p.add_argument("model", help="a built-in model or design (see 'dmabuf-check list'), or a design file (.py)")
     add_model_args(p)
     design_args.add_args(p)
@@ -46,6 +48,9 @@ def _build(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     if args.larger < 0:
         raise ModelError(f"--larger must be 0 or more, got {args.larger}")
+    from dmabuf_check.checker.locks.order import analyze
+    from dmabuf_check.checker.locks.rules import load
+
     model, props = _build(args)
     rules = load(args.rules, model)  # a bad rules file is rejected before any search
     from dmabuf_check.traces.format import check_writable

@@ -20,16 +20,19 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from dmabuf_check.cli import exitcodes
 from dmabuf_check.model.types import ModelError
-from dmabuf_check.traces.format import Trace, TraceError, load, save, write_atomic
+
+if TYPE_CHECKING:  # the trace format is imported when a trace action runs, not for every command's parser
+    from dmabuf_check.traces.format import Trace
 
 FORMATS = ("pytest", "kselftest", "kunit", "itf", "mermaid", "svg")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("trace", help="replay, show, shrink or export a counterexample trace file")
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check trace`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     tsub = p.add_subparsers(dest="trace_command", metavar="ACTION", parser_class=type(p))
     tsub.required = True
 
@@ -68,6 +71,8 @@ def _err(msg: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Dispatch to the trace action; every unusable input is one line on stderr and exit code 2."""
+    from dmabuf_check.traces.format import TraceError
+
     action: Callable[[argparse.Namespace], int] = args.action
     try:
         if getattr(args, "model_file", None):
@@ -96,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from dmabuf_check.traces.format import load
     from dmabuf_check.traces.replay import replay
 
     report = replay(load(args.file))
@@ -108,6 +114,7 @@ def _replay(args: argparse.Namespace) -> int:
 def _show(args: argparse.Namespace) -> int:
     from dmabuf_check.cli.options import console as make_console
     from dmabuf_check.cli.options import output_width
+    from dmabuf_check.traces.format import load
     from dmabuf_check.traces.render_terminal import render
 
     trace = load(args.file)
@@ -121,6 +128,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _shrink(args: argparse.Namespace) -> int:
+    from dmabuf_check.traces.format import load, save
     from dmabuf_check.traces.shrink import ShrinkError, shrink
 
     trace = load(args.file)
@@ -161,6 +169,7 @@ def _render(trace: Trace, fmt: str, model_file: str | None = None) -> str:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from dmabuf_check.traces.format import load, write_atomic
     from dmabuf_check.traces.replay import replay
 
     trace = load(args.file)
@@ -200,6 +209,7 @@ def _export(args: argparse.Namespace) -> int:
 def _export_kunit_dir(trace: Trace, out: str) -> int:
     """``-o DIR``: the suite's .c beside the Kbuild and Makefile that build it as an out-of-tree module."""
     from dmabuf_check.traces.export_kunit import module_name, to_kbuild, to_kunit, to_makefile
+    from dmabuf_check.traces.format import write_atomic
 
     os.makedirs(out, exist_ok=True)
     name = module_name(trace)

@@ -14,7 +14,6 @@ import argparse
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import LIVENESS, Property
-from dmabuf_check.properties.kernel_objects import for_driver
 from dmabuf_check.registry import build, is_design, resolve, select_design
 
 
@@ -44,6 +43,8 @@ def build_design(args: argparse.Namespace) -> tuple[Model, tuple[Property, ...]]
     model, info, props = build(ref, args.kernel, mix=args.mix, importers=args.importers, buffers=args.buffers,
                                config=args.config, liveness=bool(liveness or args.property))
     if ref.is_program and (liveness or args.property):  # liveness needs the whole state graph: opt-in, as for r1
+        from dmabuf_check.properties.kernel_objects import for_driver
+
         props = for_driver(model, info)
         if not liveness and not args.property:
             props = tuple(p for p in props if p.kind != LIVENESS)

@@ -1,7 +1,9 @@
 """Command line: ``dmabuf-check <command> ...``.
 
-Each command lives in its own module exposing ``register(subparsers)`` and
-``run(args) -> int``. Every error a user can cause becomes one line on stderr
+Each command lives in its own module exposing ``register(parser)`` and
+``run(args) -> int``; ``COMMANDS`` names it with its one-line help, and only the
+module of the command given is imported (start-up time is most of a small
+check's time to verdict). Every error a user can cause becomes one line on stderr
 and a distinct exit code (see ``exitcodes``), never a traceback.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import os
 import sys
 
@@ -16,39 +19,83 @@ from dmabuf_check.cli import exitcodes
 from dmabuf_check.cli.options import FORMATS, Parser, set_format
 from dmabuf_check.model.types import ModelError
 
-COMMANDS = ["cmd_list", "cmd_check", "cmd_locks", "cmd_bench", "cmd_prove", "cmd_trace", "cmd_explain", "cmd_core"]
+# (command, its module in dmabuf_check.cli, its line in --help), in the order --help lists them
+COMMANDS = [
+    ("list", "cmd_list", "list models, seeded-bug variants and properties"),
+    ("check", "cmd_check", "explore a model exhaustively and check its properties"),
+    ("locks", "cmd_locks", "lock-order graph and lockdep-style cycle reports of a model or design"),
+    ("bench", "cmd_bench", "benchmark R1: both kinds, N = 1..6, with and without symmetry"),
+    ("prove", "cmd_prove", "prove properties with z3 (BMC, k-induction, Spacer; for every N with --all-n)"),
+    ("trace", "cmd_trace", "replay, show, shrink or export a counterexample trace file"),
+    ("explain", "cmd_explain", "print the kernel rule behind a rule id, property id or catalog section"),
+    ("core", "cmd_core", "check a proposed dma-buf core change against every driver program"),
+]
 
 
 def build_parser() -> Parser:
     p = Parser(prog="dmabuf-check", description="Model checker for the Linux dma-buf sharing and fence protocol.")
-    from dmabuf_check.traces.format import tool_version
-
-    p.add_argument("--version", action="version", version=f"dmabuf-check {tool_version()}")
+    p.add_argument("--version", action=_VersionAction)
     fmt = {"choices": FORMATS, "metavar": "{rich,plain}",
            "help": "rich (the default: colour and live progress on a terminal) or plain: text for a mail or a "
                    "commit message (no colour, ASCII tables, lines wrapped to $COLUMNS or 72)"}
     p.add_argument("--format", default="rich", **fmt)
-    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser, action=_Commands)
     sub.required = True
-    for name in COMMANDS:
-        try:
-            mod = importlib.import_module(f"dmabuf_check.cli.{name}")
-        except ModuleNotFoundError as e:
-            if e.name == f"dmabuf_check.cli.{name}":
-                continue  # a command whose module is not part of this build
-            raise
-        mod.register(sub)
-    _add_everywhere(sub, fmt)  # one grammar: --format before or after the command (and its subcommand)
+    for name, module, help_ in COMMANDS:
+        if importlib.util.find_spec(f"dmabuf_check.cli.{module}") is None:
+            continue  # a command whose module is not part of this build
+        sub.add_command(name, module, help_, fmt)
     return p
 
 
-def _add_everywhere(sub: argparse._SubParsersAction, fmt: dict) -> None:
-    for cmd in sub.choices.values():
-        nested = [a for a in cmd._actions if isinstance(a, argparse._SubParsersAction)]
-        for n in nested:
-            _add_everywhere(n, fmt)
-        if not nested:
-            cmd.add_argument("--format", default=argparse.SUPPRESS, **fmt)
+class _Commands(argparse._SubParsersAction):
+    """The subcommands: each one's parser is filled in by its module's ``register`` when the command line
+    names it (its arguments, help and errors are then what an eagerly built parser gives), so running one
+    command imports no other command's module (z3 for prove, the lock engine for locks, ...)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self._unfilled: dict[str, tuple[str, dict]] = {}
+
+    def add_command(self, name: str, module: str, help_: str, fmt: dict) -> None:
+        self.add_parser(name, help=help_)
+        self._unfilled[name] = (module, fmt)
+
+    def fill(self, name: str) -> argparse.ArgumentParser:
+        cmd = self._name_parser_map[name]
+        if name in self._unfilled:
+            module, fmt = self._unfilled.pop(name)
+            importlib.import_module(f"dmabuf_check.cli.{module}").register(cmd)
+            _add_everywhere(cmd, fmt)  # one grammar: --format before or after the command (and its subcommand)
+        return cmd
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        if values and values[0] in self._unfilled:
+            self.fill(values[0])
+        super().__call__(parser, namespace, values, option_string)
+
+
+class _VersionAction(argparse._VersionAction):
+    """``--version``, its text read only when asked for (the package metadata costs start-up time)."""
+
+    @property
+    def version(self) -> str:
+        from dmabuf_check.traces.format import tool_version
+
+        return f"dmabuf-check {tool_version()}"
+
+    @version.setter
+    def version(self, _value: object) -> None:
+        pass
+
+
+def _add_everywhere(cmd: argparse.ArgumentParser, fmt: dict) -> None:
+    nested = [a for a in cmd._actions if isinstance(a, argparse._SubParsersAction)]
+    for n in nested:
+        for sub in n.choices.values():
+            _add_everywhere(sub, fmt)
+    if not nested:
+        cmd.add_argument("--format", default=argparse.SUPPRESS, **fmt)
 
 
 def main(argv: list[str] | None = None) -> int:
