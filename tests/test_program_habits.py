@@ -85,3 +85,19 @@ def test_dma_fence_is_signaled_branches_and_reads_a_live_fence():
     violated, *_ = run(is_signaled_fast_path(takes_ref=False))
     assert violated == {"use-after-free": 3}  # the irq signals, drops the only reference, the fence is freed
     assert holds(is_signaled_fast_path(takes_ref=True)) > 0
+
+
+def test_an_object_passed_where_the_slot_names_it_gets_a_hint(tmp_path, capsys):
+    src = tmp_path / "pub.py"
+    src.write_text("from dmabuf_check.model.driver import Driver\n"
+                   "d = Driver('pub')\n"
+                   "obj = d.kref('obj', live=True, owners=('t',))\n"
+                   "sl = d.slot('list', obj, kind='list')\n"
+                   "@d.thread('t')\n"
+                   "def t(k):\n"
+                   "    k.publish(sl, obj, text='list_add')\n"
+                   "DESIGN = d\n")
+    code, _out, err = run_cli(capsys, "check", str(src))
+    assert code == 2 and err.count("\n") == 1
+    assert "pub.py:7: Code.publish() got multiple values for argument 'text' (one argument too many: a slot or " \
+           "pointer already names its object, so the next one is the text)" in err

@@ -65,10 +65,14 @@ def _blame(e: Exception) -> str:
         elif not path.startswith(_STDLIB + os.sep):
             where, call = f" at {_short(path)}:{tb.tb_lineno}", ""
         tb = tb.tb_next
+    hint = ""
+    if isinstance(e, TypeError) and "positional" in str(e):
+        hint = " (a call's text goes as text=...)"
+    elif isinstance(e, TypeError) and "multiple values for argument 'text'" in str(e):
+        hint = " (one argument too many: a slot or pointer already names its object, so the next one is the text)"
     if call and not call.startswith("_"):
-        hint = " (a call's text goes as text=...)" if isinstance(e, TypeError) and "positional" in str(e) else ""
         return f"k.{call}(){where}: {type(e).__name__}: {e}{hint}"
-    return f"its body raised {type(e).__name__}{where}: {e}"
+    return f"its body raised {type(e).__name__}{where}: {e}{hint}"
 
 
 @dataclass
