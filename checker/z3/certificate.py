@@ -1,7 +1,8 @@
 """Independent re-checks of proof certificates for a fixed instance.
 
-An engine's claim is not trusted: before ``proved`` is reported, a fresh
-translation of the model (a new ``FixedSystem``) and fresh solvers discharge
+An engine's claim is not trusted: before ``proved`` is reported, a translation
+of the model of its own (a ``FixedSystem`` other than the engines', built once
+per prove run and shared by its certificates) and fresh solvers discharge
 
 - Init ⇒ I,  I ∧ T ⇒ I',  I ⇒ P   for an inductive invariant I, where I
   always includes the domain constraints (so nothing is assumed);
@@ -43,9 +44,10 @@ def render(system: FixedSystem, formula: z3.BoolRef) -> list[str]:
     return [namer.show(p) for p in parts]
 
 
-def check_inductive(model: Model, invariant: z3.BoolRef, prop: Property, deadline: Deadline) -> tuple[bool, str]:
+def check_inductive(model: Model, invariant: z3.BoolRef, prop: Property, deadline: Deadline,
+                    fresh: FixedSystem | None = None) -> tuple[bool, str]:
     """(accepted, reason) for the certificate 'invariant ∧ domains is inductive and implies prop'."""
-    fresh = FixedSystem(model)
+    fresh = fresh or FixedSystem(model)
     cur, nxt = fresh.cur, fresh.nxt
     inv = z3.And(invariant, fresh.type_invariant(cur))
     inv_next = fresh.at(inv, nxt)
@@ -61,9 +63,9 @@ def check_inductive(model: Model, invariant: z3.BoolRef, prop: Property, deadlin
 
 
 def check_k_inductive(model: Model, invariant: z3.BoolRef, prop: Property, k: int,
-                      deadline: Deadline) -> tuple[bool, str]:
+                      deadline: Deadline, fresh: FixedSystem | None = None) -> tuple[bool, str]:
     """(accepted, reason) for 'invariant is inductive, and prop is k-inductive relative to it'."""
-    fresh = FixedSystem(model)
+    fresh = fresh or FixedSystem(model)
     cur, nxt = fresh.cur, fresh.nxt
     inv = z3.And(invariant, fresh.type_invariant(cur))
     r = _valid(fresh.at(inv, nxt), deadline, inv, fresh.trans(cur, nxt, fresh.sel))
@@ -86,22 +88,25 @@ def check_k_inductive(model: Model, invariant: z3.BoolRef, prop: Property, k: in
 
 
 def certify(model: Model, system: FixedSystem, prop: Property, texts: Sequence[str], invariant: z3.BoolRef,
-            spacer_part: z3.BoolRef | None, k: int, deadline: Deadline) -> Certificate:
+            spacer_part: z3.BoolRef | None, k: int, deadline: Deadline,
+            fresh: FixedSystem | None = None) -> Certificate:
     """Build and independently check the certificate of a fixed-N proof.
 
     ``invariant`` is the whole candidate I (lemmas, and the property itself
     when it was proved 1-inductive), ``texts`` its conjuncts in model
-    vocabulary; ``spacer_part`` a further conjunct found by Spacer, rendered here.
+    vocabulary; ``spacer_part`` a further conjunct found by Spacer, rendered here. ``fresh`` is the
+    checking translation (a ``FixedSystem`` of the model other than ``system``, which may be shared
+    by the certificates of one run); by default a new one.
     """
     t0 = time.perf_counter()
     if spacer_part is not None:
         invariant = z3.And(invariant, spacer_part)
         texts = list(texts) + render(system, spacer_part)
     if k <= 1:
-        ok, why = check_inductive(model, invariant, prop, deadline)
+        ok, why = check_inductive(model, invariant, prop, deadline, fresh)
         cert = Certificate("inductive", list(texts), 1, ok, 0.0, ["Init ⇒ I", "I ∧ T ⇒ I'", "I ⇒ P"])
     else:
-        ok, why = check_k_inductive(model, invariant, prop, k, deadline)
+        ok, why = check_k_inductive(model, invariant, prop, k, deadline, fresh)
         cert = Certificate("k-inductive", list(texts), k, ok, 0.0,
                            ["Init ⇒ I", "I ∧ T ⇒ I'", f"base: no violation in {k - 1} steps",
                             f"step: {k} P-states on a simple path ⇒ P"])

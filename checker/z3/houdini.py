@@ -33,6 +33,8 @@ class Lemmas:
     formulas: list[z3.BoolRef]
     complete: bool  # False when the solver stopped (timeout/unknown) before the fixpoint
     rounds: int = 0
+    post: list[z3.BoolRef] | None = None  # the formulas in the successor state (``system.nxt``), when known
+    members: list[int] | None = None  # their numbers in the ``HoudiniRun`` that found them
 
     def conj(self) -> z3.BoolRef:
         return z3.And(*self.formulas)
@@ -61,58 +63,109 @@ def _members(model: Model) -> int:
     return next((v.index.size for v in model.variables if v.index is not None), 0)
 
 
+class HoudiniRun:
+    """Houdini over one list of candidates, kept for further fixpoints.
+
+    The candidates are encoded once; the solver holds every candidate behind
+    an activation literal, so a fixpoint can be computed from any subset of
+    them by assumptions alone (``fixpoint(start)``). The largest inductive
+    subset is unique, so a fixpoint started from a set containing it (the
+    fixpoint of a larger candidate set minus one candidate, or a fixpoint cut
+    short by a deadline) is the one a fresh run would find. Encoding resumes
+    where a deadline stopped it.
+    """
+
+    def __init__(self, system: FixedSystem, candidates: Sequence[Candidate], protect: z3.BoolRef | None = None):
+        self.system = system
+        self.candidates = list(candidates)
+        self.protect = protect
+        self.forms: list[z3.BoolRef] = []
+        self.texts: list[str] = []
+        self.position: list[int] = []  # candidate number of each encoded formula
+        self.post: list[z3.BoolRef] = []  # each formula in the successor state
+        self.initial: list[int] | None = None  # the formulas true in the initial state
+        self.solver: z3.Solver | None = None
+        self.acts: list[z3.BoolRef] = []
+        self._encoded = 0
+
+    def _prepare(self, deadline: Deadline) -> bool:
+        """Encode the candidates and set up the solver; False when the deadline stopped it (resumable)."""
+        if self.solver is not None:
+            return True
+        cur, nxt = self.system.cur, self.system.nxt
+        while self._encoded < len(self.candidates):
+            k = self._encoded
+            if k % 64 == 0 and deadline.expired():  # encoding thousands of candidates is itself slow
+                return False
+            c = self.candidates[k]
+            self._encoded += 1
+            try:
+                f = self.system.condition(c.expr, cur, f"candidate {c.text}")
+            except ModelError:
+                if c.source != "user":
+                    raise
+                continue  # a user lemma that does not type-check in this instance is no candidate
+            self.forms.append(f)
+            self.texts.append(c.text)
+            self.position.append(k)
+        if self.initial is None:
+            # drop candidates false in the initial state (one state: evaluate in its model)
+            s0 = z3.Solver()
+            s0.add(self.system.init(cur))
+            if s0.check() != z3.sat:
+                raise ModelError("the initial state violates its own domains")
+            m0 = s0.model()
+            self.initial = [k for k, f in enumerate(self.forms) if z3.is_true(m0.eval(f, model_completion=True))]
+        while len(self.post) < len(self.forms):
+            k = len(self.post)
+            if k % 64 == 0 and deadline.expired():
+                return False
+            self.post.append(self.system.at(self.forms[k], nxt))
+        s = z3.Solver()
+        s.add(self.system.type_invariant(cur), self.system.trans(cur, nxt, self.system.sel))
+        if self.protect is not None:
+            s.add(self.protect)
+        self.acts = [z3.Bool(f"houdini!{k}") for k in range(len(self.forms))]
+        for a, f in zip(self.acts, self.forms):
+            s.add(z3.Implies(a, f))
+        s.add(z3.Or(*[z3.And(a, z3.Not(p)) for a, p in zip(self.acts, self.post)]))
+        self.solver = s
+        return True
+
+    def lemmas(self, live: Sequence[int], complete: bool, rounds: int = 0) -> Lemmas:
+        return Lemmas([self.texts[k] for k in live], [self.forms[k] for k in live], complete, rounds,
+                      [self.post[k] for k in live] if complete else None, list(live))
+
+    def fixpoint(self, deadline: Deadline, start: Sequence[int] | None = None) -> Lemmas:
+        """The largest inductive subset of the formulas ``start`` (numbers into ``forms``; default: all of
+        them true initially). ``Lemmas.members`` are the numbers of the result, also when cut short."""
+        if not self._prepare(deadline):
+            return Lemmas([], [], False)
+        assert self.solver is not None and self.initial is not None
+        s = self.solver
+        live = [k for k in (self.initial if start is None else sorted(set(start) & set(self.initial)))]
+        rounds = 0
+        while live:
+            rounds += 1
+            deadline.arm(s)
+            live_set = set(live)
+            r = s.check([self.acts[k] if k in live_set else z3.Not(self.acts[k]) for k in range(len(self.forms))])
+            if r == z3.unsat:
+                break
+            if r == z3.unknown:
+                return self.lemmas(live, False, rounds)
+            m = s.model()
+            broken = {k for k in live if not z3.is_true(m.eval(self.post[k], model_completion=True))}
+            if not broken:  # cannot happen for a sound model; never loop on it
+                return self.lemmas(live, False, rounds)
+            live = [k for k in live if k not in broken]
+        return self.lemmas(live, True, rounds)
+
+
 def houdini(system: FixedSystem, candidates: Sequence[Candidate], deadline: Deadline,
             protect: z3.BoolRef | None = None) -> Lemmas:
     """The largest subset of ``candidates`` that is inductive (relative to ``protect`` if given)."""
-    cur, nxt = system.cur, system.nxt
-    forms: list[z3.BoolRef] = []
-    texts: list[str] = []
-    for k, c in enumerate(candidates):
-        if k % 64 == 0 and deadline.expired():  # encoding thousands of candidates is itself slow
-            return Lemmas([], [], False)
-        try:
-            forms.append(system.condition(c.expr, cur, f"candidate {c.text}"))
-        except ModelError:
-            if c.source != "user":
-                raise
-            continue  # a user lemma that does not type-check in this instance is no candidate
-        texts.append(c.text)
-    # drop candidates false in the initial state (one state: evaluate in its model)
-    s0 = z3.Solver()
-    s0.add(system.init(cur))
-    if s0.check() != z3.sat:
-        raise ModelError("the initial state violates its own domains")
-    m0 = s0.model()
-    live = [k for k, f in enumerate(forms) if z3.is_true(m0.eval(f, model_completion=True))]
-    s = z3.Solver()
-    s.add(system.type_invariant(cur), system.trans(cur, nxt, system.sel))
-    if protect is not None:
-        s.add(protect)
-    acts = [z3.Bool(f"houdini!{k}") for k in range(len(forms))]
-    post = []
-    for k, f in enumerate(forms):
-        if k % 64 == 0 and deadline.expired():
-            return Lemmas([], [], False)
-        post.append(system.at(f, nxt))
-    for a, f in zip(acts, forms):
-        s.add(z3.Implies(a, f))
-    s.add(z3.Or(*[z3.And(a, z3.Not(p)) for a, p in zip(acts, post)]))
-    rounds = 0
-    while live:
-        rounds += 1
-        deadline.arm(s)
-        live_set = set(live)
-        r = s.check([acts[k] if k in live_set else z3.Not(acts[k]) for k in range(len(forms))])
-        if r == z3.unsat:
-            break
-        if r == z3.unknown:
-            return Lemmas([texts[k] for k in live], [forms[k] for k in live], False, rounds)
-        m = s.model()
-        broken = {k for k in live if not z3.is_true(m.eval(post[k], model_completion=True))}
-        if not broken:  # cannot happen for a sound model; never loop on it
-            return Lemmas([texts[k] for k in live], [forms[k] for k in live], False, rounds)
-        live = [k for k in live if k not in broken]
-    return Lemmas([texts[k] for k in live], [forms[k] for k in live], True, rounds)
+    return HoudiniRun(system, candidates, protect).fixpoint(deadline)
 
 
 def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef | None, pre: Sequence[z3.BoolRef],
@@ -133,10 +186,13 @@ def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef | None, pre: 
     acts = [z3.Bool(f"lemma!{k}") for k in range(len(pre))]
     for a, f in zip(acts, pre):
         s.add(z3.Implies(a, f))
+    number = {a.get_id(): k for k, a in enumerate(acts)}  # not acts.index: z3's == builds a term per comparison
     needed: list[int] = list(initial)
     seen: set[int] = set(initial)
     todo: list[z3.BoolRef] = ([goal_next] if goal_next is not None else []) + [post[k] for k in initial]
     while todo:
+        if deadline.expired():
+            return None
         goal = todo.pop()
         s.push()
         s.add(z3.Not(goal))
@@ -147,7 +203,7 @@ def core_closure(base: Sequence[z3.BoolRef], goal_next: z3.BoolRef | None, pre: 
         if core is None:
             return None
         for a in core:
-            k = acts.index(a)  # type: ignore[arg-type]
+            k = number[a.get_id()]
             if k not in seen:
                 seen.add(k)
                 needed.append(k)
@@ -167,4 +223,5 @@ def implied_by(assumptions: Sequence[z3.BoolRef], goal: z3.BoolRef, lemmas: Sequ
     deadline.arm(s)
     if s.check(acts) != z3.unsat:
         return None
-    return sorted(acts.index(a) for a in s.unsat_core())  # type: ignore[arg-type]
+    number = {a.get_id(): k for k, a in enumerate(acts)}
+    return sorted(number[a.get_id()] for a in s.unsat_core())

@@ -91,6 +91,14 @@ class Deadline:
             return 0  # z3: no timeout
         return max(1, int((self.end - self._time()) * 1000))
 
+    def share(self, fraction: float) -> Deadline:
+        """A deadline ``fraction`` of the time left from now (this one if it has no end)."""
+        if self.end is None:
+            return self
+        part = Deadline(None)
+        part.end = self._time() + fraction * max(0.0, self.end - self._time())
+        return part
+
     def expired(self) -> bool:
         return self.end is not None and self._time() >= self.end
 

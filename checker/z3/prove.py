@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import z3
 from dmabuf_check.checker import paths
 from dmabuf_check.checker.z3.bmc import WAIT_FOR_PROPERTY, bmc, wait_cycle_detail
+from dmabuf_check.checker.z3.candidates import Candidate
 from dmabuf_check.checker.z3.certificate import certify
 from dmabuf_check.checker.z3.chc import spacer
 from dmabuf_check.checker.z3.encode import FixedSystem
-from dmabuf_check.checker.z3.houdini import Lemmas, core_closure, fixed_candidates, houdini, implied_by
+from dmabuf_check.checker.z3.houdini import HoudiniRun, Lemmas, core_closure, fixed_candidates, implied_by
 from dmabuf_check.checker.z3.kind import kinduction
 from dmabuf_check.checker.z3.model_text import show_expr
 from dmabuf_check.checker.z3.proof import PROVED, UNKNOWN, VIOLATED, Deadline, ProofResult
@@ -53,54 +54,147 @@ def _importers(model: Model) -> int | None:
     return n if isinstance(n, int) else None
 
 
+class _Pool:
+    """The candidates of one model under one set of options, their Houdini run and its fixpoint."""
+
+    def __init__(self) -> None:
+        self.candidates: list[Candidate] | None = None
+        self.run: HoudiniRun | None = None
+        self.fixpoint: Lemmas | None = None  # of every candidate (no property excluded)
+
+
+class Reuse:
+    """What a prove run computes once per model and reuses for every property.
+
+    - the z3 encoding (``FixedSystem``) the engines work on;
+    - the translation the certificates are re-checked with (a second
+      ``FixedSystem``: still not the engines' one);
+    - the candidate lemmas (generated and filtered on concrete states once,
+      with no property excluded) and one Houdini run over them, whose
+      fixpoint is the largest inductive subset of every candidate.
+
+    The lemmas for property P are the largest inductive subset of the
+    candidates without P's own. When the fixpoint does not contain P, that is
+    the fixpoint itself (it is inductive and avoids P, and every inductive
+    subset lies in it); when it does, Houdini goes on from the fixpoint
+    without P, on the same solver (assumptions select the candidates). Either
+    way the result is what a fresh Houdini over the candidates without P
+    finds, in the same order, so verdicts do not depend on reuse.
+
+    A phase cut short by a property's deadline is resumed by the next
+    property that needs it, with that property's budget.
+    """
+
+    def __init__(self, model: Model, system: FixedSystem | None = None):
+        self.model = model
+        self._system = system
+        self._checker: FixedSystem | None = None
+        self._pools: dict[tuple, _Pool] = {}
+        self.candidate_builds = 0  # how often candidates were generated (once per model and options)
+        self.houdini_runs = 0  # how often a HoudiniRun was set up
+
+    @property
+    def system(self) -> FixedSystem:
+        if self._system is None:
+            self._system = FixedSystem(self.model)
+        return self._system
+
+    def checker(self) -> FixedSystem:
+        """The certificates' own translation of the model, built once."""
+        if self._checker is None:
+            self._checker = FixedSystem(self.model)
+        return self._checker
+
+    def _pool(self, opts: Options) -> _Pool:
+        key = (id(opts.build), tuple(p.id for p in opts.properties), id(opts.user_lemmas))
+        return self._pools.setdefault(key, _Pool())
+
+    def candidates(self, opts: Options, deadline: Deadline, say: Callable[[str], None]) -> list[Candidate]:
+        pool = self._pool(opts)
+        if pool.candidates is None:
+            say("houdini: generating candidate lemmas")
+            self.candidate_builds += 1
+            cands = fixed_candidates(self.model, opts.build, opts.properties, deadline=deadline)
+            if opts.user_lemmas is not None:
+                cands += [Candidate(show_expr(e), e, "user") for e in opts.user_lemmas(self.model)]
+            # a cut-short filter leaves more candidates, never fewer: Houdini decides them either way
+            pool.candidates = cands
+        return pool.candidates
+
+    def fixpoint(self, opts: Options, deadline: Deadline, say: Callable[[str], None]) -> tuple[Lemmas, HoudiniRun]:
+        """The Houdini fixpoint of every candidate (``complete`` False if cut short; resumed next time)."""
+        pool = self._pool(opts)
+        cands = self.candidates(opts, deadline, say)
+        if pool.run is None:
+            self.houdini_runs += 1
+            pool.run = HoudiniRun(self.system, cands)
+        if pool.fixpoint is None or not pool.fixpoint.complete:
+            say(f"houdini: {len(cands)} candidates")
+            start = pool.fixpoint.members if pool.fixpoint is not None else None
+            pool.fixpoint = pool.run.fixpoint(deadline, start)
+        return pool.fixpoint, pool.run
+
+    def lemmas(self, prop: Property, opts: Options, deadline: Deadline, say: Callable[[str], None]) -> Lemmas:
+        """The inductive lemmas for ``prop``: Houdini over the candidates without ``prop`` itself."""
+        fix, run = self.fixpoint(opts, deadline, say)
+        if not fix.complete:
+            return fix
+        own = {k for k, pos in enumerate(run.position)
+               if run.candidates[pos].source == "property" and run.candidates[pos].text == prop.id}
+        assert fix.members is not None
+        if not own & set(fix.members):
+            return fix
+        return run.fixpoint(deadline, [k for k in fix.members if k not in own])
+
+
 def strengthen(model: Model, system: FixedSystem, prop: Property, opts: Options, deadline: Deadline,
-               say: Callable[[str], None]) -> Lemmas:
+               say: Callable[[str], None], reuse: Reuse | None = None) -> Lemmas:
     """Inductive lemmas for ``prop`` (the property itself excluded from the candidates)."""
     if not opts.lemmas:
         return Lemmas([], [], True)
-    say("houdini: generating candidate lemmas")
-    cands = fixed_candidates(model, opts.build, opts.properties, exclude=prop.id, deadline=deadline)
-    if opts.user_lemmas is not None:
-        from dmabuf_check.checker.z3.candidates import Candidate
-        from dmabuf_check.checker.z3.model_text import show_expr
-
-        cands += [Candidate(show_expr(e), e, "user") for e in opts.user_lemmas(model)]
-    say(f"houdini: {len(cands)} candidates")
-    lem = houdini(system, cands, deadline)
+    reuse = reuse or Reuse(model, system)
+    lem = reuse.lemmas(prop, opts, deadline, say)
     if not lem.complete:
         return Lemmas([], [], True)  # not a fixpoint: nothing is proved about them, assume none
     return lem
 
 
 def domain_lemmas(model: Model, system: FixedSystem, opts: Options, deadline: Deadline,
-                  say: Callable[[str], None]) -> z3.BoolRef | None:
+                  say: Callable[[str], None], reuse: Reuse | None = None) -> z3.BoolRef | None:
     """Houdini lemmas for BMC's domain queries, when the model has assignments that could leave a domain."""
     if not opts.lemmas or not any(system.checks):
         return None
     say("houdini: lemmas for the domain checks")
-    cands = fixed_candidates(model, opts.build, opts.properties, deadline=deadline)
-    lem = houdini(system, cands, deadline)
+    lem, _ = (reuse or Reuse(model, system)).fixpoint(opts, deadline, say)
     return lem.conj() if lem.complete and lem.formulas else None
 
 
 def prove_fixed(model: Model, prop: Property, opts: Options,
-                progress: Callable[[str], None] | None = None) -> ProofResult:
-    """Prove or refute ``prop`` on ``model`` with ``opts.engine``."""
+                progress: Callable[[str], None] | None = None, reuse: Reuse | None = None) -> ProofResult:
+    """Prove or refute ``prop`` on ``model`` with ``opts.engine``.
+
+    ``reuse`` (a ``Reuse`` of the same model) carries the encoding, the candidate lemmas and the Houdini
+    fixpoint from one property to the next; the verdicts are the same with or without it. ``opts.timeout``
+    bounds the wall time of the whole call: every phase, the certificate check included, works on what is
+    left of it.
+    """
     if opts.engine not in ENGINES:
         raise ModelError(f"--engine must be one of {', '.join(ENGINES)}, not {opts.engine!r}")
     say = progress or (lambda text: None)
     t0 = time.perf_counter()
     deadline = Deadline(opts.timeout)
-    system = FixedSystem(model)
+    if reuse is None or reuse.model is not model:
+        reuse = Reuse(model)
+    system = reuse.system
     n = _importers(model)
     if opts.engine == "bmc":
-        invariants = domain_lemmas(model, system, opts, deadline, say)
-        left = None if opts.timeout is None else max(0.1, opts.timeout - (time.perf_counter() - t0))
+        invariants = domain_lemmas(model, system, opts, deadline, say, reuse)
+        left = _left(opts, t0)
         r = bmc(model, [prop], max_depth=opts.depth, timeout=left, system=system, invariants=invariants,
                 progress=lambda p: say(f"bmc: depth {p.depth}  {p.seconds:.1f} s"))[0]
         r.seconds = time.perf_counter() - t0  # the lemma phase counts against --timeout too
         return r
-    lem = strengthen(model, system, prop, opts, deadline, say)
+    lem = strengthen(model, system, prop, opts, deadline, say, reuse)
     lemmas = lem.conj()
     extra: z3.BoolRef | None = None
     if opts.engine == "kind":
@@ -128,7 +222,7 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     engine = opts.engine + ("+houdini" if opts.lemmas else "")
     if status == VIOLATED:
         if not path:
-            found = bmc(model, [prop], max_depth=max(opts.depth, 200), timeout=opts.timeout, system=system)[0]
+            found = bmc(model, [prop], max_depth=max(opts.depth, 200), timeout=_left(opts, t0), system=system)[0]
             if found.counterexample is None:
                 return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth,
                                    note="the engine reports a violation that BMC did not reproduce: " + found.note)
@@ -140,18 +234,26 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     if status != PROVED:
         return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth, note=note)
     k = depth if opts.engine == "kind" else 1
-    texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None, deadline,
+    # a smaller certificate is a nicety: the core queries get half of what is left, the check the rest
+    texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None, deadline.share(0.5),
                            relative="inductive given" in note)
     invariant = z3.And(*forms)
     if k == 1:  # P is part of the invariant (k-induction proved P ∧ lemmas inductive; otherwise I ⇒ P anyway)
         texts.append(show_expr(prop.predicate(model)) if prop.build else f"{prop.id} (from the guards)")
         invariant = z3.And(invariant, system.prop(prop, system.cur))
-    cert = certify(model, system, prop, texts, invariant, extra, k, Deadline(opts.timeout))
+    cert = certify(model, system, prop, texts, invariant, extra, k, deadline, fresh=reuse.checker())
     seconds = time.perf_counter() - t0
     if not cert.checked:
+        why = ("the time limit was reached while the certificate was checked: " if deadline.expired()
+               else "the independent check rejected the certificate: ")
         return ProofResult(prop.id, UNKNOWN, engine, n, seconds, depth, certificate=cert,
-                           note="the independent check rejected the certificate: " + cert.obligations[-1])
+                           note=why + cert.obligations[-1])
     return ProofResult(prop.id, PROVED, engine, n, seconds, depth, certificate=cert, note=note)
+
+
+def _left(opts: Options, t0: float) -> float | None:
+    """Seconds left of ``opts.timeout`` (at least 0.1: a z3 timeout of 0 would mean none)."""
+    return None if opts.timeout is None else max(0.1, opts.timeout - (time.perf_counter() - t0))
 
 
 def _needed(system: FixedSystem, prop: Property, lem: Lemmas, engine: str, k: int, spacer_used: bool,
@@ -162,7 +264,7 @@ def _needed(system: FixedSystem, prop: Property, lem: Lemmas, engine: str, k: in
     decides either way.
     """
     cur, nxt = system.cur, system.nxt
-    post = [system.at(f, nxt) for f in lem.formulas]
+    post = lem.post if lem.post is not None else [system.at(f, nxt) for f in lem.formulas]
     step = [system.type_invariant(cur), system.trans(cur, nxt, system.sel)]
     core: list[int] | None = None
     if lem.formulas and (engine == "kind" and k == 1 or engine == "chc" and relative):

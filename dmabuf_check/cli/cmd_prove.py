@@ -13,7 +13,6 @@ violation, 2 bad input, 3 a limit reached or an unknown from the solver.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import importlib.util
 import os
 import signal
@@ -21,29 +20,29 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.live import Live
-from rich.table import Table
-from rich.text import Text
-
-from dmabuf_check.checker.z3.alln import prove_all_n
-from dmabuf_check.checker.z3.deadlock import deadlock_reachability
 from dmabuf_check.checker.z3.proof import CTI, PROVED, VIOLATED, ProofResult
-from dmabuf_check.checker.z3.prove import ENGINES, Options, prove_fixed
 from dmabuf_check.cli import design_args, exitcodes
 from dmabuf_check.cli.options import WIDE, add_progress_args, console, positive_float, positive_int, property_ids
+from dmabuf_check.cli.z3_interrupt import interruptible
 from dmabuf_check.model.expr import Expr
 from dmabuf_check.model.lang import Model
 from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import LIVENESS, Property
 from dmabuf_check.registry import MODELS, entry, select
 
+if TYPE_CHECKING:
+    from rich.console import Console
+
 MAX_CERT_LINES = 40
+# checker.z3.prove.ENGINES, spelled here so that building the parser does not import z3 (the engines import it
+# when a proof starts); tests/test_startup.py checks that the two agree
+ENGINES = ("bmc", "kind", "chc")
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("prove", help="prove properties with z3 (BMC, k-induction, Spacer; for every N with --all-n)")
+def register(p: argparse.ArgumentParser) -> None:
+    """The arguments of ``dmabuf-check prove`` (its parser and one-line help: ``cli.main.COMMANDS``)."""
     p.add_argument("model", help="a built-in model (see 'dmabuf-check list'); designs with a fixed --importers")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--importers", "-n", type=positive_int, metavar="N", help="number of importers (default 3)")
@@ -155,9 +154,11 @@ def run(args: argparse.Namespace) -> int:
     previous = signal.signal(signal.SIGINT, _on_sigint) if threading.current_thread() is threading.main_thread() \
         else None
     try:
-        _prove_each(args, props, model, build, catalog, user, engine, show, err, results)
-    except (KeyboardInterrupt, ctypes.ArgumentError) as e:  # Ctrl-C: what was decided so far is kept
-        if not exitcodes.is_interrupt(e):
+        with interruptible(lambda: _INTERRUPTED.append(True)):
+            _prove_each(args, props, model, build, catalog, user, engine, show, err, results)
+    except BaseException as e:
+        # Ctrl-C: what was decided so far is kept (a query z3 cancelled for it may end in a Z3Exception)
+        if not (_INTERRUPTED or exitcodes.is_interrupt(e)):
             raise
         print_results(out, results)
         out.print(f"interrupted after {len(results)} of {len(props)} properties")
@@ -174,6 +175,13 @@ def run(args: argparse.Namespace) -> int:
 def _prove_each(args: argparse.Namespace, props, model, build, catalog, user, engine: str, show: bool, err: Console,
                 results: list[ProofResult]) -> None:
     """Prove the properties one after the other, appending each result as it is decided."""
+    from rich.live import Live
+    from rich.text import Text
+
+    from dmabuf_check.checker.z3.alln import prove_all_n
+    from dmabuf_check.checker.z3.prove import Options, Reuse, prove_fixed
+
+    reuse = Reuse(model) if model is not None else None  # encoding, candidates, Houdini: once for every property
     for p in props:
         with Live(Text(f"{p.id}: starting"), console=err, refresh_per_second=4, transient=True) if show \
                 else _LogLive(None if args.quiet else args.progress_every) as live:
@@ -187,7 +195,7 @@ def _prove_each(args: argparse.Namespace, props, model, build, catalog, user, en
             else:
                 opts = Options(engine=engine, depth=args.depth, timeout=args.timeout, lemmas=not args.no_lemmas,
                                properties=catalog, build=build, user_lemmas=user)
-                r = prove_fixed(model, p, opts, progress=say)
+                r = prove_fixed(model, p, opts, progress=say, reuse=reuse)
         results.append(r)
         if not show and not args.quiet:
             err.print(f"{p.id}: {r.status} ({r.seconds:.1f} s)")
@@ -221,6 +229,8 @@ def _write_json(args: argparse.Namespace, title: str, model, results: Sequence[P
 def _after(args: argparse.Namespace, title: str, model, props, catalog, engine: str, out: Console,
            results: list[ProofResult]) -> int:
     if model is not None and any(p.id == "no-fence-wait-deadlock" for p in props):
+        from dmabuf_check.checker.z3.deadlock import deadlock_reachability
+
         cycles, summary = deadlock_reachability(model, engine="chc" if engine == "chc" else "kind",
                                                 depth=args.depth, timeout=args.timeout, properties=catalog)
         out.print(f"\n[bold]wait-for cycles[/bold]: {summary}")
@@ -272,6 +282,8 @@ def exit_code(results: Sequence[ProofResult]) -> int:
 
 
 def print_results(out: Console, results: Sequence[ProofResult]) -> None:
+    from rich.table import Table
+
     t = Table(show_edge=False)
     notes_below = out.width < WIDE  # a narrow note column would fold each note into a word per line
     for col in ("property", "verdict", "engine", "depth/k", "seconds", "note"):
