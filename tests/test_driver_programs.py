@@ -1597,3 +1597,18 @@ def test_a_fence_chain_point_signals_after_every_earlier_point():
         d = Driver("bad-chain")
         f = d.fence("f", live=True)
         d.fence_chain("point2", d.fence_chain("point1", f))  # fence=, not prev=
+
+
+def test_a_live_object_nobody_holds_is_refused():
+    # a kref at 0 is a freed object: alive with no reference is a state the kernel cannot be in, and the
+    # first get would be reported as get-from-zero against code that is fine
+    d = Driver("orphan")
+    obj = d.kref("obj", live=True)
+
+    @d.thread("t")
+    def t(k):
+        k.kref_get(obj)
+        k.kref_put(obj)
+
+    with pytest.raises(ModelError, match="obj is alive at the start but nobody holds a reference to it"):
+        d.build()

@@ -2180,7 +2180,7 @@ def _opt_mm(on):
 def _opt_chain(on):
     d = Driver("p")
     f = d.fence("f", live=True, owners=("t",))
-    c = d.fence_chain("c", f, created=not on)
+    c = d.fence_chain("c", f, created=not on, owners=() if on else ("t",))  # created: someone holds it
 
     @d.thread("t")
     def t(k):

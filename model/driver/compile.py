@@ -200,6 +200,10 @@ class DriverBuild:
             if init_count > o.max_refs:
                 raise ModelError(f"{o.name}: {init_count} initial references, more than max_refs={o.max_refs}")
             live = o.live or init_count > 0
+            if o.live and o.refcounted and init_count == 0 and not getattr(o, "static", False):
+                raise ModelError(f"{o.name} is alive at the start but nobody holds a reference to it: name who does "
+                                 "(owners=(...), a pointer's init=, an installed slot) or let a thread create it "
+                                 "(live=False, created=False)")
             o.life = m.var(f"life_{ident(o.name)}", Enum("life", *LIFE), LIVE if live else UNBORN,
                            kernel=o.kernel or o.name, meaning=f"lifetime of {o.name}", rule="KOBJ-1")
             o.count = (m.var(f"refs_{ident(o.name)}", Range(0, o.max_refs), init_count, kernel=f"{o.name} refcount",
