@@ -46,17 +46,26 @@ def test_a_multi_property_prove_builds_candidates_and_houdini_once(monkeypatch, 
     assert calls == {"candidates": 1, "houdini": 1}
 
 
-def test_the_lemmas_with_reuse_are_those_of_a_fresh_houdini_without_the_property():
+def test_the_shared_lemmas_are_the_fixpoint_that_contains_every_fixpoint_without_the_property():
+    # fix(all) contains fix(all minus P) (the largest inductive subset of a larger set); when P is not in
+    # fix(all) the two are the same, so the lemmas, and with them the verdicts, are those of a Houdini run
+    # without P; when P is in it, the inductive fixpoint proves P outright
     model = r1.build(2, "static")
     opts = Options(properties=PROPERTIES, build=lambda n: r1.build(n, "static"))
     reuse = Reuse(model)
+    contained = 0
     for p in PROPERTIES:
         system = FixedSystem(model)
         cands = prove.fixed_candidates(model, opts.build, opts.properties, exclude=p.id)
         fresh = houdini(system, cands, Deadline(None))
         shared = reuse.lemmas(p, opts, Deadline(None), lambda text: None)
         assert shared.complete and fresh.complete
-        assert shared.texts == fresh.texts, p.id
+        assert set(fresh.texts) <= set(shared.texts), p.id
+        if p.id in shared.texts:
+            contained += 1
+        else:
+            assert shared.texts == fresh.texts, p.id
+    assert contained >= 1  # the case the shortcut is for occurs on R1
     assert reuse.candidate_builds == 1 and reuse.houdini_runs == 1
 
 

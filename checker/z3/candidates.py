@@ -269,7 +269,7 @@ def falsified(model: Model, candidates: Sequence[Candidate], atoms: Sequence[Exp
     one OR per clause; properties and user lemmas are compiled predicates.
     """
     c = c or Compiled(model)
-    n = c.layout.n_members
+    n = max(c.layout.n_members, 1)  # a model without members: its clauses are over plain atoms, one bit
     full = (1 << n) - 1
     index = model_index(model)
     i_params = {p for a in atoms for p in _free_params(a)}
@@ -295,18 +295,34 @@ def falsified(model: Model, candidates: Sequence[Candidate], atoms: Sequence[Exp
         for text, pred in preds.items():
             if text not in dead and not pred(s):
                 dead.add(text)
-    clauses = [x for x in candidates if x.lits]
-    for k, vec in enumerate(vectors):
-        if expired is not None and k % 256 == 0 and expired():
+    clauses = [x for x in candidates if x.lits and x.text not in dead]
+    if not clauses or not vectors:
+        return dead
+    # transposed: for atom a and member m, the set of vectors (as one big int's bits) where a holds for m;
+    # a clause survives iff for every member the union over its literals covers every vector
+    order = list(vectors)
+    every = (1 << len(order)) - 1
+    width = len(order[0])
+    holds = [[0] * n for _ in range(width)]
+    for bit, vec in enumerate(order):
+        one = 1 << bit
+        for a in range(width):
+            v = vec[a]
+            if v:
+                row = holds[a]
+                for m in range(n):
+                    if v >> m & 1:
+                        row[m] |= one
+    for j, x in enumerate(clauses):
+        if expired is not None and j % 256 == 0 and expired():
             break
-        for x in clauses:
-            if x.text in dead:
-                continue
-            m = 0
-            for k, pos in x.lits:
-                m |= vec[k] if pos else full ^ vec[k]
-            if m != full:
+        for m in range(n):
+            cover = 0
+            for a, pos in x.lits:
+                cover |= holds[a][m] if pos else every ^ holds[a][m]
+            if cover != every:
                 dead.add(x.text)
+                break
     return dead
 
 

@@ -117,6 +117,7 @@ class FixedSystem:
             self.checks.append(checks)
         self._trans = self._build_trans()
         self._cache: dict[tuple[int, str], z3.BoolRef] = {}
+        self._views: dict[int, list[z3.ArithRef]] = {}
 
     # ---- states ------------------------------------------------------------
     def state(self, tag: str) -> State:
@@ -191,7 +192,12 @@ class FixedSystem:
     # ---- predicates ------------------------------------------------------------------
     def condition(self, e: Expr, s: State, where: str = "condition") -> z3.BoolRef:
         """A state predicate written in the modeling language, in state ``s``."""
-        return self.terms.cond(resolve_condition(self.model, e, where), self.numeric(s), {})
+        view = self._views.get(id(s)) if s is self.cur or s is self.nxt else None
+        if view is None:
+            view = self.numeric(s)
+            if s is self.cur or s is self.nxt:  # thousands of candidates read these two: one view each
+                self._views[id(s)] = view
+        return self.terms.cond(resolve_condition(self.model, e, where), view, {})
 
     def prop(self, p: Property, s: State) -> z3.BoolRef:
         """Property ``p`` holds in state ``s``."""

@@ -99,6 +99,13 @@ class Deadline:
         part.end = self._time() + fraction * max(0.0, self.end - self._time())
         return part
 
+    def capped(self, seconds: float) -> Deadline:
+        """This deadline, or ``seconds`` from now if that comes first."""
+        part = Deadline(seconds)
+        if self.end is not None and self.end < part.end:  # type: ignore[operator]
+            part.end = self.end
+        return part
+
     def expired(self) -> bool:
         return self.end is not None and self._time() >= self.end
 

@@ -36,6 +36,7 @@ from dmabuf_check.model.types import ModelError
 from dmabuf_check.properties.base import Property
 
 ENGINES = ("bmc", "kind", "chc")
+CORE_SECONDS = 5.0  # the most a certificate's lemma minimisation (unsat-core closure) may take
 
 
 @dataclass
@@ -73,13 +74,11 @@ class Reuse:
       with no property excluded) and one Houdini run over them, whose
       fixpoint is the largest inductive subset of every candidate.
 
-    The lemmas for property P are the largest inductive subset of the
-    candidates without P's own. When the fixpoint does not contain P, that is
-    the fixpoint itself (it is inductive and avoids P, and every inductive
-    subset lies in it); when it does, Houdini goes on from the fixpoint
-    without P, on the same solver (assumptions select the candidates). Either
-    way the result is what a fresh Houdini over the candidates without P
-    finds, in the same order, so verdicts do not depend on reuse.
+    The lemmas for every property are that one fixpoint. When it contains
+    P's own candidate, P is proved by it (an inductive set that implies P);
+    when it does not, it is also the largest inductive subset of the
+    candidates without P. Proving with or without a ``Reuse`` gives the same
+    verdicts: the fixpoint is unique.
 
     A phase cut short by a property's deadline is resumed by the next
     property that needs it, with that property's budget.
@@ -135,16 +134,14 @@ class Reuse:
         return pool.fixpoint, pool.run
 
     def lemmas(self, prop: Property, opts: Options, deadline: Deadline, say: Callable[[str], None]) -> Lemmas:
-        """The inductive lemmas for ``prop``: Houdini over the candidates without ``prop`` itself."""
-        fix, run = self.fixpoint(opts, deadline, say)
-        if not fix.complete:
-            return fix
-        own = {k for k, pos in enumerate(run.position)
-               if run.candidates[pos].source == "property" and run.candidates[pos].text == prop.id}
-        assert fix.members is not None
-        if not own & set(fix.members):
-            return fix
-        return run.fixpoint(deadline, [k for k in fix.members if k not in own])
+        """The inductive lemmas for ``prop``: the Houdini fixpoint of every candidate, ``prop``'s own included.
+
+        An inductive set that contains P proves P (Init ⇒ I, I ∧ T ⇒ I', I ⇒ P is what the certificate
+        re-checks), so nothing is gained by a second fixpoint without P's candidate; when P is not in the
+        fixpoint, the fixpoint is also the largest inductive subset of the candidates without it.
+        """
+        fix, _ = self.fixpoint(opts, deadline, say)
+        return fix
 
 
 def strengthen(model: Model, system: FixedSystem, prop: Property, opts: Options, deadline: Deadline,
@@ -234,11 +231,14 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     if status != PROVED:
         return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth, note=note)
     k = depth if opts.engine == "kind" else 1
-    # a smaller certificate is a nicety: the core queries get half of what is left, the check the rest
-    texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None, deadline.share(0.5),
+    # a smaller certificate is a nicety: the core queries get half of what is left, at most CORE_SECONDS (on
+    # thousands of lemmas a closure can take minutes), the check the rest; if cut short, every lemma is shown
+    texts, forms = _needed(system, prop, lem, opts.engine, k, extra is not None,
+                           deadline.share(0.5).capped(CORE_SECONDS),
                            relative="inductive given" in note)
     invariant = z3.And(*forms)
     if k == 1:  # P is part of the invariant (k-induction proved P ∧ lemmas inductive; otherwise I ⇒ P anyway)
+        texts = [t for t in texts if t != prop.id]  # P's own candidate, when the core kept it: P is added below
         texts.append(show_expr(prop.predicate(model)) if prop.build else f"{prop.id} (from the guards)")
         invariant = z3.And(invariant, system.prop(prop, system.cur))
     cert = certify(model, system, prop, texts, invariant, extra, k, deadline, fresh=reuse.checker())
