@@ -1126,6 +1126,42 @@ class Code:
         self._deref(ins, f)
         self._add(ins)
 
+    def dma_fence_get_status(self, f: Fence, *, pending: str | None = None, error: str | None = None,
+                             text: str = "") -> None:
+        """``status = dma_fence_get_status(f)`` (under the fence lock, interrupts off): 0 while it has not
+        signaled (to ``pending``), the error set before it signaled, < 0 (to ``error``), or 1, signaled
+        without error (falls through). A container counts as signaled once its fences are (ops->signaled).
+        A label left out falls through for that outcome too, as a caller that only tests ``status < 0``."""
+        self._obj(f)
+        lk = f.lock
+        assert lk is not None
+        implied = conj(*[g.signaled for g in f.implied_by]) if f.implied_by else None
+        done = disj(f.signaled, implied) if implied is not None else f.signaled
+        ins = self._lock_ins(lk, text or f"dma_fence_get_status({f.name})", irqs=True, keep=False)
+        self._deref(ins, f)
+        if pending:
+            ins.switch.append((~done, self._lab(pending)))
+        if error:
+            ins.switch.append((done & (f.error_v == 1), self._lab(error)))
+        self._add(ins)
+
+    def dma_fence_enable_sw_signaling(self, f: Fence, text: str = "") -> None:
+        """``dma_fence_enable_sw_signaling(f)``: under the fence lock (interrupts off) the fence's
+        enable_signaling op runs, once and only while it has not signaled (FENCE-8); a container arms its
+        callbacks on its fences here, as the first waiter would."""
+        self._obj(f)
+        lk = f.lock
+        assert lk is not None
+        enable = f.enable_signaling
+        label = text or f"dma_fence_enable_sw_signaling({f.name})"
+        ins = self._lock_ins(lk, label if enable is None else f"{label}: spin_lock_irqsave({lk.name})", irqs=True,
+                             keep=enable is not None)
+        self._deref(ins, f)
+        self._add(ins)
+        if enable is not None:
+            self._enable_signaling(f, enable)
+            self._unlock(lk, f"{label}: spin_unlock_irqrestore({lk.name})", irqs=True)
+
     def dma_fence_add_callback(self, f: Fence, body: Callable[[Code], None], *, fail: str | None = None,
                                name: str = "", pass_refs: tuple[KObject, ...] = ()) -> None:
         """``dma_fence_add_callback(f, &cb, func)``: ``body`` will run inside dma_fence_signal(f), with the
