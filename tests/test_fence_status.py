@@ -151,3 +151,27 @@ def test_both_calls_change_the_model():
 
     assert fingerprint(status_before_scanout(True)) != fingerprint(status_before_scanout(False))
     assert fingerprint(sw_signaling(True)) != fingerprint(sw_signaling(False))
+
+
+def test_the_error_label_changes_the_model():
+    from tests.test_driver_programs import fingerprint
+
+    def make(with_error: bool) -> Driver:
+        d = Driver("status-label")
+        f = d.fence("f", live=True, owners=("sched", "reader"))
+
+        @d.thread("sched")
+        def sched(k):
+            k.dma_fence_set_error(f, "-EIO")
+            k.dma_fence_signal(f)
+            k.dma_fence_put(f)
+
+        @d.thread("reader")
+        def reader(k):
+            k.dma_fence_get_status(f, error="bad" if with_error else None)
+            k.label("bad")
+            k.dma_fence_put(f)
+
+        return d
+
+    assert fingerprint(make(True)) != fingerprint(make(False))

@@ -108,7 +108,8 @@ class FixedSystem:
         self.guards: list[z3.BoolRef] = []
         self.posts: list[list[z3.ArithRef]] = []  # numeric value of every slot after the instance
         self.checks: list[list[z3.BoolRef]] = []
-        view = self.numeric(self.cur)
+        view = self._views_cur = self.numeric(self.cur)  # thousands of candidates read cur and nxt: one view each
+        self._views_nxt = self.numeric(self.nxt)
         for inst in self.instances:
             env = self.compiled.env_of(inst)
             self.guards.append(self.terms.cond(inst.action.guard, view, env))
@@ -117,7 +118,6 @@ class FixedSystem:
             self.checks.append(checks)
         self._trans = self._build_trans()
         self._cache: dict[tuple[int, str], z3.BoolRef] = {}
-        self._views: dict[int, list[z3.ArithRef]] = {}
 
     # ---- states ------------------------------------------------------------
     def state(self, tag: str) -> State:
@@ -192,11 +192,7 @@ class FixedSystem:
     # ---- predicates ------------------------------------------------------------------
     def condition(self, e: Expr, s: State, where: str = "condition") -> z3.BoolRef:
         """A state predicate written in the modeling language, in state ``s``."""
-        view = self._views.get(id(s)) if s is self.cur or s is self.nxt else None
-        if view is None:
-            view = self.numeric(s)
-            if s is self.cur or s is self.nxt:  # thousands of candidates read these two: one view each
-                self._views[id(s)] = view
+        view = self._views_cur if s is self.cur else self._views_nxt if s is self.nxt else self.numeric(s)
         return self.terms.cond(resolve_condition(self.model, e, where), view, {})
 
     def prop(self, p: Property, s: State) -> z3.BoolRef:

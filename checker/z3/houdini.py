@@ -143,7 +143,7 @@ class HoudiniRun:
             return Lemmas([], [], False)
         assert self.solver is not None and self.initial is not None
         s = self.solver
-        live = [k for k in (self.initial if start is None else sorted(set(start) & set(self.initial)))]
+        live = list(self.initial) if start is None else sorted(set(start) & set(self.initial))
         rounds = 0
         while live:
             rounds += 1

@@ -120,7 +120,7 @@ class Reuse:
             pool.candidates = cands
         return pool.candidates
 
-    def fixpoint(self, opts: Options, deadline: Deadline, say: Callable[[str], None]) -> tuple[Lemmas, HoudiniRun]:
+    def fixpoint(self, opts: Options, deadline: Deadline, say: Callable[[str], None]) -> Lemmas:
         """The Houdini fixpoint of every candidate (``complete`` False if cut short; resumed next time)."""
         pool = self._pool(opts)
         cands = self.candidates(opts, deadline, say)
@@ -131,7 +131,7 @@ class Reuse:
             say(f"houdini: {len(cands)} candidates")
             start = pool.fixpoint.members if pool.fixpoint is not None else None
             pool.fixpoint = pool.run.fixpoint(deadline, start)
-        return pool.fixpoint, pool.run
+        return pool.fixpoint
 
     def lemmas(self, prop: Property, opts: Options, deadline: Deadline, say: Callable[[str], None]) -> Lemmas:
         """The inductive lemmas for ``prop``: the Houdini fixpoint of every candidate, ``prop``'s own included.
@@ -140,13 +140,12 @@ class Reuse:
         re-checks), so nothing is gained by a second fixpoint without P's candidate; when P is not in the
         fixpoint, the fixpoint is also the largest inductive subset of the candidates without it.
         """
-        fix, _ = self.fixpoint(opts, deadline, say)
-        return fix
+        return self.fixpoint(opts, deadline, say)
 
 
 def strengthen(model: Model, system: FixedSystem, prop: Property, opts: Options, deadline: Deadline,
                say: Callable[[str], None], reuse: Reuse | None = None) -> Lemmas:
-    """Inductive lemmas for ``prop`` (the property itself excluded from the candidates)."""
+    """Inductive lemmas for ``prop``: the Houdini fixpoint of every candidate (none if it was cut short)."""
     if not opts.lemmas:
         return Lemmas([], [], True)
     reuse = reuse or Reuse(model, system)
@@ -162,7 +161,7 @@ def domain_lemmas(model: Model, system: FixedSystem, opts: Options, deadline: De
     if not opts.lemmas or not any(system.checks):
         return None
     say("houdini: lemmas for the domain checks")
-    lem, _ = (reuse or Reuse(model, system)).fixpoint(opts, deadline, say)
+    lem = (reuse or Reuse(model, system)).fixpoint(opts, deadline, say)
     return lem.conj() if lem.complete and lem.formulas else None
 
 
@@ -186,7 +185,7 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     n = _importers(model)
     if opts.engine == "bmc":
         invariants = domain_lemmas(model, system, opts, deadline, say, reuse)
-        left = _left(opts, t0)
+        left = _left(deadline)
         r = bmc(model, [prop], max_depth=opts.depth, timeout=left, system=system, invariants=invariants,
                 progress=lambda p: say(f"bmc: depth {p.depth}  {p.seconds:.1f} s"))[0]
         r.seconds = time.perf_counter() - t0  # the lemma phase counts against --timeout too
@@ -219,7 +218,7 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     engine = opts.engine + ("+houdini" if opts.lemmas else "")
     if status == VIOLATED:
         if not path:
-            found = bmc(model, [prop], max_depth=max(opts.depth, 200), timeout=_left(opts, t0), system=system)[0]
+            found = bmc(model, [prop], max_depth=max(opts.depth, 200), timeout=_left(deadline), system=system)[0]
             if found.counterexample is None:
                 return ProofResult(prop.id, UNKNOWN, engine, n, time.perf_counter() - t0, depth,
                                    note="the engine reports a violation that BMC did not reproduce: " + found.note)
@@ -251,9 +250,9 @@ def prove_fixed(model: Model, prop: Property, opts: Options,
     return ProofResult(prop.id, PROVED, engine, n, seconds, depth, certificate=cert, note=note)
 
 
-def _left(opts: Options, t0: float) -> float | None:
-    """Seconds left of ``opts.timeout`` (at least 0.1: a z3 timeout of 0 would mean none)."""
-    return None if opts.timeout is None else max(0.1, opts.timeout - (time.perf_counter() - t0))
+def _left(deadline: Deadline) -> float | None:
+    """Seconds left of the run's deadline (at least 0.1: a z3 timeout of 0 would mean none)."""
+    return None if deadline.end is None else max(0.1, deadline.remaining_ms() / 1000)
 
 
 def _needed(system: FixedSystem, prop: Property, lem: Lemmas, engine: str, k: int, spacer_used: bool,

@@ -1119,12 +1119,16 @@ class Code:
         """``if (dma_fence_is_signaled(f)) goto signaled;``: a container (array, chain node) counts as signaled
         once its fences are (its ops->signaled()); a borrowed read of the fence, which must still be alive."""
         self._obj(f)
-        own = f.signaled
-        implied = conj(*[g.signaled for g in f.implied_by]) if f.implied_by else None
-        cond = disj(own, implied) if implied is not None else own
-        ins = Ins(text or f"dma_fence_is_signaled({f.name})", owner=self.owner, branch=(cond, self._lab(signaled)))
+        ins = Ins(text or f"dma_fence_is_signaled({f.name})", owner=self.owner,
+                  branch=(self._signaled(f), self._lab(signaled)))
         self._deref(ins, f)
         self._add(ins)
+
+    @staticmethod
+    def _signaled(f: Fence) -> Expr:
+        """What ops->signaled() reports: the fence's own bit, or for a container every fence it waits for."""
+        implied = conj(*[g.signaled for g in f.implied_by]) if f.implied_by else None
+        return disj(f.signaled, implied) if implied is not None else f.signaled
 
     def dma_fence_get_status(self, f: Fence, *, pending: str | None = None, error: str | None = None,
                              text: str = "") -> None:
@@ -1135,8 +1139,7 @@ class Code:
         self._obj(f)
         lk = f.lock
         assert lk is not None
-        implied = conj(*[g.signaled for g in f.implied_by]) if f.implied_by else None
-        done = disj(f.signaled, implied) if implied is not None else f.signaled
+        done = self._signaled(f)
         ins = self._lock_ins(lk, text or f"dma_fence_get_status({f.name})", irqs=True, keep=False)
         self._deref(ins, f)
         if pending:

@@ -200,7 +200,7 @@ class DriverBuild:
             if init_count > o.max_refs:
                 raise ModelError(f"{o.name}: {init_count} initial references, more than max_refs={o.max_refs}")
             live = o.live or init_count > 0
-            if o.live and o.refcounted and init_count == 0 and not getattr(o, "static", False):
+            if o.live and o.refcounted and init_count == 0:
                 raise ModelError(f"{o.name} is alive at the start but nobody holds a reference to it: name who does "
                                  "(owners=(...), a pointer's init=, an installed slot) or let a thread create it "
                                  "(live=False, created=False)")
