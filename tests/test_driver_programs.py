@@ -31,7 +31,8 @@ def run(d: Driver, kernel: str | None = None):
     r = explore(m, safety(m, info), symmetry=False, stop_at_first=False)
     assert r.complete
     violated = {v.property: v.counterexample.length for v in r.violated}
-    vacuous = [a for a in r.vacuous if a not in info.release_steps]
+    dead = info.may_be_dead(r.vacuous)
+    vacuous = [a for a in r.vacuous if a not in dead]
     return violated, vacuous, r.states, m
 
 

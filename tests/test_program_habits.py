@@ -99,5 +99,6 @@ def test_an_object_passed_where_the_slot_names_it_gets_a_hint(tmp_path, capsys):
                    "DESIGN = d\n")
     code, _out, err = run_cli(capsys, "check", str(src))
     assert code == 2 and err.count("\n") == 1
-    assert "pub.py:7: Code.publish() got multiple values for argument 'text' (one argument too many: a slot or " \
+    assert "k.publish() at pub.py:7: TypeError: Code.publish() got multiple values for argument 'text' (one " \
+           "argument too many: a slot or " \
            "pointer already names its object, so the next one is the text)" in err

@@ -198,15 +198,16 @@ def exit_code(result: CheckResult) -> int:
     return exitcodes.OK
 
 
-def _may_be_dead(model) -> set[str]:
+def _may_be_dead(model, vacuous: list[str]) -> set[str]:
     """A driver program's steps a correct program may never take (a release inlined at a put that is not the
-    last, a shrinker run inside an allocation): not vacuous."""
+    last, a shrinker run inside an allocation, a call's branch for an object its variable never holds): not
+    vacuous."""
     if model is None or "driver" not in model.params:
         return set()
     from dmabuf_check.model.driver.compile import info_of
 
     try:
-        return info_of(model).release_steps
+        return info_of(model).may_be_dead(vacuous)
     except ModelError:
         return set()
 
@@ -272,7 +273,8 @@ def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, 
         for v in r.verdicts:
             if v.note:
                 out.print(f"  note: {v.property}: {v.note}", highlight=False)
-    vacuous = [a for a in r.vacuous if a not in _may_be_dead(model)]
+    dead = _may_be_dead(model, r.vacuous)
+    vacuous = [a for a in r.vacuous if a not in dead]
     if vacuous:
         lines, internal = _vacuous_lines(model, vacuous)
         if lines is None:

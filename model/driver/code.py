@@ -54,12 +54,14 @@ from dmabuf_check.model.driver.objects import (
     Resv,
     RwSem,
     Slot,
+    Value,
     WaitQueue,
+    ident,
 )
 from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
 from dmabuf_check.model.lang import Effect, assign
 from dmabuf_check.model.lockdep_names import reclaim_maps, work_map
-from dmabuf_check.model.types import ModelError
+from dmabuf_check.model.types import Enum, ModelError
 
 DONE = "DONE"
 WW_CTX = Lock("ww_acquire", sleeps=False, lock_class="reservation_ww_class_acquire")  # lockdep's acquire-context map
@@ -155,6 +157,10 @@ class Code:
         self._op_errors = 0  # error returns of inlined ops and helpers that went to a caller's fail label
         self._text_next = ""  # text= of the call being written, for its first step
         self._uid = 0
+        self._values = 0  # local variables (Value) made so far: their names are the same in every pass
+        # calls on a Value: the step that branches on it, and per branch (one per object it may hold) the
+        # instructions [first, end) the branch wrote
+        self.dispatches: list[tuple[int, list[tuple[int, int]]]] = []
         # exporter ops being inlined: (depth, op, where an error return goes or None, the core's state to undo)
         self._ops: list[tuple[int, str, str | None, list[Effect]]] = []
 
@@ -538,12 +544,13 @@ class Code:
             ins.alts.append(Alt("fail", lift(True), [], self._lab(fail), f"{ins.text} -> error"))
         self._add(ins)
 
-    def ptr_xchg(self, p: Pointer, obj: KObject | ErrPtr | None, text: str = "") -> None:
+    def ptr_xchg(self, p: Pointer, obj: KObject | ErrPtr | None, text: str = "", *, var: str = "old") -> Value:
         """``old = xchg(&p, obj)`` / ``rcu_replace_pointer``: the caller's reference to ``obj`` moves into the
         pointer and the pointer's reference to the old object (if any) comes back to the caller, who must drop
-        it (or leaks it)."""
+        it (or leaks it). Returns ``old`` (a ``Value``: ``k.dma_fence_put(old)`` drops what it held)."""
         self._pointer(p, obj)
-        ins = Ins(text or f"old = xchg(&{p.name}, {obj.name if obj else 'NULL'})", owner=self.owner)
+        ins = Ins(text or f"{var} = xchg(&{p.name}, {obj.name if obj else 'NULL'})", owner=self.owner)
+        old = self._value(p, var, ins)
         err = obj is ERR_PTR
         if err:
             self.b.next_plan.err_ptrs.add(p.name)  # the next pass declares the value
@@ -564,6 +571,39 @@ class Code:
         value = "NULL" if obj is None or (err and not self._has_err(p)) else obj.name
         ins.effects.append(assign(p.v, value))
         self._add(ins)
+        return old
+
+    def ptr_load(self, p: Pointer, *, var: str = "") -> Value:
+        """``fence = READ_ONCE(p)`` / ``rcu_dereference(p)``: the pointer's current value in a local variable
+        (``var``: its C name, for traces). Pass it to any call in place of an object (``k.dma_fence_wait(fence)``,
+        ``k.kref_get_unless_zero(fence, fail=...)``): the call runs on the object it held at the load, whatever
+        the pointer does since. A call on NULL or an ERR_PTR oopses (null-deref) unless the call accepts NULL
+        (dma_fence_get/put, kfree); stores (ptr_store, ptr_xchg) store it as it is. No reference is taken."""
+        self._pointer(p, None)
+        var = var or ident(p.name.rsplit("->", 1)[-1])
+        ins = Ins(f"{var} = READ_ONCE({p.name})", owner=self.owner)
+        val = self._value(p, var, ins)
+        self._add(ins)
+        return val
+
+    def _value(self, p: Pointer, var: str, ins: Ins) -> Value:
+        """The value ``p`` holds before ``ins`` runs, as a local variable set by ``ins`` (declared on first use)."""
+        if not isinstance(var, str) or not var.isidentifier():
+            raise ModelError(f"thread {self.thread}: a local variable's name is a C identifier, got {var!r}")
+        err = self._has_err(p)
+        src: Expr = lift("NULL")
+        for t in reversed(p.targets):
+            src = ite(p.points_to(t), t.name, src)
+        if err:
+            src = ite(p.points_to(ERR_PTR), ERR_PTR.name, src)
+        self._values += 1
+        name = f"val_{ident(self.thread)}_{var}_{self._values}"
+        domain = ("NULL", *[t.name for t in p.targets], *((ERR_PTR.name,) if err else ()))
+
+        def declare() -> Expr:
+            return self.b._lazy(name, Enum(name, *domain), "NULL", kernel=f"{var} (a local variable of {self.thread})",
+                                meaning=f"what {self.thread}'s {var} holds", rule="")
+        return Value(var, self.thread, p.targets, err, declare=declare, producers=[(ins.effects, src)])
 
     def _has_err(self, p: Pointer) -> bool:
         """Whether some call stores an ERR_PTR in ``p`` (known from the first pass on)."""
@@ -616,23 +656,27 @@ class Code:
             ins.checks.extend(probe.checks)
         self._add(ins)
 
-    def dma_fence_get_rcu_safe(self, p: Pointer, cases: dict[KObject, str], *, null: str | None = None) -> None:
+    def dma_fence_get_rcu_safe(self, p: Pointer, cases: dict[KObject, str] | None = None, *, null: str | None = None,
+                               var: str = "fence") -> Value:
         """``fence = dma_fence_get_rcu_safe(&p)``: under rcu_read_lock, a reference to whatever fence ``p`` points
         at (its retry loop makes the read and the get one consistent step); branch to ``cases[fence]``, to
-        ``null`` when it is NULL, else on."""
+        ``null`` when it is NULL, else on. Returns the fence (a ``Value``: ``k.dma_fence_put(fence)``)."""
         self._pointer(p, None)
+        cases = cases or {}
         for obj in cases:
             self._pointer(p, obj)
         rcu = self.b.counter(self.b.rcu, self.me, "rcu")
         self.b.uses_grace()
-        ins = Ins(f"dma_fence_get_rcu_safe(&{p.name})", owner=self.owner,
+        ins = Ins(f"{var} = dma_fence_get_rcu_safe(&{p.name})", owner=self.owner,
                   switch=[(p.points_to(obj), self._lab(label)) for obj, label in cases.items()]
                   + ([(p.points_to(None), self._lab(null))] if null is not None else []))
         ins.checks.append(("use-after-free", rcu == 0, f"{self.me} calls dma_fence_get_rcu_safe() outside "
                            "rcu_read_lock()"))
         for obj in p.targets:
             self._take_ref(ins, obj, p.points_to(obj))
+        val = self._value(p, var, ins)
         self._add(ins)
+        return val
 
     def dma_map_sgtable(self, dm: DmaMapping, dir: str = "DMA_BIDIRECTIONAL", *, fail: str | None = None) -> None:  # noqa: A002
         """``dma_map_sgtable(dev, sgt, dir, 0)``: map for the device (``fail``: -ENOMEM and friends); mapping
@@ -2385,13 +2429,13 @@ _NO_TEXT = {"atomic", "call", "goto", "label", "ret", "work_ends", "deferred_fpu
 def _accepts_text(fn: Callable[..., None]) -> Callable[..., None]:
     """Give a call ``text=``: how the program's source says it (shown in traces instead of the built-in name)."""
     @functools.wraps(fn)
-    def call(self: Code, *args: Any, text: str = "", **kwargs: Any) -> None:
+    def call(self: Code, *args: Any, text: str = "", **kwargs: Any) -> Any:
         if not isinstance(text, str):
             raise ModelError(f"thread {self.thread}: {fn.__name__}(text=...) is a string, got {type(text).__name__}")
         outer, steps = self._text_next, len(self.ins)
         self._text_next = text or outer
         try:
-            fn(self, *args, **kwargs)
+            return fn(self, *args, **kwargs)
         finally:  # an enclosing call's text stays pending only if this call wrote no step
             self._text_next = outer if len(self.ins) == steps else ""
     return call
@@ -2401,6 +2445,92 @@ for _name, _fn in list(vars(Code).items()):
     if (inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _NO_TEXT
             and "text" not in inspect.signature(_fn).parameters):
         setattr(Code, _name, _accepts_text(_fn))
+
+# Calls that take a Value as it is (a helper gets the variable; a condition reads it), not the object it holds
+_KEEPS_VALUES = _NO_TEXT | {"if_", "goto_if", "warn_on", "set", "wait_event", "may_goto", "ptr_load"}
+_NULL_OK = {"dma_fence_get", "dma_fence_put", "kfree", "kfree_rcu"}  # if (!p) return: NULL is no bug
+_STORES = {"ptr_store", "ptr_xchg"}  # store the value itself: NULL and ERR_PTR are values too
+
+
+def _values_in(args: tuple, kwargs: dict) -> Value | None:
+    for a in (*args, *kwargs.values()):
+        for x in a if isinstance(a, tuple) else (a,):
+            if isinstance(x, Value):
+                return x
+    return None
+
+
+def _replace(args: tuple, kwargs: dict, val: Value, by: object) -> tuple[tuple, dict]:
+    def sub(a: object) -> object:
+        if isinstance(a, tuple):
+            return tuple(by if x is val else x for x in a)
+        return by if a is val else a
+    return tuple(sub(a) for a in args), {k: sub(a) for k, a in kwargs.items()}
+
+
+def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Let a call take a local variable (``Value``) where it takes an object: one step branches on what the
+    variable holds, and each branch makes the call on that object (the branch reads only the thread's own
+    variable, so the interleavings are those of the call)."""
+    name = fn.__name__
+
+    @functools.wraps(fn)
+    def call(self: Code, *args: Any, **kwargs: Any) -> Any:
+        val = _values_in(args, kwargs)
+        if val is None:
+            return fn(self, *args, **kwargs)
+        if val.thread != self.thread:
+            raise ModelError(f"thread {self.thread}: {name}({val.var}): {val.var} is a local variable of "
+                             f"{val.thread}; hand the object over through a pointer or a slot")
+        end = self._fresh("endcall")
+        cases = [(t, self._fresh(f"{val.var}={t.name}")) for t in val.targets]
+        ins = Ins(f"{name}({val.var}): on the object {val.var} holds", owner=self.owner,
+                  switch=[(val.is_(t), self._lab(lab)) for t, lab in cases])
+        store = name in _STORES
+        nulls: list[tuple[object, str]] = []
+        if store:
+            nulls.append((None, self._fresh(f"{val.var}=NULL")))
+            if val.err:
+                nulls.append((ERR_PTR, self._fresh(f"{val.var}=ERR_PTR")))
+            ins.switch += [(val.null if x is None else val.is_err, self._lab(lab)) for x, lab in nulls]
+        else:
+            if name not in _NULL_OK and not kwargs.get("null_ok"):
+                ins.checks.append(("null-deref", val.null, f"{val.var} is NULL: {name}() dereferences it"))
+            if val.err:
+                ins.checks.append(("null-deref", val.is_err, f"{val.var} is an ERR_PTR: {name}() dereferences it "
+                                   "(the code checks for NULL, not IS_ERR)"))
+        at = len(self.ins)
+        self._add(ins)
+        self.goto(end)
+        results, spans = [], []
+        for obj, lab in [*cases, *nulls]:
+            self.label(lab)
+            a, kw = _replace(args, kwargs, val, obj)
+            first = len(self.ins)
+            results.append(call(self, *a, **kw))
+            spans.append((first, len(self.ins)))
+            self.goto(end)
+        self.dispatches.append((at, spans))
+        self.label(end)
+        outs = [r for r in results if isinstance(r, Value)]
+        if outs and len(outs) == len(results):  # old = xchg(&p, fence): one variable, set by each branch
+            first = outs[0]
+            if any(o.targets != first.targets or o.err != first.err for o in outs):
+                return None
+            return Value(first.var, self.thread, first.targets, first.err, declare=first.declare,
+                         producers=[pr for o in outs for pr in o.producers])
+        return None
+    sig = inspect.signature(fn)  # the call's own parameters (help(), the CLI's hints), text= included
+    if "text" not in sig.parameters:
+        sig = sig.replace(parameters=[*sig.parameters.values(),
+                                      inspect.Parameter("text", inspect.Parameter.KEYWORD_ONLY, default="")])
+    call.__signature__ = sig  # type: ignore[attr-defined]
+    return call
+
+
+for _name, _fn in list(vars(Code).items()):
+    if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _KEEPS_VALUES:
+        setattr(Code, _name, _on_values(_fn))
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -116,12 +116,29 @@ class DriverInfo:
     # actions a correct program may never reach, so vacuity does not count them: a release where no put is
     # the last, a shrinker run inside an allocation (a trylock of the allocator's own lock never succeeds)
     release_steps: set[str] = field(default_factory=set)
+    # calls on a local variable (Value): per call, the action that branches on the variable and, per object
+    # it may hold, (the branch's first action, all its actions); a branch for an object the variable never
+    # holds there is no dead code
+    branches: list[tuple[str, list[tuple[str, set[str]]]]] = field(default_factory=list)
     imbalances: list[str] = field(default_factory=list)  # joins where paths hold different locks
     where: dict[str, tuple[str, int]] = field(default_factory=dict)  # action -> (file, line) of its call
     check_where: dict[int, tuple[str, int]] = field(default_factory=dict)  # id(bad condition) -> the call's line
     core_used: set[str] = field(default_factory=set)  # replaced core calls this driver makes
     liveness: list[tuple[str, Expr, Expr]] = field(default_factory=list)  # (fence, pending, resolved)
     fair: tuple[str, ...] = ()  # actions under weak fairness: every kernel thread's (userspace may never act)
+
+    def may_be_dead(self, vacuous: list[str]) -> set[str]:
+        """Of the actions that never ran, those a correct program may never take: a release inlined at a put
+        that is not the last, a shrinker run inside an allocation, the branch of a call on a variable for an
+        object the variable never holds (as long as the call itself runs)."""
+        never = set(vacuous)
+        out = set(self.release_steps)
+        for dispatch, group in self.branches:
+            if dispatch not in never:  # the call ran: on whatever its variable held
+                for entry, acts in group:
+                    if entry in never:
+                        out |= acts
+        return out
 
     def add(self, rule: str, bad: Expr, why: str, where: tuple[str, int] | None = None) -> None:
         self.checks.setdefault(rule, []).append((bad, why))
@@ -681,6 +698,16 @@ class DriverBuild:
                 m.action(f"{name}_{a.suffix}", at & a.cond, [assign(pc, at_value(resolve(a.goto))), *a.effects],
                          actor=t.name, kernel=a.text, call=a.text, meaning=f"{t.name}: {a.text}", holds=holds)
         self._signal_points(t, k, [i for i in live if i in locksets], succ_of, resolve, pc, names)
+        for at, spans in k.dispatches:
+            group = []
+            for first, end in spans:
+                steps = [i for i in range(first, end) if i in names and i in locksets]
+                if not steps:
+                    continue
+                acts = {f"{ident(t.name)}_{i}" for i in steps}
+                acts |= {f"{ident(t.name)}_{i}_{a.suffix}" for i in steps for a in k.ins[i].alts}
+                group.append((f"{ident(t.name)}_{steps[0]}", acts))
+            info.branches.append((f"{ident(t.name)}_{at}", group))
         return pc
 
     def _signal_points(self, t, k: Code, live: list[int], succ_of, resolve, pc: Expr, names: dict[int, str]) -> None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dmabuf_check.model.expr import Expr
+from dmabuf_check.model.expr import Expr, disj, lift
+from dmabuf_check.model.lang import assign
 from dmabuf_check.model.types import ModelError
 
 UNBORN, ALLOC, LIVE, FREED = "UNBORN", "ALLOC", "LIVE", "FREED"
@@ -213,6 +214,65 @@ class Pointer:
         if self.v is None:
             raise ModelError(f"{self.name}: pointer state is read only while the driver is built")
         return self.v == ("NULL" if obj is None else obj.name)
+
+
+@dataclass(eq=False)
+class Value:
+    """A pointer a thread read into a local variable (``fence = READ_ONCE(p)``, ``old = xchg(&p, new)``):
+    NULL, an ERR_PTR or one of the pointer's targets, fixed from the read on whatever the pointer does later.
+    Any call takes it where it takes an object (``k.dma_fence_wait(fence)``): the call runs on the object the
+    variable holds then. In a condition, ``fence.signaled`` / ``fence.alive`` read the state of that object
+    (false for NULL), ``fence.null`` tests for NULL and ``fence.is_(obj)`` for one target."""
+
+    var: str  # the C variable's name, as traces show it
+    thread: str
+    targets: tuple[KObject, ...]
+    err: bool  # the pointer may hold an ERR_PTR
+    # the variable is declared the first time something reads it (a call on it, a condition): a return value
+    # nobody uses costs no state. declare() makes the variable; each producer (the call, or each branch of a
+    # call on another value, that sets it) gets the assignment of its source expression.
+    declare: Callable[[], Expr] = field(repr=False, default=None)  # type: ignore[assignment]
+    producers: list[tuple[list, Expr]] = field(default_factory=list, repr=False)  # (effects, source)
+    _v: Expr | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.var
+
+    @property
+    def v(self) -> Expr:
+        if self._v is None:
+            v = self._v = self.declare()
+            for effects, source in self.producers:
+                effects.insert(0, assign(v, source))  # effects run in order: the source reads the state before
+        return self._v
+
+    @property
+    def null(self) -> Expr:
+        return self.v == "NULL"
+
+    @property
+    def is_err(self) -> Expr:
+        return self.v == "ERR_PTR" if self.err else lift(False)
+
+    def is_(self, obj: KObject | None) -> Expr:
+        if obj is None:
+            return self.null
+        if obj not in self.targets:
+            return lift(False)
+        return self.v == obj.name
+
+    def __getattr__(self, attr: str) -> Expr:
+        # object state the program branches on (fence.signaled, obj.alive, obj.freed): that of the target held
+        if attr.startswith("_") or not self.targets:
+            raise AttributeError(attr)
+        parts = []
+        for t in self.targets:
+            val = getattr(t, attr)
+            if not isinstance(val, Expr):
+                raise ModelError(f"{self.var}.{attr}: not object state a condition can read")
+            parts.append((self.v == t.name) & val)
+        return disj(*parts)
 
 
 DMA_DIRECTIONS = ("DMA_BIDIRECTIONAL", "DMA_TO_DEVICE", "DMA_FROM_DEVICE")
