@@ -212,8 +212,14 @@ class DriverBuild:
                 lk.waiter = m.var(f"wwait_{ident(lk.name)}", holder_t, "FREE", kernel=f"{lk.name} wait_list",
                                   meaning=f"the writer queued on {lk.name}", rule="LOCKDEP")
         installed = {o.name: sum(1 for s in self.slots if s.obj is o and s.installed and s.holds_ref) for o in self.objects}
+        # references held at the start by others than the declared owners: a resv's fences
+        self._init_refs: dict[tuple[str, str], int] = {}
+        for r in self.resvs:
+            for f, _usage in r.initial:
+                self._init_refs[(r.owner, f.name)] = 1
         for o in self.objects:
-            init_count = len(o.owners) + installed[o.name]
+            init_count = len(o.owners) + installed[o.name] + sum(
+                n for (_h, name), n in self._init_refs.items() if name == o.name)
             if init_count > o.max_refs:
                 raise ModelError(f"{o.name}: {init_count} initial references, more than max_refs={o.max_refs}")
             live = o.live or init_count > 0
@@ -227,6 +233,9 @@ class DriverBuild:
                              meaning=f"references to {o.name}", rule="KREF-1") if o.refcounted else lift(1))
             for owner in dict.fromkeys(o.owners):
                 self.held(owner, o)
+            for (holder, name) in self._init_refs:
+                if name == o.name:
+                    self.held(holder, o)
             if isinstance(o, Fence):
                 o.signaled_v = m.var(f"signaled_{ident(o.name)}", BOOL, int(o.signaled_at_start),
                                      kernel="DMA_FENCE_FLAG_SIGNALED_BIT",
@@ -244,6 +253,9 @@ class DriverBuild:
             r.reserved = m.var(f"reserved_{ident(r.name)}", BOOL, 0, kernel="dma_resv_reserve_fences",
                                meaning=f"a fence slot is reserved on {r.name}", rule="RESV-A1")
             r.fences = {}
+            for f, usage in r.initial:  # in the resv from the start (their flags start set)
+                self._resv_flag(r, f.name, init=1)
+                self.resv_fence(r, f, usage)
             for fname in plan.resv_fences.get(r.name, []):
                 self._resv_flag(r, fname)
         for dm in driver.dma_mappings:
@@ -293,7 +305,7 @@ class DriverBuild:
     def held(self, owner: str, obj: KObject) -> Expr:
         key = (owner, obj.name)
         if key not in self.held_vars:
-            init = sum(1 for o in obj.owners if o == owner)
+            init = sum(1 for o in obj.owners if o == owner) + self._init_refs.get(key, 0)
             top = obj.max_refs if obj.refcounted else 1
             self.held_vars[key] = self.m.var(f"ref_{ident(owner)}_{ident(obj.name)}", Range(0, top), init,
                                              kernel=f"{owner}'s references to {obj.name}",
@@ -450,9 +462,9 @@ class DriverBuild:
         f.callbacks.append(cb)
         return cb
 
-    def _resv_flag(self, r: Resv, fname: str) -> Expr:
+    def _resv_flag(self, r: Resv, fname: str, init: int = 0) -> Expr:
         if fname not in r.fences:
-            r.fences[fname] = self.m.var(f"inresv_{ident(r.name)}_{ident(fname)}", BOOL, 0, kernel="dma_resv fences",
+            r.fences[fname] = self.m.var(f"inresv_{ident(r.name)}_{ident(fname)}", BOOL, init, kernel="dma_resv fences",
                                          meaning=f"{fname} is in {r.name}", rule="RESV-A1")
         return r.fences[fname]
 

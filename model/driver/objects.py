@@ -340,6 +340,12 @@ class Resv:
     lock: Mutex = field(init=False)
     reserved: Expr | None = field(default=None, repr=False)
     fences: dict[str, Expr] = field(default_factory=dict, repr=False)  # fence name -> "in the resv" flag
+    initial: tuple[tuple[Fence, str], ...] = ()  # (fence, usage) in the resv at the start, each with its reference
+
+    @property
+    def owner(self) -> str:
+        """The holder name of the resv's own fence references."""
+        return f"resv:{self.name}"
 
     def __post_init__(self) -> None:
         self.lock = Mutex(f"{self.name}", lock_class="reservation_ww_class_mutex", kernel="dma_resv_lock")

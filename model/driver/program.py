@@ -33,6 +33,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from dmabuf_check.model.design import USAGES
 from dmabuf_check.model.driver.code import CORE_CALLS, LIBRARY_BODIES, SLOT_KINDS, declared_at, sync_file_wake
 from dmabuf_check.model.driver.objects import (
     CONTEXTS,
@@ -378,12 +379,23 @@ class Driver:
         self.attachments.append(a)
         return a
 
-    def resv(self, name: str, *, of: KObject | None = None) -> Resv:
+    def resv(self, name: str, *, of: KObject | None = None, fences: dict[Fence, str] | None = None) -> Resv:
         """A struct dma_resv; ``of``: the object that embeds it (bo->base._resv), so a dma_resv call after that
-        object was freed is a use-after-free."""
+        object was freed is a use-after-free. ``fences``: {fence: usage} already added before the threads
+        start (a job submitted earlier, a move's copy): the resv holds a reference to each."""
         if of is not None and of not in self.objects:
             raise ModelError(f"resv {name}: {getattr(of, 'name', of)!r} is not an object of this driver")
-        r = Resv(self._new(name, "resv"), of)
+        initial = []
+        for f, usage in (fences or {}).items():
+            if not isinstance(f, Fence) or f not in self.objects:
+                raise ModelError(f"resv {name}: fences= takes fences of this driver, got {getattr(f, 'name', f)!r}")
+            if usage not in USAGES:
+                raise ModelError(f"resv {name}: {f.name}'s usage must be one of {', '.join(USAGES)} (enum "
+                                 f"dma_resv_usage), got {usage!r}")
+            if not f.live:
+                raise ModelError(f"resv {name}: {f.name} is in it at the start, so it exists then: live=True")
+            initial.append((f, usage))
+        r = Resv(self._new(name, "resv"), of, initial=tuple(initial))
         self.resvs.append(r)
         return r
 
