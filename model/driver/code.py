@@ -58,6 +58,7 @@ from dmabuf_check.model.driver.objects import (
     WaitQueue,
     ident,
 )
+from dmabuf_check.model.driver.syncobj import SyncobjCalls
 from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
 from dmabuf_check.model.lang import Effect, assign
 from dmabuf_check.model.lockdep_names import reclaim_maps, work_map
@@ -133,7 +134,7 @@ def core_call(body: Callable[..., None]) -> Callable[..., None]:
     return call
 
 
-class Code:
+class Code(SyncobjCalls):
     """The builder a thread body writes on: one method per kernel call."""
 
     def __init__(self, build: Any, thread: str, context: str):
@@ -2441,7 +2442,7 @@ def _accepts_text(fn: Callable[..., None]) -> Callable[..., None]:
     return call
 
 
-for _name, _fn in list(vars(Code).items()):
+for _name, _fn in [*vars(SyncobjCalls).items(), *vars(Code).items()]:  # the calls of Code and its mixins
     if (inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _NO_TEXT
             and "text" not in inspect.signature(_fn).parameters):
         setattr(Code, _name, _accepts_text(_fn))
@@ -2517,8 +2518,9 @@ def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
             first = outs[0]
             if any(o.targets != first.targets or o.err != first.err for o in outs):
                 return None
-            return Value(first.var, self.thread, first.targets, first.err, declare=first.declare,
-                         producers=[pr for o in outs for pr in o.producers])
+            for o in outs[1:]:
+                first.also_set_by(o)
+            return first
         return None
     sig = inspect.signature(fn)  # the call's own parameters (help(), the CLI's hints), text= included
     if "text" not in sig.parameters:
@@ -2528,7 +2530,7 @@ def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-for _name, _fn in list(vars(Code).items()):
+for _name, _fn in [*((n, f) for n, f in vars(SyncobjCalls).items() if n not in vars(Code)), *vars(Code).items()]:
     if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _KEEPS_VALUES:
         setattr(Code, _name, _on_values(_fn))
 

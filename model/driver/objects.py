@@ -262,6 +262,15 @@ class Value:
             return lift(False)
         return self.v == obj.name
 
+    def also_set_by(self, other: Value) -> None:
+        """``other``'s producers set this variable too (``*fence = ...`` on two paths): ``other`` is not read."""
+        if other.targets != self.targets or other.err != self.err:
+            raise ModelError(f"{self.var}: set from pointers with different targets")
+        for effects, source in other.producers:
+            if self._v is not None:
+                effects.insert(0, assign(self._v, source))
+            self.producers.append((effects, source))
+
     def __getattr__(self, attr: str) -> Expr:
         # object state the program branches on (fence.signaled, obj.alive, obj.freed): that of the target held
         if attr.startswith("_") or not self.targets:
@@ -468,3 +477,16 @@ def _spell(t: object) -> str:
     if origin is dict:
         return "a dict of names to " + _spell(typing.get_args(t)[1])
     return f"a {getattr(t, '__name__', t)}"
+
+
+@dataclass(eq=False)
+class Syncobj(KObject):
+    """A struct drm_syncobj (drivers/gpu/drm/drm_syncobj.c): refcounted; ``fence`` points at the fence last
+    installed (holding a reference), replaced under ``lock``; WAIT_FOR_SUBMIT waiters sleep on ``cb_list``
+    until one is installed; ``handle`` is its entry in the file's syncobj_idr, under ``table``."""
+
+    fence: Pointer | None = field(default=None, repr=False)
+    lock: SpinLock | None = field(default=None, repr=False)
+    cb_list: WaitQueue | None = field(default=None, repr=False)
+    handle: Slot | None = field(default=None, repr=False)
+    table: SpinLock | None = field(default=None, repr=False)

@@ -52,6 +52,7 @@ from dmabuf_check.model.driver.objects import (
     RwSem,
     Slot,
     SpinLock,
+    Syncobj,
     ThreadDecl,
     WaitQueue,
     _name_ok,
@@ -83,6 +84,7 @@ class Driver:
         self.pointers: list[Pointer] = []
         self.dma_mappings: list[DmaMapping] = []
         self.mmap_lock: RwSem | None = None
+        self._syncobj_table: SpinLock | None = None
         self.timers: dict[str, bool] = {}  # timer -> TIMER_IRQSAFE
         self.invariants: list[tuple[Callable[[], object], str]] = []
         self._names: set[str] = set()
@@ -252,6 +254,34 @@ class Driver:
         wq = self.waitqueue(f"{name}->wq")
         sf.sync_wq = wq  # type: ignore[attr-defined]
         return sf, self.slot(f"{name}.fd", sf, kind="fd")
+
+    def syncobj(self, name: str, fences: tuple[Fence, ...], *, fence: Fence | None = None, handle: bool = True,
+                owners: tuple[str, ...] = ()) -> Syncobj:
+        """A struct drm_syncobj whose fence pointer may hold any of ``fences`` (``fence``: the one installed at
+        the start, or none), with a userspace handle in the file's syncobj_idr (``handle=False``: only
+        ``owners`` hold it). Its calls are the kernel's: ``k.drm_syncobj_find``, ``k.drm_syncobj_fence_get``,
+        ``k.drm_syncobj_replace_fence``, ``k.drm_syncobj_find_fence``, ``k.drm_syncobj_get/put``,
+        ``k.drm_syncobj_destroy``; its release (drm_syncobj_free) drops the fence it holds."""
+        if not fences or not all(isinstance(f, Fence) and f in self.objects for f in fences):
+            raise ModelError(f"syncobj {name}: fences must be fences of this driver (those it may ever hold)")
+        if not handle and not owners:
+            raise ModelError(f"syncobj {name}: without a handle someone must hold it: owners=(...)")
+
+        def free(k):  # drm_syncobj_free(): drm_syncobj_replace_fence(syncobj, NULL)
+            k.drm_syncobj_replace_fence(so, None)
+
+        so = Syncobj(self._new(name, "object"), kind="kref", live=True, owners=tuple(owners), release=free,
+                     max_refs=self._max(name, 4), kernel="struct drm_syncobj")
+        self.objects.append(so)
+        if self._syncobj_table is None:  # one DRM file's table, shared by its syncobjs
+            self._syncobj_table = self.spinlock("file_private->syncobj_table_lock")
+        so.table = self._syncobj_table
+        so.lock = self.spinlock(f"{name}->lock")
+        so.cb_list = self.waitqueue(f"{name}->cb_list")
+        so.fence = self.pointer(f"{name}->fence", tuple(fences), init=fence, of=so)
+        if handle:
+            so.handle = self.slot(f"{name}.handle", so, kind="idr", installed=True)
+        return so
 
     def fence_chain(self, name: str, fence: Fence, prev: Fence | None = None, *, owners: tuple[str, ...] = (),
                     lock: SpinLock | None = None, created: bool = True) -> Fence:
