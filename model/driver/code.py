@@ -949,7 +949,7 @@ class Code(SyncobjCalls):
     def may_goto(self, name: str, text: str) -> None:
         """An outcome the program does not control (userspace passed a bad argument, a device error):
         the checker explores both jumping to ``name`` and going on."""
-        ins = Ins(text, owner=self.owner)
+        ins = Ins(f"{text}: no", owner=self.owner)  # the trace says which way it went, either way
         ins.alts.append(Alt("yes", lift(True), [], self._lab(name), f"{text}: yes"))
         self._add(ins)
 
@@ -1087,7 +1087,8 @@ class Code(SyncobjCalls):
             self._add(Ins(f"list_for_each_entry(attach): {att.name} attached?", branch=(att.v == "NONE",
                           self._lab(skip)), owner=self.owner))
             body = att.move_notify
-            self._inline(f"{att.name}.move_notify", lambda body=body: body(self))
+            args = (att,) if _takes_arg(body) else ()  # move_notify(struct dma_buf_attachment *attach)
+            self._inline(f"{att.name}.move_notify", lambda body=body, args=args: body(self, *args))
             self.label(skip)
 
     def dma_buf_unpin(self, att: Attachment) -> None:
@@ -1935,12 +1936,22 @@ class Code(SyncobjCalls):
         if core_locks:
             self.dma_resv_unlock(buf.resv)
 
-    def _buf_call(self, buf: DmaBuf, op: str, kind: str, delta: int, fail: str | None = None) -> None:
+    def _buf_call(self, buf: DmaBuf, op: str, kind: str, delta: int, fail: str | None = None,
+                  dir: str | None = None) -> None:  # noqa: A002
         """A core call that dereferences the buffer, counts the caller's bracket and runs the exporter's op;
-        begin_cpu_access and vmap return the op's error (``fail``: the bracket is not opened)."""
+        begin_cpu_access and vmap return the op's error (``fail``: the bracket is not opened). ``dir``: the
+        CPU access's direction, handed to an op body that takes an argument (``begin_cpu_access(k, dir)``)."""
         n = self.b.cpu_state(self.owner, buf, kind)
-        ins = Ins(f"dma_buf_{op}({buf.name})", owner=self.owner)
+        ins = Ins(f"dma_buf_{op}({buf.name}{', ' + dir if dir else ''})", owner=self.owner)
         self._deref(ins, buf)
+        if op == "begin_cpu_access" and buf.resv is not None and buf.resv.fences:
+            # __dma_buf_begin_cpu_access(): dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), true, ...):
+            # a CPU write waits for every reader and writer, a CPU read for the writers only
+            write = dir in ("DMA_BIDIRECTIONAL", "DMA_TO_DEVICE")
+            r = buf.resv
+            pending = [(r.fences[f.name] == 1) & (f.signaled_v == 0) for f in self._resv_fences(r, "READ" if write
+                                                                                                 else "WRITE")]
+            ins.guard = conj(*[~p for p in pending])
         if delta < 0:
             rule, what = (("cpu-access-bracketed", "end_cpu_access without a begin_cpu_access") if kind == "cpu"
                           else ("vunmap-after-vmap", "vunmap without a vmap"))
@@ -1954,19 +1965,31 @@ class Code(SyncobjCalls):
         self._add(ins)
         if delta > 0:
             errors = self._op_errors
-            self._op(buf, op, self._lab(fail) if fail else None, (assign(n, ite(n > 0, n - 1, 0)),), fails=True)
+            self._op(buf, op, self._lab(fail) if fail else None, (assign(n, ite(n > 0, n - 1, 0)),), fails=True,
+                     arg=dir)
             if fail and op == "vmap" and self._op_errors == errors:
                 raise ModelError(f"thread {self.thread}: dma_buf_vmap({buf.name}, fail={fail!r}) cannot fail: the "
                                  "exporter's vmap op returns no error")
         else:
-            self._op(buf, op)
+            self._op(buf, op, arg=dir)
 
-    def dma_buf_begin_cpu_access(self, buf: DmaBuf, *, fail: str | None = None) -> None:
-        """``dma_buf_begin_cpu_access``: the exporter's op runs inside; its error is returned (to ``fail``)."""
-        self._buf_call(buf, "begin_cpu_access", "cpu", +1, fail)
+    def dma_buf_begin_cpu_access(self, buf: DmaBuf, dir: str = "DMA_BIDIRECTIONAL", *,  # noqa: A002
+                                 fail: str | None = None) -> None:
+        """``dma_buf_begin_cpu_access(buf, dir)``: waits (interruptibly) for the resv's fences a CPU access in
+        ``dir`` conflicts with (a write: every fence up to READ; a read, DMA_FROM_DEVICE: the writers), then
+        runs the exporter's op, given ``dir`` if its body takes an argument; its error goes to ``fail``."""
+        self._direction(dir, "dma_buf_begin_cpu_access")
+        self._buf_call(buf, "begin_cpu_access", "cpu", +1, fail, dir)
 
-    def dma_buf_end_cpu_access(self, buf: DmaBuf) -> None:
-        self._buf_call(buf, "end_cpu_access", "cpu", -1)
+    def dma_buf_end_cpu_access(self, buf: DmaBuf, dir: str = "DMA_BIDIRECTIONAL") -> None:  # noqa: A002
+        """``dma_buf_end_cpu_access(buf, dir)``: closes a begin_cpu_access bracket; the op gets ``dir``."""
+        self._direction(dir, "dma_buf_end_cpu_access")
+        self._buf_call(buf, "end_cpu_access", "cpu", -1, dir=dir)
+
+    def _direction(self, dir: str, call: str) -> None:  # noqa: A002
+        if dir not in DMA_DIRECTIONS:
+            raise ModelError(f"thread {self.thread}: {call}: the direction is one of {', '.join(DMA_DIRECTIONS)}, "
+                             f"got {dir!r}")
 
     def dma_buf_vmap(self, buf: DmaBuf, *, fail: str | None = None) -> None:
         """``dma_buf_vmap``: the exporter's vmap op runs inside; its error is returned (to ``fail``)."""
@@ -2127,7 +2150,7 @@ class Code(SyncobjCalls):
         self._inline(cb.name, write, owner=cb.name)
 
     def _op(self, buf: DmaBuf, op: str, fail: str | None = None, undo: tuple[Effect, ...] = (),
-            fails: bool = False, att: Attachment | None = None) -> None:
+            fails: bool = False, att: Attachment | None = None, arg: object = None) -> None:
         """Run the exporter's ``op`` inline. ``fails``: the kernel returns the op's error to the caller; then
         an error return goes to ``fail`` (already resolved) after ``undo``, the core's part already done. An
         attachment op's body that takes a second argument gets the attachment (``map(k, attach)``), so an
@@ -2135,7 +2158,8 @@ class Code(SyncobjCalls):
         body = buf.ops.get(op)
         if body is None:
             return
-        args = (att,) if att is not None and _takes_arg(body) else ()
+        extra = att if att is not None else arg  # the attachment, or a CPU access's direction
+        args = (extra,) if extra is not None and _takes_arg(body) else ()
         if fails:
             self._ops.append((self._inline_depth + 1, f"{buf.name}.{op}", fail, list(undo)))
         try:
