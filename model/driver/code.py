@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmabuf_check.model.design import USAGES
+from dmabuf_check.model.driver.mmap import MmapCalls
 from dmabuf_check.model.driver.objects import (
     ALLOC,
     ATOMIC_CONTEXTS,
@@ -134,7 +135,7 @@ def core_call(body: Callable[..., None]) -> Callable[..., None]:
     return call
 
 
-class Code(SyncobjCalls):
+class Code(SyncobjCalls, MmapCalls):
     """The builder a thread body writes on: one method per kernel call."""
 
     def __init__(self, build: Any, thread: str, context: str):
@@ -2466,7 +2467,8 @@ def _accepts_text(fn: Callable[..., None]) -> Callable[..., None]:
     return call
 
 
-for _name, _fn in [*vars(SyncobjCalls).items(), *vars(Code).items()]:  # the calls of Code and its mixins
+_MIXINS = (SyncobjCalls, MmapCalls)  # calls of kernel objects kept in modules of their own
+for _name, _fn in [*(i for m in _MIXINS for i in vars(m).items()), *vars(Code).items()]:
     if (inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _NO_TEXT
             and "text" not in inspect.signature(_fn).parameters):
         setattr(Code, _name, _accepts_text(_fn))
@@ -2554,7 +2556,7 @@ def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-for _name, _fn in [*((n, f) for n, f in vars(SyncobjCalls).items() if n not in vars(Code)), *vars(Code).items()]:
+for _name, _fn in [*((n, f) for m in _MIXINS for n, f in vars(m).items() if n not in vars(Code)), *vars(Code).items()]:
     if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _KEEPS_VALUES:
         setattr(Code, _name, _on_values(_fn))
 

@@ -69,6 +69,7 @@ class KObject:
     # a struct file (and a dma_buf, whose count is its file's): the last fput() defers __fput() to task_work
     # at the putter's return to userspace, or to the delayed_fput worker; the thread that runs it
     deferred: str = ""
+    mmap: Body | None = None  # a file's f_op->mmap (k, vma), run by k.mmap (a dma_buf's is dma_buf_mmap_internal)
     # bound per build
     life: Expr | None = field(default=None, repr=False)
     count: Expr | None = field(default=None, repr=False)
@@ -490,3 +491,9 @@ class Syncobj(KObject):
     cb_list: WaitQueue | None = field(default=None, repr=False)
     handle: Slot | None = field(default=None, repr=False)
     table: SpinLock | None = field(default=None, repr=False)
+
+
+@dataclass(eq=False)
+class Vma(Pointer):
+    """A struct vm_area_struct of a user mapping: its ``vm_file`` (this pointer) holds a reference to the file
+    it maps, from mmap until munmap (``Driver.vma``; the calls are in ``model.driver.mmap``)."""

@@ -54,6 +54,7 @@ from dmabuf_check.model.driver.objects import (
     SpinLock,
     Syncobj,
     ThreadDecl,
+    Vma,
     WaitQueue,
     _name_ok,
     check_fields,
@@ -104,19 +105,23 @@ class Driver:
         return name
 
     def kref(self, name: str, *, kind: str = "kref", live: bool = False, owners: tuple[str, ...] = (),
-             release: Body | None = None, max_refs: int = 4, kernel: str = "", frees: bool = True) -> KObject:
+             release: Body | None = None, max_refs: int = 4, kernel: str = "", frees: bool = True,
+             mmap: Body | None = None) -> KObject:
         """A refcounted object (struct kref / refcount_t; ``kind="file"``: a struct file, ``"mem"``: plain
         kmalloc'd memory with one owner). ``live`` objects exist at the start, their references held by
         ``owners`` (thread names); otherwise a thread creates it with ``kzalloc``. ``frees=False``: the
         release runs at the last put but leaves the memory to an explicit ``k.kfree(obj)`` (a deferred
         destroy: TTM's delayed delete, a work item, call_rcu); until then the object is dying (count 0: a
-        get is a get-from-zero), and never freeing it is a leak."""
+        get is a get-from-zero), and never freeing it is a leak. ``mmap``: a file's f_op->mmap, a body
+        ``(k, vma)`` that ``k.mmap(vma, fd)`` runs (a driver's own file, such as a DRM device file)."""
+        if mmap is not None and kind != "file":
+            raise ModelError(f"object {name}: mmap= is a file's f_op->mmap (kind=\"file\")")
         if kind not in KINDS:
             raise ModelError(f"object {name}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
         if not frees and kind != "kref":
             raise ModelError(f"object {name}: frees=False is for a kref object (a file's release is the core's)")
         o = KObject(self._new(name, "object"), kind=kind, live=live, owners=tuple(owners), release=release,
-                    max_refs=self._max(name, max_refs), kernel=kernel, frees=bool(frees))
+                    max_refs=self._max(name, max_refs), kernel=kernel, frees=bool(frees), mmap=mmap)
         self.objects.append(o)
         if kind == "file":
             self._deferred_fput(o)
@@ -473,6 +478,17 @@ class Driver:
         ptr = Pointer(self._new(name, "pointer"), tuple(targets), init, holds_ref, of)
         if init is not None and holds_ref:
             init.owners = init.owners + (name,)  # the pointer's reference at the start
+        self.pointers.append(ptr)
+        return ptr
+
+    def vma(self, name: str, files: tuple[KObject, ...]) -> Vma:
+        """A user mapping (struct vm_area_struct) that may map any of ``files`` (dma-bufs, a driver's own
+        file): ``k.mmap(vma, fd_slot, fail=)``, ``k.munmap(vma)``, ``k.vma_set_file(vma, file)``,
+        ``k.dma_buf_mmap(buf, vma, fail=)``; ``vma->vm_file`` holds a reference to the file mapped."""
+        if not files or not all(isinstance(f, KObject) and f in self.objects and f.kind in ("file", "dma_buf")
+                                for f in files):
+            raise ModelError(f"vma {name}: files must be files or dma-bufs of this driver (what it may map)")
+        ptr = Vma(self._new(f"{name}->vm_file", "pointer"), tuple(files), None, True, None)
         self.pointers.append(ptr)
         return ptr
 
