@@ -1177,6 +1177,22 @@ class Code(SyncobjCalls, MmapCalls):
         implied = conj(*[g.signaled for g in f.implied_by]) if f.implied_by else None
         return disj(f.signaled, implied) if implied is not None else f.signaled
 
+    def dma_fence_is_later(self, f1: Fence, f2: Fence, *, later: str, text: str = "") -> None:
+        """``if (dma_fence_is_later(f1, f2)) goto later;``: f1's seqno is after f2's on their timeline. Fences of
+        different contexts are not ordered: WARN_ON(f1->context != f2->context) and false. Both are read, so
+        both must be alive."""
+        for f in (f1, f2):
+            self._obj(f)
+        ins = Ins(text or f"dma_fence_is_later({f1.name}, {f2.name})", owner=self.owner)
+        self._deref(ins, f1)
+        self._deref(ins, f2)
+        if f1.context != f2.context:
+            ins.checks.append(("driver-assert", lift(True), f"{f1.name} and {f2.name} are on different timelines "
+                               f"({f1.context}, {f2.context}): WARN_ON(f1->context != f2->context)"))
+        elif f1.seqno > f2.seqno:
+            ins.goto = self._lab(later)
+        self._add(ins)
+
     def dma_fence_get_status(self, f: Fence, *, pending: str | None = None, error: str | None = None,
                              text: str = "") -> None:
         """``status = dma_fence_get_status(f)`` (under the fence lock, interrupts off): 0 while it has not
@@ -1386,6 +1402,33 @@ class Code(SyncobjCalls, MmapCalls):
                 self.dma_fence_get(nodes[i + 1], f"dma_fence_chain_walk({node.name}): prev = "
                                    f"dma_fence_chain_get_prev() ({nodes[i + 1].name})")
             self.dma_fence_put(node, f"dma_fence_chain_walk({node.name}): dma_fence_put(iter)")
+
+    def dma_fence_unwrap_for_each(self, head: Fence, body: Callable[..., None], text: str = "") -> None:
+        """``dma_fence_unwrap_for_each(fence, &cursor, head) { body }``: every plain fence inside ``head``,
+        looking through chain nodes (each node's fence, back through ``prev``) and arrays (each member):
+        ``body(k, fence)`` borrows it while the cursor holds a reference to the chain node it came from
+        (``cursor->chain = dma_fence_get(head)``, then dma_fence_chain_walk's get of the previous node and put
+        of this one). A ``k.goto`` out of the body (a ``break``) keeps the cursor's reference: drop it with
+        ``dma_fence_put`` of the node (the ``head`` itself for a fence that is no chain)."""
+        self._obj(head)
+        nodes: list[Fence] = []
+        n: Fence | None = head
+        while n is not None and n not in nodes:
+            nodes.append(n)
+            links = getattr(n, "chain_links", None)
+            n = links[1] if links is not None and len(links) > 1 else None
+        self.dma_fence_get(head, text or f"dma_fence_unwrap_first({head.name}, &cursor): cursor->chain = "
+                           f"dma_fence_get({head.name})")
+        for i, node in enumerate(nodes):
+            links = getattr(node, "chain_links", None)
+            contained = links[0] if links is not None else node  # dma_fence_chain_contained()
+            leaves = getattr(contained, "array_members", None) or (contained,)  # dma_fence_array_first/next()
+            for leaf in leaves:
+                self._inline(f"{LOOP_SCOPE}unwrap.{node.name}.{leaf.name}", lambda leaf=leaf: body(self, leaf))
+            if i + 1 < len(nodes):
+                self.dma_fence_get(nodes[i + 1], f"dma_fence_unwrap_next(): dma_fence_chain_walk({node.name}): "
+                                   f"prev = dma_fence_chain_get_prev() ({nodes[i + 1].name})")
+            self.dma_fence_put(node, f"dma_fence_unwrap_next(): dma_fence_chain_walk({node.name}): dma_fence_put()")
 
     def sync_file_create(self, sf: KObject, *, fail: str | None = None) -> None:
         """``sync_file_create(fence)``: a new file (the caller's reference) holding its own fence reference."""

@@ -152,12 +152,14 @@ class Driver:
 
     def fence(self, name: str, *, lock: SpinLock | None = None, live: bool = False, owners: tuple[str, ...] = (),
               max_refs: int = 4, release: Body | None = None, enable_signaling: Body | None = None,
-              context: str = "", signaled: bool = False) -> Fence:
+              context: str = "", signaled: bool = False, seqno: int | None = None) -> Fence:
         """A struct dma_fence; ``lock`` is the spinlock given to dma_fence_init (shared by a driver's fences);
         ``release`` and ``enable_signaling`` are its dma_fence_ops, as bodies run where the core calls them.
         ``context``: the timeline (dma_fence_context_alloc) it shares with other fences of that name: a
         later fence of its context replaces it in a resv (dma_resv_add_fence); by default its own.
-        ``signaled``: it has signaled at the start (a fence a lookup finds already signaled)."""
+        ``signaled``: it has signaled at the start (a fence a lookup finds already signaled). ``seqno``: its
+        place on the timeline (dma_fence_is_later); by default the fences of a context count up in the order
+        they are declared."""
         if lock is not None and lock not in self.locks:
             raise ModelError(f"fence {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
         if signaled and not live:
@@ -165,9 +167,14 @@ class Driver:
                              "signaled)")
         if not isinstance(context, str):
             raise ModelError(f"fence {name}: context must be a name (a string), got {type(context).__name__}")
+        if seqno is not None and (not isinstance(seqno, int) or isinstance(seqno, bool) or seqno < 0):
+            raise ModelError(f"fence {name}: seqno is a non-negative number, got {seqno!r}")
+        ctx = context or name
+        if seqno is None:
+            seqno = 1 + max((o.seqno for o in self.objects if isinstance(o, Fence) and o.context == ctx), default=0)
         f = Fence(self._new(name, "fence"), kind="fence", live=live, owners=tuple(owners),
                   max_refs=self._max(name, max_refs), lock=lock, kernel="struct dma_fence", release=release,
-                  enable_signaling=enable_signaling, context=context or name, signaled_at_start=bool(signaled))
+                  enable_signaling=enable_signaling, context=ctx, signaled_at_start=bool(signaled), seqno=seqno)
         self.objects.append(f)
         return f
 
