@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dmabuf_check.model.design import USAGES
+from dmabuf_check.model.driver.gem import GemCalls
 from dmabuf_check.model.driver.mmap import MmapCalls
 from dmabuf_check.model.driver.objects import (
     ALLOC,
@@ -135,7 +136,7 @@ def core_call(body: Callable[..., None]) -> Callable[..., None]:
     return call
 
 
-class Code(SyncobjCalls, MmapCalls):
+class Code(SyncobjCalls, MmapCalls, GemCalls):
     """The builder a thread body writes on: one method per kernel call."""
 
     def __init__(self, build: Any, thread: str, context: str):
@@ -2510,7 +2511,7 @@ def _accepts_text(fn: Callable[..., None]) -> Callable[..., None]:
     return call
 
 
-_MIXINS = (SyncobjCalls, MmapCalls)  # calls of kernel objects kept in modules of their own
+_MIXINS = (SyncobjCalls, MmapCalls, GemCalls)  # calls of kernel objects kept in modules of their own
 for _name, _fn in [*(i for m in _MIXINS for i in vars(m).items()), *vars(Code).items()]:
     if (inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _NO_TEXT
             and "text" not in inspect.signature(_fn).parameters):

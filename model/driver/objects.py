@@ -498,3 +498,20 @@ class Syncobj(KObject):
 class Vma(Pointer):
     """A struct vm_area_struct of a user mapping: its ``vm_file`` (this pointer) holds a reference to the file
     it maps, from mmap until munmap (``Driver.vma``; the calls are in ``model.driver.mmap``)."""
+
+
+@dataclass(eq=False)
+class GemObject(KObject):
+    """A struct drm_gem_object (drivers/gpu/drm/drm_gem.c, drm_prime.c): refcounted; its handles in the file's
+    object_idr hold one reference together while ``handle_count`` > 0 (``handles_ref`` names that holder);
+    ``dma_buf`` is obj->dma_buf, the export cached while a handle exists (it holds a dma-buf reference), and
+    ``exported`` the dma-buf drm_gem_prime_export makes (its priv reference is the object's)."""
+
+    handles: tuple[Slot, ...] = field(default=(), repr=False)
+    handle_count: Field | None = field(default=None, repr=False)
+    handles_ref: str = field(default="", repr=False)
+    dma_buf: Pointer | None = field(default=None, repr=False)
+    exported: DmaBuf | None = field(default=None, repr=False)
+    table: SpinLock | None = field(default=None, repr=False)  # file->table_lock (object_idr)
+    name_lock: Mutex | None = field(default=None, repr=False)  # dev->object_name_lock
+    prime_lock: Mutex | None = field(default=None, repr=False)  # file_priv->prime.lock

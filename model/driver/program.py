@@ -44,6 +44,7 @@ from dmabuf_check.model.driver.objects import (
     DmaMapping,
     Fence,
     Field,
+    GemObject,
     KObject,
     Lock,
     Mutex,
@@ -86,6 +87,7 @@ class Driver:
         self.dma_mappings: list[DmaMapping] = []
         self.mmap_lock: RwSem | None = None
         self._syncobj_table: SpinLock | None = None
+        self._gem_locks: tuple[SpinLock, Mutex, Mutex] | None = None
         self.timers: dict[str, bool] = {}  # timer -> TIMER_IRQSAFE
         self.invariants: list[tuple[Callable[[], object], str]] = []
         self._names: set[str] = set()
@@ -266,6 +268,39 @@ class Driver:
         wq = self.waitqueue(f"{name}->wq")
         sf.sync_wq = wq  # type: ignore[attr-defined]
         return sf, self.slot(f"{name}.fd", sf, kind="fd")
+
+    def gem_object(self, name: str, *, handles: int = 1, max_handles: int = 2, owners: tuple[str, ...] = ()) -> GemObject:
+        """A struct drm_gem_object with ``handles`` GEM handles at the start (of at most ``max_handles``: the
+        handle slots ``obj.handles``), which together hold one reference while any exists, and the dma-buf
+        PRIME exports it as (``obj.exported``, made by ``k.drm_gem_prime_handle_to_fd``; its release puts
+        the object). The calls are the kernel's: ``k.drm_gem_object_lookup``, ``k.drm_gem_object_get/put``,
+        ``k.drm_gem_handle_create``, ``k.drm_gem_handle_delete``, ``k.drm_gem_prime_handle_to_fd``,
+        ``k.drm_gem_prime_fd_to_handle`` (a self-import: the object gets another handle)."""
+        if not isinstance(max_handles, int) or not 1 <= max_handles <= 4 or not 0 <= handles <= max_handles:
+            raise ModelError(f"gem_object {name}: 0 <= handles <= max_handles <= 4, got {handles}, {max_handles}")
+        if handles == 0 and not owners:
+            raise ModelError(f"gem_object {name}: with no handle someone must hold it: owners=(...)")
+        ref = self.holder(f"{name}.handles")  # drm_gem_object_handle_get(): the handles' one reference
+        obj = GemObject(self._new(name, "object"), kind="kref", live=True,
+                        owners=tuple(owners) + ((ref,) if handles else ()), max_refs=self._max(name, 4),
+                        kernel="struct drm_gem_object")
+        self.objects.append(obj)
+        obj.handles_ref = ref
+        obj.handles = tuple(self.slot(f"{name}.handle{i}", obj, kind="idr", installed=i < handles, holds_ref=False)
+                            for i in range(max_handles))
+        obj.handle_count = self.field(f"{name}->handle_count", max_value=max_handles, init=handles,
+                                      kernel="drm_gem_object.handle_count")
+        if self._gem_locks is None:  # one DRM device and file: their locks are shared by the objects
+            self._gem_locks = (self.spinlock("file->table_lock"), self.mutex("dev->object_name_lock"),
+                               self.mutex("file_priv->prime.lock"))
+        obj.table, obj.name_lock, obj.prime_lock = self._gem_locks
+
+        def dmabuf_release(k):  # drm_gem_dmabuf_release(): the export's reference to the object
+            k.drm_gem_object_put(obj)
+
+        obj.exported = self.dma_buf(f"{name}.dmabuf", ops={"release": dmabuf_release})
+        obj.dma_buf = self.pointer(f"{name}->dma_buf", (obj.exported,), of=obj)
+        return obj
 
     def syncobj(self, name: str, fences: tuple[Fence, ...], *, fence: Fence | None = None, handle: bool = True,
                 owners: tuple[str, ...] = ()) -> Syncobj:

@@ -1,0 +1,104 @@
+"""d.gem_object(): GEM handles and PRIME export/self-import with the kernel's calls (drm_gem.c, drm_prime.c)."""
+
+from __future__ import annotations
+
+import pytest
+from dmabuf_check.model.driver import Driver
+from dmabuf_check.model.types import ModelError
+
+from tests.test_driver_programs import run
+
+
+def prime() -> Driver:
+    """Two HANDLE_TO_FD ioctls race with GEM_CLOSE of the handle, a self-import into a second handle and
+    userspace closing the exported fd."""
+    d = Driver("prime")
+    obj = d.gem_object("bo")
+    fd = d.slot("fd", obj.exported, kind="fd")
+    fd2 = d.slot("fd2", obj.exported, kind="fd")
+
+    @d.thread("export", kernel="DRM_IOCTL_PRIME_HANDLE_TO_FD")
+    def export(k):
+        k.drm_gem_prime_handle_to_fd(obj, fd, fail="out")
+        k.label("out")
+
+    @d.thread("export2", kernel="DRM_IOCTL_PRIME_HANDLE_TO_FD (again)")
+    def export2(k):
+        k.drm_gem_prime_handle_to_fd(obj, fd2, fail="out")
+        k.label("out")
+
+    @d.userspace("gem_close", kernel="DRM_IOCTL_GEM_CLOSE")
+    def gem_close(k):
+        k.drm_gem_handle_delete(obj)
+
+    @d.userspace("import", kernel="DRM_IOCTL_PRIME_FD_TO_HANDLE")
+    def imp(k):
+        k.drm_gem_prime_fd_to_handle(fd, obj, handle=obj.handles[1], fail="out")
+        k.label("out")
+
+    @d.userspace("close_fd")
+    def close_fd(k):
+        k.close(fd)
+
+    return d
+
+
+def test_export_reuse_close_and_self_import_hold():
+    violated, vacuous, states, m = run(prime())
+    assert violated == {}
+    # every path is taken: export, reuse of obj->dma_buf, -ENOENT after the close, the self-import
+    assert vacuous == [] and states == 16554
+
+
+def framebuffer(handle_ref: bool) -> Driver:
+    """A framebuffer on an exported object vmaps obj->dma_buf at commit while userspace closes the last GEM
+    handle, which frees the export and clears obj->dma_buf (5307dce878d4 'drm/gem: Acquire references on
+    GEM handles for framebuffers')."""
+    d = Driver("gem-fb")
+    obj = d.gem_object("bo")
+    fd = d.slot("fd", obj.exported, kind="fd")
+
+    @d.thread("addfb", kernel="drm_gem_fb_init(), then a commit: drm_gem_fb_vmap()")
+    def addfb(k):
+        k.drm_gem_object_lookup(obj, fail="out")
+        if handle_ref:
+            k.drm_gem_object_handle_get_unlocked(obj)
+        k.drm_gem_prime_handle_to_fd(obj, fd, fail="put")
+        buf = k.ptr_load(obj.dma_buf, var="dmabuf")
+        k.dma_buf_vmap(buf)
+        k.dma_buf_vunmap(buf)
+        k.label("put")
+        if handle_ref:
+            k.drm_gem_object_handle_put_unlocked(obj)
+        k.drm_gem_object_put(obj)
+        k.label("out")
+
+    @d.userspace("gem_close", kernel="DRM_IOCTL_GEM_CLOSE")
+    def gem_close(k):
+        k.drm_gem_handle_delete(obj)
+
+    @d.userspace("close_fd")
+    def close_fd(k):
+        k.close(fd)
+
+    return d
+
+
+def test_a_framebuffer_without_a_handle_reference_finds_obj_dma_buf_gone():
+    violated, *_ = run(framebuffer(handle_ref=False))
+    # the commit reads obj->dma_buf after the close cleared it; or vmaps the export the close freed
+    assert violated == {"null-deref": 26, "use-after-free": 35}
+
+
+def test_a_handle_reference_keeps_the_export():
+    violated, vacuous, _states, m = run(framebuffer(handle_ref=True))
+    # the one step never taken: reusing an earlier export (this program exports once)
+    assert violated == {} and [a.kernel for a in m.actions if a.name in vacuous] == ["get_dma_buf(dmabuf)"]
+
+
+def test_bad_gem_objects_are_refused():
+    d = Driver("g")
+    with pytest.raises(ModelError, match="with no handle someone must hold it"):
+        d.gem_object("bo", handles=0)
+    with pytest.raises(ModelError, match="0 <= handles <= max_handles <= 4"):
+        d.gem_object("bo2", handles=3, max_handles=2)
