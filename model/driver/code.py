@@ -112,6 +112,7 @@ class Ins:
     in_signalling: bool = False
     in_release: bool = False  # part of a release that runs only when a put drops the last reference
     in_reclaim: bool = False  # a shrinker's call run by direct reclaim inside an allocation
+    library: bool = False  # a step inside a kernel call written in this library (drm_gem_*, drm_syncobj_*, mmap)
     where: tuple[str, int] | None = None  # the line of the driver's source that makes the call
     allocates: KObject | None = None  # the object this call creates (its thread may set it up unpublished)
     attaches: Attachment | None = None  # the attachment this call creates (its owner must hold the buffer)
@@ -164,6 +165,8 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         # calls on a Value: the step that branches on it, and per branch (one per object it may hold) the
         # instructions [first, end) the branch wrote
         self.dispatches: list[tuple[int, list[tuple[int, int]]]] = []
+        self._library = 0  # inside a kernel call the library writes as a program (a mixin's call)
+        self.library_calls: list[tuple[int, int]] = []  # the steps [first, end) of each outermost such call
         # exporter ops being inlined: (depth, op, where an error return goes or None, the core's state to undo)
         self._ops: list[tuple[int, str, str | None, list[Effect]]] = []
 
@@ -2144,6 +2147,7 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         ins.in_signalling = self._signalling > 0 or ins.sig_end
         ins.in_release = self._releasing > 0
         ins.in_reclaim = self._reclaiming > 0
+        ins.library = self._library > 0
         if not ins.owner:
             ins.owner = self.owner
         if self._pending_checks:
@@ -2163,12 +2167,14 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
                              "drops a reference to itself?)")
         self._scope.append(self._fresh(name))
         self._inline_depth += 1
+        library, self._library = self._library, 0  # a body (a callback, an op, a helper) is code to check
         if owner:
             self._owner.append(owner)
         try:
             write()
             self.label("$end")
         finally:
+            self._library = library
             if owner:
                 self._owner.pop()
             self._inline_depth -= 1
@@ -2212,6 +2218,17 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         finally:
             if fails:
                 self._ops.pop()
+
+    def _run_body(self, what: str, body: Body, fail: str, *args: object) -> bool:
+        """A driver body the kernel calls and whose error return (``k.ret("-E...")``) it handles: the error
+        goes to ``fail`` (a resolved label). Returns whether the body can return one."""
+        self._ops.append((self._inline_depth + 1, what, fail, []))
+        errors = self._op_errors
+        try:
+            self._inline(what, lambda: body(self, *args))
+        finally:
+            self._ops.pop()
+        return self._op_errors != errors
 
     def _release(self, ins: Ins, obj: KObject, last: Expr) -> None:
         """The put step, then (when it dropped the last reference) the release callback and the free; a
@@ -2599,6 +2616,27 @@ def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
     call.__signature__ = sig  # type: ignore[attr-defined]
     return call
 
+
+def _library_call(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A kernel call this library writes as a program: the branches inside it that a program never takes
+    (the non-last handle put, an export already cached) are the kernel's, not dead code of the program."""
+    @functools.wraps(fn)
+    def call(self: Code, *args: Any, **kwargs: Any) -> Any:
+        first = len(self.ins)
+        self._library += 1
+        try:
+            return fn(self, *args, **kwargs)
+        finally:
+            self._library -= 1
+            if self._library == 0:
+                self.library_calls.append((first, len(self.ins)))
+    return call
+
+
+for _m in _MIXINS:
+    for _name, _fn in list(vars(_m).items()):
+        if inspect.isfunction(_fn) and not _name.startswith("_"):
+            setattr(Code, _name, _library_call(getattr(Code, _name)))
 
 for _name, _fn in [*((n, f) for m in _MIXINS for n, f in vars(m).items() if n not in vars(Code)), *vars(Code).items()]:
     if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _KEEPS_VALUES:

@@ -720,6 +720,14 @@ class DriverBuild:
                 acts |= {f"{ident(t.name)}_{i}_{a.suffix}" for i in steps for a in k.ins[i].alts}
                 group.append((f"{ident(t.name)}_{steps[0]}", acts))
             info.branches.append((f"{ident(t.name)}_{at}", group))
+        for first, end in k.library_calls:  # a kernel call's own branches: excused once the call ran
+            steps = [i for i in range(first, end) if i in names and i in locksets]
+            if steps:
+                inner = [i for i in steps[1:] if k.ins[i].library]
+                info.branches.append((f"{ident(t.name)}_{steps[0]}", [
+                    (f"{ident(t.name)}_{i}", {f"{ident(t.name)}_{i}"}) for i in inner] + [
+                    (f"{ident(t.name)}_{i}_{a.suffix}", {f"{ident(t.name)}_{i}_{a.suffix}"})
+                    for i in steps if k.ins[i].library for a in k.ins[i].alts]))
         return pc
 
     def _signal_points(self, t, k: Code, live: list[int], succ_of, resolve, pc: Expr, names: dict[int, str]) -> None:

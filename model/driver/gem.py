@@ -196,16 +196,24 @@ class GemCalls:
         self.goto(fail, "return -ENOENT")
         self.label(done)
 
+    def _prime_import(self: Any, fd: Slot, obj: GemObject, handle: Slot, fail: str) -> None:
+        _prime_import(self, fd, obj, handle, fail)
+
     def drm_gem_prime_fd_to_handle(self: Any, fd: Slot, obj: GemObject, *, handle: Slot, fail: str) -> None:
-        """DRM_IOCTL_PRIME_FD_TO_HANDLE of a dma-buf this device exported (a self-import): dma_buf_get(fd),
-        then under file_priv->prime.lock drm_gem_prime_import() finds dmabuf->priv is our object and takes
-        an object reference instead of a dma-buf one; a new handle for it (drm_gem_handle_create_tail), the
-        import reference put, and the fd's dma-buf reference put."""
+        """DRM_IOCTL_PRIME_FD_TO_HANDLE: dma_buf_get(fd), then under file_priv->prime.lock
+        drm_gem_prime_import(). Of a dma-buf this device exported (a self-import) it finds dmabuf->priv is
+        our object and takes an object reference instead of a dma-buf one; of another device's
+        (``d.gem_object(imports=buf)``) it attaches, takes a dma-buf reference for the object, maps, runs
+        the driver's import_sg_table and creates the object. Then a new handle (drm_gem_handle_create_tail),
+        the import's object reference put, and the fd's dma-buf reference put."""
         obj = self._gem(obj)
         buf = obj.exported
+        if isinstance(fd, Slot) and obj.imports is not None and fd.obj is obj.imports:
+            self._prime_import(fd, obj, handle, fail)
+            return
         if not isinstance(fd, Slot) or fd.obj is not buf:
             raise ModelError(f"thread {self.thread}: drm_gem_prime_fd_to_handle(..., {obj.name}): the fd slot "
-                             f"holds {obj.name}.exported")
+                             f"holds {obj.name}.exported (a self-import) or the dma-buf of d.gem_object(imports=)")
         put_buf, done = self._fresh("put_buf"), self._fresh("imported")
         self.dma_buf_get(fd, fail=fail)
         self.mutex_lock(obj.prime_lock)
@@ -230,3 +238,44 @@ def _create_tail(k: Any, obj: GemObject, handle: Slot) -> None:
     k.ret(0)
     k.label("err")
     k.ret("-ENOMEM")
+
+
+def _as(k: Any, owner: str, call: Any) -> None:
+    """Make a call whose reference is ``owner``'s (an object that keeps it)."""
+    k._owner.append(owner)
+    try:
+        call()
+    finally:
+        k._owner.pop()
+
+
+def _prime_import(k: Any, fd: Slot, obj: GemObject, handle: Slot, fail: str) -> None:
+    """drm_gem_prime_fd_to_handle() of another device's dma-buf: drm_gem_prime_import_dev() creates ``obj``."""
+    buf, att = obj.imports, obj.import_attach
+    unlock, detach, unmap, put_obj, done = (k._fresh(x) for x in ("unlock", "detach", "unmap", "put_obj", "done"))
+    k.dma_buf_get(fd, fail=fail)
+    k.mutex_lock(obj.prime_lock)
+    k.dma_buf_attach(att, fail=unlock)
+    _as(k, obj.name, lambda: k.get_dma_buf(buf, "get_dma_buf(dma_buf) (the import's, dropped by drm_prime_gem_destroy)"))
+    k.dma_buf_map_attachment(att, fail=detach)
+    if obj.import_sg_table is not None:  # dev->driver->gem_prime_import_sg_table(): its error unwinds
+        k._run_body(f"{obj.name} gem_prime_import_sg_table()", obj.import_sg_table, k._lab(unmap))
+    k.kzalloc(obj, text=f"{obj.name} = gem_prime_import_sg_table(); obj->import_attach = attach")
+    k.call(_create_tail, obj, handle, fail=put_obj)
+    k.drm_gem_object_put(obj)
+    k.mutex_unlock(obj.prime_lock)
+    k.dma_buf_put(buf)
+    k.goto(done)
+    k.label(put_obj)  # drm_gem_object_put(): the release undoes the import
+    k.drm_gem_object_put(obj)
+    k.goto(unlock)
+    k.label(unmap)
+    k.dma_buf_unmap_attachment(att)
+    k.label(detach)
+    k.dma_buf_detach(att)
+    _as(k, obj.name, lambda: k.dma_buf_put(buf))
+    k.label(unlock)
+    k.mutex_unlock(obj.prime_lock)
+    k.dma_buf_put(buf)
+    k.goto(fail, "return the error")
+    k.label(done)

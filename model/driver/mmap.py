@@ -80,13 +80,7 @@ class MmapCalls:
                 f"if (vma->vm_pgoff + vma_pages(vma) > {file.name}->size >> PAGE_SHIFT)"):
             self._mmap_op(file, vma, err, "dma_buf_mmap_internal()")
         elif fop is not None:  # call_mmap(file, vma): the driver's f_op->mmap; its error return fails the mmap
-            self._ops.append((self._inline_depth + 1, f"{file.name}->f_op->mmap", self._lab(err), []))
-            errors = self._op_errors
-            try:
-                self._inline(f"{file.name}.mmap", lambda: fop(self, vma))
-            finally:
-                self._ops.pop()
-            if self._op_errors == errors:
+            if not self._run_body(f"{file.name}->f_op->mmap", fop, self._lab(err), vma):
                 can_fail = False  # it returns no error: no error path to write
             elif fail is None:
                 raise ModelError(f"thread {self.thread}: mmap({vma.name}, {fd.name}): {file.name}'s mmap returns an "

@@ -515,3 +515,6 @@ class GemObject(KObject):
     table: SpinLock | None = field(default=None, repr=False)  # file->table_lock (object_idr)
     name_lock: Mutex | None = field(default=None, repr=False)  # dev->object_name_lock
     prime_lock: Mutex | None = field(default=None, repr=False)  # file_priv->prime.lock
+    imports: DmaBuf | None = field(default=None, repr=False)  # the foreign dma-buf a PRIME import wraps
+    import_attach: Attachment | None = field(default=None, repr=False)
+    import_sg_table: Body | None = field(default=None, repr=False)  # the driver's gem_prime_import_sg_table

@@ -269,21 +269,41 @@ class Driver:
         sf.sync_wq = wq  # type: ignore[attr-defined]
         return sf, self.slot(f"{name}.fd", sf, kind="fd")
 
-    def gem_object(self, name: str, *, handles: int = 1, max_handles: int = 2, owners: tuple[str, ...] = ()) -> GemObject:
-        """A struct drm_gem_object with ``handles`` GEM handles at the start (of at most ``max_handles``: the
+    def gem_object(self, name: str, *, handles: int | None = None, max_handles: int = 2,
+                   owners: tuple[str, ...] = (), imports: DmaBuf | None = None,
+                   import_sg_table: Body | None = None) -> GemObject:
+        """A struct drm_gem_object with ``handles`` GEM handles at the start (1; of at most ``max_handles``: the
         handle slots ``obj.handles``), which together hold one reference while any exists, and the dma-buf
         PRIME exports it as (``obj.exported``, made by ``k.drm_gem_prime_handle_to_fd``; its release puts
         the object). The calls are the kernel's: ``k.drm_gem_object_lookup``, ``k.drm_gem_object_get/put``,
         ``k.drm_gem_handle_create``, ``k.drm_gem_handle_delete``, ``k.drm_gem_prime_handle_to_fd``,
-        ``k.drm_gem_prime_fd_to_handle`` (a self-import: the object gets another handle)."""
+        ``k.drm_gem_prime_fd_to_handle`` (a self-import: the object gets another handle).
+
+        ``imports=buf``: the object a PRIME import of another device's dma-buf creates (it does not exist
+        before ``k.drm_gem_prime_fd_to_handle(fd_of_buf, obj, ...)``): drm_gem_prime_import_dev attaches
+        (``obj.import_attach``), takes a dma-buf reference, maps the attachment and calls the driver's
+        ``import_sg_table`` body ``(k)`` (gem_prime_import_sg_table, which may ``k.ret("-ENOMEM")``); its
+        release (drm_prime_gem_destroy) unmaps, detaches and puts the dma-buf."""
+        if handles is None:
+            handles = 0 if imports is not None else 1
         if not isinstance(max_handles, int) or not 1 <= max_handles <= 4 or not 0 <= handles <= max_handles:
             raise ModelError(f"gem_object {name}: 0 <= handles <= max_handles <= 4, got {handles}, {max_handles}")
-        if handles == 0 and not owners:
+        if imports is not None and (not isinstance(imports, DmaBuf) or imports not in self.objects):
+            raise ModelError(f"gem_object {name}: imports= is a dma-buf of this driver")
+        if imports is not None and handles:
+            raise ModelError(f"gem_object {name}: an imported object has no handle before its import (handles=0)")
+        if handles == 0 and not owners and imports is None:
             raise ModelError(f"gem_object {name}: with no handle someone must hold it: owners=(...)")
         ref = self.holder(f"{name}.handles")  # drm_gem_object_handle_get(): the handles' one reference
-        obj = GemObject(self._new(name, "object"), kind="kref", live=True,
+
+        def destroy(k):  # drm_gem_object_free() -> driver free -> drm_prime_gem_destroy()
+            k.dma_buf_unmap_attachment(obj.import_attach)
+            k.dma_buf_detach(obj.import_attach)
+            k.dma_buf_put(imports)
+
+        obj = GemObject(self._new(name, "object"), kind="kref", live=imports is None,
                         owners=tuple(owners) + ((ref,) if handles else ()), max_refs=self._max(name, 4),
-                        kernel="struct drm_gem_object")
+                        kernel="struct drm_gem_object", release=destroy if imports is not None else None)
         self.objects.append(obj)
         obj.handles_ref = ref
         obj.handles = tuple(self.slot(f"{name}.handle{i}", obj, kind="idr", installed=i < handles, holds_ref=False)
@@ -300,6 +320,10 @@ class Driver:
 
         obj.exported = self.dma_buf(f"{name}.dmabuf", ops={"release": dmabuf_release})
         obj.dma_buf = self.pointer(f"{name}->dma_buf", (obj.exported,), of=obj)
+        if imports is not None:
+            obj.imports = imports
+            obj.import_attach = self.attachment(f"{name}->import_attach", imports, owner=name)
+            obj.import_sg_table = import_sg_table
         return obj
 
     def syncobj(self, name: str, fences: tuple[Fence, ...], *, fence: Fence | None = None, handle: bool = True,
