@@ -248,11 +248,46 @@ def _tail(trace: Trace, why: Explanation) -> Text:
     return tail
 
 
+def _table_width(trace: Trace) -> int:
+    """How wide the changes table is with its fixed columns whole and 12 columns left for the changes."""
+    if not trace.steps:
+        return 0
+    cols = [len(str(trace.length)), max(len(s.actor) for s in trace.steps), max(len(s.label) for s in trace.steps),
+            max(len(s.kernel) for s in trace.steps)]
+    return sum(cols) + 2 * len(cols) + 12
+
+
+def _narrow_steps(trace: Trace, console: Console) -> None:
+    """The changes view on a terminal too narrow for the table (a CI log at 80 columns): one record per step,
+    its call and its changes wrapped under it, nothing cut off."""
+    lanes = trace.actors()
+    states = trace.states()
+    w = len(str(trace.length))
+    indent = " " * (w + 2)
+    for n, s in enumerate(trace.steps, 1):
+        if trace.loop is not None and n == trace.loop + 1:
+            console.print(Text(f"{'':>{w}}  ↻ loop: the steps below repeat forever", style="bold"))
+        head = Text(f"{n:>{w}}  ")
+        head.append(s.actor, style=lane_style(trace, s.actor, lanes))
+        head.append(f"  {s.kernel or s.label}")
+        head.append(f"  ({s.label})", style="dim")
+        console.print(head, overflow="fold")
+        body = Text(indent)
+        body.append_text(_changes(s, states[n - 1]))
+        console.print(body, overflow="fold")
+    if trace.loop is not None and trace.loop == trace.length:
+        console.print(Text(f"{'':>{w}}  ↻ stutter: no action is enabled, it stays here forever", style="bold"))
+
+
 def render(trace: Trace, console: Console | None = None, *, full: bool = False, calls: bool = False) -> None:
     """Print the trace; ``calls=True`` adds the per-thread kernel API call view."""
     console = console or Console()
     why = explain(trace)
-    if trace.length > LONG_TRACE:
+    if not full and trace.length <= LONG_TRACE and _table_width(trace) > console.width:
+        console.print(Group(*_head(trace, full)))
+        _narrow_steps(trace, console)
+        console.print(_tail(trace, why))
+    elif trace.length > LONG_TRACE:
         console.print(Group(*_head(trace, full)))
         (_long_full if full else _long_steps)(trace, console)
         console.print(_tail(trace, why))

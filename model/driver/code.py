@@ -259,9 +259,20 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
 
     # ---- driver state, assertions, completions ------------------------------
     def set(self, f: Field, value: object, text: str = "") -> None:
-        """``obj->field = value`` (one atomic store)."""
+        """``obj->field = value`` (one atomic store); a field holds 0..max_value (a value computed from state
+        that leaves the range is clamped and flagged: driver-assert)."""
         self._field(f)
-        self._add(Ins(text or f"{f.name} = ...", effects=[assign(f.value, value)], owner=self.owner))
+        if isinstance(value, (int, bool)):
+            self._bound(f, int(value))
+            self._add(Ins(text or f"{f.name} = {int(value)}", effects=[assign(f.value, int(value))], owner=self.owner))
+            return
+        v = lift(value)
+        ins = Ins(text or f"{f.name} = ...", owner=self.owner,
+                  effects=[assign(f.value, ite(v < 0, 0, ite(v > f.max_value, f.max_value, v)))])
+        ins.checks.append(("driver-assert", (v < 0) | (v > f.max_value),
+                           f"{f.name} would leave 0..{f.max_value} (fields are unsigned: raise max_value, or the "
+                           "count runs away)"))
+        self._add(ins)
 
     def inc(self, f: Field, text: str = "") -> None:
         """``atomic_inc`` / ``++``: beyond the field's bound is a model error (raise max_value)."""
@@ -1992,6 +2003,7 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         n = self.b.cpu_state(self.owner, buf, kind)
         ins = Ins(f"dma_buf_{op}({buf.name}{', ' + dir if dir else ''})", owner=self.owner)
         self._deref(ins, buf)
+        pending: list[Expr] = []
         if op == "begin_cpu_access" and buf.resv is not None and buf.resv.fences:
             # __dma_buf_begin_cpu_access(): dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), true, ...):
             # a CPU write waits for every reader and writer, a CPU read for the writers only
@@ -2008,13 +2020,15 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         else:
             ins.checks.append(("driver-assert", n >= 2, f"{self.owner} nests {op} more than the model tracks"))
             ins.effects.append(assign(n, ite(n < 2, n + 1, n)))
-        if fail and op == "begin_cpu_access":  # __dma_buf_begin_cpu_access(): an interruptible wait for the fences
-            ins.alts.append(Alt("erestartsys", lift(True), [], self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
         self._add(ins)
         if delta > 0:
             errors = self._op_errors
             self._op(buf, op, self._lab(fail) if fail else None, (assign(n, ite(n > 0, n - 1, 0)),), fails=True,
                      arg=dir)
+            if fail and op == "begin_cpu_access" and (pending or self._op_errors == errors):
+                # a signal ends the interruptible wait while a fence is pending (with none and an op that
+                # cannot fail, the fail label is dead code and is reported so)
+                ins.alts.append(Alt("erestartsys", disj(*pending), [], self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
             if fail and op == "vmap" and self._op_errors == errors:
                 raise ModelError(f"thread {self.thread}: dma_buf_vmap({buf.name}, fail={fail!r}) cannot fail: the "
                                  "exporter's vmap op returns no error")
@@ -2338,8 +2352,17 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             self.label(skip)
 
     def _obj(self, obj: KObject) -> None:
-        if not isinstance(obj, KObject) or obj not in self.b.objects:
-            raise ModelError(f"thread {self.thread}: {obj!r} is not an object declared on this driver")
+        if isinstance(obj, KObject) and obj in self.b.objects:
+            return
+        what = {Lock: "a lock", Slot: "a slot", Pointer: "a pointer", Field: "a field", Resv: "a resv",
+                Attachment: "an attachment", WaitQueue: "a wait queue", Completion: "a completion"}
+        kind = next((w for t, w in what.items() if isinstance(obj, t)), None)
+        name = getattr(obj, "name", None)
+        if kind is not None:
+            hint = " (read a pointer with k.ptr_load or k.ptr_use)" if isinstance(obj, Pointer) else ""
+            raise ModelError(f"thread {self.thread}: {name!r} is {kind}, not an object with memory: this call takes "
+                             f"a kref, mem, fence or dma_buf object{hint}")
+        raise ModelError(f"thread {self.thread}: {name or obj!r} is not an object declared on this driver")
 
     def _ref(self, obj: KObject) -> None:
         self._obj(obj)
@@ -2537,6 +2560,9 @@ for _name, _fn in [*(i for m in _MIXINS for i in vars(m).items()), *vars(Code).i
 # Calls that take a Value as it is (a helper gets the variable; a condition reads it), not the object it holds
 _KEEPS_VALUES = _NO_TEXT | {"if_", "goto_if", "warn_on", "set", "wait_event", "may_goto", "ptr_load"}
 _NULL_OK = {"dma_fence_get", "dma_fence_put", "kfree", "kfree_rcu"}  # if (!p) return: NULL is no bug
+# if (WARN_ON(!p)) return -EINVAL: NULL is the kernel's WARN (a driver bug it survives), not an oops
+_NULL_WARN = {"dma_fence_signal": "dma_fence_signal", "dma_fence_signal_locked": "dma_fence_signal_locked",
+              "dma_buf_put": "dma_buf_put"}
 _STORES = {"ptr_store", "ptr_xchg"}  # store the value itself: NULL and ERR_PTR are values too
 
 
@@ -2572,7 +2598,8 @@ def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
                              f"{val.thread}; hand the object over through a pointer or a slot")
         end = self._fresh("endcall")
         cases = [(t, self._fresh(f"{val.var}={t.name}")) for t in val.targets]
-        ins = Ins(f"{name}({val.var}): on the object {val.var} holds", owner=self.owner,
+        said = kwargs.get("text") or ""  # the program's own words for the call name its first step too
+        ins = Ins(f"{said or name + '(' + val.var + ')'}: on the object {val.var} holds", owner=self.owner,
                   switch=[(val.is_(t), self._lab(lab)) for t, lab in cases])
         store = name in _STORES
         nulls: list[tuple[object, str]] = []
@@ -2582,7 +2609,10 @@ def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
                 nulls.append((ERR_PTR, self._fresh(f"{val.var}=ERR_PTR")))
             ins.switch += [(val.null if x is None else val.is_err, self._lab(lab)) for x, lab in nulls]
         else:
-            if name not in _NULL_OK and not kwargs.get("null_ok"):
+            if name in _NULL_WARN:
+                ins.checks.append(("driver-assert", val.null, f"{val.var} is NULL: WARN_ON(!{val.var}) in "
+                                   f"{_NULL_WARN[name]}(), which returns without doing anything"))
+            elif name not in _NULL_OK and not kwargs.get("null_ok"):
                 ins.checks.append(("null-deref", val.null, f"{val.var} is NULL: {name}() dereferences it"))
             if val.err:
                 ins.checks.append(("null-deref", val.is_err, f"{val.var} is an ERR_PTR: {name}() dereferences it "
@@ -2637,6 +2667,8 @@ for _m in _MIXINS:
     for _name, _fn in list(vars(_m).items()):
         if inspect.isfunction(_fn) and not _name.startswith("_"):
             setattr(Code, _name, _library_call(getattr(Code, _name)))
+# userspace close(fd): its -EBADF branch is the kernel's, not dead code where nobody else closes the fd
+Code.close = _library_call(Code.close)  # type: ignore[method-assign]
 
 for _name, _fn in [*((n, f) for m in _MIXINS for n, f in vars(m).items() if n not in vars(Code)), *vars(Code).items()]:
     if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _KEEPS_VALUES:

@@ -792,6 +792,11 @@ class DriverBuild:
                 if isinstance(lk, RwSem) and t in self.plan.readers.get(lk.name, ()):
                     info.add("lock-held-at-exit", (pcs[t] == DONE) & (self.reader(lk, t) == 1),
                              f"{t} returns holding {lk.name} for read")
+        for t, (stamp, _acquired) in self._ww.items():  # ww_acquire_init() acquires a lockdep map: fini drops it
+            if t in pcs:
+                info.add("lock-held-at-exit", (pcs[t] == DONE) & (stamp != 0),
+                         f"{t} returns with its ww acquire context still active (no ww_acquire_fini: lockdep's "
+                         "'lock held when returning to user space', reservation_ww_class_acquire)")
         for obj, f, v in self.device_uses.values():  # DMA into freed memory: the device writes until f signals
             info.add("dma-after-free", (v == 1) & ~_signaled(f) & ((obj.life == FREED) | (obj.life == GRACE)),
                      f"{obj.name} was freed while a device job still accesses it: {f.name} has not signaled "
