@@ -331,7 +331,11 @@ def select_design(props: tuple[Property, ...], ids: list[str] | None, name: str)
     known = {p.id: p for p in props}
     for i in ids:
         if i not in known:
-            raise ModelError(f"unknown property {i!r} for design {name}; known: {', '.join(known)}")
+            hint = ""
+            if any(w in i for w in ("lock-order", "lockdep", "circular", "cycle")) and "no-recursive-lock" not in known:
+                hint = (" (lock-order cycles are lockdep's report: run `dmabuf-check locks` on the same design or "
+                        "file, which lists every cycle with its scenario)")
+            raise ModelError(f"unknown property {i!r} for design {name}; known: {', '.join(known)}{hint}")
     return tuple(p for p in props if p.id in ids)
 
 

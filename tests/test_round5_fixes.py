@@ -127,3 +127,76 @@ def test_a_line_inlined_at_two_sites_is_not_dead_when_it_ran_at_one():
     assert len(r.vacuous) == 1  # the second site's step never ran
     lines, _internal = _vacuous_lines(m, r.vacuous)
     assert lines == []  # but its line ran at the first site
+
+
+def two_bo_exec(interruptible: bool) -> Driver:
+    """Two submits lock two BOs in opposite orders with drm_exec, reserving a fence slot on each; with
+    DRM_EXEC_INTERRUPTIBLE_WAIT a signal or -ENOMEM ends the transaction through drm_exec_fini()."""
+    d = Driver("exec")
+    a, b = d.resv("a"), d.resv("b")
+    for name, order in (("s1", (a, b)), ("s2", (b, a))):
+        @d.thread(name)
+        def submit(k, order=order):
+            k.drm_exec_init()
+            k.label("retry")
+            for r in order:
+                k.drm_exec_prepare_obj(r, retry="retry", **({"fail": "err"} if interruptible else {}))
+            k.label("err")
+            k.drm_exec_fini()
+    return d
+
+
+def test_drm_exec_prepare_with_its_error_paths_holds_and_its_own_steps_are_not_dead_code():
+    for interruptible in (False, True):
+        violated, vacuous, _states, _m = run(two_bo_exec(interruptible))
+        assert violated == {} and vacuous == [], (interruptible, vacuous)
+
+
+def test_locking_after_ww_acquire_done_is_the_ww_debug_warn():
+    def make(late: bool) -> Driver:
+        d = Driver("done")
+        a, b = d.resv("a"), d.resv("b")
+
+        @d.thread("t")
+        def t(k):
+            k.ww_acquire_init()
+            k.dma_resv_lock(a, ctx=True)
+            if not late:
+                k.dma_resv_lock(b, ctx=True)
+            k.ww_acquire_done()
+            if late:
+                k.dma_resv_lock(b, ctx=True)
+            k.dma_resv_unlock(b)
+            k.dma_resv_unlock(a)
+            k.ww_acquire_fini()
+        return d
+
+    holds(make(False))
+    assert run(make(True))[0] == {"ww-acquire-ctx": 3}
+
+
+def test_lock_slow_interruptible_takes_its_error_path():
+    d = Driver("slow")
+    a, b = d.resv("a"), d.resv("b")
+    for name, order in (("s1", (a, b)), ("s2", (b, a))):
+        @d.thread(name)
+        def t(k, order=order):
+            first, second = order
+            k.ww_acquire_init()
+            k.dma_resv_lock(first, ctx=True)
+            k.dma_resv_lock(second, ctx=True, edeadlk="backoff")
+            k.goto("locked")
+            k.label("backoff")
+            k.dma_resv_unlock(first)
+            k.dma_resv_lock_slow_interruptible(second, fail="eintr")
+            k.dma_resv_unlock(second)
+            k.goto("fini")
+            k.label("locked")
+            k.dma_resv_unlock(second)
+            k.dma_resv_unlock(first)
+            k.goto("fini")
+            k.label("eintr")
+            k.label("fini")
+            k.ww_acquire_fini()
+    violated, vacuous, _states, _m = run(d)
+    assert violated == {} and vacuous == []

@@ -231,10 +231,15 @@ def _vacuous_lines(model, vacuous: list[str]) -> tuple[list[str] | None, set[str
              (dmabuf_check.__file__, info_of.__code__.co_filename)}
     roots |= {os.path.dirname(r) for r in roots}
     acts = {a.name: a for a in model.actions}
+    never = set(vacuous)
+    # a line inlined at several call sites (an op, a helper) ran if it ran at any of them
+    ran = {tuple(w) for a, w in where.items() if a not in never}
     lines: dict[str, None] = {}
     internal: set[str] = set()
     for name in vacuous:
         at = where.get(name)
+        if at is not None and tuple(at) in ran:
+            continue
         act = acts.get(name)
         text = getattr(act, "kernel", "") or name
         path = os.path.abspath(at[0]) if at else ""

@@ -1525,6 +1525,9 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
                            "initialised (ww_acquire_init)"))
         held_ww = self.b.ww_held(r)
         ins.effects += [assign(acquired, ite(acquired < 3, acquired + 1, acquired)), assign(held_ww, 1)]
+        done = self.b.ww_done(self.me)
+        if done is not None:  # DEBUG_WW_MUTEX_SLOWPATH: DEBUG_LOCKS_WARN_ON(ww_ctx->done_acquire)
+            ins.checks.append(("ww-acquire-ctx", done == 1, f"{self.me} locks {r.name} after ww_acquire_done()"))
         die = self.b.ww_dies(self.me, r)
         ins.wait_when = ~die
         # without edeadlk the error is ignored: the call returns without the lock and the code goes on
@@ -1536,13 +1539,17 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         if not edeadlk:
             self._pending_labels.append(target)  # the ignored error goes on with the next call
 
-    def dma_resv_lock_slow(self, r: Resv) -> None:
+    def dma_resv_lock_slow(self, r: Resv, *, interruptible: bool = False, fail: str | None = None) -> None:
         """``dma_resv_lock_slow``: after -EDEADLK, with every other lock of the context dropped, sleep until the
-        contended lock is free (no -EDEADLK): RESV-W2."""
+        contended lock is free (no -EDEADLK): RESV-W2. ``interruptible`` (dma_resv_lock_slow_interruptible):
+        a signal ends the sleep with -EINTR, to ``fail``."""
         self._resv_use(r)
+        self._no_fail_unless(interruptible, fail, "dma_resv_lock_slow", "interruptible=True")
         stamp, acquired = self.b.ww(self.me)
-        text = f"dma_resv_lock_slow({r.name}, &ctx)"
+        text = f"dma_resv_lock_slow{'_interruptible' if interruptible else ''}({r.name}, &ctx)"
         ins = self._lock_ins(r.lock, text)
+        if fail:
+            ins.alts.append(Alt("eintr", lift(True), [], self._lab(fail), f"{text} -> -EINTR"))
         self._sleep_check(ins, text)
         ins.checks.append(("ww-backoff", acquired > 0, f"{self.me} calls dma_resv_lock_slow still holding ww locks of "
                            "its context (RESV-W2: release every lock first)"))
@@ -1576,10 +1583,12 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         self._exec: list[Resv] = []
         self.ww_acquire_init(text="drm_exec_init(&exec): ww_acquire_init(&exec->ticket)")
 
-    def drm_exec_lock_obj(self, r: Resv, *, retry: str) -> None:
+    def drm_exec_lock_obj(self, r: Resv, *, retry: str, fail: str | None = None) -> None:
         """``drm_exec_lock_obj(&exec, obj)`` + ``drm_exec_retry_on_contention(&exec)``: lock with the context;
         on -EDEADLK unlock every object of the transaction, sleep on the contended one (lock_slow, it becomes
-        exec->prelocked) and start over at ``retry``; the object already prelocked is not locked again."""
+        exec->prelocked) and start over at ``retry``; the object already prelocked is not locked again.
+        ``fail`` (DRM_EXEC_INTERRUPTIBLE_WAIT): -EINTR from a signal while waiting, or -ENOMEM growing the
+        object array, goes there (the caller then drm_exec_fini()s)."""
         if not hasattr(self, "_exec"):
             raise ModelError(f"thread {self.thread}: drm_exec_lock_obj() before drm_exec_init()")
         self._resv_use(r)
@@ -1588,16 +1597,24 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         pre = self.b.exec_prelocked(self.me)
         took, done, contended = self._fresh("prelocked"), self._fresh("locked"), self._fresh("contended")
         self.goto_if(pre == r.name, took, f"drm_exec_lock_obj({r.name}): if (exec->prelocked == obj)")
-        self.dma_resv_lock(r, ctx=True, edeadlk=contended)
+        self.dma_resv_lock(r, ctx=True, edeadlk=contended, interruptible=fail is not None, fail=fail)
+        if fail:
+            self.may_goto(fail, f"drm_exec_obj_locked({r.name}): krealloc(exec->objects) fails: -ENOMEM")
         self.goto(done)
         self.label(contended)  # drm_exec_retry_on_contention() -> drm_exec_cleanup()
         self._exec_unlock_all(f"drm_exec_unlock_all(&exec) ({r.name} is contended)", but=r)
-        self.dma_resv_lock_slow(r)
+        self.dma_resv_lock_slow(r, interruptible=fail is not None, fail=fail)
         self._set_state(pre, r.name, f"exec->prelocked = {r.name}")
         self.goto(retry)
         self.label(took)
         self._set_state(pre, "NONE", "exec->prelocked = NULL (already locked)")
         self.label(done)
+
+    def drm_exec_prepare_obj(self, r: Resv, *, retry: str, fail: str | None = None) -> None:
+        """``drm_exec_prepare_obj(&exec, obj, 1)`` + retry on contention: drm_exec_lock_obj, then
+        dma_resv_reserve_fences (-ENOMEM to ``fail``; with fail also the lock's -EINTR)."""
+        self.drm_exec_lock_obj(r, retry=retry, fail=fail)
+        self.dma_resv_reserve_fences(r, fail=fail)
 
     def drm_exec_fini(self) -> None:
         """``drm_exec_fini(&exec)``: unlock every object of the transaction and finish the context."""
@@ -1622,12 +1639,30 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         """(an internal store of the model's own bookkeeping, shown as the kernel statement ``text``)"""
         self._add(Ins(text, effects=[assign(var, value)], owner=self.owner))
 
+    def dma_resv_lock_slow_interruptible(self, r: Resv, *, fail: str) -> None:
+        self.dma_resv_lock_slow(r, interruptible=True, fail=fail)
+
+    def ww_acquire_done(self) -> None:
+        """``ww_acquire_done(&ctx)``: the acquire phase is over; a later lock with the context is the
+        DEBUG_WW_MUTEX_SLOWPATH WARN (ww-acquire-ctx)."""
+        stamp, _acquired = self.b.ww(self.me)
+        self.b.next_plan.ww_done.add(self.me)
+        ins = Ins("ww_acquire_done(&ctx)", owner=self.owner)
+        ins.checks.append(("ww-acquire-ctx", stamp == 0, f"{self.me} has no acquire context"))
+        done = self.b.ww_done(self.me)
+        if done is not None:
+            ins.effects.append(assign(done, 1))
+        self._add(ins)
+
     def ww_acquire_fini(self) -> None:
         stamp, acquired = self.b.ww(self.me)
         ins = Ins("ww_acquire_fini(&ctx)", owner=self.owner, drop=WW_CTX)
         ins.checks.append(("ww-acquire-ctx", acquired > 0, f"{self.me} finishes its acquire context with ww locks "
                            "still held"))
         ins.effects.append(assign(stamp, 0))
+        done = self.b.ww_done(self.me)
+        if done is not None:
+            ins.effects.append(assign(done, 0))
         self._add(ins)
 
     def dma_resv_unlock(self, r: Resv) -> None:
@@ -2149,6 +2184,10 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
                              "(fence.signaled, slot.set, obj.alive)")
         return lift(cond)
 
+    def _await(self, cond: Expr, text: str) -> None:
+        """A step that runs only once ``cond`` holds (the environment's precondition, not a sleep)."""
+        self._add(Ins(text, guard=cond, owner=self.owner))
+
     def _fresh(self, base: str) -> str:
         self._uid += 1
         return f"{base}#{self._uid}"
@@ -2667,8 +2706,10 @@ for _m in _MIXINS:
     for _name, _fn in list(vars(_m).items()):
         if inspect.isfunction(_fn) and not _name.startswith("_"):
             setattr(Code, _name, _library_call(getattr(Code, _name)))
-# userspace close(fd): its -EBADF branch is the kernel's, not dead code where nobody else closes the fd
-Code.close = _library_call(Code.close)  # type: ignore[method-assign]
+# userspace close(fd): its -EBADF branch is the kernel's, not dead code where nobody else closes the fd; and
+# drm_exec's loop: its prelocked and contention steps a two-transaction program never reaches are drm_exec's
+for _name in ("close", "drm_exec_init", "drm_exec_lock_obj", "drm_exec_prepare_obj", "drm_exec_fini"):
+    setattr(Code, _name, _library_call(getattr(Code, _name)))
 
 for _name, _fn in [*((n, f) for m in _MIXINS for n, f in vars(m).items() if n not in vars(Code)), *vars(Code).items()]:
     if inspect.isfunction(_fn) and not _name.startswith("_") and _name not in _KEEPS_VALUES:

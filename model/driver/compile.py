@@ -95,6 +95,7 @@ class Plan:
     polled: set[str] = field(default_factory=set)  # sync_files some thread polls (their release removes the cb)
     rcu: bool = False  # the driver uses RCU (read-side sections or kfree_rcu): frees wait for grace periods
     grace: bool = False  # some call can leave an object RCU-freed (kfree_rcu, a fence's last put)
+    ww_done: set[str] = field(default_factory=set)  # threads that call ww_acquire_done()
 
     def key(self) -> tuple:
         return (tuple(sorted(self.callbacks)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.allocators.items())),
@@ -105,7 +106,7 @@ class Plan:
                 tuple(sorted(self.pinned)), tuple(sorted((k, tuple(sorted(v))) for k, v in self.sleepers.items())),
                 tuple(sorted((k, tuple(sorted(v))) for k, v in self.readers.items())), tuple(sorted(self.covered)),
                 tuple(sorted(self.err_ptrs)), tuple(sorted(self.polled)),
-                self.rcu, self.grace)
+                self.rcu, self.grace, tuple(sorted(self.ww_done)))
 
 
 @dataclass
@@ -426,6 +427,13 @@ class DriverBuild:
                 self.m.var(f"ww_acquired_{ident(thread)}", Range(0, 3), 0, kernel="ww_acquire_ctx.acquired",
                            meaning=f"ww locks {thread} holds in its context", rule="RESV-W2"))
         return self._ww[thread]
+
+    def ww_done(self, thread: str) -> Expr | None:
+        """Whether the thread's acquire context is marked done (ww_acquire_done); None where it never is."""
+        if thread not in self.plan.ww_done:
+            return None
+        return self._lazy(f"ww_done_{ident(thread)}", BOOL, 0, kernel="ww_acquire_ctx.done_acquire",
+                          meaning=f"{thread}'s acquire phase is over (ww_acquire_done)", rule="RESV-W1")
 
     def exec_prelocked(self, thread: str) -> Expr:
         """drm_exec's prelocked object of ``thread``'s transaction (locked by lock_slow after a contention)."""
@@ -801,7 +809,7 @@ class DriverBuild:
             info.add("dma-after-free", (v == 1) & ~_signaled(f) & ((obj.life == FREED) | (obj.life == GRACE)),
                      f"{obj.name} was freed while a device job still accesses it: {f.name} has not signaled "
                      "(DMA into freed memory)")
-        for f in self.fences:
+        for f in (f for f in self.fences if not f.long_lived):
             info.add("fence-signals", all_done & (f.life == LIVE) & ~_signaled(f),
                      f"every thread is done and {f.name} never signaled")
         for cond, text in self.d.invariants:
@@ -816,7 +824,8 @@ class DriverBuild:
             except Exception as e:  # a user's lambda: one line, never a traceback
                 raise ModelError(f"invariant {text!r}: building its condition raised {type(e).__name__}: {e}") from None
             info.add("driver-assert", bad, f"the invariant '{text}' does not hold")
-        for f in self.fences:  # liveness: a live unsignaled fence is eventually signaled (or freed unpublished)
+        for f in (f for f in self.fences if not f.long_lived):  # liveness: a live unsignaled fence is eventually
+            # signaled (or freed unpublished)
             info.liveness.append((f.name, (f.life == LIVE) & ~_signaled(f), _signaled(f) | (f.life == FREED)))
         kernel = {t.name for t in self.d.threads if not t.env or t.work}
         info.fair = tuple(a.name for a in self.m.actions if a.actor in kernel)

@@ -105,6 +105,7 @@ class Fence(KObject):
     signaled_at_start: bool = False  # it has signaled at the start (dma_fence_get_stub(), a fence already signaled)
     context: str = ""  # dma_fence_init's context: fences of one timeline share it ("" : a context of its own)
     seqno: int = 0  # its point on the context's timeline
+    long_lived: bool = False  # stays unsignaled while the program runs by design (an eviction fence)
     container: bool = False  # a dma_fence_array or dma_fence_chain (CONT-2: not a member of an array)
     # a container: the fences whose signaling makes its ops->signaled() true (dma_fence_is_signaled() on it
     # signals it then), whether or not anyone enabled signaling on it

@@ -154,14 +154,17 @@ class Driver:
 
     def fence(self, name: str, *, lock: SpinLock | None = None, live: bool = False, owners: tuple[str, ...] = (),
               max_refs: int = 4, release: Body | None = None, enable_signaling: Body | None = None,
-              context: str = "", signaled: bool = False, seqno: int | None = None) -> Fence:
+              context: str = "", signaled: bool = False, seqno: int | None = None,
+              long_lived: bool = False) -> Fence:
         """A struct dma_fence; ``lock`` is the spinlock given to dma_fence_init (shared by a driver's fences);
         ``release`` and ``enable_signaling`` are its dma_fence_ops, as bodies run where the core calls them.
         ``context``: the timeline (dma_fence_context_alloc) it shares with other fences of that name: a
         later fence of its context replaces it in a resv (dma_resv_add_fence); by default its own.
         ``signaled``: it has signaled at the start (a fence a lookup finds already signaled). ``seqno``: its
         place on the timeline (dma_fence_is_later); by default the fences of a context count up in the order
-        they are declared."""
+        they are declared. ``long_lived``: a fence meant to stay unsignaled for as long as the program runs
+        (a KFD eviction fence, signaled only when its process is evicted): pending at the end is no bug
+        (fence-signals and its liveness skip it); a wait on it that never returns is still a stuck state."""
         if lock is not None and lock not in self.locks:
             raise ModelError(f"fence {name}: its lock {getattr(lock, 'name', lock)!r} is not declared on this driver")
         if signaled and not live:
@@ -176,7 +179,8 @@ class Driver:
             seqno = 1 + max((o.seqno for o in self.objects if isinstance(o, Fence) and o.context == ctx), default=0)
         f = Fence(self._new(name, "fence"), kind="fence", live=live, owners=tuple(owners),
                   max_refs=self._max(name, max_refs), lock=lock, kernel="struct dma_fence", release=release,
-                  enable_signaling=enable_signaling, context=ctx, signaled_at_start=bool(signaled), seqno=seqno)
+                  enable_signaling=enable_signaling, context=ctx, signaled_at_start=bool(signaled), seqno=seqno,
+                  long_lived=bool(long_lived))
         self.objects.append(f)
         return f
 
@@ -711,7 +715,9 @@ class Driver:
         """The GPU scheduler's run/complete path for one job: once every fence in ``after`` has signaled the job
         runs, and its fence ``signals`` from the completion interrupt (dropping the scheduler's reference).
         ``accesses``: the objects the job's device reads and writes from the moment it runs until ``signals``
-        signals (its BOs); freeing one in between is DMA into freed memory (dma-after-free)."""
+        signals (its BOs); freeing one in between is DMA into freed memory (dma-after-free). A fence a thread
+        creates at run time (``live=False``) is waited for: the job runs once it is initialised, and the
+        scheduler takes its own reference then."""
         for f in (signals, *after):
             if not isinstance(f, Fence) or f not in self.objects:
                 raise ModelError(f"gpu {name}: {getattr(f, 'name', f)!r} is not a fence of this driver")
@@ -720,6 +726,11 @@ class Driver:
                 raise ModelError(f"gpu {name}: accesses: {getattr(obj, 'name', obj)!r} is not an object of this driver")
 
         def job(k):
+            for f in (signals, *after):
+                if not f.live:  # a fence a thread creates: the job is pushed to the scheduler once it exists
+                    k._await(f.alive, f"drm_sched_entity_push_job(): the job is queued once {f.name} is initialised")
+            if not signals.live and drops_ref:
+                k.dma_fence_get(signals, f"drm_sched_entity_push_job(): the scheduler's reference to {signals.name}")
             for dep in after:
                 k.dma_fence_wait(dep)  # drm_sched: the job's dependencies (the scheduler thread waits via callbacks)
             for obj in accesses:
