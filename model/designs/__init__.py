@@ -9,6 +9,7 @@ any design file. The registry of names is ``dmabuf_check.registry``.
 PROGRAMS = ("export_fd", "gem_handles", "dmabuf_file", "fence_refs", "sched_fence_cb", "fence_locks", "out_fences",
             "held_waits", "fence_release", "prime_import", "vgem_fence", "fence_array_poll", "system_heap_paths",
             "driver_state", "fence_ops", "gem_dmabuf", "udmabuf_cpu", "dmabuf_poll", "exporter_errors", "teardown_waits",
-            "signal_paths", "fence_waits", "dmabuf_core_paths")
+            "signal_paths", "fence_waits", "dmabuf_core_paths", "sched_implicit_deps", "guc_wq_lock",
+            "syncobj_eventfd", "sched_kill_irq_work")
 
 BUILTIN = ("ttm_vram", "gem_prime", "system_heap", "udmabuf", "vb2_camera", "rfc2011_reference", "ttm_evict")
