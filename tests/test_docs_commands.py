@@ -337,7 +337,7 @@ def library_counts(out: str) -> None:
     bases = re.findall(r"^│ bug-\S*\s+│ (\S+)\s+│", bugs, re.M)
     programs = sum(kinds.get(b) == "program" for b in bases)
     flags = sum(1 for k in kinds.values() if k != "program")
-    assert (len(bases), programs, len(bases) - programs, flags) == (101, 69, 32, 7), (len(bases), programs, flags)
+    assert (len(bases), programs, len(bases) - programs, flags) == (102, 70, 32, 7), (len(bases), programs, flags)
 
 
 def _plain_mail(out: str, width: int) -> None:
@@ -351,8 +351,8 @@ def _plain_mail(out: str, width: int) -> None:
 
 
 COUNTS = (  # what library_counts checks, as each doc says it
-    "README.md: one of 101 seeded bugs", "README.md: 69 of the seeded bugs are programs",
-    "docs/programs.md: 69 real kernel bugs as programs", "docs/programs.md: 69 of the seeded bugs",
+    "README.md: one of 102 seeded bugs", "README.md: 70 of the seeded bugs are programs",
+    "docs/programs.md: 70 real kernel bugs as programs", "docs/programs.md: 70 of the seeded bugs",
     "docs/designs.md: seven built-in designs", "docs/designs.md: thirty-two seeded bugs",
 )
 TRACE = "out/traces/r1-n2-dynamic-B4-no-fence-wait-deadlock.trace.json"
@@ -421,7 +421,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
               "docs/designs.md: | ttm-vram | static=1,dynamic=1,p2p=1 | True | 18,625 |")),
     ("README.md", "check bug-move-no-notify"): Expect(
         code=1, shows=("no-migration-while-mapped violated after 5 steps", "move_notify never invalidated the mapping"),
-        says=("one of 101 seeded bugs from the kernel's history",)),
+        says=("one of 102 seeded bugs from the kernel's history",)),
     ("README.md", "list --designs --bugs"): Expect(
         shows=("built-in designs (dmabuf-check check NAME)", "seeded bugs (dmabuf-check check NAME)", "│ gem-prime ",
                "│ system-heap ", "│ udmabuf "),
@@ -433,12 +433,12 @@ EXPECT: dict[tuple[str, str], Expect] = {
         says=("a file defining DESIGN = Driver(...)", "docs/programs.md: exit 1 with a trace if one breaks")),
     ("README.md", "check bug-dma-buf-fd-trace"): Expect(
         code=1, shows=("use-after-free violated after 9 steps", "DMA_BUF_TRACE"),
-        says=("69 of the seeded bugs are programs of real kernel bugs",)),
+        says=("70 of the seeded bugs are programs of real kernel bugs",)),
     ("README.md", "locks path/to/my_driver.py"): Expect(
         shows=("no lock-order cycle",), says=("lockdep's report over every interleaving",)),
     ("README.md", "core change.py"): Expect(
-        code=1, shows=("1 of 29 driver programs broken by the change", "export-fd │ dma_buf_fd"),
-        says=("docs/programs.md: exit 1: \"1 of 29 driver programs broken by the change\" (export-fd)",)),
+        code=1, shows=("1 of 30 driver programs broken by the change", "export-fd │ dma_buf_fd"),
+        says=("docs/programs.md: exit 1: \"1 of 30 driver programs broken by the change\" (export-fd)",)),
     ("README.md", "prove r1 -n 2 --engine kind"): Expect(
         shows=("independently re-checked", *PROVED), says=("every invariant for N = 2, certificate re-checked independently",)),
     ("README.md", "prove r1 --all-n --kind static --property map-after-attach,no-fence-wait-deadlock"): Expect(
@@ -479,7 +479,7 @@ EXPECT: dict[tuple[str, str], Expect] = {
         shows=("export-fd (kernel=v6.16", "properties hold"),
         says=("built-in programs (the fixed versions of the seeded bugs)",)),
     ("docs/programs.md", "check bug-vfio-fd-fail-double-free"): Expect(
-        code=1, shows=("double-free violated after 8 steps (KOBJ-3)",), says=("69 real kernel bugs as programs",)),
+        code=1, shows=("double-free violated after 8 steps (KOBJ-3)",), says=("70 real kernel bugs as programs",)),
     ("docs/programs.md", "locks my_driver.py"): Expect(
         shows=("no lock-order cycle",), says=("lockdep's view: lock-order cycles, recursive locking",)),
     ("docs/programs.md", "prove my_driver.py --engine bmc --no-lemmas --property kref-leak"): Expect(
@@ -489,9 +489,9 @@ EXPECT: dict[tuple[str, str], Expect] = {
         shows=("KREF-3 (rules catalog", "Kernel source:", "Checked by:", "kref-put-noref"),
         says=("a rule, its kernel source, what checks it",)),
     ("docs/programs.md", "core change.py"): Expect(
-        shows=("1 of 29 driver programs broken by the change", "export-fd │ dma_buf_fd",
+        shows=("1 of 30 driver programs broken by the change", "export-fd │ dma_buf_fd",
                "use-after-free after 10 steps: ioctl at 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)' (change.py:3)"),
-        says=('exit 1: "1 of 29 driver programs broken by the change" (export-fd)',)),
+        says=('exit 1: "1 of 30 driver programs broken by the change" (export-fd)',)),
     # docs/traces.md
     ("docs/traces.md", "check r1 -n 2 --variant B4 --trace-dir out/traces --json out/verdict.json --sarif out/check.sarif "
                        "--junit out/junit.xml"): Expect(

@@ -541,7 +541,7 @@ PROGRAM_BUGS = [(name, ref) for name, ref in bugs().items() if ref.is_program]
 
 
 def test_the_library_has_the_programs_and_their_bugs():
-    assert len(PROGRAM_BUGS) == 69  # 68 distinct kernel fixes, and one design-library bug also written as code paths
+    assert len(PROGRAM_BUGS) == 70  # 69 distinct kernel fixes, and one design-library bug also written as code paths
     assert {ref.bug.base for _n, ref in PROGRAM_BUGS} == {builtin()[n].name for n in builtin() if builtin()[n].is_program}
     for _name, ref in PROGRAM_BUGS:
         assert ref.bug.property in BY_ID
@@ -580,7 +580,7 @@ LENGTHS = {
     "bug-i915-fence-wait-int-ret": 1, "bug-amdgpu-ctx-wait-no-ref": 9, "bug-dmabuf-dname-mutex": 1,
     "bug-dma-buf-stats-before-list": 6, "bug-sched-implicit-deps-no-get": 2, "bug-guc-wq-lock-irq-unsafe": 7,
     "bug-syncobj-eventfd-leak": 5, "bug-sched-kill-jobs-irq-work": 12, "bug-virtio-gem-create-uaf": 19,
-    "bug-cma-heap-vmap-cnt-unlocked": 14,
+    "bug-cma-heap-vmap-cnt-unlocked": 14, "bug-gem-lock-reservations-no-fini": 4,
     # stuck states: every other thread of the program has returned too (the userq paths are part of the trace)
     "bug-sw-sync-dying-timeline": 25, "bug-syncobj-wait-available-no-wait": 32,
 }
@@ -1381,7 +1381,7 @@ def test_a_core_change_is_checked_against_every_driver_program(tmp_path, capsys)
                       "    k.use(buf, 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)')\n"
                       "CORE = {'dma_buf_fd': dma_buf_fd}\n")
     code, out, _err = run_cli(capsys, "core", str(change))
-    assert code == 1 and "1 of 29 driver programs broken by the change" in out
+    assert code == 1 and "1 of 30 driver programs broken by the change" in out
     assert "use-after-free after 10 steps: ioctl at 'DMA_BUF_TRACE(dma_buf_fd, dmabuf)'" in out
     harmless = tmp_path / "same.py"
     harmless.write_text("def dma_buf_fd(k, buf, slot, *, fail, default):\n"
@@ -1389,7 +1389,7 @@ def test_a_core_change_is_checked_against_every_driver_program(tmp_path, capsys)
                         "    default()\n"
                         "CORE = {'dma_buf_fd': dma_buf_fd}\n")
     code, out, _err = run_cli(capsys, "core", str(harmless))
-    assert code == 0 and "all 29 driver programs hold with the change" in out
+    assert code == 0 and "all 30 driver programs hold with the change" in out
     bad = tmp_path / "bad.py"
     bad.write_text("CORE = {'dma_buf_frob': print}\n")
     code, _out, err = run_cli(capsys, "core", str(bad))

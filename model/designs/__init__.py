@@ -10,6 +10,7 @@ PROGRAMS = ("export_fd", "gem_handles", "dmabuf_file", "fence_refs", "sched_fenc
             "held_waits", "fence_release", "prime_import", "vgem_fence", "fence_array_poll", "system_heap_paths",
             "driver_state", "fence_ops", "gem_dmabuf", "udmabuf_cpu", "dmabuf_poll", "exporter_errors", "teardown_waits",
             "signal_paths", "fence_waits", "dmabuf_core_paths", "sched_implicit_deps", "guc_wq_lock",
-            "syncobj_eventfd", "sched_kill_irq_work", "virtio_gem_create", "cma_heap_cpu_access")
+            "syncobj_eventfd", "sched_kill_irq_work", "virtio_gem_create", "cma_heap_cpu_access",
+            "gem_lock_reservations")
 
 BUILTIN = ("ttm_vram", "gem_prime", "system_heap", "udmabuf", "vb2_camera", "rfc2011_reference", "ttm_evict")
