@@ -200,3 +200,37 @@ def test_lock_slow_interruptible_takes_its_error_path():
             k.ww_acquire_fini()
     violated, vacuous, _states, _m = run(d)
     assert violated == {} and vacuous == []
+
+
+def abba(bug: bool) -> Driver:
+    """7d2d6d01293e-like: madvise takes mappings.lock then pages_lock, the shrinker pages_lock then
+    mappings.lock (the fix: a trylock of mappings.lock, which lockdep adds no dependency for)."""
+    d = Driver("abba")
+    mappings, pages = d.mutex("bo->mappings.lock"), d.mutex("shmem->pages_lock")
+
+    @d.thread("madvise")
+    def madvise(k):
+        k.mutex_lock(mappings)
+        k.mutex_lock(pages)
+        k.mutex_unlock(pages)
+        k.mutex_unlock(mappings)
+
+    @d.thread("shrinker")
+    def shrinker(k):
+        k.mutex_lock(pages)
+        if bug:
+            k.mutex_lock(mappings)
+        else:
+            k.mutex_trylock(mappings, fail="busy")
+        k.mutex_unlock(mappings)
+        k.label("busy")
+        k.mutex_unlock(pages)
+
+    return d
+
+
+def test_check_points_to_a_lock_order_cycle(capsys):
+    from dmabuf_check.cli.cmd_check import _lock_order_cycle
+
+    assert _lock_order_cycle(abba(True).build()[0]) == ["bo->mappings.lock", "shmem->pages_lock", "bo->mappings.lock"]
+    assert _lock_order_cycle(abba(False).build()[0]) is None

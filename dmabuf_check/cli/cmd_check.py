@@ -212,6 +212,44 @@ def _may_be_dead(model, vacuous: list[str]) -> set[str]:
         return set()
 
 
+def _lock_order_cycle(model) -> list[str] | None:
+    """A cycle of a driver program's lock classes, from what each call holds and takes (its static lockset):
+    the hint that ``locks`` has a report; ``locks`` decides which of its edges a run really reaches."""
+    if model is None or "driver" not in model.params:
+        return None
+    cls = {lk.name: getattr(lk, "lock_class", "") or lk.name for lk in getattr(model, "locks", ())}
+    graph: dict[str, set[str]] = {}
+    for a in model.actions:
+        for h in a.holds:
+            for t in a.acquires:
+                x, y = cls.get(h, h), cls.get(t, t)
+                if x != y and "fs_reclaim" not in (x, y) and "dma_fence_map" not in (x, y):
+                    graph.setdefault(x, set()).add(y)
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(n: str) -> list[str] | None:
+        state[n] = 1
+        stack.append(n)
+        for m in sorted(graph.get(n, ())):
+            if state.get(m) == 1:
+                return stack[stack.index(m):] + [m]
+            if m not in state:
+                found = visit(m)
+                if found:
+                    return found
+        stack.pop()
+        state[n] = 2
+        return None
+
+    for n in sorted(graph):
+        if n not in state:
+            found = visit(n)
+            if found:
+                return found
+    return None
+
+
 def _vacuous_lines(model, vacuous: list[str]) -> tuple[list[str] | None, set[str]]:
     """A driver program's steps that never ran, as the author's lines ("file:line: call"), apart from the
     steps of the library's own objects (a chain's irq_work nobody waited for, close()'s empty branch), which
@@ -290,6 +328,11 @@ def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, 
             if internal:
                 out.print(f"[yellow]not exercised: {len(internal)} thread(s) of the kernel objects' own code "
                           f"({', '.join(sorted(internal))})[/yellow]", highlight=False)
+    cycle = _lock_order_cycle(model)
+    if cycle:
+        out.print(f"[yellow]lock order: the calls take {' -> '.join(cycle)} (a cycle lockdep reports whether or not "
+                  "this run deadlocks): `dmabuf-check locks` on this design shows it with its scenario[/yellow]",
+                  highlight=False)
     for v in r.violated:
         cex = v.counterexample
         assert cex is not None
