@@ -152,3 +152,41 @@ def test_an_imported_object_starts_without_handles():
     buf = d.dma_buf("b", live=True, owners=(d.holder("e"),))
     with pytest.raises(ModelError, match="an imported object has no handle before its import"):
         d.gem_object("bo", imports=buf, handles=1)
+
+
+def open_close(bug: bool) -> Driver:
+    """A driver's funcs->open makes per-file state of the object (a VM mapping of the BO for this file) and
+    funcs->close drops it; what they take and drop is the object's. An open that fails leaves no handle."""
+    d = Driver("gem-open")
+    va = d.kref("bo_va", kernel="struct amdgpu_bo_va")
+
+    def gem_open(k):
+        k.kzalloc(va, fail="enomem", text="bo_va = amdgpu_vm_bo_add(adev, vm, abo)")
+        k.ret(0)
+        k.label("enomem")
+        k.ret("-ENOMEM")
+
+    def gem_close(k):
+        if not bug:
+            k.kref_put(va, "amdgpu_vm_bo_del(adev, bo_va)")
+
+    obj = d.gem_object("bo", handles=0, owners=("create",), open=gem_open, close=gem_close)
+
+    @d.thread("create", kernel="GEM_CREATE: drm_gem_handle_create(); drm_gem_object_put()")
+    def create(k):
+        k.drm_gem_handle_create(obj, handle=obj.handles[0], fail="err")
+        k.label("err")
+        k.drm_gem_object_put(obj)
+
+    @d.userspace("close", kernel="DRM_IOCTL_GEM_CLOSE")
+    def close(k):
+        k.drm_gem_handle_delete(obj, fail="out")
+        k.label("out")
+
+    return d
+
+
+def test_gem_open_and_close_run_with_the_handle():
+    violated, vacuous, _states, _m = run(open_close(False))
+    assert violated == {} and vacuous == []
+    assert "kref-leak" in run(open_close(True))[0]  # a close that keeps the per-file reference leaks it

@@ -2272,13 +2272,14 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             if fails:
                 self._ops.pop()
 
-    def _run_body(self, what: str, body: Body, fail: str, *args: object) -> bool:
+    def _run_body(self, what: str, body: Body, fail: str, *args: object, owner: str | None = None) -> bool:
         """A driver body the kernel calls and whose error return (``k.ret("-E...")``) it handles: the error
-        goes to ``fail`` (a resolved label). Returns whether the body can return one."""
+        goes to ``fail`` (a resolved label); ``owner``: whose references its calls take and drop. Returns
+        whether the body can return one."""
         self._ops.append((self._inline_depth + 1, what, fail, []))
         errors = self._op_errors
         try:
-            self._inline(what, lambda: body(self, *args))
+            self._inline(what, lambda: body(self, *args), owner=owner)
         finally:
             self._ops.pop()
         return self._op_errors != errors

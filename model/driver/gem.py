@@ -113,10 +113,32 @@ class GemCalls:
         self.mutex_lock(obj.name_lock)
         self._handle_get(obj)
         self.mutex_unlock(obj.name_lock)
-        self.spin_lock(obj.table)
         enomem, done = self._fresh("enomem"), self._fresh("created")
-        self.publish(slot, f"idr_alloc(&file->object_idr, {obj.name})", fail=enomem)
-        self.spin_unlock(obj.table)
+        if obj.open is None:
+            self.spin_lock(obj.table)
+            self.publish(slot, f"idr_alloc(&file->object_idr, {obj.name})", fail=enomem)
+            self.spin_unlock(obj.table)
+        else:
+            # since bd46cece51a3 (v6.11) the handle is reserved with NULL (invisible to lookups and closes),
+            # funcs->open runs, and only then idr_replace() makes it the object's
+            self.spin_lock(obj.table)
+            self.may_goto(enomem, "idr_alloc(&file->object_idr, NULL) fails (-ENOMEM)")
+            self.spin_unlock(obj.table)
+            revoke = self._fresh("err_revoke")
+            # what open and close take and drop is the object's (driver state reached from it, per file)
+            if self._run_body(f"{obj.name}->funcs->open", obj.open, self._lab(revoke), owner=obj.name):
+                published = self._fresh("published")
+                self.goto(published)
+                self.label(revoke)
+                self.spin_lock(obj.table)
+                self.use(obj, f"err_remove: idr_remove(&file->object_idr, handle) ({obj.name}'s reserved slot)")
+                self.spin_unlock(obj.table)
+                self._handle_put(obj)
+                self.goto(fail, "return the open error")
+                self.label(published)
+            self.spin_lock(obj.table)
+            self.publish(slot, f"idr_replace(&file->object_idr, {obj.name}, handle)")
+            self.spin_unlock(obj.table)
         self.goto(done)
         self.label(enomem)
         self.spin_unlock(obj.table)
@@ -135,6 +157,8 @@ class GemCalls:
         missing = self._fresh("einval") if fail else None
         self.unpublish(slot, fail=missing, text=f"{obj.name} = idr_replace(&file->object_idr, NULL, handle)")
         self.spin_unlock(obj.table)
+        if obj.close is not None:  # drm_gem_object_release_handle(): obj->funcs->close(obj, file) first
+            self._inline(f"{obj.name}->funcs->close", lambda: obj.close(self), owner=obj.name)
         self._handle_put(obj)
         if missing:
             done = self._fresh("deleted")

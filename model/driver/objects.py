@@ -519,3 +519,5 @@ class GemObject(KObject):
     imports: DmaBuf | None = field(default=None, repr=False)  # the foreign dma-buf a PRIME import wraps
     import_attach: Attachment | None = field(default=None, repr=False)
     import_sg_table: Body | None = field(default=None, repr=False)  # the driver's gem_prime_import_sg_table
+    open: Body | None = field(default=None, repr=False)  # obj->funcs->open, run for each new handle (may fail)
+    close: Body | None = field(default=None, repr=False)  # obj->funcs->close, run as a handle goes

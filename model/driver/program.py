@@ -275,7 +275,8 @@ class Driver:
 
     def gem_object(self, name: str, *, handles: int | None = None, max_handles: int = 2,
                    owners: tuple[str, ...] = (), imports: DmaBuf | None = None,
-                   import_sg_table: Body | None = None) -> GemObject:
+                   import_sg_table: Body | None = None, open: Body | None = None,  # noqa: A002
+                   close: Body | None = None) -> GemObject:
         """A struct drm_gem_object with ``handles`` GEM handles at the start (1; of at most ``max_handles``: the
         handle slots ``obj.handles``), which together hold one reference while any exists, and the dma-buf
         PRIME exports it as (``obj.exported``, made by ``k.drm_gem_prime_handle_to_fd``; its release puts
@@ -287,7 +288,15 @@ class Driver:
         before ``k.drm_gem_prime_fd_to_handle(fd_of_buf, obj, ...)``): drm_gem_prime_import_dev attaches
         (``obj.import_attach``), takes a dma-buf reference, maps the attachment and calls the driver's
         ``import_sg_table`` body ``(k)`` (gem_prime_import_sg_table, which may ``k.ret("-ENOMEM")``); its
-        release (drm_prime_gem_destroy) unmaps, detaches and puts the dma-buf."""
+        release (drm_prime_gem_destroy) unmaps, detaches and puts the dma-buf. ``open``/``close``: the
+        object's funcs->open (run for each new handle after the idr_alloc; its error removes the handle
+        again) and funcs->close (run when a handle goes, before the handle put), bodies ``(k)`` whose
+        references are the object's (per-file driver state reached from it).
+
+        The object's parts, for programs that write a call by hand: ``obj.handles`` (idr slots, holding no
+        reference of their own), ``obj.handle_count`` (a field), ``obj.handles_ref`` (the holder of the
+        handles' one reference), ``obj.dma_buf`` (a pointer), ``obj.exported``, ``obj.table``
+        (file->table_lock), ``obj.name_lock`` (dev->object_name_lock), ``obj.prime_lock``, ``obj.import_attach``."""
         if handles is None:
             handles = 0 if imports is not None else 1
         if not isinstance(max_handles, int) or not 1 <= max_handles <= 4 or not 0 <= handles <= max_handles:
@@ -324,6 +333,7 @@ class Driver:
 
         obj.exported = self.dma_buf(f"{name}.dmabuf", ops={"release": dmabuf_release})
         obj.dma_buf = self.pointer(f"{name}->dma_buf", (obj.exported,), of=obj)
+        obj.open, obj.close = open, close
         if imports is not None:
             obj.imports = imports
             obj.import_attach = self.attachment(f"{name}->import_attach", imports, owner=name)
