@@ -215,14 +215,43 @@ def is_design(ref: str) -> bool:
     return _builtin_ref(ref) is not None
 
 
-def file_digest(path: str) -> str:
+def file_digest(path: str, helpers: tuple[str, ...] = ()) -> str:
+    """sha256 of a design file's content, and of the helper modules beside it that it imports (by their path
+    relative to the file and their content), so a trace notices a change of either."""
     import hashlib
 
-    try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except OSError as e:
-        raise ModelError(f"cannot read design file {path}: {e.strerror}") from None
+    h = hashlib.sha256()
+    base = os.path.dirname(os.path.abspath(path))
+    for p in (path, *sorted(helpers)):
+        try:
+            with open(p, "rb") as f:
+                data = f.read()
+        except OSError as e:
+            raise ModelError(f"cannot read design file {p}: {e.strerror}") from None
+        if p != path:
+            h.update(b"\0" + os.path.relpath(p, base).encode() + b"\0")
+        h.update(data)
+    return h.hexdigest()
+
+
+def _local_helpers(path: str, module: object) -> tuple[str, ...]:
+    """The helper modules a design file uses from its own directory tree: those its namespace holds, or
+    holds functions and classes of (``from common import make``), other than the package's own."""
+    import types
+
+    base = os.path.dirname(os.path.abspath(path)) + os.sep
+    me = os.path.abspath(path)
+    out: set[str] = set()
+    for value in list(vars(module).values()):
+        mod = value if isinstance(value, types.ModuleType) else sys.modules.get(getattr(value, "__module__", "") or "")
+        name = getattr(mod, "__name__", "") or ""
+        f = getattr(mod, "__file__", None)
+        if not f or name.startswith("dmabuf_check"):
+            continue
+        f = os.path.abspath(f)
+        if f.startswith(base) and f != me and f.endswith(".py"):
+            out.add(f)
+    return tuple(sorted(out))
 
 
 def _record_file(m: Model, ref: DesignRef) -> None:
@@ -242,8 +271,10 @@ def resolve(ref: str) -> DesignRef:
         else:
             from dmabuf_check.model.design_loader import load_design_file
 
-            d, bug, _ = load_design_file(ref)
-        r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref, digest=file_digest(ref))
+            d, bug, module = load_design_file(ref)
+            helpers = _local_helpers(ref, module)
+        r = DesignRef(d.name, d, os.path.abspath(ref), bug, given=ref,
+                      digest=file_digest(ref, helpers if not ref.endswith(DATA_SUFFIXES) else ()))
         _FILES[d.name] = r
         return r
     if _FILES_FIRST and ref in _FILES:

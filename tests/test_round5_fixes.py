@@ -234,3 +234,25 @@ def test_check_points_to_a_lock_order_cycle(capsys):
 
     assert _lock_order_cycle(abba(True).build()[0]) == ["bo->mappings.lock", "shmem->pages_lock", "bo->mappings.lock"]
     assert _lock_order_cycle(abba(False).build()[0]) is None
+
+
+def test_a_design_files_digest_covers_the_helpers_beside_it(tmp_path):
+    from dmabuf_check.registry import resolve
+
+    (tmp_path / "common_h5.py").write_text(
+        "from dmabuf_check.model.driver import Driver\n"
+        "def make():\n"
+        "    d = Driver('hh')\n"
+        "    f = d.fence('f', live=True, owners=('t',))\n"
+        "    @d.thread('t')\n"
+        "    def t(k):\n"
+        "        k.dma_fence_signal(f)\n"
+        "        k.dma_fence_put(f)\n"
+        "    return d\n")
+    top = tmp_path / "top_h5.py"
+    top.write_text("import sys, os\nsys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))\n"
+                   "from common_h5 import make\nDESIGN = make()\n")
+    first = resolve(str(top)).digest
+    assert resolve(str(top)).digest == first  # the same on a second load (the helper already imported)
+    (tmp_path / "common_h5.py").write_text((tmp_path / "common_h5.py").read_text() + "# edited\n")
+    assert resolve(str(top)).digest != first
