@@ -580,7 +580,7 @@ LENGTHS = {
     "bug-i915-fence-wait-int-ret": 1, "bug-amdgpu-ctx-wait-no-ref": 9, "bug-dmabuf-dname-mutex": 1,
     "bug-dma-buf-stats-before-list": 6, "bug-sched-implicit-deps-no-get": 2, "bug-guc-wq-lock-irq-unsafe": 7,
     "bug-syncobj-eventfd-leak": 5, "bug-sched-kill-jobs-irq-work": 12, "bug-virtio-gem-create-uaf": 19,
-    "bug-cma-heap-vmap-cnt-unlocked": 14, "bug-gem-lock-reservations-no-fini": 4,
+    "bug-cma-heap-vmap-cnt-unlocked": 17, "bug-gem-lock-reservations-no-fini": 4,
     # stuck states: every other thread of the program has returned too (the userq paths are part of the trace)
     "bug-sw-sync-dying-timeline": 25, "bug-syncobj-wait-available-no-wait": 32,
 }

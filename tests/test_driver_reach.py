@@ -1328,7 +1328,8 @@ def test_an_allocation_can_belong_to_an_object_from_the_start():
         return d
 
     holds(make(False))  # was: "user returns still holding a reference to buffer->vaddr"
-    assert found(make(True)) == {"kref-leak": 5}  # the release forgot it: freed with a reference to live memory
+    # the release forgot it: freed with a reference to live memory (dma_buf_vmap_unlocked takes the resv: 2 steps)
+    assert found(make(True)) == {"kref-leak": 7}
 
 
 def test_the_cli_does_not_call_dead_release_paths_vacuous(capsys):

@@ -256,3 +256,28 @@ def test_a_design_files_digest_covers_the_helpers_beside_it(tmp_path):
     assert resolve(str(top)).digest == first  # the same on a second load (the helper already imported)
     (tmp_path / "common_h5.py").write_text((tmp_path / "common_h5.py").read_text() + "# edited\n")
     assert resolve(str(top)).digest != first
+
+
+def test_the_exporters_vmap_runs_for_the_first_vmap_only():
+    """dmabuf->vmapping_counter: two importers vmap; the exporter maps once and unmaps at the last vunmap."""
+    d = Driver("vmap-count")
+    maps = d.field("exporter_vmaps", max_value=2)
+
+    def vmap(k):
+        k.inc(maps, "vaddr = vm_map_ram(...)")
+        k.ret(0)
+
+    def vunmap(k):
+        k.dec(maps, text="vm_unmap_ram(vaddr)")
+
+    buf = d.dma_buf("buf", live=True, owners=("a", "b"), ops={"vmap": vmap, "vunmap": vunmap})
+    d.invariant(lambda: maps.value <= 1, "the exporter's buffer is vmapped at most once")
+    for name in ("a", "b"):
+        @d.thread(name)
+        def importer(k):
+            k.dma_buf_vmap(buf)
+            k.cpu_access(buf, "memcpy from the vmap")
+            k.dma_buf_vunmap(buf)
+            k.dma_buf_put(buf)
+    violated, vacuous, _states, _m = run(d)
+    assert violated == {} and vacuous == []  # both the cached vmap and the first one happen

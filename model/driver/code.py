@@ -64,7 +64,7 @@ from dmabuf_check.model.driver.syncobj import SyncobjCalls
 from dmabuf_check.model.expr import Expr, conj, disj, ite, lift
 from dmabuf_check.model.lang import Effect, assign
 from dmabuf_check.model.lockdep_names import reclaim_maps, work_map
-from dmabuf_check.model.types import Enum, ModelError
+from dmabuf_check.model.types import Enum, ModelError, Range
 
 DONE = "DONE"
 WW_CTX = Lock("ww_acquire", sleeps=False, lock_class="reservation_ww_class_acquire")  # lockdep's acquire-context map
@@ -2055,11 +2055,34 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         else:
             ins.checks.append(("driver-assert", n >= 2, f"{self.owner} nests {op} more than the model tracks"))
             ins.effects.append(assign(n, ite(n < 2, n + 1, n)))
+        undo: tuple[Effect, ...] = (assign(n, ite(n > 0, n - 1, 0)),)
+        skip = None
+        serial = None  # the lock the core holds around the counter and the op
+        if kind == "vmap" and ("vmap" in buf.ops or "vunmap" in buf.ops):
+            how = self.b.prof.vmap_lock
+            serial = buf.resv if how == "resv" else buf.lock if how == "dma_buf.lock" else None
+            # dmabuf->vmapping_counter: the exporter's vmap runs for the first vmap only (the others get the
+            # cached vmap_ptr) and its vunmap for the last vunmap only, in the same step as the core's check
+            cnt = self.b._lazy(f"vmapcnt_{ident(buf.name)}", Range(0, 3), 0, kernel="dma_buf.vmapping_counter",
+                               meaning=f"vmaps of {buf.name} (its exporter's vmap ran for the first)", rule="CPU-7")
+            skip = self._fresh("vmap_cached")
+            if delta > 0:
+                ins.branch = (cnt > 0, self._lab(skip))
+                ins.effects.append(assign(cnt, ite(cnt > 0, ite(cnt < 3, cnt + 1, cnt), 1)))
+                undo += (assign(cnt, 0),)  # the op failed: no vmap exists
+            else:
+                ins.branch = (cnt > 1, self._lab(skip))
+                ins.effects.append(assign(cnt, ite(cnt > 0, cnt - 1, 0)))
+        if isinstance(serial, Resv):  # v6.2+: dma_buf_vmap_unlocked() takes the resv around it
+            self.dma_resv_lock(serial, text=f"dma_buf_{op}_unlocked({buf.name}): dma_resv_lock({serial.name}, NULL)")
+        elif serial is not None:
+            self.mutex_lock(serial, text=f"dma_buf_{op}({buf.name}): mutex_lock(&{buf.name}->lock)")
         self._add(ins)
+        op_fail = self._fresh("vmap_err") if serial is not None and fail and delta > 0 else None
         if delta > 0:
             errors = self._op_errors
-            self._op(buf, op, self._lab(fail) if fail else None, (assign(n, ite(n > 0, n - 1, 0)),), fails=True,
-                     arg=dir)
+            target = self._lab(op_fail) if op_fail else self._lab(fail) if fail else None
+            self._op(buf, op, target, undo, fails=True, arg=dir)
             if fail and op == "begin_cpu_access" and (pending or self._op_errors == errors):
                 # a signal ends the interruptible wait while a fence is pending (with none and an op that
                 # cannot fail, the fail label is dead code and is reported so)
@@ -2069,6 +2092,23 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
                                  "exporter's vmap op returns no error")
         else:
             self._op(buf, op, arg=dir)
+        if skip is not None:
+            self.label(skip)
+        if serial is not None:
+            self._unlock_vmap(serial, buf, op)
+            if op_fail:
+                done = self._fresh("vmapped")
+                self.goto(done)
+                self.label(op_fail)
+                self._unlock_vmap(serial, buf, op)
+                self.goto(fail, "return the vmap error")
+                self.label(done)
+
+    def _unlock_vmap(self, serial: Lock | Resv, buf: DmaBuf, op: str) -> None:
+        if isinstance(serial, Resv):
+            self.dma_resv_unlock(serial, text=f"dma_buf_{op}_unlocked({buf.name}): dma_resv_unlock({serial.name})")
+        else:
+            self.mutex_unlock(serial, text=f"dma_buf_{op}({buf.name}): mutex_unlock(&{buf.name}->lock)")
 
     def dma_buf_begin_cpu_access(self, buf: DmaBuf, dir: str = "DMA_BIDIRECTIONAL", *,  # noqa: A002
                                  fail: str | None = None) -> None:

@@ -375,6 +375,7 @@ class DmaBuf(KObject):
     kind: str = "dma_buf"
     ops: dict[str, Body] = field(default_factory=dict)
     resv: Resv | None = None
+    lock: Lock | None = field(default=None, repr=False)  # dmabuf->lock (vmap/vunmap before v6.2)
     dynamic: bool = False
 
 

@@ -468,6 +468,8 @@ class Driver:
             self.resvs.append(resv)
         b = DmaBuf(self._new(name, "dma_buf"), live=live, owners=tuple(owners), max_refs=self._max(name, max_refs),
                    ops=ops, resv=resv, dynamic=dynamic, kernel="struct dma_buf")
+        if "vmap" in ops or "vunmap" in ops:  # dmabuf->lock: serialises vmap/vunmap before v6.2 (then the resv)
+            b.lock = self.mutex(f"{name}->lock", lock_class="dma_buf.lock")
         if own:
             resv.obj = b  # dma_buf_export() embeds it (dmabuf->resv = (struct dma_resv *)&dmabuf[1])
         self.objects.append(b)
