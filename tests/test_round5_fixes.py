@@ -281,3 +281,49 @@ def test_the_exporters_vmap_runs_for_the_first_vmap_only():
             k.dma_buf_put(buf)
     violated, vacuous, _states, _m = run(d)
     assert violated == {} and vacuous == []  # both the cached vmap and the first one happen
+
+
+def test_a_helpers_error_can_be_branched_on_by_its_value():
+    """ttm_bo_swapout()-like: -EBUSY means 'try the next BO', -ENOSPC 'give up' (70982eef4d7e needed a field)."""
+    d = Driver("errno")
+    busy, nospc = d.field("tried_next"), d.field("gave_up")
+
+    def swap_one(k):
+        k.may_goto("busy", "if (!ttm_bo_evict_swapout_allowable(bo))")
+        k.may_goto("full", "if (swap space is full)")
+        k.ret(0)
+        k.label("busy")
+        k.ret("-EBUSY")
+        k.label("full")
+        k.ret("-ENOSPC")
+
+    @d.thread("swapout")
+    def swapout(k):
+        k.call(swap_one, fail={"-EBUSY": "next", "*": "out"})
+        k.ret(0)
+        k.label("next")
+        k.set(busy, 1)
+        k.ret(0)
+        k.label("out")
+        k.set(nospc, 1)
+
+    violated, vacuous, _states, m = run(d)
+    assert violated == {} and vacuous == []
+    texts = [a.kernel for a in m.actions]
+    assert "tried_next = 1" in texts and "gave_up = 1" in texts
+
+    d2 = Driver("errno2")
+
+    def only_busy(k):
+        k.may_goto("e", "fails")
+        k.ret(0)
+        k.label("e")
+        k.ret("-ENOMEM")
+
+    @d2.thread("t")
+    def t(k):
+        k.call(only_busy, fail={"-EBUSY": "x"})
+        k.label("x")
+
+    with pytest.raises(ModelError, match="returns -ENOMEM, which its caller's fail= does not name"):
+        d2.build()

@@ -234,20 +234,35 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
                                  "call that runs it has no fail= label: give that call fail= for the error path "
                                  "(the kernel returns the error to the caller)")
             why = "the caller goes to its error path" if name.endswith("()") else "the core call returns the error"
+            if isinstance(fail, dict):  # call(fn, fail={"-EBUSY": "busy", "*": "err"}): a label per errno
+                key = str(value).strip()
+                target_label = fail.get(key, fail.get("*"))
+                if target_label is None:
+                    raise ModelError(f"thread {self.thread}: {name} returns {value}, which its caller's fail= "
+                                     f"does not name ({', '.join(sorted(fail))}; add it, or '*' for the rest)")
+                fail = target_label
             self._add(Ins(f"return {value} /* {name} failed: {why} */", goto=fail, effects=list(undo)))
             self._op_errors += 1
             return
         self._add(Ins(f"return {value}", goto=target))
 
-    def call(self, fn: Callable[..., None], *args: object, fail: str | None = None) -> None:
+    def call(self, fn: Callable[..., None], *args: object, fail: str | dict[str, str] | None = None) -> None:
         """Call a helper function of the driver: its body is inlined here (labels local to the call).
         ``fail``: ``ret = fn(...); if (ret) goto fail;`` -- an error return of the helper (``k.ret("-ENOMEM")``)
-        goes to that label of the caller; without it the caller ignores the return value."""
+        goes to that label of the caller; without it the caller ignores the return value. A dict branches on
+        the error, as ``if (ret == -EBUSY) goto busy;`` does: ``fail={"-EBUSY": "busy", "*": "err"}``."""
         name = getattr(fn, "__name__", "fn")
         if fail is None:
             self._inline(name, lambda: fn(self, *args))
             return
-        self._ops.append((self._inline_depth + 1, f"{name}()", self._lab(fail), []))
+        if isinstance(fail, dict):
+            if not fail or not all(isinstance(k, str) and isinstance(v, str) for k, v in fail.items()):
+                raise ModelError(f"thread {self.thread}: call({name}, fail=...): a dict maps errno names "
+                                 "(\"-EBUSY\", or \"*\" for any other) to labels")
+            resolved: str | dict[str, str] = {k.strip(): self._lab(v) for k, v in fail.items()}
+        else:
+            resolved = self._lab(fail)
+        self._ops.append((self._inline_depth + 1, f"{name}()", resolved, []))
         errors = self._op_errors
         try:
             self._inline(name, lambda: fn(self, *args))
