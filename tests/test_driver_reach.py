@@ -2320,7 +2320,7 @@ def test_a_call_with_wrong_arguments_names_the_call_and_the_line():
 
     @d.thread("t")
     def t(k):
-        k.dma_fence_signal(f, "signal it")
+        k.dma_fence_signal(f, "signal it", "and more")  # one string is the text; a second is one too many
 
     with pytest.raises(ModelError, match=r"thread t: k.dma_fence_signal\(\) at .*test_driver_reach.py:\d+: TypeError: "
                        r"too many positional arguments \(a call's text goes as text=...\)"):

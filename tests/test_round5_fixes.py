@@ -327,3 +327,21 @@ def test_a_helpers_error_can_be_branched_on_by_its_value():
 
     with pytest.raises(ModelError, match="returns -ENOMEM, which its caller's fail= does not name"):
         d2.build()
+
+
+def test_every_call_takes_its_text_positionally_too():
+    d = Driver("texts")
+    lk = d.spinlock("ring->lock")
+    f = d.fence("f", live=True, owners=("t",))
+
+    @d.thread("t")
+    def t(k):
+        k.spin_lock(lk, "spin_lock(&ring->lock)")
+        k.dma_fence_signal(f, "dma_fence_signal(&job->hw_fence)")
+        k.spin_unlock(lk, "spin_unlock(&ring->lock)")
+        k.dma_fence_put(f, "dma_fence_put(&job->hw_fence)")
+
+    m, _info = d.build()
+    calls = [a.call for a in m.actions if a.actor == "t"]
+    assert calls[0] == "spin_lock(&ring->lock)" and "spin_unlock(&ring->lock)" in calls
+    assert calls[-1] == "dma_fence_put(&job->hw_fence)"

@@ -2632,9 +2632,17 @@ _NO_TEXT = {"atomic", "call", "goto", "label", "ret", "work_ends", "deferred_fpu
 
 
 def _accepts_text(fn: Callable[..., None]) -> Callable[..., None]:
-    """Give a call ``text=``: how the program's source says it (shown in traces instead of the built-in name)."""
+    """Give a call ``text=``: how the program's source says it (shown in traces instead of the built-in name);
+    as on the calls that name it themselves (``k.dma_fence_put(f, "...")``), one string after the call's own
+    positional arguments is the text too (``k.spin_lock(lk, "...")``)."""
+    params = list(inspect.signature(fn).parameters.values())[1:]
+    npos = None if any(p.kind is p.VAR_POSITIONAL for p in params) else len(
+        [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)])
+
     @functools.wraps(fn)
     def call(self: Code, *args: Any, text: str = "", **kwargs: Any) -> Any:
+        if npos is not None and len(args) == npos + 1 and isinstance(args[-1], str) and not text:
+            args, text = args[:-1], args[-1]
         if not isinstance(text, str):
             raise ModelError(f"thread {self.thread}: {fn.__name__}(text=...) is a string, got {type(text).__name__}")
         outer, steps = self._text_next, len(self.ins)
