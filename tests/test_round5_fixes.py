@@ -345,3 +345,19 @@ def test_every_call_takes_its_text_positionally_too():
     calls = [a.call for a in m.actions if a.actor == "t"]
     assert calls[0] == "spin_lock(&ring->lock)" and "spin_unlock(&ring->lock)" in calls
     assert calls[-1] == "dma_fence_put(&job->hw_fence)"
+
+
+def test_a_helper_call_takes_its_text():
+    d = Driver("call-text")
+    lk = d.spinlock("ring->lock")
+
+    def helper(k):
+        k.spin_lock(lk)
+        k.spin_unlock(lk)
+
+    @d.thread("t")
+    def t(k):
+        k.call(helper, text="ring_lock_helper(ring)")
+
+    m, _info = d.build()
+    assert [a.call for a in m.actions] == ["ring_lock_helper(ring)", "spin_unlock(ring->lock)"]

@@ -246,12 +246,18 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             return
         self._add(Ins(f"return {value}", goto=target))
 
-    def call(self, fn: Callable[..., None], *args: object, fail: str | dict[str, str] | None = None) -> None:
+    def call(self, fn: Callable[..., None], *args: object, fail: str | dict[str, str] | None = None,
+             text: str = "") -> None:
         """Call a helper function of the driver: its body is inlined here (labels local to the call).
         ``fail``: ``ret = fn(...); if (ret) goto fail;`` -- an error return of the helper (``k.ret("-ENOMEM")``)
         goes to that label of the caller; without it the caller ignores the return value. A dict branches on
-        the error, as ``if (ret == -EBUSY) goto busy;`` does: ``fail={"-EBUSY": "busy", "*": "err"}``."""
+        the error, as ``if (ret == -EBUSY) goto busy;`` does: ``fail={"-EBUSY": "busy", "*": "err"}``.
+        ``text``: the call as the source writes it, shown on the helper's first step."""
         name = getattr(fn, "__name__", "fn")
+        if not isinstance(text, str):
+            raise ModelError(f"thread {self.thread}: call(text=...) is a string, got {type(text).__name__}")
+        if text:
+            self._text_next = text
         if fail is None:
             self._inline(name, lambda: fn(self, *args))
             return
