@@ -330,9 +330,9 @@ def print_result(out: Console, r: CheckResult, model=None, calls: bool = False, 
                           f"({', '.join(sorted(internal))})[/yellow]", highlight=False)
     cycle = _lock_order_cycle(model)
     if cycle:
-        out.print(f"[yellow]lock order: the calls take {' -> '.join(cycle)} (a cycle lockdep reports whether or not "
-                  "this run deadlocks): `dmabuf-check locks` on this design shows it with its scenario[/yellow]",
-                  highlight=False)
+        out.print(f"[yellow]lock order: the calls take {' -> '.join(cycle)}; lockdep reports such a cycle once both "
+                  "orders run, deadlock or not: `dmabuf-check locks` on this design decides, with the "
+                  "scenario[/yellow]", highlight=False)
     for v in r.violated:
         cex = v.counterexample
         assert cex is not None
