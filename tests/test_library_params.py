@@ -106,3 +106,35 @@ def test_gem_options_change_the_model():
 
 def test_a_files_mmap_changes_the_model():
     assert fingerprint(mmap(True)) != fingerprint(mmap(False))
+
+
+def test_syncobj_handle_and_gem_max_handles_change_the_model():
+    def so(handle: bool) -> Driver:
+        d = Driver("p")
+        f = d.fence("f", live=True, owners=("gpu", "t"))
+        s = d.syncobj("so", (f,), handle=handle, owners=("t",))
+        d.gpu("gpu", signals=f)
+
+        @d.thread("t")
+        def t(k):
+            k.drm_syncobj_replace_fence(s, f)
+            k.dma_fence_put(f)
+            k.drm_syncobj_put(s)
+
+        return d
+
+    assert fingerprint(so(True)) != fingerprint(so(False))  # the handle keeps it alive past the put
+
+    def gem2(max_handles: int) -> Driver:
+        d = Driver("p")
+        obj = d.gem_object("bo", max_handles=max_handles)
+
+        @d.thread("t")
+        def t(k):
+            k.drm_gem_handle_create(obj, handle=obj.handles[-1], fail="out")
+            k.label("out")
+            k.drm_gem_handle_delete(obj, handle=obj.handles[-1])
+
+        return d
+
+    assert fingerprint(gem2(2)) != fingerprint(gem2(3))

@@ -146,6 +146,16 @@ def _when(explorer: Explorer, k: int) -> int | None:
     return None
 
 
+def _dependencies(holds: tuple[str, ...], acquires: tuple[str, ...]):
+    """(held, acquired, held-for-read, all held) of one action's lock metadata, in acquisition order."""
+    held_now = [(h, h == "dma_fence_map") for h in holds]
+    for a in acquires:
+        for h, h_read in held_now:
+            yield h, a, h_read, tuple(x for x, _ in held_now)
+        if not transient(a):
+            held_now.append((a, False))
+
+
 def _raw_edges(c: Compiled, rules: RuleSet) -> list[tuple[int, str, str, bool, bool, bool, tuple[str, ...]]]:
     """(instance, held, acquired, held-for-read, acquired-for-read, ctx, all held) from every instance's metadata."""
     out = []
@@ -155,13 +165,29 @@ def _raw_edges(c: Compiled, rules: RuleSet) -> list[tuple[int, str, str, bool, b
         if act.name in rules.signalling and "dma_fence_map" not in holds:
             holds = ("dma_fence_map",) + holds  # a rules file marks this action as a signalling path
         ctx = "ww_acquire" in holds or "ww_acquire" in act.acquires
-        held_now = [(h, h == "dma_fence_map") for h in holds]
-        for a in act.acquires:
-            for h, h_read in held_now:
-                out.append((k, h, a, h_read, False, ctx, tuple(x for x, _ in held_now)))
-            if not transient(a):
-                held_now.append((a, False))
+        for h, a, h_read, held in _dependencies(holds, tuple(act.acquires)):
+            out.append((k, h, a, h_read, False, ctx, held))
     return out
+
+
+def static_cycle(model: Model, skip: tuple[str, ...] = ("fs_reclaim", "dma_fence_map")) -> list[str] | None:
+    """A cycle of lock classes in what the model's actions hold and take, reached or not (a hint for
+    ``analyze``, which decides): the first of the shortest, closed (its first class repeated last)."""
+    from dmabuf_check.properties.waitfor import simple_cycles
+
+    arcs = set()
+    for act in model.actions:
+        for h, a, _h_read, _held in _dependencies(tuple(act.holds), tuple(act.acquires)):
+            if h in skip or a in skip:
+                continue
+            x, y = lock_class(model, h), lock_class(model, a)
+            if x != y:
+                arcs.add((x, y))
+    cycles = simple_cycles(sorted(arcs))
+    if not cycles:
+        return None
+    best = min(cycles, key=len)
+    return best + best[:1]
 
 
 def analyze(

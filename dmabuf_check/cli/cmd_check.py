@@ -213,41 +213,13 @@ def _may_be_dead(model, vacuous: list[str]) -> set[str]:
 
 
 def _lock_order_cycle(model) -> list[str] | None:
-    """A cycle of a driver program's lock classes, from what each call holds and takes (its static lockset):
-    the hint that ``locks`` has a report; ``locks`` decides which of its edges a run really reaches."""
+    """For a driver program, a cycle of lock classes in its calls' static locksets: the hint that ``locks``
+    has a report (it decides which edges a run reaches)."""
     if model is None or "driver" not in model.params:
         return None
-    cls = {lk.name: getattr(lk, "lock_class", "") or lk.name for lk in getattr(model, "locks", ())}
-    graph: dict[str, set[str]] = {}
-    for a in model.actions:
-        for h in a.holds:
-            for t in a.acquires:
-                x, y = cls.get(h, h), cls.get(t, t)
-                if x != y and "fs_reclaim" not in (x, y) and "dma_fence_map" not in (x, y):
-                    graph.setdefault(x, set()).add(y)
-    state: dict[str, int] = {}
-    stack: list[str] = []
+    from dmabuf_check.checker.locks.order import static_cycle
 
-    def visit(n: str) -> list[str] | None:
-        state[n] = 1
-        stack.append(n)
-        for m in sorted(graph.get(n, ())):
-            if state.get(m) == 1:
-                return stack[stack.index(m):] + [m]
-            if m not in state:
-                found = visit(m)
-                if found:
-                    return found
-        stack.pop()
-        state[n] = 2
-        return None
-
-    for n in sorted(graph):
-        if n not in state:
-            found = visit(n)
-            if found:
-                return found
-    return None
+    return static_cycle(model)
 
 
 def _vacuous_lines(model, vacuous: list[str]) -> tuple[list[str] | None, set[str]]:

@@ -1425,12 +1425,7 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         holds ``node``'s reference and must ``dma_fence_put`` it. (The walk's garbage collection of signaled
         nodes is not modeled: every node is visited.)"""
         self._obj(head)
-        nodes: list[Fence] = []
-        n: Fence | None = head
-        while n is not None and n not in nodes:
-            nodes.append(n)
-            links = getattr(n, "chain_links", None)
-            n = links[1] if links is not None and len(links) > 1 else None
+        nodes = _chain_nodes(head)
         self.dma_fence_get(head, text or f"dma_fence_chain_for_each(iter, {head.name}): iter = dma_fence_get(head)")
         for i, node in enumerate(nodes):
             self._inline(f"{LOOP_SCOPE}chain.{node.name}", lambda node=node: body(self, node))
@@ -1447,12 +1442,7 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         of this one). A ``k.goto`` out of the body (a ``break``) keeps the cursor's reference: drop it with
         ``dma_fence_put`` of the node (the ``head`` itself for a fence that is no chain)."""
         self._obj(head)
-        nodes: list[Fence] = []
-        n: Fence | None = head
-        while n is not None and n not in nodes:
-            nodes.append(n)
-            links = getattr(n, "chain_links", None)
-            n = links[1] if links is not None and len(links) > 1 else None
+        nodes = _chain_nodes(head)
         self.dma_fence_get(head, text or f"dma_fence_unwrap_first({head.name}, &cursor): cursor->chain = "
                            f"dma_fence_get({head.name})")
         for i, node in enumerate(nodes):
@@ -1717,7 +1707,7 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             raise ModelError(f"thread {self.thread}: dma_resv_add_fence({r.name}, {f.name}): usage must be one of "
                              f"{', '.join(USAGES)} (enum dma_resv_usage), got {usage!r}")
         flag = self.b.resv_fence(r, f, usage)
-        owner = f"resv:{r.name}"
+        owner = r.owner
         held = self.b.held(owner, f)
         ins = Ins(f"dma_resv_add_fence({r.name}, {f.name}, DMA_RESV_USAGE_{usage})", owner=self.owner)
         self._deref(ins, f)
@@ -1768,12 +1758,16 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             raise ModelError(f"thread {self.thread}: dma_resv_wait_timeout({r.name}): usage must be one of "
                              f"{', '.join(USAGES)}, got {usage!r}")
         fences = self._resv_fences(r, usage)
-        idle = conj(*[(r.fences[f.name] == 0) | (f.signaled_v == 1) for f in fences])
+        idle = self._resv_idle(r, usage)
         shown = "" if usage == "BOOKKEEP" else f", DMA_RESV_USAGE_{usage}"
         ins = Ins(f"dma_resv_wait_timeout({r.name}{shown})", owner=self.owner, guard=idle)
         if len(fences) == 1:
             ins.waits_fence = fences[0]
         self._fence_wait(ins, ~idle, intr, fail, "a resv's fences", timeout)
+
+    def _resv_idle(self, r: Resv, usage: str) -> Expr:
+        """Every fence of ``usage`` or a stronger class that may be in ``r`` is out of it or signaled."""
+        return conj(*[(r.fences[f.name] == 0) | (f.signaled_v == 1) for f in self._resv_fences(r, usage)])
 
     def _resv_fences(self, r: Resv, usage: str) -> list[Fence]:
         """The fences that may be in ``r`` with ``usage`` or a stronger class (what an iterator of usage sees)."""
@@ -1826,8 +1820,7 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         """``if (!dma_resv_test_signaled(obj, usage)) goto busy;`` (lockless, under RCU): every fence of
         ``usage`` or stronger in the resv has signaled."""
         self._resv_use(r)
-        fences = self._resv_fences(r, usage)
-        idle = conj(*[(r.fences[f.name] == 0) | (f.signaled_v == 1) for f in fences])
+        idle = self._resv_idle(r, usage)
         self._add(Ins(text or f"dma_resv_test_signaled({r.name}, DMA_RESV_USAGE_{usage})", owner=self.owner,
                       branch=(~idle, self._lab(busy))))
 
@@ -2059,15 +2052,14 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
         n = self.b.cpu_state(self.owner, buf, kind)
         ins = Ins(f"dma_buf_{op}({buf.name}{', ' + dir if dir else ''})", owner=self.owner)
         self._deref(ins, buf)
-        pending: list[Expr] = []
+        busy: Expr | None = None  # begin_cpu_access: a fence the access waits for is still pending
         if op == "begin_cpu_access" and buf.resv is not None and buf.resv.fences:
             # __dma_buf_begin_cpu_access(): dma_resv_wait_timeout(resv, dma_resv_usage_rw(write), true, ...):
             # a CPU write waits for every reader and writer, a CPU read for the writers only
-            write = dir in ("DMA_BIDIRECTIONAL", "DMA_TO_DEVICE")
-            r = buf.resv
-            pending = [(r.fences[f.name] == 1) & (f.signaled_v == 0) for f in self._resv_fences(r, "READ" if write
-                                                                                                 else "WRITE")]
-            ins.guard = conj(*[~p for p in pending])
+            usage = "READ" if dir in ("DMA_BIDIRECTIONAL", "DMA_TO_DEVICE") else "WRITE"
+            if self._resv_fences(buf.resv, usage):
+                ins.guard = self._resv_idle(buf.resv, usage)
+                busy = ~ins.guard
         if delta < 0:
             rule, what = (("cpu-access-bracketed", "end_cpu_access without a begin_cpu_access") if kind == "cpu"
                           else ("vunmap-after-vmap", "vunmap without a vmap"))
@@ -2078,7 +2070,7 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             ins.effects.append(assign(n, ite(n < 2, n + 1, n)))
         undo: tuple[Effect, ...] = (assign(n, ite(n > 0, n - 1, 0)),)
         skip = None
-        serial = None  # the lock the core holds around the counter and the op
+        serial: Lock | Resv | None = None  # the lock the core holds around the counter and the op
         if kind == "vmap" and ("vmap" in buf.ops or "vunmap" in buf.ops):
             how = self.b.prof.vmap_lock
             serial = buf.resv if how == "resv" else buf.lock if how == "dma_buf.lock" else None
@@ -2094,42 +2086,55 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             else:
                 ins.branch = (cnt > 1, self._lab(skip))
                 ins.effects.append(assign(cnt, ite(cnt > 0, cnt - 1, 0)))
-        if isinstance(serial, Resv):  # v6.2+: dma_buf_vmap_unlocked() takes the resv around it
-            self.dma_resv_lock(serial, text=f"dma_buf_{op}_unlocked({buf.name}): dma_resv_lock({serial.name}, NULL)")
-        elif serial is not None:
-            self.mutex_lock(serial, text=f"dma_buf_{op}({buf.name}): mutex_lock(&{buf.name}->lock)")
-        self._add(ins)
-        op_fail = self._fresh("vmap_err") if serial is not None and fail and delta > 0 else None
-        if delta > 0:
-            errors = self._op_errors
-            target = self._lab(op_fail) if op_fail else self._lab(fail) if fail else None
-            self._op(buf, op, target, undo, fails=True, arg=dir)
-            if fail and op == "begin_cpu_access" and (pending or self._op_errors == errors):
-                # a signal ends the interruptible wait while a fence is pending (with none and an op that
-                # cannot fail, the fail label is dead code and is reported so)
-                ins.alts.append(Alt("erestartsys", disj(*pending), [], self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
-            if fail and op == "vmap" and self._op_errors == errors:
-                raise ModelError(f"thread {self.thread}: dma_buf_vmap({buf.name}, fail={fail!r}) cannot fail: the "
-                                 "exporter's vmap op returns no error")
-        else:
-            self._op(buf, op, arg=dir)
-        if skip is not None:
-            self.label(skip)
-        if serial is not None:
-            self._unlock_vmap(serial, buf, op)
-            if op_fail:
-                done = self._fresh("vmapped")
-                self.goto(done)
-                self.label(op_fail)
-                self._unlock_vmap(serial, buf, op)
-                self.goto(fail, "return the vmap error")
-                self.label(done)
 
-    def _unlock_vmap(self, serial: Lock | Resv, buf: DmaBuf, op: str) -> None:
-        if isinstance(serial, Resv):
-            self.dma_resv_unlock(serial, text=f"dma_buf_{op}_unlocked({buf.name}): dma_resv_unlock({serial.name})")
+        def call(err: str | None) -> None:
+            self._add(ins)
+            if delta > 0:
+                errors = self._op_errors
+                self._op(buf, op, self._lab(err) if err else None, undo, fails=True, arg=dir)
+                if fail and op == "begin_cpu_access" and (busy is not None or self._op_errors == errors):
+                    # a signal ends the interruptible wait while a fence is pending (with none and an op that
+                    # cannot fail, the fail label is dead code and is reported so)
+                    ins.alts.append(Alt("erestartsys", busy if busy is not None else lift(False), [],
+                                        self._lab(fail), f"{ins.text} -> -ERESTARTSYS"))
+                if fail and op == "vmap" and self._op_errors == errors:
+                    raise ModelError(f"thread {self.thread}: dma_buf_vmap({buf.name}, fail={fail!r}) cannot fail: "
+                                     "the exporter's vmap op returns no error")
+            else:
+                self._op(buf, op, arg=dir)
+            if skip is not None:
+                self.label(skip)
+
+        if serial is None:
+            call(fail if delta > 0 else None)
+        elif isinstance(serial, Resv):  # v6.2+: dma_buf_vmap_unlocked() takes the resv around it
+            self._under(lambda: self.dma_resv_lock(serial, text=f"dma_buf_{op}_unlocked({buf.name}): "
+                                                   f"dma_resv_lock({serial.name}, NULL)"),
+                        lambda: self.dma_resv_unlock(serial, text=f"dma_buf_{op}_unlocked({buf.name}): "
+                                                     f"dma_resv_unlock({serial.name})"),
+                        call, fail if delta > 0 else None)
         else:
-            self.mutex_unlock(serial, text=f"dma_buf_{op}({buf.name}): mutex_unlock(&{buf.name}->lock)")
+            self._under(lambda: self.mutex_lock(serial, text=f"dma_buf_{op}({buf.name}): mutex_lock(&{buf.name}->lock)"),
+                        lambda: self.mutex_unlock(serial, text=f"dma_buf_{op}({buf.name}): "
+                                                  f"mutex_unlock(&{buf.name}->lock)"),
+                        call, fail if delta > 0 else None)
+
+    def _under(self, lock: Callable[[], None], unlock: Callable[[], None], body: Callable[[str | None], None],
+               fail: str | None) -> None:
+        """A core call's part under a lock it takes: ``body(err)`` runs between ``lock()`` and ``unlock()``,
+        an error inside it going to the label ``err`` (None without ``fail``), which unlocks too and then goes
+        to the caller's ``fail``."""
+        lock()
+        err = self._fresh("unlock_on_error") if fail else None
+        body(err)
+        unlock()
+        if err:
+            done = self._fresh("unlocked")
+            self.goto(done)
+            self.label(err)
+            unlock()
+            self.goto(fail, "return the error")
+            self.label(done)
 
     def dma_buf_begin_cpu_access(self, buf: DmaBuf, dir: str = "DMA_BIDIRECTIONAL", *,  # noqa: A002
                                  fail: str | None = None) -> None:
@@ -2248,6 +2253,15 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
     def _await(self, cond: Expr, text: str) -> None:
         """A step that runs only once ``cond`` holds (the environment's precondition, not a sleep)."""
         self._add(Ins(text, guard=cond, owner=self.owner))
+
+    @contextmanager
+    def _acting_as(self, owner: str):
+        """The calls of the with-block take and drop ``owner``'s references (an object's, a resv's)."""
+        self._owner.append(owner)
+        try:
+            yield
+        finally:
+            self._owner.pop()
 
     def _fresh(self, base: str) -> str:
         self._uid += 1
@@ -2445,11 +2459,8 @@ class Code(SyncobjCalls, MmapCalls, GemCalls):
             skip = self._fresh(f"fini_{f.name}")
             self._add(Ins(f"dma_resv_fini({r.name}): {f.name}?", owner=self.owner,
                           branch=(r.fences[f.name] == 0, self._lab(skip)), effects=[assign(r.fences[f.name], 0)]))
-            self._owner.append(f"resv:{r.name}")
-            try:
+            with self._acting_as(r.owner):
                 self.dma_fence_put(f, f"dma_resv_fini({r.name}): dma_fence_put({f.name})")
-            finally:
-                self._owner.pop()
             self.label(skip)
 
     def _obj(self, obj: KObject) -> None:
@@ -2670,8 +2681,7 @@ for _name, _fn in [*(i for m in _MIXINS for i in vars(m).items()), *vars(Code).i
 _KEEPS_VALUES = _NO_TEXT | {"if_", "goto_if", "warn_on", "set", "wait_event", "may_goto", "ptr_load"}
 _NULL_OK = {"dma_fence_get", "dma_fence_put", "kfree", "kfree_rcu"}  # if (!p) return: NULL is no bug
 # if (WARN_ON(!p)) return -EINVAL: NULL is the kernel's WARN (a driver bug it survives), not an oops
-_NULL_WARN = {"dma_fence_signal": "dma_fence_signal", "dma_fence_signal_locked": "dma_fence_signal_locked",
-              "dma_buf_put": "dma_buf_put"}
+_NULL_WARN = {"dma_fence_signal", "dma_fence_signal_locked", "dma_buf_put"}
 _STORES = {"ptr_store", "ptr_xchg"}  # store the value itself: NULL and ERR_PTR are values too
 
 
@@ -2720,7 +2730,7 @@ def _on_values(fn: Callable[..., Any]) -> Callable[..., Any]:
         else:
             if name in _NULL_WARN:
                 ins.checks.append(("driver-assert", val.null, f"{val.var} is NULL: WARN_ON(!{val.var}) in "
-                                   f"{_NULL_WARN[name]}(), which returns without doing anything"))
+                                   f"{name}(), which returns without doing anything"))
             elif name not in _NULL_OK and not kwargs.get("null_ok"):
                 ins.checks.append(("null-deref", val.null, f"{val.var} is NULL: {name}() dereferences it"))
             if val.err:
@@ -2786,6 +2796,17 @@ for _name, _fn in [*((n, f) for m in _MIXINS for n, f in vars(m).items() if n no
         setattr(Code, _name, _on_values(_fn))
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _chain_nodes(head: Fence) -> list[Fence]:
+    """A timeline from ``head`` back through each chain node's ``prev`` (a plain fence ends it)."""
+    nodes: list[Fence] = []
+    n: Fence | None = head
+    while n is not None and n not in nodes:
+        nodes.append(n)
+        links = getattr(n, "chain_links", None)
+        n = links[1] if links is not None and len(links) > 1 else None
+    return nodes
 
 
 def _takes_arg(body: Callable[..., None]) -> bool:

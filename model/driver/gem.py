@@ -44,26 +44,16 @@ class GemCalls:
         handle's object with a reference of the caller's (-ENOENT once the handle is closed)."""
         obj = self._gem(obj)
         slot = self._handle(obj, handle)
-        found, missing = self._fresh("found"), self._fresh("enoent")
-        self.spin_lock(obj.table)
-        self.lookup(slot, fail=missing, text=f"{obj.name} = idr_find(&file->object_idr, handle); "
-                    "drm_gem_object_get()")
-        self.spin_unlock(obj.table)
-        self.goto(found)
-        self.label(missing)
-        self.spin_unlock(obj.table)
-        self.goto(fail, "return -ENOENT")
-        self.label(found)
+        self._under(lambda: self.spin_lock(obj.table), lambda: self.spin_unlock(obj.table),
+                    lambda err: self.lookup(slot, fail=err, text=f"{obj.name} = idr_find(&file->object_idr, handle); "
+                                            "drm_gem_object_get()"), fail)
 
     def _handle_get(self: Any, obj: GemObject) -> None:
         """drm_gem_object_handle_get() under object_name_lock: the first handle takes the handles' reference."""
         first = self._fresh("not_first")
         self.goto_if(obj.handle_count.value > 0, first, text=f"if ({obj.name}->handle_count++ == 0)")
-        self._owner.append(obj.handles_ref)
-        try:
+        with self._acting_as(obj.handles_ref):
             self.drm_gem_object_get(obj)
-        finally:
-            self._owner.pop()
         self.label(first)
         self.inc(obj.handle_count, f"{obj.name}->handle_count++")
 
@@ -84,11 +74,8 @@ class GemCalls:
         self.dma_buf_put(old)
         self.label(skip)
         self.mutex_unlock(obj.name_lock)
-        self._owner.append(obj.handles_ref)
-        try:
+        with self._acting_as(obj.handles_ref):
             self.drm_gem_object_put(obj)
-        finally:
-            self._owner.pop()
         self.label(done)
 
     def drm_gem_object_handle_get_unlocked(self: Any, obj: GemObject) -> None:
@@ -153,20 +140,12 @@ class GemCalls:
         handles' reference). ``fail``: -EINVAL when it is already gone."""
         obj = self._gem(obj)
         slot = self._handle(obj, handle)
-        self.spin_lock(obj.table)
-        missing = self._fresh("einval") if fail else None
-        self.unpublish(slot, fail=missing, text=f"{obj.name} = idr_replace(&file->object_idr, NULL, handle)")
-        self.spin_unlock(obj.table)
+        self._under(lambda: self.spin_lock(obj.table), lambda: self.spin_unlock(obj.table),
+                    lambda err: self.unpublish(slot, fail=err, text=f"{obj.name} = idr_replace(&file->object_idr, "
+                                               "NULL, handle)"), fail)
         if obj.close is not None:  # drm_gem_object_release_handle(): obj->funcs->close(obj, file) first
             self._inline(f"{obj.name}->funcs->close", lambda: obj.close(self), owner=obj.name)
         self._handle_put(obj)
-        if missing:
-            done = self._fresh("deleted")
-            self.goto(done)
-            self.label(missing)
-            self.spin_unlock(obj.table)
-            self.goto(fail, "return -EINVAL")
-            self.label(done)
 
     def drm_gem_prime_handle_to_fd(self: Any, obj: GemObject, fd: Slot, *, fail: str,
                                    handle: Slot | None = None) -> None:
@@ -220,9 +199,6 @@ class GemCalls:
         self.goto(fail, "return -ENOENT")
         self.label(done)
 
-    def _prime_import(self: Any, fd: Slot, obj: GemObject, handle: Slot, fail: str) -> None:
-        _prime_import(self, fd, obj, handle, fail)
-
     def drm_gem_prime_fd_to_handle(self: Any, fd: Slot, obj: GemObject, *, handle: Slot, fail: str) -> None:
         """DRM_IOCTL_PRIME_FD_TO_HANDLE: dma_buf_get(fd), then under file_priv->prime.lock
         drm_gem_prime_import(). Of a dma-buf this device exported (a self-import) it finds dmabuf->priv is
@@ -233,7 +209,7 @@ class GemCalls:
         obj = self._gem(obj)
         buf = obj.exported
         if isinstance(fd, Slot) and obj.imports is not None and fd.obj is obj.imports:
-            self._prime_import(fd, obj, handle, fail)
+            _prime_import(self, fd, obj, handle, fail)
             return
         if not isinstance(fd, Slot) or fd.obj is not buf:
             raise ModelError(f"thread {self.thread}: drm_gem_prime_fd_to_handle(..., {obj.name}): the fd slot "
@@ -264,15 +240,6 @@ def _create_tail(k: Any, obj: GemObject, handle: Slot) -> None:
     k.ret("-ENOMEM")
 
 
-def _as(k: Any, owner: str, call: Any) -> None:
-    """Make a call whose reference is ``owner``'s (an object that keeps it)."""
-    k._owner.append(owner)
-    try:
-        call()
-    finally:
-        k._owner.pop()
-
-
 def _prime_import(k: Any, fd: Slot, obj: GemObject, handle: Slot, fail: str) -> None:
     """drm_gem_prime_fd_to_handle() of another device's dma-buf: drm_gem_prime_import_dev() creates ``obj``."""
     buf, att = obj.imports, obj.import_attach
@@ -280,7 +247,8 @@ def _prime_import(k: Any, fd: Slot, obj: GemObject, handle: Slot, fail: str) -> 
     k.dma_buf_get(fd, fail=fail)
     k.mutex_lock(obj.prime_lock)
     k.dma_buf_attach(att, fail=unlock)
-    _as(k, obj.name, lambda: k.get_dma_buf(buf, "get_dma_buf(dma_buf) (the import's, dropped by drm_prime_gem_destroy)"))
+    with k._acting_as(obj.name):  # the import's reference, dropped by drm_prime_gem_destroy
+        k.get_dma_buf(buf, "get_dma_buf(dma_buf) (the import's, dropped by drm_prime_gem_destroy)")
     k.dma_buf_map_attachment(att, fail=detach)
     if obj.import_sg_table is not None:  # dev->driver->gem_prime_import_sg_table(): its error unwinds
         k._run_body(f"{obj.name} gem_prime_import_sg_table()", obj.import_sg_table, k._lab(unmap))
@@ -297,7 +265,8 @@ def _prime_import(k: Any, fd: Slot, obj: GemObject, handle: Slot, fail: str) -> 
     k.dma_buf_unmap_attachment(att)
     k.label(detach)
     k.dma_buf_detach(att)
-    _as(k, obj.name, lambda: k.dma_buf_put(buf))
+    with k._acting_as(obj.name):
+        k.dma_buf_put(buf)
     k.label(unlock)
     k.mutex_unlock(obj.prime_lock)
     k.dma_buf_put(buf)

@@ -41,15 +41,9 @@ class MmapCalls:
         if not (self.b.prof.mmap_under_resv and r is not None):
             self._op(buf, "mmap", self._lab(fail), fails=True, arg=vma)
             return
-        unlock, done = self._fresh("mmap_err"), self._fresh("mmap_ok")
-        self.dma_resv_lock(r, text=f"{call}: dma_resv_lock({r.name}, NULL)")
-        self._op(buf, "mmap", self._lab(unlock), fails=True, arg=vma)
-        self.dma_resv_unlock(r, text=f"{call}: dma_resv_unlock({r.name})")
-        self.goto(done)
-        self.label(unlock)
-        self.dma_resv_unlock(r, text=f"{call}: dma_resv_unlock({r.name}) (the op failed)")
-        self.goto(fail)
-        self.label(done)
+        self._under(lambda: self.dma_resv_lock(r, text=f"{call}: dma_resv_lock({r.name}, NULL)"),
+                    lambda: self.dma_resv_unlock(r, text=f"{call}: dma_resv_unlock({r.name})"),
+                    lambda err: self._op(buf, "mmap", self._lab(err), fails=True, arg=vma), fail)
 
     def mmap(self: Any, vma: Vma, fd: Slot, *, fail: str | None = None) -> None:
         """Userspace ``mmap(..., fd, 0)``: fget(fd) (-EBADF to ``fail`` once closed), then under mmap_lock

@@ -32,16 +32,9 @@ class SyncobjCalls:
         """``syncobj = drm_syncobj_find(file_private, handle); if (!syncobj) goto fail;``: the handle's syncobj
         with a reference, under the file's table lock (-ENOENT once userspace destroyed the handle)."""
         so = self._syncobj(so, handle=True)
-        found, missing = self._fresh("found"), self._fresh("enoent")
-        self.spin_lock(so.table)
-        self.lookup(so.handle, fail=missing, text=f"{so.name} = idr_find(&file_private->syncobj_idr, handle); "
-                    "drm_syncobj_get()")
-        self.spin_unlock(so.table)
-        self.goto(found)
-        self.label(missing)
-        self.spin_unlock(so.table)
-        self.goto(fail, "return -ENOENT")
-        self.label(found)
+        self._under(lambda: self.spin_lock(so.table), lambda: self.spin_unlock(so.table),
+                    lambda err: self.lookup(so.handle, fail=err, text=f"{so.name} = idr_find(&file_private->"
+                                            "syncobj_idr, handle); drm_syncobj_get()"), fail)
 
     def drm_syncobj_get(self: Any, so: Syncobj) -> None:
         self.kref_get(self._syncobj(so), f"drm_syncobj_get({so.name})")
@@ -113,15 +106,7 @@ class SyncobjCalls:
         """DRM_IOCTL_SYNCOBJ_DESTROY: the handle leaves the idr under the table lock and its reference is put
         (``fail``: -EINVAL when it is already gone; without it the handle is known to be there)."""
         so = self._syncobj(so, handle=True)
-        self.spin_lock(so.table)
-        missing = self._fresh("einval") if fail else None
-        self.unpublish(so.handle, fail=missing, text=f"{so.name} = idr_remove(&file_private->syncobj_idr, handle)")
-        self.spin_unlock(so.table)
+        self._under(lambda: self.spin_lock(so.table), lambda: self.spin_unlock(so.table),
+                    lambda err: self.unpublish(so.handle, fail=err, text=f"{so.name} = idr_remove(&file_private->"
+                                               "syncobj_idr, handle)"), fail)
         self.drm_syncobj_put(so)
-        if missing:
-            done = self._fresh("destroyed")
-            self.goto(done)
-            self.label(missing)
-            self.spin_unlock(so.table)
-            self.goto(fail, "return -EINVAL")
-            self.label(done)
